@@ -1,0 +1,103 @@
+"""Deciding what an artifact is from what it holds, not from what it is called."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scanner.core import Artifact, ArtifactKind, ScanError
+from scanner.files import directory_digest, sha256_file
+
+LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock"}
+APP_MANIFESTS = {"pyproject.toml", "requirements.txt", *LOCKFILES}
+MODEL_HINTS = {
+    "config.json",
+    "model_index.json",
+    "saved_model.pb",
+    "adapter_config.json",
+    "generation_config.json",
+}
+MODEL_SUFFIXES = {
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".gguf",
+    ".onnx",
+    ".h5",
+    ".keras",
+    ".npy",
+    ".npz",
+    ".pb",
+    ".tflite",
+    ".msgpack",
+    ".mlmodel",
+}
+
+
+def detect(path: Path, kind: ArtifactKind | None = None) -> Artifact:
+    """Build the Artifact for ``path``; ``kind`` overrides detection."""
+    if not path.exists() and not path.is_symlink():
+        raise ScanError("no such file or directory", path)
+    try:
+        if kind is None:
+            kind = _detect_kind(path)
+        digest = "sha256:" + sha256_file(path) if path.is_file() else directory_digest(path)
+    except PermissionError as exc:
+        raise ScanError("permission denied", exc.filename or path) from None
+    except OSError as exc:
+        raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
+    name = path.resolve().name or str(path)
+    return Artifact(path=path, kind=kind, name=name, digest=digest)
+
+
+def _detect_kind(path: Path) -> ArtifactKind:
+    if path.is_dir():
+        names = {p.name for p in path.iterdir()}
+        if "pyvenv.cfg" in names or any(n.endswith(".dist-info") for n in names):
+            return ArtifactKind.ENVIRONMENT
+        if names & MODEL_HINTS or any(Path(n).suffix in MODEL_SUFFIXES for n in names):
+            return ArtifactKind.MODEL_DIR
+        if names & APP_MANIFESTS or any(n.startswith("requirements") and n.endswith(".txt") for n in names):
+            return ArtifactKind.APP_DIR
+        return ArtifactKind.MODEL_DIR
+    name = path.name
+    if name == "pyproject.toml":
+        return ArtifactKind.PYPROJECT
+    if name in LOCKFILES or (name.startswith("pylock.") and name.endswith(".toml")):
+        return ArtifactKind.LOCKFILE
+    head = _head(path)
+    if _looks_like_cyclonedx(head):
+        return ArtifactKind.SBOM
+    if name.endswith((".txt", ".in")) and _looks_like_requirements(head):
+        return ArtifactKind.REQUIREMENTS
+    return ArtifactKind.MODEL_FILE
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(size)
+
+
+def _looks_like_cyclonedx(head: bytes) -> bool:
+    text = head.lstrip()
+    if text.startswith(b"{"):
+        if b'"bomFormat"' in head and b"CycloneDX" in head:
+            return True
+        try:
+            return json.loads(head).get("bomFormat") == "CycloneDX"
+        except (ValueError, AttributeError):
+            return False
+    return text.startswith(b"<") and b"cyclonedx.org/schema/bom" in head
+
+
+def _looks_like_requirements(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\0" not in text

@@ -1,0 +1,57 @@
+"""The one interface every check implements. The gate is a loop over these (``scanner.checks``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scanner.core import Artifact, Finding
+
+if TYPE_CHECKING:
+    from scanner.inventory.model import Inventory
+
+
+@dataclass
+class GateContext:
+    """What a check may read: the artifact, its inventory, the target stage, and the settings
+    (merged from flags, environment and config; keys are documented by each check)."""
+
+    artifact: Artifact
+    inventory: Inventory
+    stage: str = "dev"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    """What a check returns. ``section`` names the policy-input key its ``data`` fills (for
+    example ``signatures`` or ``provenance``); ``complete`` is false when the check could not
+    examine everything it should have (the policy treats that as a failure)."""
+
+    check: str
+    findings: list[Finding] = field(default_factory=list)
+    data: Any = None
+    section: str | None = None
+    complete: bool = True
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Check(ABC):
+    """A check examines one aspect of an artifact and reports findings.
+
+    Subclasses set ``name`` (the ``check`` field of their findings) and implement
+    ``applies_to`` and ``run``. Heavy imports belong inside ``run``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def applies_to(self, artifact: Artifact) -> bool:
+        """Whether this check has anything to say about this kind of artifact."""
+
+    @abstractmethod
+    def run(self, ctx: GateContext) -> CheckResult:
+        """Examine the artifact. Raise ScanError only when the whole run must stop."""

@@ -1,0 +1,118 @@
+"""Command line: a thin layer mapping flags to the pipeline. Subcommands load lazily."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner import __version__, ui
+from scanner.errors import ScanError
+
+# command name → ("module:attribute", short help). The short help lives here so that
+# `scanner --help` lists the commands without importing any of them.
+COMMANDS = {
+    "gate": ("scanner.cli.gate:gate", "Decide whether an artifact may be promoted to a stage."),
+    "scan": ("scanner.cli.scan:scan", "Find unsafe serialization in model files, without loading them."),
+    "sbom": ("scanner.cli.sbom:sbom", "CycloneDX 1.6 SBOM for an application, ML-BOM for a model."),
+    "policy": ("scanner.cli.policy:policy", "Evaluate and test Rego policies."),
+    "report": ("scanner.cli.report:report", "Render evidence records."),
+    "version": ("scanner.cli.version:version", "Tool, database and policy versions."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, _, attr = entry[0].partition(":")
+        cmd: click.Command = getattr(importlib.import_module(module), attr)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from scanner.config import default_map, find_config, load_config
+
+    path = Path(value) if value else find_config(Path.cwd())
+    if path is not None:
+        if not path.is_file():
+            raise ScanError("config file not found", path)
+        ctx.default_map = default_map(load_config(path))
+    return value
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="scanner")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    callback=_load_config,
+    is_eager=True,
+    expose_value=False,
+    envvar="SCANNER_CONFIG",
+    help="Config file (default: scanner.toml or [tool.scanner] in pyproject.toml, searched upward).",
+)
+@click.option("-q", "--quiet", is_flag=True, envvar="SCANNER_QUIET", help="Only errors on stderr.")
+@click.option("--no-color", is_flag=True, envvar="SCANNER_NO_COLOR", help="No colour (NO_COLOR is honoured too).")
+@click.option("--debug", is_flag=True, envvar="SCANNER_DEBUG", help="Show tracebacks for errors.")
+def cli(quiet: bool, no_color: bool, debug: bool) -> None:
+    """Supply-chain security gate for applications and ML models.
+
+    \b
+    Exit codes: 0 passed / allowed, 1 findings / denied, 2 the scan could not be completed.
+    """
+    ui.configure(quiet=quiet, no_color=no_color, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every failure to one clear line on stderr and exit code 2."""
+    code: Any
+    try:
+        code = cli.main(args=argv, prog_name="scanner", standalone_mode=False, auto_envvar_prefix="SCANNER")
+    except click.exceptions.Abort:
+        ui.error("aborted")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = 2
+    except ScanError as exc:
+        _debug_trace()
+        ui.error(str(exc))
+        code = 2
+    except MemoryError:
+        _debug_trace()
+        ui.error("out of memory while scanning (the input is too large or a decompression bomb)")
+        code = 2
+    except RecursionError:
+        _debug_trace()
+        ui.error("input nested too deeply to scan")
+        code = 2
+    except BrokenPipeError:
+        sys.stderr.close()
+        code = 1
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        code = 130
+    except Exception as exc:
+        _debug_trace()
+        ui.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug_trace() -> None:
+    if ui.debug_enabled():
+        import traceback
+
+        traceback.print_exc()

@@ -1,0 +1,88 @@
+"""``scanner gate``: decide whether an artifact may be promoted to a stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.render import record_renderer
+from scanner.core import ArtifactKind
+from scanner.report import FORMATS
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--stage",
+    type=click.Choice(["dev", "staging", "prod"], case_sensitive=False),
+    default="dev",
+    show_default=True,
+    envvar="SCANNER_STAGE",
+    help="The stage the artifact is promoted to.",
+)
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    envvar="SCANNER_POLICY",
+    help="Policy directory (default: shipped policies).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    envvar="SCANNER_DATA",
+    help="Policy data JSON (default: data.json in the policy directory).",
+)
+@click.option("--kind", type=click.Choice([k.value for k in ArtifactKind]), help="Override artifact detection.")
+@click.option(
+    "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
+)
+@output_options(list(FORMATS), fail_on=False)
+@common_options
+def gate(
+    path: Path,
+    stage: str,
+    policy: Path | None,
+    data: Path | None,
+    kind: str | None,
+    save_input: Path | None,
+    formats: tuple[str, ...],
+    output: str | None,
+) -> int:
+    """Inventory PATH, run every check, and decide promotion with the policy.
+
+    Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
+    """
+    from scanner.artifact import detect
+    from scanner.gate import run_gate
+    from scanner.resources import policies_dir
+
+    plan = plan_outputs(formats, output, list(FORMATS))
+    policy_dir = policy or policies_dir()
+    policy_data = _load_data(data or policy_dir / "data.json", required=data is not None)
+    artifact = detect(path, ArtifactKind(kind) if kind else None)
+    settings: dict[str, Any] = {"stage": stage}
+    outcome = run_gate(artifact, stage=stage.lower(), policy_dir=policy_dir, policy_data=policy_data, settings=settings)
+    if save_input:
+        save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
+    write_outputs(plan, record_renderer(outcome.record))
+    return 0 if outcome.decision.allow else 1
+
+
+def _load_data(path: Path, required: bool) -> dict[str, Any]:
+    from scanner.core import ScanError
+
+    if not path.is_file():
+        if required:
+            raise ScanError("policy data file not found", path)
+        return {}
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScanError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path) from None
+    if not isinstance(loaded, dict):
+        raise ScanError("policy data must be a JSON object", path)
+    return loaded

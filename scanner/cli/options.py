@@ -1,0 +1,139 @@
+"""Options shared by the commands, and writing reports where the user asked."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from scanner import ui
+from scanner.core import ScanError, Severity
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_ui(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        root = ctx.find_root()
+        quiet = ctx.params.get("quiet", False) or (param.name == "quiet")
+        ui.configure(
+            quiet=quiet or bool(root.params.get("quiet")),
+            no_color=param.name == "no_color" or bool(root.params.get("no_color")),
+            debug=param.name == "debug" or ui.debug_enabled(),
+        )
+    return value
+
+
+def common_options(func: F) -> F:
+    """-q / --no-color / --debug, also accepted after the subcommand."""
+    for name, help_text in (
+        ("--debug", "Show tracebacks for errors."),
+        ("--no-color", "No colour."),
+        ("--quiet", "Only errors on stderr."),
+    ):
+        decls = [name, "-q"] if name == "--quiet" else [name]
+        func = click.option(*decls, is_flag=True, expose_value=False, callback=_set_ui, help=help_text)(func)
+    return func
+
+
+def output_options(formats: Sequence[str], default: str = "table", fail_on: bool = True) -> Callable[[F], F]:
+    """--format (repeatable, FMT or FMT=FILE), -o/--output and (unless the policy decides the
+    exit code, as in ``gate``) --fail-on."""
+
+    def decorate(func: F) -> F:
+        func = (
+            func
+            if not fail_on
+            else click.option(
+                "--fail-on",
+                default="low",
+                show_default=True,
+                envvar="SCANNER_FAIL_ON",
+                metavar="SEVERITY",
+                help="Exit 1 when a finding is at or above this severity (critical, high, medium, low, info, none).",
+            )(func)
+        )
+        func = click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True),
+            envvar="SCANNER_OUTPUT",
+            help="Write the report to this file instead of stdout.",
+        )(func)
+        func = click.option(
+            "-f",
+            "--format",
+            "formats",
+            multiple=True,
+            envvar="SCANNER_FORMAT",
+            metavar="FMT[=FILE]",
+            help=f"Report format, repeatable; FMT=FILE writes to a file. One of: {', '.join(formats)} "
+            f"(default {default}).",
+        )(func)
+        return func
+
+    return decorate
+
+
+def parse_fail_on(value: str) -> Severity | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
+
+
+def plan_outputs(
+    formats: Iterable[str], output: str | None, allowed: Sequence[str], default: str = "table"
+) -> list[tuple[str, str | None]]:
+    """Turn --format/--output into (format, file-or-None-for-stdout) pairs, checking them first so
+    that a typo fails before any work is done."""
+    if output and output in allowed and not Path(output).suffix:
+        raise click.UsageError(
+            f"-o/--output takes a file path; to choose the format use --format {output}"
+            f" (or --format {output}=FILE to write it to a file)"
+        )
+    plan: list[tuple[str, str | None]] = []
+    for item in formats or (default,):
+        for part in item.split():
+            fmt, sep, dest = part.partition("=")
+            fmt = fmt.strip().lower()
+            if fmt not in allowed:
+                raise click.BadParameter(
+                    f"unknown format {fmt!r} (choose from {', '.join(allowed)})", param_hint="--format"
+                )
+            plan.append((fmt, dest if sep else None))
+    to_stdout = [p for p in plan if p[1] is None]
+    if len(to_stdout) > 1 and not output:
+        raise click.UsageError("only one format can go to stdout; give the others as FMT=FILE")
+    if output:
+        if len(to_stdout) != 1:
+            raise click.UsageError("-o/--output needs exactly one --format without =FILE")
+        plan = [(f, output if d is None else d) for f, d in plan]
+    return plan
+
+
+def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str]) -> None:
+    for fmt, dest in plan:
+        text = render(fmt)
+        if dest is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            try:
+                Path(dest).parent.mkdir(parents=True, exist_ok=True)
+                Path(dest).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
+            ui.info(f"wrote {fmt} report to {dest}")
+
+
+def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> bool:
+    """Whether any (unwaived) finding is at or above the threshold."""
+    if threshold is None:
+        return False
+    return any(Severity(f["severity"]) >= threshold and not f.get("waived") for f in findings)

@@ -1,0 +1,158 @@
+"""Shared types of the pipeline: what is scanned, what is found, what is decided.
+
+Everything here is plain data: checks produce it, the policy reads it, every report renders it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ScanError
+
+__all__ = ["Artifact", "ArtifactKind", "Decision", "Finding", "Reason", "ScanError", "Severity"]
+
+
+class Severity(enum.Enum):
+    """Finding severity, ordered: ``Severity.HIGH > Severity.LOW``."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Case-insensitive name to severity; raises ValueError naming the choices."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            choices = ", ".join(s.value for s in reversed(cls))
+            raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
+
+
+_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+class ArtifactKind(str, enum.Enum):
+    """What an artifact is, decided by its content (see ``scanner.artifact``)."""
+
+    MODEL_DIR = "model-dir"
+    MODEL_FILE = "model-file"
+    APP_DIR = "app-dir"
+    REQUIREMENTS = "requirements"
+    PYPROJECT = "pyproject"
+    LOCKFILE = "lockfile"
+    ENVIRONMENT = "environment"
+    SBOM = "sbom"
+
+    @property
+    def is_model(self) -> bool:
+        return self in (ArtifactKind.MODEL_DIR, ArtifactKind.MODEL_FILE)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The thing being gated. ``digest`` is ``sha256:<hex>`` of the file, or of the sorted
+    (relative path, file digest) list for a directory."""
+
+    path: Path
+    kind: ArtifactKind
+    name: str
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "digest": self.digest, "path": str(self.path)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found. ``id`` is a stable rule id such as ``MODEL-PICKLE-GLOBAL``;
+    ``subject`` is a file path (with ``!member`` for archive members) or a purl."""
+
+    id: str
+    check: str
+    severity: Severity
+    subject: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "check": self.check,
+            "severity": self.severity.value,
+            "subject": self.subject,
+            "message": self.message,
+            "evidence": dict(self.evidence),
+            "fix": self.fix,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            id=data["id"],
+            check=data["check"],
+            severity=Severity.parse(data["severity"]),
+            subject=data["subject"],
+            message=data["message"],
+            evidence=dict(data.get("evidence") or {}),
+            fix=data.get("fix"),
+        )
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One named reason in a decision: a deny or a warn."""
+
+    rule: str
+    message: str
+    remediation: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "remediation": self.remediation}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer: allowed or not, and every reason."""
+
+    allow: bool
+    deny: tuple[Reason, ...] = ()
+    warn: tuple[Reason, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allow": self.allow,
+            "deny": [r.to_dict() for r in self.deny],
+            "warn": [r.to_dict() for r in self.warn],
+        }

@@ -1,0 +1,59 @@
+"""The gate: inventory the artifact, run every check that applies, decide, keep the evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.check import Check, CheckResult, GateContext
+from scanner.core import Artifact, Decision
+from scanner.inventory.model import Inventory
+
+
+@dataclass
+class GateOutcome:
+    artifact: Artifact
+    inventory: Inventory
+    results: list[CheckResult]
+    policy_input: dict[str, Any]
+    decision: Decision
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def run_checks(ctx: GateContext, checks: Sequence[Check]) -> list[CheckResult]:
+    """Run each applicable check in order. A check that raises stops the gate (fail closed)."""
+    return [check.run(ctx) for check in checks if check.applies_to(ctx.artifact)]
+
+
+def run_gate(
+    artifact: Artifact,
+    *,
+    stage: str,
+    policy_dir: Path,
+    policy_data: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    checks: Sequence[Check] | None = None,
+) -> GateOutcome:
+    from scanner.checks import load_checks
+    from scanner.evidence.record import build_record
+    from scanner.inventory.build import build_inventory
+    from scanner.policy.engine import PolicyEngine
+    from scanner.policy.input import build_input
+
+    engine = PolicyEngine(policy_dir, dict(policy_data))  # load policies first: fail before work
+    inventory = build_inventory(artifact)
+    ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, settings=settings)
+    results = run_checks(ctx, checks if checks is not None else load_checks())
+    policy_input = build_input(artifact, stage, inventory, results)
+    decision = engine.evaluate(policy_input)
+    record = build_record(
+        command="gate",
+        artifact=artifact,
+        inventory=inventory,
+        results=results,
+        decision=decision,
+        stage=stage,
+    )
+    return GateOutcome(artifact, inventory, results, policy_input, decision, record)

@@ -1,0 +1,5 @@
+"""Inventory: what an artifact is made of, as components and a dependency graph (CycloneDX)."""
+
+from scanner.inventory.model import Component, Inventory
+
+__all__ = ["Component", "Inventory"]

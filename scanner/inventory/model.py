@@ -1,0 +1,70 @@
+"""Plain data for an inventory. Every later stage reads components from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.core import Finding
+
+
+@dataclass
+class Component:
+    """One inventoried thing. ``type`` uses CycloneDX names (library, application, file,
+    machine-learning-model, data, framework). ``licenses`` holds SPDX expressions or plain names."""
+
+    bom_ref: str
+    name: str
+    version: str | None = None
+    type: str = "library"
+    purl: str | None = None
+    licenses: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+    scope: str | None = None
+    supplier: str | None = None
+    author: str | None = None
+    description: str | None = None
+    external_references: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bom_ref": self.bom_ref,
+            "type": self.type,
+            "name": self.name,
+            "version": self.version,
+            "purl": self.purl,
+            "licenses": list(self.licenses),
+            "hashes": dict(self.hashes),
+            "scope": self.scope,
+            "supplier": self.supplier,
+            "properties": dict(self.properties),
+            "source": self.source,
+        }
+
+
+@dataclass
+class Inventory:
+    """Components of an artifact. ``root`` is the artifact itself (the project or the model);
+    ``dependencies`` maps a bom-ref to the bom-refs it depends on; ``findings`` are problems met
+    while inventorying (unparseable lines, unpinned requirements)."""
+
+    root: Component | None = None
+    components: list[Component] = field(default_factory=list)
+    dependencies: dict[str, list[str]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        by_type: dict[str, int] = {}
+        for c in self.components:
+            by_type[c.type] = by_type.get(c.type, 0) + 1
+        return {
+            "root": self.root.to_dict() if self.root else None,
+            "components": len(self.components),
+            "by_type": by_type,
+            "with_purl": sum(1 for c in self.components if c.purl),
+            "with_license": sum(1 for c in self.components if c.licenses),
+            "with_hashes": sum(1 for c in self.components if c.hashes),
+            "dependency_edges": sum(len(v) for v in self.dependencies.values()),
+        }

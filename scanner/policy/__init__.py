@@ -1,0 +1,1 @@
+"""Policy: one input document in, one decision out (Rego, evaluated by regopy)."""

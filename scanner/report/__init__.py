@@ -1,0 +1,23 @@
+"""Report writers: one module per format, each rendering the same evidence record."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+# format name → module exposing ``render(record: dict) -> str``
+FORMATS: dict[str, str] = {
+    "table": "scanner.report.table",
+    "json": "scanner.report.json_format",
+}
+
+
+def renderer(fmt: str) -> Callable[..., str]:
+    module = importlib.import_module(FORMATS[fmt])
+    render: Callable[..., str] = module.render
+    return render
+
+
+def render(fmt: str, record: dict[str, Any], **options: Any) -> str:
+    return renderer(fmt)(record, **options)

@@ -1,0 +1,40 @@
+"""The terminal table: findings sorted by severity, then the decision."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from scanner.core import Severity
+
+
+def render(record: dict[str, Any], *, color: bool = False, width: int | None = None, **_: Any) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, no_color=not color, width=width or 120, highlight=False)
+    findings = sorted(record["findings"], key=lambda f: (-Severity(f["severity"]).rank, f["subject"], f["id"]))
+    art = record["artifact"]
+    console.print(f"{art['name']} ({art['kind']}) {art['digest']}")
+    if findings:
+        table = Table(show_lines=False)
+        for col in ("severity", "rule", "subject", "message"):
+            table.add_column(col, overflow="fold")
+        for f in findings:
+            table.add_row(f["severity"].upper(), f["id"], f["subject"], f["message"])
+        console.print(table)
+    else:
+        console.print("no findings")
+    counts = record.get("counts") or {}
+    if counts:
+        console.print(", ".join(f"{counts[s.value]} {s.value}" for s in reversed(Severity) if s.value in counts))
+    decision = record.get("decision")
+    if decision is not None:
+        verdict = "ALLOWED" if decision["allow"] else "DENIED"
+        console.print(f"decision: {verdict} (promotion to {record.get('stage')})")
+        for r in decision["deny"]:
+            console.print(f"  deny  [{r['rule']}] {r['message']}", markup=False)
+        for r in decision["warn"]:
+            console.print(f"  warn  [{r['rule']}] {r['message']}", markup=False)
+    return buf.getvalue()

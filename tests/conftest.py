@@ -1,0 +1,55 @@
+"""Shared test helpers: run the real CLI in-process and capture its streams."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Call ``scanner ARGS...`` in this process; returns its exit code, stdout and stderr."""
+    from scanner import ui
+    from scanner.cli import main
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+    def run(*args: str | Path) -> Run:
+        ui.configure(quiet=False, no_color=False, debug=False)
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        else:  # pragma: no cover - main always exits
+            code = 0
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def run_process(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run ``python -m scanner`` in a fresh process (for import-time and stream behaviour)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
