@@ -10,7 +10,12 @@ python "$here/make_model.py" "$here/model" || exit 2
 formats() { # $1 = report basename
   local args=() f
   for f in $(scanner version --format json | python -c 'import json,sys; print(" ".join(json.load(sys.stdin)["report_formats"]))'); do
-    case $f in table) ;; *) args+=(--format "$f=$out/$1.${f/-/.}") ;; esac
+    case $f in
+      table) ;;
+      markdown) args+=(--format "$f=$out/$1.md") ;;
+      junit) args+=(--format "$f=$out/$1.junit.xml") ;;
+      *) args+=(--format "$f=$out/$1.$f") ;;
+    esac
   done
   echo "${args[@]}"
 }

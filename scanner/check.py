@@ -28,7 +28,8 @@ class GateContext:
 class CheckResult:
     """What a check returns. ``section`` names the policy-input key its ``data`` fills (for
     example ``signatures`` or ``provenance``); ``complete`` is false when the check could not
-    examine everything it should have (the policy treats that as a failure)."""
+    examine everything it should have (the policy treats that as a failure); ``context`` adds
+    facts to the input's ``context`` (for example the vulnerability database's age)."""
 
     check: str
     findings: list[Finding] = field(default_factory=list)
@@ -36,6 +37,7 @@ class CheckResult:
     section: str | None = None
     complete: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # merged into the policy input's context
 
 
 class Check(ABC):

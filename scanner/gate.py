@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, Decision
 from scanner.inventory.model import Inventory
+from scanner.waivers import Waiver
 
 
 @dataclass
@@ -34,25 +36,31 @@ def run_gate(
     policy_dir: Path,
     policy_data: Mapping[str, Any],
     settings: Mapping[str, Any],
+    waivers: Sequence[Waiver] = (),
     checks: Sequence[Check] | None = None,
+    now: dt.datetime | None = None,
 ) -> GateOutcome:
     from scanner.checks import load_checks
     from scanner.evidence.record import build_record
     from scanner.inventory.build import build_inventory
     from scanner.policy.engine import PolicyEngine
-    from scanner.policy.input import build_input
+    from scanner.policy.input import build_input, match_waivers
 
     engine = PolicyEngine(policy_dir, dict(policy_data))  # load policies first: fail before work
     inventory = build_inventory(artifact)
     ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, settings=settings)
     results = run_checks(ctx, checks if checks is not None else load_checks())
-    policy_input = build_input(artifact, stage, inventory, results)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    matched = match_waivers(results, waivers, now)
+    policy_input = build_input(artifact, stage, inventory, results, matched, now=now)
     decision = engine.evaluate(policy_input)
     record = build_record(
         command="gate",
         artifact=artifact,
         inventory=inventory,
         results=results,
+        findings=matched.findings,
+        waivers=policy_input["waivers"],
         decision=decision,
         stage=stage,
     )

@@ -150,3 +150,13 @@ def test_help_does_not_import_heavy_modules() -> None:
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_markdown_report_escapes_hostile_names(cli, tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("evil<script>|x==1.0 ; python_version>'0'\nflask>=2\n")
+    r = cli("gate", req, "--stage", "prod", "--format", "markdown")
+    assert r.code == 1
+    assert "❌ promotion to prod denied" in r.out
+    assert "<script>" not in r.out
+    assert "| medium | SBOM-UNPINNED-REQUIREMENT |" in r.out

@@ -36,6 +36,9 @@ from scanner.report import FORMATS
     envvar="SCANNER_DATA",
     help="Policy data JSON (default: data.json in the policy directory).",
 )
+@click.option(
+    "--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML (accepted risks)."
+)
 @click.option("--kind", type=click.Choice([k.value for k in ArtifactKind]), help="Override artifact detection.")
 @click.option(
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
@@ -47,6 +50,7 @@ def gate(
     stage: str,
     policy: Path | None,
     data: Path | None,
+    waivers: Path | None,
     kind: str | None,
     save_input: Path | None,
     formats: tuple[str, ...],
@@ -59,13 +63,22 @@ def gate(
     from scanner.artifact import detect
     from scanner.gate import run_gate
     from scanner.resources import policies_dir
+    from scanner.waivers import load_waivers
 
     plan = plan_outputs(formats, output, list(FORMATS))
     policy_dir = policy or policies_dir()
     policy_data = _load_data(data or policy_dir / "data.json", required=data is not None)
+    waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
     settings: dict[str, Any] = {"stage": stage}
-    outcome = run_gate(artifact, stage=stage.lower(), policy_dir=policy_dir, policy_data=policy_data, settings=settings)
+    outcome = run_gate(
+        artifact,
+        stage=stage.lower(),
+        policy_dir=policy_dir,
+        policy_data=policy_data,
+        settings=settings,
+        waivers=waiver_list,
+    )
     if save_input:
         save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
     write_outputs(plan, record_renderer(outcome.record))

@@ -20,11 +20,16 @@ def build_record(
     artifact: Artifact,
     inventory: Inventory | None,
     results: Sequence[CheckResult],
+    findings: list[dict[str, Any]] | None = None,
+    waivers: list[dict[str, Any]] | None = None,
     decision: Decision | None = None,
     stage: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    findings = [f.to_dict() for r in results for f in r.findings]
+    """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
+    results' findings, unwaived."""
+    if findings is None:
+        findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
     counts: dict[str, int] = {}
     for f in findings:
         counts[f["severity"]] = counts.get(f["severity"], 0) + 1
@@ -43,6 +48,7 @@ def build_record(
         ],
         "findings": findings,
         "counts": counts,
+        "waivers": waivers or [],
         "decision": decision.to_dict() if decision else None,
     }
     if extra:

@@ -34,9 +34,12 @@ class PolicyEngine:
         rego = Interpreter()
         for name, text in self.modules:
             rego.add_module(name, text)
-        rego.add_data(self.data)
-        rego.set_input(input_doc)
-        out = rego.query(query)
+        rego.add_data(rego_safe(self.data))
+        rego.set_input(rego_safe(input_doc))
+        try:
+            out = rego.query(query)
+        except json.JSONDecodeError as exc:  # pragma: no cover - rego_safe prevents it
+            raise ScanError(f"policy engine produced unreadable output: {exc}", self.policy_dir) from None
         if not out.ok():
             raise ScanError(f"policy evaluation failed: {str(out).strip()}", self.policy_dir)
         result = json.loads(str(out))
@@ -44,6 +47,24 @@ class PolicyEngine:
         if not exprs:
             return None
         return exprs[0]
+
+
+def rego_safe(value: Any) -> Any:
+    """Pre-escape every string (keys too) as JSON string content.
+
+    regopy 1.5.2 writes strings into its result without escaping them, so a quote, backslash or
+    control character in a scanned name (a file, a package) would break or silently change the
+    decision. Escaped on the way in, the raw output is valid JSON that decodes to the original.
+    Policies therefore see ``\\`` for a backslash and ``\\"`` for a quote; rule ids, severities
+    and purls never contain either.
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    if isinstance(value, dict):
+        return {rego_safe(k): rego_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rego_safe(v) for v in value]
+    return value
 
 
 def _read_modules(policy_dir: Path) -> list[tuple[str, str]]:

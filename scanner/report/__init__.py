@@ -10,6 +10,7 @@ from typing import Any
 FORMATS: dict[str, str] = {
     "table": "scanner.report.table",
     "json": "scanner.report.json_format",
+    "markdown": "scanner.report.markdown",
 }
 
 
