@@ -54,6 +54,9 @@ class Inventory:
     components: list[Component] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Raw CycloneDX members merged into a component's JSON by bom-ref after serialisation
+    # (e.g. ``{"model:x": {"modelCard": {...}}}``): cyclonedx-python-lib 11 has no model-card classes.
+    cyclonedx_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}

@@ -1,0 +1,1 @@
+"""Model files: find unsafe serialization by reading structure, never by loading."""

@@ -1,0 +1,137 @@
+"""Format by content, not by name: magic bytes and structure of the first bytes of a file."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+HEAD_BYTES = 4096
+
+# Names returned by sniff(); format scanners are keyed by these.
+PICKLE = "pickle"
+ZIP = "zip"
+TAR = "tar"
+GZIP = "gzip"
+BZIP2 = "bzip2"
+XZ = "xz"
+SEVENZIP = "7z"
+ZLIB = "zlib"
+HDF5 = "hdf5"
+SAFETENSORS = "safetensors"
+GGUF = "gguf"
+NUMPY = "numpy"
+PROTOBUF = "protobuf"
+JSON = "json"
+TEXT = "text"
+UNKNOWN = "unknown"
+EMPTY = "empty"
+
+
+def sniff_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    return sniff(head, path.stat().st_size, path.name)
+
+
+def sniff(head: bytes, size: int, name: str = "") -> str:
+    """Best guess of the container or serialization format from the first bytes.
+
+    ``name`` only breaks ties between formats that have no magic (protobuf); it never overrides
+    a magic number: a pickle named ``model.safetensors`` is a pickle.
+    """
+    if not head:
+        return EMPTY
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return ZIP
+    if head.startswith(b"\x1f\x8b"):
+        return GZIP
+    if head.startswith(b"BZh"):
+        return BZIP2
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return XZ
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return SEVENZIP
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return HDF5
+    if head.startswith(b"GGUF"):
+        return GGUF
+    if head.startswith(b"\x93NUMPY"):
+        return NUMPY
+    if len(head) > 262 and head[257:262] == b"ustar":
+        return TAR
+    if _is_pickle(head):
+        return PICKLE
+    if head[:1] == b"x" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0 and head[1] in b"\x01\x5e\x9c\xda":
+        return ZLIB
+    if _is_safetensors(head, size):
+        return SAFETENSORS
+    stripped = head.lstrip()
+    if stripped[:1] in (b"{", b"[") and _is_text(head):
+        return JSON
+    if name.endswith((".pb", ".onnx", ".pbtxt", ".tflite")) or _looks_like_protobuf(head):
+        return PROTOBUF
+    if _is_text(head):
+        return TEXT
+    return UNKNOWN
+
+
+# Opcodes a protocol 0/1 pickle can meaningfully start with (memo reads cannot come first).
+_FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
+
+
+def _is_pickle(head: bytes) -> bool:
+    """Protocol 2+ starts with PROTO (0x80, n). Protocols 0/1 have no header: accept a plausible
+    first opcode followed by an error-free parse up to STOP or the end of the head, at least three
+    opcodes long (pickletools only decodes, it never runs anything)."""
+    if len(head) >= 2 and head[0] == 0x80 and 0 <= head[1] <= 5:
+        return True
+    if not head or head[0] not in _FIRST_OPCODES:
+        return False
+    import io
+    import pickletools
+
+    count = 0
+    end = 0
+    stream = io.BytesIO(head)
+    try:
+        for opcode, _arg, pos in pickletools.genops(stream):
+            count += 1
+            end = pos or 0
+            if opcode.name == "STOP":
+                return count >= 2
+    except ValueError:
+        # Running out of bytes inside the last opcode of the head is fine (the file goes on);
+        # an error well before the end of the head means this is not a pickle.
+        return count >= 3 and end >= len(head) - 512
+    return count >= 3
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 10:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    if n == 0 or 8 + n > size or head[8:9] != b"{":
+        return False
+    if 8 + n <= len(head):
+        try:
+            return isinstance(json.loads(head[8 : 8 + n]), dict)
+        except ValueError:
+            return False
+    return True
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a multi-byte character cut at the boundary
+    return True
+
+
+def _looks_like_protobuf(head: bytes) -> bool:
+    # ONNX ModelProto starts with field 1 (ir_version, varint): 0x08; a TF SavedModel with
+    # field 1 (saved_model_schema_version, varint) 0x08 too, or meta_graphs (field 2) 0x12.
+    return head[:1] in (b"\x08", b"\x12") and not _is_text(head)
