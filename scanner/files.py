@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1 << 20
+PROGRESS_BYTES = 256 << 20  # show a progress bar above this much data
 _digest_cache: dict[tuple[str, int, int], str] = {}
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks; cached per (path, size, mtime) so the
-    inventory, the checks and the evidence record hash each file once per run."""
+    inventory, the checks and the evidence record hash each file once per run. ``on_bytes``
+    is told how many bytes each chunk had (for progress bars)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     cached = _digest_cache.get(key)
@@ -24,6 +26,8 @@ def sha256_file(path: Path) -> str:
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
     digest = h.hexdigest()
     _digest_cache[key] = digest
     return digest
@@ -73,10 +77,20 @@ def _entry(real_root: Path, path: Path, shown_root: Path | None = None) -> FileE
 
 
 def directory_digest(root: Path) -> str:
-    """``sha256:`` over the sorted ``rel\\0sha256\\n`` lines of every readable in-tree file."""
+    """``sha256:`` over the sorted ``rel\\0sha256\\n`` lines of every readable in-tree file,
+    with a progress bar on stderr when there is much to hash."""
+    from scanner import ui
+
+    entries = [e for e in walk(root) if not e.escapes and e.path.is_file()]
+    total = sum(e.path.stat().st_size for e in entries)
     h = hashlib.sha256()
-    for entry in walk(root):
-        if entry.escapes or not entry.path.is_file():
-            continue
-        h.update(f"{entry.rel}\0{sha256_file(entry.path)}\n".encode())
+    with ui.progress() as bar:
+        task = bar.add_task(f"hashing {root.name}", total=total) if total > PROGRESS_BYTES else None
+
+        def advance(n: int) -> None:
+            if task is not None:
+                bar.advance(task, n)
+
+        for entry in entries:
+            h.update(f"{entry.rel}\0{sha256_file(entry.path, advance)}\n".encode())
     return "sha256:" + h.hexdigest()

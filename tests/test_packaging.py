@@ -1,0 +1,60 @@
+"""A non-editable install finds its policies and templates from any directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (whl,) = out.glob("scanner-*.whl")
+    return whl
+
+
+def test_wheel_ships_policies_and_templates(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "scanner/_data/policies/gate.rego" in names
+    assert "scanner/_data/policies/data.json" in names
+    assert "scanner/_data/templates/report.md.j2" in names
+    assert not any(n.startswith(("tests/", "policies/", "reports/")) for n in names)
+
+
+def test_installed_wheel_gates_from_another_directory(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = (
+        "import scanner.resources as r, sys; print(r.policies_dir()); print(r.templates_dir());"
+        "from scanner.cli import main; main(['gate', sys.argv[1], '--format', 'markdown'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(model)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[0] == str(target / "scanner" / "_data" / "policies")
+    assert lines[1] == str(target / "scanner" / "_data" / "templates")
+    assert proc.returncode == 0, proc.stderr
+    assert "promotion to dev allowed" in proc.stdout
