@@ -63,9 +63,10 @@ def safetensors_facts(path: Path) -> dict[str, str]:
         if not isinstance(info, dict):
             raise HeaderError(f"tensor {name!r} is not an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if not isinstance(dtype, str) or not _ints(shape) or not _ints(offsets) or len(offsets) != 2:
+        if not (isinstance(dtype, str) and isinstance(shape, list) and isinstance(offsets, list)):
             raise HeaderError(f"tensor {name!r} lacks a dtype, shape or data_offsets")
-        assert isinstance(shape, list) and isinstance(offsets, list)  # for mypy: _ints checked it
+        if not _ints(shape) or not _ints(offsets) or len(offsets) != 2:
+            raise HeaderError(f"tensor {name!r} has a malformed shape or data_offsets")
         if not 0 <= offsets[0] <= offsets[1] <= data_size:
             raise HeaderError(f"tensor {name!r} data_offsets {offsets} lie outside the data ({data_size} bytes)")
         count = 1
