@@ -85,6 +85,7 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
         dataset_refs.append(comp.bom_ref)
 
     files = _file_components(artifact, inv)
+    inv.components.extend(files)
     deps.extend(c.bom_ref for c in files)
     totals = _weight_totals(files)
     root.properties.update(totals)
