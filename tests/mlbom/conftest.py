@@ -112,7 +112,7 @@ TENSORS = {"bert.embeddings.word_embeddings.weight": (64, 8), "classifier.weight
 PARAMS = 530
 
 
-def write_weights(path: Path, names: list[str] | None = None) -> None:
+def write_weights(path: Path, names: list[str] | None = None, metadata: dict[str, str] | None = None) -> None:
     import numpy as np
     from safetensors.numpy import save_file
 
@@ -121,7 +121,7 @@ def write_weights(path: Path, names: list[str] | None = None) -> None:
     }
     if names is not None:
         tensors = {n: t for n, t in tensors.items() if n in names}
-    save_file(tensors, str(path), metadata={"format": "pt"})
+    save_file(tensors, str(path), metadata=metadata or {"format": "pt"})
 
 
 def make_model_dir(path: Path, *, sharded: bool = False, git: bool = False, card: str = CARD) -> Path:
@@ -133,7 +133,9 @@ def make_model_dir(path: Path, *, sharded: bool = False, git: bool = False, card
     (path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
     if sharded:
         first = ["bert.embeddings.word_embeddings.weight"]
-        write_weights(path / "model-00001-of-00002.safetensors", first)
+        # The metadata keeps the first shard's header length off 0x80: the content sniffer takes a
+        # little-endian length of 0x80 (bytes 80 00) for a pickle PROTO opcode.
+        write_weights(path / "model-00001-of-00002.safetensors", first, {"format": "pt", "shard": "1/2"})
         write_weights(path / "model-00002-of-00002.safetensors", ["classifier.weight", "classifier.bias"])
         weight_map = {
             n: "model-00001-of-00002.safetensors" if n in first else "model-00002-of-00002.safetensors" for n in TENSORS
