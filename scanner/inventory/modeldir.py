@@ -64,11 +64,13 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
     origin = mlbom.find_origin(path) if is_dir else mlbom.Origin()
     card, config = CardFacts(), {}
     if is_dir:
-        readme = path / "README.md"
-        if readme.is_file() and not readme.is_symlink():
+        readme = _own_file(path, "README.md", origin)
+        if readme is not None:
             card, card_findings = read_card(readme, _shown(artifact, "README.md"))
             inv.findings.extend(card_findings)
-        config = _read_config(path / "config.json", _shown(artifact, "config.json"), inv.findings)
+        config_path = _own_file(path, "config.json", origin)
+        if config_path is not None:
+            config = _read_config(config_path, _shown(artifact, "config.json"), inv.findings)
 
     root = _root_component(artifact, origin, card, name, version)
     inv.root = root
@@ -84,7 +86,7 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
         deps.append(comp.bom_ref)
         dataset_refs.append(comp.bom_ref)
 
-    files = _file_components(artifact, inv)
+    files = _file_components(artifact, inv, origin)
     inv.components.extend(files)
     deps.extend(c.bom_ref for c in files)
     totals = _weight_totals(files)
@@ -107,9 +109,23 @@ def _shown(artifact: Artifact, rel: str) -> str:
     return str(artifact.path / rel) if artifact.path.is_dir() else str(artifact.path)
 
 
+def _own_file(root: Path, name: str, origin: mlbom.Origin) -> Path | None:
+    """``root/name`` when it is a file of the model: a regular file, a link that stays in the
+    tree, or a Hugging Face snapshot link into its cache's blobs."""
+    path = root / name
+    if not path.is_symlink():
+        return path if path.is_file() else None
+    blob = origin.inside_blobs(path)
+    if blob is not None:
+        return blob
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if target.is_relative_to(root.resolve()) and target.is_file() else None
+
+
 def _read_config(path: Path, shown: str, findings: list[Finding]) -> dict[str, Any]:
-    if not path.is_file() or path.is_symlink():
-        return {}
     problem = None
     if path.stat().st_size > CONFIG_MAX_BYTES:
         problem = f"larger than {CONFIG_MAX_BYTES} bytes"
@@ -210,7 +226,7 @@ def _dataset_components(card: CardFacts) -> list[Component]:
     return out
 
 
-def _file_components(artifact: Artifact, inv: Inventory) -> list[Component]:
+def _file_components(artifact: Artifact, inv: Inventory, origin: mlbom.Origin) -> list[Component]:
     from scanner.models.sniff import sniff_file
 
     files: list[Component] = []
@@ -221,26 +237,32 @@ def _file_components(artifact: Artifact, inv: Inventory) -> list[Component]:
             continue
         ref = f"file:{entry.rel}"
         shown = _shown(artifact, entry.rel)
+        target = entry.path
         if entry.escapes:
-            files.append(Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"}))
-            inv.findings.append(_outside_link(shown, entry.path))
-            continue
-        if not entry.path.is_file():
+            blob = origin.inside_blobs(entry.path)
+            if blob is None:
+                files.append(
+                    Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"})
+                )
+                inv.findings.append(_outside_link(shown, entry.path))
+                continue
+            target = blob
+        if not target.is_file():
             continue
         try:
-            size = entry.path.stat().st_size
+            size = target.stat().st_size
             comp = Component(
                 bom_ref=ref,
                 name=entry.rel,
                 type="file",
-                hashes={"SHA-256": sha256_file(entry.path)},
-                properties={"size": str(size), "format": sniff_file(entry.path)},
+                hashes={"SHA-256": sha256_file(target)},
+                properties={"size": str(size), "format": sniff_file(target)},
             )
-            _header_facts(comp, entry.path, entry.rel, shown, inv, shard_links)
+            _header_facts(comp, target, entry.rel, shown, inv, shard_links)
         except PermissionError:
-            raise ScanError("permission denied", entry.path) from None
+            raise ScanError("permission denied", target) from None
         except OSError as exc:
-            raise ScanError(exc.strerror or str(exc), entry.path) from None
+            raise ScanError(exc.strerror or str(exc), target) from None
         files.append(comp)
         present.add(entry.rel)
     for index_rel, shards in shard_links.items():

@@ -369,3 +369,26 @@ def test_link_out_of_the_tree_is_not_followed(fresh, plain_dir: Path, tmp_path: 
         str(d / "extra.bin"),
         str(secret),
     )
+
+
+def test_huggingface_cache_snapshot_links_into_blobs_are_the_model(tmp_path: Path) -> None:
+    """In the hub cache every snapshot file links to ../../blobs/<digest>: those are the model's
+    files (hashed, sniffed, read); a link leaving the cached repository is still not followed."""
+    repo = tmp_path / "hub" / "models--acme--tiny-bert"
+    staged = make_model_dir(tmp_path / "staged")
+    snap = repo / "snapshots" / REV
+    (repo / "blobs").mkdir(parents=True)
+    snap.mkdir(parents=True)
+    for f in sorted(staged.iterdir()):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        f.rename(repo / "blobs" / digest)
+        os.symlink(Path("..", "..", "blobs", digest), snap / f.name)
+    (tmp_path / "elsewhere.txt").write_text("outside")
+    os.symlink(tmp_path / "elsewhere.txt", snap / "stray.txt")
+    inv = inv_of(snap)
+    assert inv.root.name == "acme/tiny-bert"
+    assert card_of(inv)["modelParameters"]["task"] == "text-classification"  # README read via its blob
+    weights = by_ref(inv)["file:model.safetensors"]
+    assert weights.properties["parameters"] == str(PARAMS)
+    assert weights.hashes["SHA-256"] == Path(os.readlink(snap / "model.safetensors")).name
+    assert [(f.id, f.subject) for f in inv.findings] == [("SBOM-FILE-OUTSIDE-TREE", str(snap / "stray.txt"))]
