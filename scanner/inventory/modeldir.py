@@ -41,6 +41,7 @@ CONFIG_FACTS = (
     "num_attention_heads",
     "max_position_embeddings",
     "quantization_config",
+    "peft_type",
 )
 WEIGHT_FORMATS = {"safetensors", "gguf", "pickle", "zip", "hdf5", "numpy", "protobuf"}
 # Trainer's "Framework versions" names → PyPI names.
@@ -68,9 +69,7 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
         if readme is not None:
             card, card_findings = read_card(readme, _shown(artifact, "README.md"))
             inv.findings.extend(card_findings)
-        config_path = _own_file(path, "config.json", origin)
-        if config_path is not None:
-            config = _read_config(config_path, _shown(artifact, "config.json"), inv.findings)
+        config = _configs(artifact, origin, inv.findings)
 
     root = _root_component(artifact, origin, card, name, version)
     inv.root = root
@@ -125,6 +124,29 @@ def _own_file(root: Path, name: str, origin: mlbom.Origin) -> Path | None:
     return path if target.is_relative_to(root.resolve()) and target.is_file() else None
 
 
+def _configs(artifact: Artifact, origin: mlbom.Origin, findings: list[Finding]) -> dict[str, Any]:
+    """config.json (transformers), with what diffusers' model_index.json and PEFT's
+    adapter_config.json add in the same terms: the pipeline class as the architecture, the
+    diffusers version, the adapter's base model."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in ("config.json", "model_index.json", "adapter_config.json"):
+        path = _own_file(artifact.path, name, origin)
+        if path is not None:
+            found[name] = _read_config(path, _shown(artifact, name), findings)
+    config = dict(found.get("config.json", {}))
+    pipeline = found.get("model_index.json", {})
+    if isinstance(pipeline.get("_class_name"), str):
+        config.setdefault("architectures", [pipeline["_class_name"]])
+    if isinstance(pipeline.get("_diffusers_version"), str):
+        config["diffusers_version"] = pipeline["_diffusers_version"]
+    adapter = found.get("adapter_config.json", {})
+    if isinstance(adapter.get("base_model_name_or_path"), str):
+        config.setdefault("_name_or_path", adapter["base_model_name_or_path"])
+    if isinstance(adapter.get("peft_type"), str):
+        config["peft_type"] = adapter["peft_type"]
+    return config
+
+
 def _read_config(path: Path, shown: str, findings: list[Finding]) -> dict[str, Any]:
     problem = None
     if path.stat().st_size > CONFIG_MAX_BYTES:
@@ -144,7 +166,7 @@ def _read_config(path: Path, shown: str, findings: list[Finding]) -> dict[str, A
             check="sbom",
             severity=Severity.LOW,
             subject=shown,
-            message=f"config.json cannot be read: {problem}",
+            message=f"{Path(shown).name} cannot be read: {problem}",
             evidence={"file": shown, "error": problem},
         )
     )
@@ -194,15 +216,19 @@ def _licenses(card: CardFacts) -> list[str]:
 
 
 def _framework_components(config: dict[str, Any], card: CardFacts) -> list[Component]:
-    """The library that loads the model: transformers at the version config.json was written
-    with, and the card's ``library_name`` when it is another library (its version unknown)."""
+    """The library that loads the model: transformers (diffusers) at the version config.json
+    (model_index.json) was written with, and the card's ``library_name`` when it is another
+    library (its version unknown)."""
     out = []
-    tv = config.get("transformers_version")
-    if isinstance(tv, str) and tv.strip():
-        purl = f"pkg:pypi/transformers@{tv.strip()}"
-        out.append(Component(bom_ref=purl, name="transformers", version=tv.strip(), type="framework", purl=purl))
+    named = set()
+    for known, key in (("transformers", "transformers_version"), ("diffusers", "diffusers_version")):
+        ver = config.get(key)
+        if isinstance(ver, str) and ver.strip():
+            purl = f"pkg:pypi/{known}@{ver.strip()}"
+            out.append(Component(bom_ref=purl, name=known, version=ver.strip(), type="framework", purl=purl))
+            named.add(known)
     lib = card.library_name
-    if lib and lib.lower() != "transformers" and mlbom.is_hub_id(lib) and "/" not in lib:
+    if lib and lib.lower() not in named and mlbom.is_hub_id(lib) and "/" not in lib:
         from packaging.utils import canonicalize_name
 
         norm = canonicalize_name(lib)

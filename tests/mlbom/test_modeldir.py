@@ -392,3 +392,43 @@ def test_huggingface_cache_snapshot_links_into_blobs_are_the_model(tmp_path: Pat
     assert weights.properties["parameters"] == str(PARAMS)
     assert weights.hashes["SHA-256"] == Path(os.readlink(snap / "model.safetensors")).name
     assert [(f.id, f.subject) for f in inv.findings] == [("SBOM-FILE-OUTSIDE-TREE", str(snap / "stray.txt"))]
+
+
+def test_peft_adapter_names_its_base_and_library(tmp_path: Path) -> None:
+    d = tmp_path / "lora-sentiment"
+    d.mkdir()
+    (d / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": "meta-llama/Llama-3.2-1B", "peft_type": "LORA", "r": 8})
+    )
+    (d / "README.md").write_text("---\nlibrary_name: peft\nlicense: llama3.2\n---\n# LoRA\n")
+    write_weights(d / "adapter_model.safetensors")
+    inv = inv_of(d)
+    assert inv.root.name == "lora-sentiment"
+    assert inv.root.licenses == ["llama3.2"]  # not an SPDX id: kept as a name, not invented
+    extras = inv.cyclonedx_extras[inv.root.bom_ref]
+    assert extras["pedigree"]["ancestors"][0]["purl"] == "pkg:huggingface/meta-llama/Llama-3.2-1B"
+    assert ("config:peft_type", "LORA") in [(p["name"], p["value"]) for p in extras["modelCard"]["properties"]]
+    peft = by_ref(inv)["pkg:pypi/peft"]
+    assert (peft.type, peft.version) == ("framework", None)
+
+
+def test_diffusers_pipeline(tmp_path: Path) -> None:
+    d = tmp_path / "sd-tiny"
+    (d / "unet").mkdir(parents=True)
+    (d / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusionPipeline",
+                "_diffusers_version": "0.30.0",
+                "unet": ["diffusers", "UNet2DConditionModel"],
+            }
+        )
+    )
+    (d / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel"}))
+    write_weights(d / "unet" / "diffusion_pytorch_model.safetensors")
+    inv = inv_of(d)
+    assert card_of(inv)["modelParameters"]["modelArchitecture"] == "StableDiffusionPipeline"
+    assert by_ref(inv)["pkg:pypi/diffusers@0.30.0"].type == "framework"
+    weights = by_ref(inv)["file:unet/diffusion_pytorch_model.safetensors"]
+    assert weights.properties["parameters"] == str(PARAMS)
+    assert inv.root.properties["parameters"] == str(PARAMS)
