@@ -8,7 +8,7 @@ import click
 
 from scanner.cli.options import common_options, plan_outputs, write_outputs
 
-SBOM_FORMATS = ["cyclonedx-json"]
+SBOM_FORMATS = ["cyclonedx-json", "spdx-json"]
 
 
 @click.command()
@@ -27,5 +27,12 @@ def sbom(path: Path, formats: tuple[str, ...], output: str | None) -> int:
     plan = plan_outputs(formats, output, SBOM_FORMATS, default="cyclonedx-json")
     artifact = detect(path)
     inventory = build_inventory(artifact)
-    write_outputs(plan, lambda _fmt: to_cyclonedx_json(inventory, artifact))
+    from scanner.inventory.spdx3 import to_spdx3_json
+
+    write_outputs(
+        plan,
+        lambda fmt: (
+            to_spdx3_json(inventory, artifact) if fmt == "spdx-json" else to_cyclonedx_json(inventory, artifact)
+        ),
+    )
     return 0

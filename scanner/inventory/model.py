@@ -57,6 +57,10 @@ class Inventory:
     # Raw CycloneDX members merged into a component's JSON by bom-ref after serialisation
     # (e.g. ``{"model:x": {"modelCard": {...}}}``): cyclonedx-python-lib 11 has no model-card classes.
     cyclonedx_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Who made the SBOM data and when (NTIA "author" and "timestamp"; CycloneDX metadata.authors
+    # and metadata.timestamp): ISO 8601 UTC, or None when unknown (an ingested BOM without one).
+    authors: list[str] = field(default_factory=list)
+    timestamp: str | None = None
 
     def summary(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}
