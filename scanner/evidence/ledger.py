@@ -261,5 +261,16 @@ class Ledger:
         return out
 
 
+def record_decision(path: Path | None, record: dict[str, Any]) -> None:
+    """Append a gate decision (``path`` or the default) and note where in ``record["ledger"]``."""
+    from scanner import ui
+
+    target = Path(path) if path else DEFAULT_PATH
+    with Ledger(target) as ledger:
+        seq, digest = ledger.append(record)
+    record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
+    ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

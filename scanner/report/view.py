@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,7 @@ from scanner.core import Severity
 SEVERITIES = tuple(s.value for s in reversed(Severity))  # critical first
 MANIFEST_NAMES = ("requirements.txt", "pyproject.toml", "pylock.toml", "uv.lock", "poetry.lock")
 # evidence keys that identify *what* a finding is about, beyond rule and subject
+_PATH_LINE = re.compile(r"^(.+):(\d+)$")
 IDENTITY_KEYS = ("vuln_id", "global", "member", "element", "package", "license", "bundle", "layer")
 
 
@@ -150,13 +152,16 @@ def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
         return Location(_uri(_manifest(record, root)), None, purl, "package")
     path, bang, member = subject.partition("!")
     files = {f["path"] for f in artifact.get("files") or []}
+    ev_line = evidence.get("line")
+    with_line = _PATH_LINE.match(path)
+    if with_line and path not in files:  # "requirements.txt:12"
+        path, ev_line = with_line.group(1), int(with_line.group(2))
     if path in files and not _is_file_artifact(artifact):
         full: str = str(PurePosixPath(root) / path)
     elif _is_file_artifact(artifact) and path in (artifact.get("name"), PurePosixPath(root).name, root):
         full = root
     else:
         full = path or root
-    ev_line = evidence.get("line")
     return Location(
         _uri(full),
         ev_line if isinstance(ev_line, int) and ev_line > 0 else None,
