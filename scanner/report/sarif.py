@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from scanner.report import view
 from scanner.report.rules import DOCS, rule_help
@@ -103,8 +105,15 @@ def _rule(
     }
 
 
+def sarif_uri(path: str) -> str:
+    """A URI reference: relative paths percent-encoded, absolute ones as ``file://`` URIs."""
+    if path.startswith("/"):
+        return PurePosixPath(path).as_uri()
+    return quote(path or ".", safe="/!$&'()*+,;=:@-._~")
+
+
 def _location(loc: view.Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": loc.uri or "."}}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": sarif_uri(loc.uri)}}
     if loc.line:
         physical["region"] = {"startLine": loc.line}
     out: dict[str, Any] = {"physicalLocation": physical}

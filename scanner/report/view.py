@@ -45,6 +45,9 @@ def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
     older schema versions (which lack, e.g., ``inputs`` or ``ci``)."""
     out = {**TOP_LEVEL_DEFAULTS, **record}
     out["tool"] = {"name": "scanner", "version": "", **(record.get("tool") or {})}
+    out["inputs"] = {**dict.fromkeys(("policy", "data", "waivers", "vulnerability_db")), **(out["inputs"] or {})}
+    ci_keys = ("system", "run_url", "repository", "commit", "ref", "actor", "workflow", "job", "run_id", "event")
+    out["ci"] = {**dict.fromkeys(ci_keys), **(out["ci"] or {})}
     return out
 
 
@@ -156,18 +159,17 @@ def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
     with_line = _PATH_LINE.match(path)
     if with_line and path not in files:  # "requirements.txt:12"
         path, ev_line = with_line.group(1), int(with_line.group(2))
+    logical, kind = (member or None), ("member" if bang else None)
     if path in files and not _is_file_artifact(artifact):
-        full: str = str(PurePosixPath(root) / path)
-    elif _is_file_artifact(artifact) and path in (artifact.get("name"), PurePosixPath(root).name, root):
-        full = root
-    else:
-        full = path or root
-    return Location(
-        _uri(full),
-        ev_line if isinstance(ev_line, int) and ev_line > 0 else None,
-        member or None,
-        "member" if bang else None,
-    )
+        uri = _uri(str(PurePosixPath(root) / path))
+    elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
+        uri = _uri(path)
+    elif _is_file_artifact(artifact):
+        uri = _uri(root)  # the artifact is the file (subject may be its name)
+    else:  # not a file of the artifact (e.g. "sbom"): the artifact's manifest stands for it
+        uri = primary_file(record)
+        logical, kind = logical or subject or None, kind or "artifact"
+    return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
 
 
 def _is_file_artifact(artifact: Mapping[str, Any]) -> bool:
