@@ -68,9 +68,6 @@ def report(
     with Ledger(ledger, create=False) as db:
         entries = db.entries(since=window["since"], until=window["until"], artifact=artifact)
         verification = db.verify()
-    import datetime as dt
-
-    window["generated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     doc = history.build(entries, verification, window)
     write_outputs(plan, lambda fmt: history.render(fmt, doc))
     _warn_problems(verification)

@@ -63,10 +63,13 @@ def summarize(entry: Entry) -> dict[str, Any]:
 
 
 def build(entries: Sequence[Entry], verification: Verification, window: Mapping[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
     rows = [summarize(e) for e in entries]
     return {
         "schema": "scanner-ledger-report/1",
-        "window": dict(window),
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "window": {"since": None, "until": None, "artifact": None, **window},
         "ledger": verification.to_dict(),
         "totals": {
             "decisions": len(rows),
