@@ -38,6 +38,7 @@ def to_sarif(record: Mapping[str, Any], *, max_results: int = MAX_RESULTS) -> di
     results = [_finding_result(record, f, rules) for f in findings]
     results += _policy_results(record, rules)
     results.sort(key=lambda r: (r["level"] != "error", r["level"] != "warning", bool(r.get("suppressions"))))
+    _dedupe_fingerprints(results)
     total = len(results)
     included = results[:max_results]
     rule_list = list(rules.values())
@@ -179,6 +180,17 @@ def _policy_results(record: Mapping[str, Any], rules: dict[str, dict[str, Any]])
                 }
             )
     return out
+
+
+def _dedupe_fingerprints(results: list[dict[str, Any]]) -> None:
+    """Two results must not share a fingerprint (code scanning would merge them): later
+    duplicates get an ordinal, stable while the findings' order is."""
+    seen: dict[str, int] = {}
+    for r in results:
+        fp = r["partialFingerprints"][FINGERPRINT_KEY]
+        seen[fp] = seen.get(fp, 0) + 1
+        if seen[fp] > 1:
+            r["partialFingerprints"][FINGERPRINT_KEY] = hashlib.sha256(f"{fp}#{seen[fp]}".encode()).hexdigest()
 
 
 def _invocation(record: Mapping[str, Any]) -> dict[str, Any]:

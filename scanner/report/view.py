@@ -18,7 +18,18 @@ SEVERITIES = tuple(s.value for s in reversed(Severity))  # critical first
 MANIFEST_NAMES = ("requirements.txt", "pyproject.toml", "pylock.toml", "uv.lock", "poetry.lock")
 # evidence keys that identify *what* a finding is about, beyond rule and subject
 _PATH_LINE = re.compile(r"^(.+):(\d+)$")
-IDENTITY_KEYS = ("vuln_id", "global", "member", "element", "package", "license", "bundle", "layer")
+IDENTITY_KEYS = (
+    "vuln_id",
+    "global",
+    "member",
+    "element",
+    "package",
+    "purl",
+    "requirement",
+    "license",
+    "bundle",
+    "layer",
+)
 
 
 TOP_LEVEL_DEFAULTS: dict[str, Any] = {
@@ -224,11 +235,14 @@ def _uri(path: str) -> str:
 
 
 def fingerprint(finding: Mapping[str, Any]) -> str:
-    """Stable across runs: rule, subject and the identifying evidence only (never the message,
-    a line number or the order of findings)."""
+    """Stable across runs: the rule, the subject without a line number, and the identifying
+    evidence (vulnerability id, imported global, archive member, package...), never a line or
+    the order of findings, never the message (its wording may change). The SARIF writer numbers
+    the rare duplicates."""
     evidence = finding.get("evidence") or {}
-    parts = [str(finding.get("id")), str(finding.get("subject"))]
-    parts += [f"{k}={evidence[k]}" for k in IDENTITY_KEYS if k in evidence and evidence[k] is not None]
+    subject = _PATH_LINE.sub(r"\1", str(finding.get("subject")))
+    parts = [str(finding.get("id")), subject]
+    parts += [f"{k}={evidence[k]}" for k in IDENTITY_KEYS if evidence.get(k) is not None]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -313,3 +313,22 @@ def test_old_schema_records_still_render(sample_record: dict[str, Any]) -> None:
     old["artifact"] = {k: v for k, v in old["artifact"].items() if k != "files"}
     for fmt in FORMATS:
         assert render(fmt, old)
+
+
+def test_sarif_fingerprint_ignores_line_moves_and_never_collides(sample_record: dict[str, Any]) -> None:
+    rec = copy.deepcopy(sample_record)
+    unpinned = next(f for f in rec["findings"] if f["id"] == "SBOM-UNPINNED-REQUIREMENT")
+    moved = copy.deepcopy(rec)
+    next(f for f in moved["findings"] if f["id"] == "SBOM-UNPINNED-REQUIREMENT")["subject"] = "requirements.txt:9"
+
+    def fp(record: dict[str, Any]) -> str:
+        results = to_sarif(record)["runs"][0]["results"]
+        return next(r for r in results if r["ruleId"] == "SBOM-UNPINNED-REQUIREMENT")["partialFingerprints"][
+            FINGERPRINT_KEY
+        ]
+
+    assert fp(rec) == fp(moved)
+    twins = [{**unpinned, "evidence": {"line": n}, "subject": f"requirements.txt:{n}"} for n in (3, 4)]
+    rec["findings"] += twins
+    prints = [r["partialFingerprints"][FINGERPRINT_KEY] for r in to_sarif(rec)["runs"][0]["results"]]
+    assert len(set(prints)) == len(prints)
