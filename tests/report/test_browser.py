@@ -30,6 +30,7 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI", "").lower() in ("true", "1"):
             pytest.fail(f"{message}: the browser test must run in CI")
         pytest.skip(message)
+    ARTIFACTS.mkdir(exist_ok=True)
     with Browser(exe) as b:
         yield b
 
@@ -53,7 +54,6 @@ def _click_header(browser: Browser, table: str, col: int) -> None:
 
 def test_report_renders_sorts_and_filters(browser: Browser, sample_record: dict[str, Any], tmp_path: Path) -> None:
     _open(browser, sample_record, tmp_path / "report.html")
-    ARTIFACTS.mkdir(exist_ok=True)
     browser.screenshot(ARTIFACTS / "report.png")
     assert (ARTIFACTS / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
