@@ -35,7 +35,8 @@ def render(record: dict[str, Any], *, max_results: int = MAX_RESULTS, **_: Any) 
 def to_sarif(record: Mapping[str, Any], *, max_results: int = MAX_RESULTS) -> dict[str, Any]:
     findings = view.sort_findings(record.get("findings") or [])
     rules: dict[str, dict[str, Any]] = {}
-    results = [_finding_result(record, f, rules) for f in findings]
+    locator = view.Locator(record)
+    results = [_finding_result(locator, f, rules) for f in findings]
     results += _policy_results(record, rules)
     results.sort(key=lambda r: (r["level"] != "error", r["level"] != "warning", bool(r.get("suppressions"))))
     _dedupe_fingerprints(results)
@@ -123,9 +124,7 @@ def _location(loc: view.Location) -> dict[str, Any]:
     return out
 
 
-def _finding_result(
-    record: Mapping[str, Any], f: Mapping[str, Any], rules: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
+def _finding_result(locator: view.Locator, f: Mapping[str, Any], rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
     _rule(rules, f["id"], f["check"], f["severity"], f)
     text = str(f.get("message") or f["id"])
     if f.get("fix"):
@@ -134,7 +133,7 @@ def _finding_result(
         "ruleId": f["id"],
         "level": LEVELS.get(f["severity"], "warning"),
         "message": {"text": text},
-        "locations": [_location(view.locate(record, f))],
+        "locations": [_location(locator.locate(f))],
         "partialFingerprints": {FINGERPRINT_KEY: view.fingerprint(f)},
         "properties": {
             "severity": f["severity"],

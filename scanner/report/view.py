@@ -150,48 +150,68 @@ class Location:
     logical_kind: str | None = None
 
 
+class Locator:
+    """Resolves findings to locations for one record (indexes built once: a record may hold
+    thousands of findings, files and components)."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self.record = record
+        self.artifact = record.get("artifact") or {}
+        self.root = str(self.artifact.get("path") or self.artifact.get("name") or ".")
+        self.files = {f["path"] for f in self.artifact.get("files") or []}
+        self.sources: dict[str, str] = {}
+        for c in record.get("components") or []:
+            if c.get("source"):
+                for key in (c.get("bom_ref"), c.get("purl")):
+                    if key:
+                        self.sources.setdefault(str(key), str(c["source"]))
+        self._primary: str | None = None
+        self._manifest: str | None = None
+
+    def primary(self) -> str:
+        if self._primary is None:
+            self._primary = primary_file(self.record)
+        return self._primary
+
+    def locate(self, finding: Mapping[str, Any]) -> Location:
+        root, artifact = self.root, self.artifact
+        subject = str(finding.get("subject") or "")
+        evidence = finding.get("evidence") or {}
+        if subject.startswith("pkg:") or (not subject and evidence.get("purl")):
+            purl = subject or str(evidence["purl"])
+            source = self.sources.get(purl)
+            if source:
+                path, _, line = source.rpartition(":")
+                if path and line.isdigit():
+                    return Location(_uri(path), int(line), purl, "package")
+                return Location(_uri(source), None, purl, "package")
+            if self._manifest is None:
+                self._manifest = _uri(_manifest(self.record, root))
+            return Location(self._manifest, None, purl, "package")
+        path, bang, member = subject.partition("!")
+        ev_line = evidence.get("line")
+        with_line = _PATH_LINE.match(path)
+        if with_line and path not in self.files:  # "requirements.txt:12"
+            path, ev_line = with_line.group(1), int(with_line.group(2))
+        logical, kind = (member or None), ("member" if bang else None)
+        if path in self.files and not _is_file_artifact(artifact):
+            uri = _uri(str(PurePosixPath(root) / path))
+        elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
+            uri = _uri(path)
+        elif _is_file_artifact(artifact):
+            uri = _uri(root)  # the artifact is the file (subject may be its name)
+        else:  # not a file of the artifact (e.g. "sbom"): the artifact's manifest stands for it
+            uri = self.primary()
+            logical, kind = logical or subject or None, kind or "artifact"
+        return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
+
+
 def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
-    artifact = record.get("artifact") or {}
-    root = str(artifact.get("path") or artifact.get("name") or ".")
-    subject = str(finding.get("subject") or "")
-    evidence = finding.get("evidence") or {}
-    if subject.startswith("pkg:") or (not subject and evidence.get("purl")):
-        purl = subject or str(evidence["purl"])
-        source = _component_source(record, purl)
-        if source:
-            path, _, line = source.rpartition(":")
-            if path and line.isdigit():
-                return Location(_uri(path), int(line), purl, "package")
-            return Location(_uri(source), None, purl, "package")
-        return Location(_uri(_manifest(record, root)), None, purl, "package")
-    path, bang, member = subject.partition("!")
-    files = {f["path"] for f in artifact.get("files") or []}
-    ev_line = evidence.get("line")
-    with_line = _PATH_LINE.match(path)
-    if with_line and path not in files:  # "requirements.txt:12"
-        path, ev_line = with_line.group(1), int(with_line.group(2))
-    logical, kind = (member or None), ("member" if bang else None)
-    if path in files and not _is_file_artifact(artifact):
-        uri = _uri(str(PurePosixPath(root) / path))
-    elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
-        uri = _uri(path)
-    elif _is_file_artifact(artifact):
-        uri = _uri(root)  # the artifact is the file (subject may be its name)
-    else:  # not a file of the artifact (e.g. "sbom"): the artifact's manifest stands for it
-        uri = primary_file(record)
-        logical, kind = logical or subject or None, kind or "artifact"
-    return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
+    return Locator(record).locate(finding)
 
 
 def _is_file_artifact(artifact: Mapping[str, Any]) -> bool:
     return artifact.get("kind") not in ("model-dir", "app-dir", "environment")
-
-
-def _component_source(record: Mapping[str, Any], purl: str) -> str | None:
-    for c in record.get("components") or []:
-        if purl in (c.get("purl"), c.get("bom_ref")) and c.get("source"):
-            return str(c["source"])
-    return None
 
 
 def _manifest(record: Mapping[str, Any], root: str) -> str:
@@ -285,4 +305,5 @@ def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                 }
             )
         return out
-    return list(record.get("components") or [])
+    keys = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
+    return [{**dict.fromkeys(keys), **c} for c in record.get("components") or [] if isinstance(c, Mapping)]
