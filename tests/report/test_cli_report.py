@@ -109,6 +109,15 @@ def test_render_saved_record_in_every_format(cli, tmp_path: Path, denied_req: Pa
     for fmt, marker in (("sarif", '"version": "2.1.0"'), ("junit", "<testsuites"), ("html", "<!DOCTYPE html>")):
         r = cli("report", "render", saved, "--format", fmt)
         assert r.code == 0 and marker in r.out
+        if fmt == "sarif":
+            import jsonschema
+
+            from tests.report.test_formats import SARIF_SCHEMA
+
+            sarif = json.loads(r.out)
+            jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+            rules = {res["ruleId"] for res in sarif["runs"][0]["results"]}
+            assert "SBOM-UNPINNED-REQUIREMENT" in rules
     notrecord = tmp_path / "x.json"
     notrecord.write_text('{"hello": 1}')
     r = cli("report", "render", notrecord, "-f", "html")
