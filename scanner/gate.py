@@ -39,7 +39,10 @@ def run_gate(
     waivers: Sequence[Waiver] = (),
     checks: Sequence[Check] | None = None,
     now: dt.datetime | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> GateOutcome:
+    """``evidence`` adds keyword arguments for the evidence record (``data_file``,
+    ``waiver_file``, ``sbom``)."""
     from scanner.checks import load_checks
     from scanner.evidence.record import build_record
     from scanner.inventory.build import build_inventory
@@ -63,5 +66,8 @@ def run_gate(
         waivers=policy_input["waivers"],
         decision=decision,
         stage=stage,
+        now=now,
+        policy_dir=policy_dir,
+        **(evidence or {}),
     )
     return GateOutcome(artifact, inventory, results, policy_input, decision, record)

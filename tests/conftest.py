@@ -53,3 +53,10 @@ def run_process(*args: str | Path, cwd: Path | None = None, env: dict[str, str] 
         timeout=120,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _ledger_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scanner gate` appends to a ledger (default .scanner/ledger.db in the working directory):
+    keep every test's ledger out of the repository and apart from other tests."""
+    monkeypatch.setenv("SCANNER_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.db"))

@@ -43,6 +43,13 @@ from scanner.report import FORMATS
 @click.option(
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SCANNER_LEDGER",
+    help="Append the decision to this SQLite ledger (default: .scanner/ledger.db; keep it as a CI artifact).",
+)
+@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision in a ledger.")
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -53,6 +60,8 @@ def gate(
     waivers: Path | None,
     kind: str | None,
     save_input: Path | None,
+    ledger: Path | None,
+    no_ledger: bool,
     formats: tuple[str, ...],
     output: str | None,
 ) -> int:
@@ -67,7 +76,8 @@ def gate(
 
     plan = plan_outputs(formats, output, list(FORMATS))
     policy_dir = policy or policies_dir()
-    policy_data = _load_data(data or policy_dir / "data.json", required=data is not None)
+    data_file = data or policy_dir / "data.json"
+    policy_data = _load_data(data_file, required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
     settings: dict[str, Any] = {"stage": stage}
@@ -78,7 +88,12 @@ def gate(
         policy_data=policy_data,
         settings=settings,
         waivers=waiver_list,
+        evidence={"data_file": data_file, "waiver_file": waivers},
     )
+    if not no_ledger:
+        from scanner.evidence.ledger import record_decision
+
+        record_decision(ledger, outcome.record)
     if save_input:
         save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
     write_outputs(plan, record_renderer(outcome.record))

@@ -1,17 +1,28 @@
-"""The evidence record: one JSON document every report format renders."""
+"""The evidence record: one JSON document every report format renders.
+
+It answers what was checked (the artifact, the sha256 of each of its files, the SBOM), by what
+(tool version, vulnerability database snapshot, digests of the policy directory, the policy data
+and the waivers file), where and when (timestamp and CI context), what was found (findings with
+their ``waived`` annotation), which waivers applied, and what was decided with every reason.
+The schema is versioned (``schema``) and documented in ``docs/evidence-schema.json``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from scanner import __version__
 from scanner.check import CheckResult
-from scanner.core import Artifact, Decision
+from scanner.core import Artifact, Decision, Severity
+from scanner.evidence.ci import ci_context
 from scanner.inventory.model import Inventory
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+SCHEMA_ID = f"scanner-evidence/{SCHEMA_VERSION}"
 
 
 def build_record(
@@ -25,32 +36,115 @@ def build_record(
     decision: Decision | None = None,
     stage: str | None = None,
     extra: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+    policy_dir: Path | None = None,
+    data_file: Path | None = None,
+    waiver_file: Path | None = None,
+    sbom: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
-    results' findings, unwaived."""
+    results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
+    caller has one."""
     if findings is None:
         findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    now = now or dt.datetime.now(dt.timezone.utc)
+    context: dict[str, Any] = {}
+    for r in results:
+        context.update(r.context)
     record: dict[str, Any] = {
-        "schema": f"scanner-evidence/{SCHEMA_VERSION}",
+        "schema": SCHEMA_ID,
         "command": command,
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tool": {"name": "scanner", "version": __version__},
-        "artifact": artifact.to_dict(),
+        "artifact": {**artifact.to_dict(), "files": artifact_files(artifact.path)},
         "stage": stage,
+        "promotion": _promotion(stage) if command == "gate" else None,
+        "inputs": {
+            "policy": _dir_input(policy_dir),
+            "data": _file_input(data_file),
+            "waivers": _file_input(waiver_file),
+            "vulnerability_db": context.get("vulnerability_db"),
+        },
+        "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
         "components": [c.to_dict() for c in inventory.components] if inventory else [],
+        "sbom": sbom,
         "checks": [
-            {"check": r.check, "complete": r.complete, "findings": len(r.findings), "summary": r.summary}
+            {
+                "check": r.check,
+                "complete": r.complete,
+                "findings": len(r.findings),
+                "summary": r.summary,
+            }
             for r in results
         ],
+        "sections": {r.section: r.data for r in results if r.section},
+        "context": context,
         "findings": findings,
-        "counts": counts,
+        "counts": severity_counts(findings),
         "waivers": waivers or [],
         "decision": decision.to_dict() if decision else None,
     }
     if extra:
         record.update(extra)
     return record
+
+
+def severity_counts(findings: Sequence[Mapping[str, Any]], *, include_waived: bool = True) -> dict[str, int]:
+    """Finding counts by severity, most severe first (only severities that occur)."""
+    counts: dict[str, int] = {}
+    for f in findings:
+        if include_waived or not f.get("waived"):
+            counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    return {s.value: counts[s.value] for s in reversed(Severity) if s.value in counts}
+
+
+def artifact_files(root: Path) -> list[dict[str, Any]]:
+    """Every file of the artifact with its sha256 (cached: the artifact digest already hashed
+    them). A link leaving the tree is listed, never read."""
+    from scanner.files import sha256_file, walk
+
+    files: list[dict[str, Any]] = []
+    try:
+        entries = list(walk(root))
+    except OSError:
+        return files
+    for entry in entries:
+        item: dict[str, Any] = {"path": entry.rel, "sha256": None, "size": None}
+        if entry.is_symlink:
+            item["symlink"] = True
+        if entry.escapes:
+            item["escapes"] = True
+        elif entry.path.is_file():
+            try:
+                item["size"] = entry.path.stat().st_size
+                item["sha256"] = sha256_file(entry.path)
+            except OSError as exc:
+                item["error"] = exc.strerror or str(exc)
+        files.append(item)
+    return files
+
+
+def _promotion(stage: str | None) -> dict[str, Any] | None:
+    from scanner.policy.input import STAGES, previous_stage
+
+    if stage not in STAGES:
+        return None
+    return {"from": previous_stage(stage), "to": stage}
+
+
+def _file_input(path: Path | None) -> dict[str, Any] | None:
+    from scanner.files import sha256_file
+
+    if path is None or not path.is_file():
+        return None
+    return {"path": str(path), "sha256": sha256_file(path)}
+
+
+def _dir_input(path: Path | None) -> dict[str, Any] | None:
+    from scanner.files import directory_digest
+
+    if path is None or not path.is_dir():
+        return None
+    return {"path": str(path), "digest": directory_digest(path)}

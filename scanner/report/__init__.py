@@ -11,6 +11,9 @@ FORMATS: dict[str, str] = {
     "table": "scanner.report.table",
     "json": "scanner.report.json_format",
     "markdown": "scanner.report.markdown",
+    "html": "scanner.report.html",
+    "sarif": "scanner.report.sarif",
+    "junit": "scanner.report.junit",
 }
 
 

@@ -1,13 +1,20 @@
-"""Markdown: compact, for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
+"""Markdown: compact, for a pull-request comment or ``$GITHUB_STEP_SUMMARY``.
+
+Counts by check and severity, the open findings (most severe first, capped so a PR comment stays
+well under GitHub's 65,536-character limit), the waived ones folded away, and one line of
+evidence (policy digest, database snapshot, CI run, ledger entry).
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
-from scanner.core import Severity
+from scanner.report import view
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+LIMIT = 50
 
 
 def md_escape(value: Any) -> str:
@@ -16,9 +23,30 @@ def md_escape(value: Any) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def render(record: dict[str, Any], **_: Any) -> str:
+def md_url(url: Any) -> str | None:
+    """An http(s) URL safe inside ``[text](url)``: parentheses, spaces and brackets encoded."""
+    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
+        return None
+    return quote(url, safe=":/?&=#%@+,;~-._")
+
+
+def render(record: dict[str, Any], *, limit: int = LIMIT, **_: Any) -> str:
     from scanner.report.templates import environment
 
-    findings = [{**f, "severity_rank": Severity(f["severity"]).rank} for f in record["findings"]]
+    record = view.normalize(record)
+    findings = view.sort_findings(record["findings"])
+    inputs = record.get("inputs") or {}
+    policy = (inputs.get("policy") or {}).get("digest")
+    v = {
+        "severities": list(view.SEVERITIES),
+        "matrix": view.matrix(record),
+        "open": [f for f in findings if not f.get("waived")],
+        "waived": [f for f in findings if f.get("waived")],
+        "incomplete": [c["check"] for c in record["checks"] if not c.get("complete", True)],
+        "limit": limit,
+        "policy": policy[:19] if policy else None,
+        "db": inputs.get("vulnerability_db"),
+        "run_url": md_url(view.ci_run(record)),
+    }
     template = environment(autoescape=False).get_template("report.md.j2")
-    return template.render(record={**record, "findings": findings}).rstrip() + "\n"
+    return template.render(record=record, v=v).rstrip() + "\n"

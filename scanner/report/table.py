@@ -11,21 +11,29 @@ from scanner.core import Severity
 def render(record: dict[str, Any], *, color: bool = False, width: int | None = None, **_: Any) -> str:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, width=width or 120, highlight=False)
     findings = sorted(record["findings"], key=lambda f: (-Severity(f["severity"]).rank, f["subject"], f["id"]))
     art = record["artifact"]
-    console.print(f"{art['name']} ({art['kind']}) {art['digest']}")
+    console.print(f"{art['name']} ({art['kind']}) {art['digest']}", markup=False)
     if findings:
-        table = Table(show_lines=False)
+        table = Table(show_lines=False, highlight=False)
         for col in ("severity", "rule", "subject", "message"):
             table.add_column(col, overflow="fold")
         for f in findings:
-            table.add_row(f["severity"].upper(), f["id"], f["subject"], f["message"])
+            waived = f.get("waived")
+            severity = f["severity"].upper() + (f" (waived {waived.get('id')})" if waived else "")
+            table.add_row(*(Text(str(x)) for x in (severity, f["id"], f["subject"], f["message"])))
         console.print(table)
     else:
         console.print("no findings")
+    for c in record.get("checks") or []:
+        if not c.get("complete", True):
+            console.print(
+                f"warning: the {c['check']} check could not examine everything (not fully checked)", markup=False
+            )
     counts = record.get("counts") or {}
     if counts:
         console.print(", ".join(f"{counts[s.value]} {s.value}" for s in reversed(Severity) if s.value in counts))

@@ -1,0 +1,276 @@
+"""The ledger: every gate decision, appended to SQLite and chained by hash.
+
+Each row holds the canonical JSON of one evidence record, its sha256, and
+``hash = sha256("scanner-ledger/1\\n{seq}\\n{prev_hash}\\n{record_sha256}")`` where ``prev_hash``
+is the previous row's hash (64 zeros for the first). Editing a record, deleting or reordering rows
+breaks the chain; ``verify`` finds the first broken row. The head (last seq and hash) is also kept
+in the ``meta`` table, so dropping the newest rows is detected too; publishing the head hash
+(the gate prints it, the JSON report carries it) anchors the chain outside the database.
+
+Several CI jobs may append at once: WAL journal, a generous busy timeout and ``BEGIN IMMEDIATE``
+(the write lock is taken before the previous hash is read) make every append one serialised
+transaction, so none is lost and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ScanError
+
+LEDGER_FORMAT = "scanner-ledger/1"
+GENESIS = "0" * 64
+BUSY_TIMEOUT_S = 60.0
+DEFAULT_PATH = Path(".scanner") / "ledger.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    seq INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    artifact TEXT NOT NULL,
+    artifact_digest TEXT NOT NULL,
+    stage TEXT,
+    allow INTEGER,
+    actor TEXT,
+    record TEXT NOT NULL,
+    record_sha256 TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (recorded_at);
+CREATE INDEX IF NOT EXISTS decisions_artifact ON decisions (artifact);
+"""
+
+
+def canonical(record: dict[str, Any]) -> str:
+    """The bytes that are hashed: sorted keys, no whitespace; the ``ledger`` key (where the
+    record was stored, added after storing) is not part of it."""
+    body = {k: v for k, v in record.items() if k != "ledger"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def chain_hash(seq: int, prev_hash: str, record_sha256: str) -> str:
+    return hashlib.sha256(f"{LEDGER_FORMAT}\n{seq}\n{prev_hash}\n{record_sha256}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    recorded_at: str
+    artifact: str
+    artifact_digest: str
+    stage: str | None
+    allow: bool | None
+    actor: str | None
+    hash: str
+    record: dict[str, Any]
+
+
+@dataclass
+class Verification:
+    """The result of walking the chain. ``problems`` name the row and what is wrong."""
+
+    path: str
+    count: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ledger": self.path,
+            "ok": self.ok,
+            "records": self.count,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "problems": list(self.problems),
+        }
+
+
+class Ledger:
+    """An append-only, hash-chained SQLite ledger of evidence records."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise ScanError("ledger not found", self.path)
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                with self._transaction():
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (LEDGER_FORMAT,))
+            self._check_format()
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot open ledger: {exc}", self.path) from None
+        except OSError as exc:
+            raise ScanError(f"cannot open ledger: {exc.strerror or exc}", self.path) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _check_format(self) -> None:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None or row[0] != LEDGER_FORMAT:
+            raise ScanError(f"not a scanner ledger (expected format {LEDGER_FORMAT})", self.path)
+
+    def append(self, record: dict[str, Any]) -> tuple[int, str]:
+        """Append one record in one transaction; returns its (seq, hash)."""
+        body = canonical(record)
+        record_sha = hashlib.sha256(body.encode()).hexdigest()
+        decision = record.get("decision") or {}
+        allow = decision.get("allow")
+        artifact = record.get("artifact") or {}
+        try:
+            with self._transaction():
+                head = self._head()
+                seq = head[0] + 1
+                digest = chain_hash(seq, head[1], record_sha)
+                self._db.execute(
+                    "INSERT INTO decisions (seq, recorded_at, artifact, artifact_digest, stage, allow, actor,"
+                    " record, record_sha256, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        str(record.get("timestamp") or _now()),
+                        str(artifact.get("name", "")),
+                        str(artifact.get("digest", "")),
+                        record.get("stage"),
+                        None if allow is None else int(bool(allow)),
+                        (record.get("ci") or {}).get("actor"),
+                        body,
+                        record_sha,
+                        head[1],
+                        digest,
+                    ),
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [("head_seq", str(seq)), ("head_hash", digest)],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+        return seq, digest
+
+    def _head(self) -> tuple[int, str]:
+        row = self._db.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def entries(
+        self, *, since: str | None = None, until: str | None = None, artifact: str | None = None
+    ) -> list[Entry]:
+        """Records in order; ``since``/``until`` compare with the record's UTC timestamp
+        (ISO text, a date alone means its whole day)."""
+        sql = "SELECT seq, recorded_at, artifact, artifact_digest, stage, allow, actor, hash, record FROM decisions"
+        where, args = [], []
+        if since:
+            where.append("recorded_at >= ?")
+            args.append(since)
+        if until:
+            where.append("recorded_at < ?")
+            args.append(until)
+        if artifact:
+            where.append("artifact = ?")
+            args.append(artifact)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        try:
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot read ledger: {exc}", self.path) from None
+        return [
+            Entry(
+                seq=r[0],
+                recorded_at=r[1],
+                artifact=r[2],
+                artifact_digest=r[3],
+                stage=r[4],
+                allow=None if r[5] is None else bool(r[5]),
+                actor=r[6],
+                hash=r[7],
+                record=json.loads(r[8]),
+            )
+            for r in rows
+        ]
+
+    def verify(self) -> Verification:
+        """Walk every row: seq contiguous from 1, each record's sha256 and chain hash recomputed,
+        the head kept in ``meta`` equal to the last row."""
+        out = Verification(path=str(self.path))
+        prev = GENESIS
+        expected_seq = 1
+        try:
+            cursor = self._db.execute("SELECT seq, record, record_sha256, prev_hash, hash FROM decisions ORDER BY seq")
+            for seq, body, record_sha, prev_hash, digest in cursor:
+                out.count += 1
+                if seq != expected_seq:
+                    out.problems.append(f"#{seq}: gap, expected #{expected_seq} (rows missing)")
+                if hashlib.sha256(body.encode()).hexdigest() != record_sha:
+                    out.problems.append(f"#{seq}: record content does not match its sha256 (edited)")
+                if prev_hash != prev:
+                    out.problems.append(f"#{seq}: previous-hash link broken (a row before it was changed or removed)")
+                if chain_hash(seq, prev_hash, record_sha) != digest:
+                    out.problems.append(f"#{seq}: chain hash does not match (row edited)")
+                prev = digest
+                expected_seq = seq + 1
+                out.head_seq, out.head_hash = seq, digest
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot read ledger: {exc}", self.path) from None
+        if meta.get("head_seq", "0") != str(out.head_seq) or meta.get("head_hash", GENESIS) != out.head_hash:
+            out.problems.append(
+                f"head mismatch: meta says #{meta.get('head_seq', 0)} {meta.get('head_hash', GENESIS)[:12]}…, "
+                f"last row is #{out.head_seq} {out.head_hash[:12]}… (newest rows removed or head edited)"
+            )
+        return out
+
+
+def record_decision(path: Path | None, record: dict[str, Any]) -> None:
+    """Append a gate decision (``path`` or the default) and note where in ``record["ledger"]``."""
+    from scanner import ui
+
+    target = Path(path) if path else DEFAULT_PATH
+    with Ledger(target) as ledger:
+        seq, digest = ledger.append(record)
+    record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
+    ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,97 @@
+"""The audit report over time: every gate decision in a ledger window, as HTML, Markdown or JSON.
+
+What was promoted, blocked or waived, by whom, on which evidence (artifact digest, policy digest,
+vulnerability database snapshot, CI run, ledger hash). Rendered from the ledger rows' records
+only, together with the chain verification of the whole ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scanner.evidence.ledger import Entry, Verification
+from scanner.report import view
+
+FORMATS = ("html", "markdown", "json")
+
+
+def summarize(entry: Entry) -> dict[str, Any]:
+    record = view.normalize(entry.record)
+    decision = record.get("decision") or {}
+    ci = record.get("ci") or {}
+    inputs = record.get("inputs") or {}
+    waived = [f for f in record["findings"] if f.get("waived")]
+    waiver_docs = {w.get("id"): w for w in record["waivers"]}
+    used = sorted({str(f["waived"].get("id")) for f in waived})
+    db = inputs.get("vulnerability_db") or {}
+    return {
+        "seq": entry.seq,
+        "time": entry.recorded_at,
+        "artifact": entry.artifact,
+        "kind": (record.get("artifact") or {}).get("kind"),
+        "digest": entry.artifact_digest,
+        "stage": entry.stage,
+        "outcome": "promoted" if entry.allow else ("blocked" if entry.allow is False else "recorded"),
+        "deny": [{"rule": r.get("rule"), "message": r.get("message")} for r in decision.get("deny") or []],
+        "warn": [{"rule": r.get("rule"), "message": r.get("message")} for r in decision.get("warn") or []],
+        "counts": view.totals(record),
+        "waived": len(waived),
+        "waivers": [
+            {
+                "id": wid,
+                "owner": (waiver_docs.get(wid) or {}).get("owner"),
+                "approved_by": (waiver_docs.get(wid) or {}).get("approved_by"),
+                "expires": (waiver_docs.get(wid) or {}).get("expires"),
+                "reason": (waiver_docs.get(wid) or {}).get("reason"),
+                "findings": sum(1 for f in waived if str(f["waived"].get("id")) == wid),
+            }
+            for wid in used
+        ],
+        "actor": entry.actor or ci.get("actor"),
+        "ci": ci.get("system"),
+        "run_url": ci.get("run_url"),
+        "commit": ci.get("commit"),
+        "ref": ci.get("ref"),
+        "policy_digest": (inputs.get("policy") or {}).get("digest"),
+        "db_snapshot": db.get("snapshot_date"),
+        "db_age_days": db.get("age_days"),
+        "tool_version": (record.get("tool") or {}).get("version"),
+        "hash": entry.hash,
+    }
+
+
+def build(entries: Sequence[Entry], verification: Verification, window: Mapping[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    rows = [summarize(e) for e in entries]
+    return {
+        "schema": "scanner-ledger-report/1",
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "window": {"since": None, "until": None, "artifact": None, **window},
+        "ledger": verification.to_dict(),
+        "totals": {
+            "decisions": len(rows),
+            "promoted": sum(1 for r in rows if r["outcome"] == "promoted"),
+            "blocked": sum(1 for r in rows if r["outcome"] == "blocked"),
+            "with_waivers": sum(1 for r in rows if r["waived"]),
+            "artifacts": len({r["artifact"] for r in rows}),
+        },
+        "decisions": rows,
+    }
+
+
+def render(fmt: str, report: dict[str, Any]) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"
+    from scanner.report.templates import environment
+
+    if fmt == "html":
+        from scanner.report.html import page_assets, safe_url
+
+        env = environment(autoescape=True)
+        env.filters["safe_url"] = safe_url
+        return env.get_template("history.html.j2").render(report=report, **page_assets())
+    env = environment(autoescape=False)
+    return env.get_template("history.md.j2").render(report=report).rstrip() + "\n"

@@ -1,0 +1,309 @@
+"""Derived views of an evidence record that several formats share: findings grouped by check,
+counts by check and severity, where a finding lives (file, line, archive member, package), and a
+stable fingerprint. Pure functions of the record: rendering never touches a check."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from scanner.core import Severity
+
+SEVERITIES = tuple(s.value for s in reversed(Severity))  # critical first
+MANIFEST_NAMES = ("requirements.txt", "pyproject.toml", "pylock.toml", "uv.lock", "poetry.lock")
+# evidence keys that identify *what* a finding is about, beyond rule and subject
+_PATH_LINE = re.compile(r"^(.+):(\d+)$")
+IDENTITY_KEYS = (
+    "vuln_id",
+    "global",
+    "member",
+    "element",
+    "package",
+    "purl",
+    "requirement",
+    "license",
+    "bundle",
+    "layer",
+)
+
+
+TOP_LEVEL_DEFAULTS: dict[str, Any] = {
+    "stage": None,
+    "promotion": None,
+    "inputs": {},
+    "ci": {},
+    "inventory": None,
+    "components": [],
+    "sbom": None,
+    "checks": [],
+    "sections": {},
+    "context": {},
+    "findings": [],
+    "counts": {},
+    "waivers": [],
+    "decision": None,
+    "ledger": None,
+}
+
+
+def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with every top-level key present, so templates can re-render records from
+    older schema versions (which lack, e.g., ``inputs`` or ``ci``)."""
+    out = {**TOP_LEVEL_DEFAULTS, **record}
+    out["tool"] = {"name": "scanner", "version": "", **(record.get("tool") or {})}
+    out["inputs"] = {**dict.fromkeys(("policy", "data", "waivers", "vulnerability_db")), **(out["inputs"] or {})}
+    ci_keys = ("system", "run_url", "repository", "commit", "ref", "actor", "workflow", "job", "run_id", "event")
+    out["ci"] = {**dict.fromkeys(ci_keys), **(out["ci"] or {})}
+    return out
+
+
+def severity_rank(severity: str) -> int:
+    try:
+        return Severity(severity).rank
+    except ValueError:
+        return -1
+
+
+def sort_findings(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Most severe first, unwaived before waived, then by rule and subject."""
+    return sorted(findings, key=lambda f: (-severity_rank(f["severity"]), bool(f.get("waived")), f["id"], f["subject"]))
+
+
+def check_names(record: Mapping[str, Any]) -> list[str]:
+    names = [c["check"] for c in record.get("checks") or []]
+    for f in record.get("findings") or []:
+        if f["check"] not in names:
+            names.append(f["check"])
+    return names
+
+
+def by_check(record: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {name: [] for name in check_names(record)}
+    for f in record.get("findings") or []:
+        groups[f["check"]].append(f)
+    return {k: sort_findings(v) for k, v in groups.items()}
+
+
+def matrix(record: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """check → severity → unwaived count, plus ``waived`` per check."""
+    out = {name: {**dict.fromkeys(SEVERITIES, 0), "waived": 0} for name in check_names(record)}
+    for f in record.get("findings") or []:
+        row = out[f["check"]]
+        if f.get("waived"):
+            row["waived"] += 1
+        elif f["severity"] in row:
+            row[f["severity"]] += 1
+    return out
+
+
+def totals(record: Mapping[str, Any]) -> dict[str, int]:
+    t = {**dict.fromkeys(SEVERITIES, 0), "waived": 0, "total": 0}
+    for row in matrix(record).values():
+        for k, v in row.items():
+            t[k] += v
+            t["total"] += v
+    return t
+
+
+@dataclass(frozen=True)
+class Bar:
+    check: str
+    y: int
+    segments: list[tuple[str, int, int, int]]  # severity, x, width, count
+    total: int
+
+
+def chart(record: Mapping[str, Any], width: int = 520, row: int = 26, label: int = 110) -> dict[str, Any]:
+    """Geometry of a horizontal stacked bar chart (one bar per check, unwaived by severity, waived
+    last). Numbers only: the template draws it as inline SVG."""
+    m = matrix(record)
+    keys = (*SEVERITIES, "waived")
+    biggest = max([sum(r[k] for k in keys) for r in m.values()] + [1])
+    scale = (width - label - 40) / biggest
+    bars = []
+    for i, (name, counts) in enumerate(m.items()):
+        x = label
+        segs = []
+        for k in keys:
+            n = counts[k]
+            if n:
+                w = max(2, round(n * scale))
+                segs.append((k, x, w, n))
+                x += w
+        bars.append(Bar(name, 8 + i * row, segs, sum(counts[k] for k in keys)))
+    return {"width": width, "height": 16 + len(bars) * row, "label": label, "bars": bars, "row": row}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding lives: a file (``uri``, relative when possible), an optional line, and a
+    logical name (archive member or package purl) when the file is not the whole story."""
+
+    uri: str
+    line: int | None = None
+    logical: str | None = None
+    logical_kind: str | None = None
+
+
+class Locator:
+    """Resolves findings to locations for one record (indexes built once: a record may hold
+    thousands of findings, files and components)."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self.record = record
+        self.artifact = record.get("artifact") or {}
+        self.root = str(self.artifact.get("path") or self.artifact.get("name") or ".")
+        self.files = {f["path"] for f in self.artifact.get("files") or []}
+        self.sources: dict[str, str] = {}
+        for c in record.get("components") or []:
+            if c.get("source"):
+                for key in (c.get("bom_ref"), c.get("purl")):
+                    if key:
+                        self.sources.setdefault(str(key), str(c["source"]))
+        self._primary: str | None = None
+        self._manifest: str | None = None
+
+    def primary(self) -> str:
+        if self._primary is None:
+            self._primary = primary_file(self.record)
+        return self._primary
+
+    def locate(self, finding: Mapping[str, Any]) -> Location:
+        root, artifact = self.root, self.artifact
+        subject = str(finding.get("subject") or "")
+        evidence = finding.get("evidence") or {}
+        if subject.startswith("pkg:") or (not subject and evidence.get("purl")):
+            purl = subject or str(evidence["purl"])
+            source = self.sources.get(purl)
+            if source:
+                path, _, line = source.rpartition(":")
+                if path and line.isdigit():
+                    return Location(_uri(path), int(line), purl, "package")
+                return Location(_uri(source), None, purl, "package")
+            if self._manifest is None:
+                self._manifest = _uri(_manifest(self.record, root))
+            return Location(self._manifest, None, purl, "package")
+        path, bang, member = subject.partition("!")
+        ev_line = evidence.get("line")
+        with_line = _PATH_LINE.match(path)
+        if with_line and path not in self.files:  # "requirements.txt:12"
+            path, ev_line = with_line.group(1), int(with_line.group(2))
+        logical, kind = (member or None), ("member" if bang else None)
+        if path in self.files and not _is_file_artifact(artifact):
+            uri = _uri(str(PurePosixPath(root) / path))
+        elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
+            uri = _uri(path)
+        elif _is_file_artifact(artifact):
+            uri = _uri(root)  # the artifact is the file (subject may be its name)
+        else:  # not a file of the artifact (e.g. "sbom"): the artifact's manifest stands for it
+            uri = self.primary()
+            logical, kind = logical or subject or None, kind or "artifact"
+        return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
+
+
+def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
+    return Locator(record).locate(finding)
+
+
+def _is_file_artifact(artifact: Mapping[str, Any]) -> bool:
+    return artifact.get("kind") not in ("model-dir", "app-dir", "environment")
+
+
+def _manifest(record: Mapping[str, Any], root: str) -> str:
+    """The file a package finding points at when no component names its line: the artifact
+    itself when it is a file, else the first manifest in it."""
+    artifact = record.get("artifact") or {}
+    if _is_file_artifact(artifact):
+        return root
+    files = [f["path"] for f in artifact.get("files") or []]
+    for name in MANIFEST_NAMES:
+        if name in files:
+            return str(PurePosixPath(root) / name)
+    reqs = sorted(p for p in files if "/" not in p and p.startswith("requirements") and p.endswith(".txt"))
+    return str(PurePosixPath(root) / reqs[0]) if reqs else root
+
+
+def primary_file(record: Mapping[str, Any]) -> str:
+    """The one file that stands for the whole artifact (where policy results point): the file
+    itself, a directory's manifest, else its first file."""
+    artifact = record.get("artifact") or {}
+    root = str(artifact.get("path") or artifact.get("name") or ".")
+    found = _manifest(record, root)
+    if found == root and not _is_file_artifact(artifact):
+        files = [f["path"] for f in artifact.get("files") or [] if f.get("sha256")]
+        if files:
+            found = str(PurePosixPath(root) / files[0])
+    return _uri(found)
+
+
+def _uri(path: str) -> str:
+    """A relative POSIX path when the file is under the working directory (what code scanning
+    resolves against the checkout), else the path as recorded."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(Path(os.getcwd()))
+        except ValueError:
+            return p.as_posix()
+    text = p.as_posix()
+    return text[2:] if text.startswith("./") else text
+
+
+def fingerprint(finding: Mapping[str, Any]) -> str:
+    """Stable across runs: the rule, the subject without a line number, and the identifying
+    evidence (vulnerability id, imported global, archive member, package...), never a line or
+    the order of findings, never the message (its wording may change). The SARIF writer numbers
+    the rare duplicates."""
+    evidence = finding.get("evidence") or {}
+    subject = _PATH_LINE.sub(r"\1", str(finding.get("subject")))
+    parts = [str(finding.get("id")), subject]
+    parts += [f"{k}={evidence[k]}" for k in IDENTITY_KEYS if evidence.get(k) is not None]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def ci_run(record: Mapping[str, Any]) -> str | None:
+    ci = record.get("ci") or {}
+    return ci.get("run_url")
+
+
+def decision_label(record: Mapping[str, Any]) -> str:
+    """ALLOWED / DENIED for gate records; PASSED / FINDINGS when nothing was decided."""
+    d = record.get("decision")
+    if d is None:
+        return "FINDINGS" if any(not f.get("waived") for f in record.get("findings") or []) else "PASSED"
+    return "ALLOWED" if d.get("allow") else "DENIED"
+
+
+def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The component list: from the CycloneDX SBOM when the record carries one, else the
+    inventory's components."""
+    sbom = record.get("sbom")
+    if isinstance(sbom, Mapping) and isinstance(sbom.get("components"), list):
+        out: list[Mapping[str, Any]] = []
+        for c in sbom["components"]:
+            licenses = []
+            for lic in c.get("licenses") or []:
+                if "expression" in lic:
+                    licenses.append(str(lic["expression"]))
+                elif isinstance(lic.get("license"), Mapping):
+                    licenses.append(str(lic["license"].get("id") or lic["license"].get("name") or ""))
+            supplier = c.get("supplier")
+            out.append(
+                {
+                    "name": c.get("name"),
+                    "version": c.get("version"),
+                    "type": c.get("type"),
+                    "purl": c.get("purl"),
+                    "licenses": [x for x in licenses if x],
+                    "supplier": supplier.get("name") if isinstance(supplier, Mapping) else None,
+                    "hashes": {h.get("alg"): h.get("content") for h in c.get("hashes") or []},
+                }
+            )
+        return out
+    keys = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
+    return [{**dict.fromkeys(keys), **c} for c in record.get("components") or [] if isinstance(c, Mapping)]
