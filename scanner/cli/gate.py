@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from scanner.cli.audit import db_option, max_age_option
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.core import ArtifactKind
@@ -43,6 +44,8 @@ from scanner.report import FORMATS
 @click.option(
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
+@db_option
+@max_age_option
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -53,6 +56,8 @@ def gate(
     waivers: Path | None,
     kind: str | None,
     save_input: Path | None,
+    db: Path | None,
+    max_db_age: int | None,
     formats: tuple[str, ...],
     output: str | None,
 ) -> int:
@@ -70,7 +75,7 @@ def gate(
     policy_data = _load_data(data or policy_dir / "data.json", required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
-    settings: dict[str, Any] = {"stage": stage}
+    settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age}
     outcome = run_gate(
         artifact,
         stage=stage.lower(),
