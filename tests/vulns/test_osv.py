@@ -60,10 +60,25 @@ CASES += [
     ("above limit", entry([{"introduced": "0"}, {"limit": "2.0"}]), "3.0", False),
     ("limit * is no limit", entry([{"introduced": "0"}, {"limit": "*"}]), "99.0", True),
     ("only introduced: every later version", entry([{"introduced": "1.0"}]), "99.0", True),
-    ("versions OR ranges: in list only", entry([{"introduced": "2.0"}, {"fixed": "3.0"}], versions=["1.1"]), "1.1", True),
-    ("versions OR ranges: in range only", entry([{"introduced": "2.0"}, {"fixed": "3.0"}], versions=["1.1"]), "2.5", True),
+    (
+        "versions OR ranges: in list only",
+        entry([{"introduced": "2.0"}, {"fixed": "3.0"}], versions=["1.1"]),
+        "1.1",
+        True,
+    ),
+    (
+        "versions OR ranges: in range only",
+        entry([{"introduced": "2.0"}, {"fixed": "3.0"}], versions=["1.1"]),
+        "2.5",
+        True,
+    ),
     ("versions OR ranges: neither", entry([{"introduced": "2.0"}, {"fixed": "3.0"}], versions=["1.1"]), "1.5", False),
-    ("GIT range skipped, ECOSYSTEM still evaluated", entry([{"introduced": "0"}, {"fixed": "1.0"}], git=True), "0.5", True),
+    (
+        "GIT range skipped, ECOSYSTEM still evaluated",
+        entry([{"introduced": "0"}, {"fixed": "1.0"}], git=True),
+        "0.5",
+        True,
+    ),
     ("GIT range skipped, not affected", entry([{"introduced": "0"}, {"fixed": "1.0"}], git=True), "1.0", False),
     ("GIT range only: never by version", entry(git=True), "0.1", False),
     ("two ECOSYSTEM ranges", entry([{"introduced": "0"}, {"fixed": "1.0"}], [{"introduced": "3.0"}]), "3.1", True),
@@ -109,7 +124,12 @@ def test_malformed_entries_do_not_crash() -> None:
 
 @pytest.mark.parametrize(
     ("name", "normal"),
-    [("Django", "django"), ("PyYAML", "pyyaml"), ("zope.interface", "zope-interface"), ("Foo__Bar-.baz", "foo-bar-baz")],
+    [
+        ("Django", "django"),
+        ("PyYAML", "pyyaml"),
+        ("zope.interface", "zope-interface"),
+        ("Foo__Bar-.baz", "foo-bar-baz"),
+    ],
 )
 def test_pep503_names(name: str, normal: str) -> None:
     assert normalize_name(name) == normal
