@@ -49,10 +49,11 @@ def audit(deps: Sequence[Dependency], db: Database) -> AuditResult:
             result.unaudited += 1
             continue
         pending.append((dep, version))
-    known = db.lookup({d.name for d, _ in pending})
+    known = db.lookup((d.name, v) for d, v in pending)
     for dep, version in sorted(pending, key=lambda p: (p[0].name, p[1])):
         result.audited += 1
-        hits = [v for v in known.get(dep.name, []) if osv.is_affected(v.entries, version, dep.version)]
+        candidates = known.get((dep.name, version), [])
+        hits = [v for v in candidates if osv.is_affected(v.entries, version, dep.version)]
         result.vulnerable += bool(hits)
         result.findings.extend(known_finding(dep, version, v) for v in hits)
     return result

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from scanner.errors import ScanError
 from scanner.vulns import osv
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE vulns (
@@ -38,8 +40,11 @@ CREATE TABLE vulns (
     severity TEXT,
     withdrawn TEXT
 );
--- affected.entry: osv.Affected.to_compiled() as JSON
-CREATE TABLE affected (name TEXT NOT NULL, vuln_id TEXT NOT NULL, entry TEXT NOT NULL);
+-- entry: osv.Affected.to_compiled() as JSON; listed: osv.Affected.listed; fixed_listed: the
+-- listed versions (of any entry of this vulnerability and package) that a range calls fixed
+CREATE TABLE affected (
+    name TEXT NOT NULL, vuln_id TEXT NOT NULL, entry TEXT NOT NULL, listed TEXT NOT NULL, fixed_listed TEXT NOT NULL
+);
 """
 _INDEX = "CREATE INDEX affected_name ON affected(name);"
 # Preferred ids when records duplicate each other through aliases: PYSEC is the PyPA database's own.
@@ -213,7 +218,7 @@ def _write(
         con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         stats = {"unparseable_versions": 0, "skipped_ranges": 0, "invalid_cvss": 0, "merged_duplicates": 0}
         vuln_rows: list[tuple[Any, ...]] = []
-        affected_rows: list[tuple[str, str, str]] = []
+        affected_rows: list[tuple[str, str, str, str, str]] = []
         packages: set[str] = set()
         for group in sorted(groups, key=lambda g: g[0]):
             chosen, members = group[0], [kept[v] for v in group]
@@ -224,26 +229,32 @@ def _write(
             summary = next((m["summary"] for m in members if m["summary"]), "")
             modified = max(m["modified"] for m in members)
             vuln_rows.append((chosen, json.dumps(aliases), summary, modified, vector, score, severity, None))
-            seen: set[str] = set()
+            by_name: dict[str, dict[str, osv.Affected]] = {}
             for member in members:
                 for entry in member["affected"]:
                     parsed = osv.parse_affected(entry)
                     if parsed is None:
                         continue
                     text = json.dumps(parsed.to_compiled(), sort_keys=True, separators=(",", ":"))
-                    if text in seen:
-                        continue
-                    seen.add(text)
+                    same = by_name.setdefault(parsed.name, {})
+                    if text + parsed.listed in same:
+                        continue  # identical entries (a GHSA repeating its PYSEC) fold into one
+                    same[text + parsed.listed] = parsed
                     stats["unparseable_versions"] += parsed.unparseable
                     stats["skipped_ranges"] += len(parsed.skipped_ranges)
-                    packages.add(parsed.name)
-                    affected_rows.append((parsed.name, chosen, text))
+            for name, parsed_entries in sorted(by_name.items()):
+                packages.add(name)
+                entries = list(parsed_entries.values())
+                fixed_listed = _fixed_listed(entries)
+                for key, parsed in parsed_entries.items():
+                    text = key[: len(key) - len(parsed.listed)]
+                    affected_rows.append((name, chosen, text, parsed.listed, fixed_listed))
         withdrawn = sorted((v for v in kept.values() if v["withdrawn"]), key=lambda v: v["id"])
         for w in withdrawn:
             row = (w["id"], json.dumps(w["aliases"]), w["summary"], w["modified"], None, None, None, w["withdrawn"])
             vuln_rows.append(row)
         con.executemany("INSERT INTO vulns VALUES (?,?,?,?,?,?,?,?)", vuln_rows)
-        con.executemany("INSERT INTO affected VALUES (?,?,?)", affected_rows)
+        con.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", affected_rows)
         con.execute(_INDEX)
         snapshot = max((v["modified"] for v in kept.values() if v["modified"]), default="")
         meta = {
@@ -263,6 +274,13 @@ def _write(
         return stats
     finally:
         con.close()
+
+
+def _fixed_listed(entries: Sequence[osv.Affected]) -> str:
+    """Fixed versions that a listed ``versions`` entry still calls affected: the only listed
+    versions the fix search ever needs (see ``Database.lookup``)."""
+    fixed = {osv.canonical(v) for e in entries for v in e.fixed_versions()}
+    return " " + "".join(f"{v} " for v in sorted(fixed) if any(f" {v} " in e.listed for e in entries))
 
 
 def _severity(members: Sequence[dict[str, Any]], score_vector: Any) -> tuple[str | None, float | None, str | None, int]:
@@ -341,43 +359,73 @@ class Database:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def lookup(self, names: Iterable[str]) -> dict[str, list[Vulnerability]]:
-        """Non-withdrawn vulnerabilities per PEP 503 name (names are normalised here)."""
-        wanted = sorted({osv.normalize_name(n) for n in names})
-        rows: dict[tuple[str, str], list[osv.Affected]] = {}
-        vulns: dict[str, tuple[Any, ...]] = {}
-        for chunk in _chunks(wanted, 500):
-            marks = ",".join("?" * len(chunk))
+    def lookup(self, installed: Iterable[tuple[str, Version]]) -> dict[tuple[str, Version], list[Vulnerability]]:
+        """Candidate vulnerabilities for each (PEP 503 name, version), not withdrawn.
+
+        The listed ``versions`` of an entry (hundreds for some packages) never leave SQLite: the
+        entry comes back with only the listed versions that matter here, the installed one when
+        listed and those its ranges call fixed. Matching (``osv.is_affected``, ``osv.smallest_fix``)
+        gives the same answers as with the full list, for a fraction of the decoding.
+        """
+        pairs = sorted({(osv.normalize_name(n), v) for n, v in installed})
+        canon = {pair: osv.canonical(pair[1]) for pair in pairs}
+        out: dict[tuple[str, Version], list[Vulnerability]] = {}
+        meta: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(pairs, 400):
+            values = ",".join("(?,?)" for _ in chunk)
+            params = [x for pair in chunk for x in (pair[0], canon[pair])]
             query = (
-                "SELECT a.name, a.entry, v.id, v.aliases, v.summary, v.cvss_vector, v.cvss_score, v.severity "
-                f"FROM affected a JOIN vulns v ON v.id = a.vuln_id WHERE a.name IN ({marks}) AND v.withdrawn IS NULL"
+                f"WITH q(name, canon) AS (VALUES {values}) "
+                "SELECT q.name, q.canon, a.vuln_id, a.entry, a.fixed_listed, "
+                "instr(a.listed, ' ' || q.canon || ' ') > 0, "
+                "v.aliases, v.summary, v.cvss_vector, v.cvss_score, v.severity "
+                "FROM q JOIN affected a ON a.name = q.name JOIN vulns v ON v.id = a.vuln_id "
+                "WHERE v.withdrawn IS NULL ORDER BY q.name, q.canon, a.vuln_id"
             )
             try:
-                result = self._con.execute(query, chunk).fetchall()
+                result = self._con.execute(query, params).fetchall()
             except sqlite3.Error as exc:
                 raise ScanError(f"cannot read the vulnerability database: {exc}", self.path) from None
-            for name, entry, *vuln in result:
-                parsed = osv.Affected.from_compiled(json.loads(entry))
-                rows.setdefault((name, vuln[0]), []).append(parsed)
-                vulns[vuln[0]] = tuple(vuln)
-        out: dict[str, list[Vulnerability]] = {}
-        for (name, vid), entries in sorted(rows.items()):
-            _id, aliases, summary, vector, score, severity = vulns[vid]
-            out.setdefault(name, []).append(
-                Vulnerability(
-                    id=vid,
-                    aliases=tuple(json.loads(aliases)),
-                    summary=summary or "",
-                    cvss_vector=vector,
-                    cvss_score=score,
-                    severity=severity,
-                    entries=tuple(entries),
-                )
-            )
+            by_pair = {(name, canon[(name, v)]): (name, v) for name, v in chunk}
+            grouped: dict[tuple[tuple[str, Version], str], list[osv.Affected]] = {}
+            for name, c, vid, entry, fixed_listed, hit, *vuln in result:
+                listed = f"{fixed_listed}{c} " if hit else fixed_listed
+                parsed = osv.Affected.from_compiled(json.loads(entry), listed)
+                grouped.setdefault((by_pair[(name, c)], vid), []).append(parsed)
+                meta[vid] = tuple(vuln)
+            for (pair, vid), entries in grouped.items():
+                out.setdefault(pair, []).append(self._vulnerability(vid, meta[vid], entries))
         return out
 
+    def vulnerabilities(self, name: str) -> list[Vulnerability]:
+        """Every non-withdrawn vulnerability of one package, entries complete (for inspection)."""
+        query = (
+            "SELECT a.vuln_id, a.entry, a.listed, v.aliases, v.summary, v.cvss_vector, v.cvss_score, v.severity "
+            "FROM affected a JOIN vulns v ON v.id = a.vuln_id WHERE a.name = ? AND v.withdrawn IS NULL "
+            "ORDER BY a.vuln_id"
+        )
+        grouped: dict[str, list[osv.Affected]] = {}
+        meta: dict[str, tuple[Any, ...]] = {}
+        for vid, entry, listed, *vuln in self._con.execute(query, (osv.normalize_name(name),)):
+            grouped.setdefault(vid, []).append(osv.Affected.from_compiled(json.loads(entry), listed))
+            meta[vid] = tuple(vuln)
+        return [self._vulnerability(vid, meta[vid], entries) for vid, entries in grouped.items()]
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    @staticmethod
+    def _vulnerability(vid: str, vuln: tuple[Any, ...], entries: list[osv.Affected]) -> Vulnerability:
+        aliases, summary, vector, score, severity = vuln
+        return Vulnerability(
+            id=vid,
+            aliases=tuple(json.loads(aliases)),
+            summary=summary or "",
+            cvss_vector=vector,
+            cvss_score=score,
+            severity=severity,
+            entries=tuple(entries),
+        )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

@@ -11,6 +11,7 @@ Versions in records that PEP 440 cannot parse are skipped and counted, never fat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ def parse_version(text: str) -> Version | None:
         return None
 
 
+@functools.lru_cache(maxsize=16384)
+def _version(text: str) -> Version:
+    """Versions already validated at import; the same boundaries recur across records."""
+    return Version(text)
+
+
+@functools.lru_cache(maxsize=16384)
 def canonical(version: Version) -> str:
     """The PEP 440 canonical text: equal versions (``3.2`` and ``3.2.0``) give equal text."""
     return canonicalize_version(version, strip_trailing_zero=True)
@@ -81,9 +89,9 @@ class Range:
     @classmethod
     def from_compiled(cls, data: Mapping[str, Any]) -> Range:
         events = tuple(
-            (kind, None if kind == "introduced" and text == "0" else Version(text)) for kind, text in data["events"]
+            (kind, None if kind == "introduced" and text == "0" else _version(text)) for kind, text in data["events"]
         )
-        return cls(events=events, limits=tuple(Version(v) for v in data["limits"]), unlimited=data["unlimited"])
+        return cls(events=events, limits=tuple(_version(v) for v in data["limits"]), unlimited=data["unlimited"])
 
 
 @dataclass(frozen=True)
@@ -91,25 +99,28 @@ class Affected:
     """One ``affected[]`` entry of a record, parsed for matching."""
 
     name: str
-    versions: frozenset[str] = frozenset()  # canonical text of each listed version
+    # canonical text of each listed version, space-separated with a space at both ends: membership
+    # is a substring search (the database runs it in SQL, see ``scanner.vulns.db``)
+    listed: str = " "
     raw_versions: frozenset[str] = frozenset()  # listed versions PEP 440 cannot parse, lower case
     ranges: tuple[Range, ...] = ()
     unparseable: int = 0
     skipped_ranges: tuple[str, ...] = field(default=())  # types of ranges not evaluated (GIT, ...)
 
     def contains(self, version: Version, raw: str | None = None) -> bool:
-        if canonical(version) in self.versions:
+        if f" {canonical(version)} " in self.listed:
             return True
         if raw is not None and raw.strip().lower() in self.raw_versions:
             return True
         return any(r.contains(version) for r in self.ranges)
 
+    def fixed_versions(self) -> list[Version]:
+        return [v for r in self.ranges for v in r.fixed_versions()]
+
     def to_compiled(self) -> dict[str, Any]:
-        """A JSON form that needs no parsing of the (often long) ``versions`` list to load: the
-        database stores this, so an audit parses only range events."""
+        """JSON for the database, without the (often long) listed versions, stored apart."""
         return {
             "name": self.name,
-            "versions": sorted(self.versions),
             "raw_versions": sorted(self.raw_versions),
             "ranges": [r.to_compiled() for r in self.ranges],
             "unparseable": self.unparseable,
@@ -117,10 +128,10 @@ class Affected:
         }
 
     @classmethod
-    def from_compiled(cls, data: Mapping[str, Any]) -> Affected:
+    def from_compiled(cls, data: Mapping[str, Any], listed: str = " ") -> Affected:
         return cls(
             name=data["name"],
-            versions=frozenset(data["versions"]),
+            listed=listed,
             raw_versions=frozenset(data["raw_versions"]),
             ranges=tuple(Range.from_compiled(r) for r in data["ranges"]),
             unparseable=data["unparseable"],
@@ -162,7 +173,7 @@ def parse_affected(entry: Mapping[str, Any]) -> Affected | None:
             ranges.append(parsed_range)
     return Affected(
         name=normalize_name(name),
-        versions=frozenset(versions),
+        listed=" " + "".join(f"{v} " for v in sorted(versions)),
         raw_versions=frozenset(raw_versions),
         ranges=tuple(ranges),
         unparseable=unparseable,
@@ -230,7 +241,7 @@ def smallest_fix(entries: Iterable[Affected], version: Version) -> Version | Non
     """The smallest ``fixed`` version above ``version`` across all ranges that is not itself
     affected; ``None`` when there is none. Never ``version`` itself."""
     entries = list(entries)
-    candidates = sorted({v for a in entries for r in a.ranges for v in r.fixed_versions() if v > version})
+    candidates = sorted({v for a in entries for v in a.fixed_versions() if v > version})
     for candidate in candidates:
         if not is_affected(entries, candidate):
             return candidate

@@ -56,8 +56,8 @@ def _check_imported(target: Path) -> None:
     assert info.meta["input_records"] == "3"
     assert info.snapshot_date == "2024-05-06T07:08:09Z"  # newest `modified`
     with Database(target) as db:
-        found = db.lookup(["DEMO.pkg", "other"])
-    assert [v.id for v in found["demo-pkg"]] == ["PYSEC-2024-1"]  # withdrawn never returned
+        found = {n: db.vulnerabilities(n) for n in ("DEMO.pkg", "other")}
+    assert [v.id for v in found["DEMO.pkg"]] == ["PYSEC-2024-1"]  # withdrawn never returned
     assert [v.id for v in found["other"]] == ["PYSEC-2024-2"]
 
 
@@ -115,7 +115,7 @@ def test_ghsa_duplicating_pysec_is_merged(make_db: Callable[..., Path]) -> None:
     info = open_info(target)
     assert info.records == 2 and info.meta["merged_duplicates"] == "1"
     with Database(target) as db:
-        (vuln,) = db.lookup(["requests"])["requests"]
+        (vuln,) = db.vulnerabilities("requests")
     assert vuln.id == "PYSEC-2023-74"
     assert vuln.aliases == ("CVE-2023-32681", "GHSA-j8r2-6x86-q33q")
     assert len(vuln.entries) == 1  # identical affected entries folded
@@ -129,7 +129,7 @@ def test_ghsa_duplicating_pysec_is_merged(make_db: Callable[..., Path]) -> None:
 def test_severity_from_cvss(make_db: Callable[..., Path], vector: str, score: float, severity: str) -> None:
     target = make_db([record("PYSEC-1", "x", versions=["1.0"], severity=vector)])
     with Database(target) as db:
-        (vuln,) = db.lookup(["x"])["x"]
+        (vuln,) = db.vulnerabilities("x")
     assert (vuln.cvss_vector, vuln.cvss_score, vuln.severity) == (vector, score, severity)
 
 
@@ -137,7 +137,7 @@ def test_invalid_cvss_is_unknown_and_counted(make_db: Callable[..., Path]) -> No
     target = make_db([record("PYSEC-1", "x", versions=["1.0"], severity="CVSS:3.1/AV:N/AC:bogus")])
     assert open_info(target).meta["invalid_cvss"] == "1"
     with Database(target) as db:
-        (vuln,) = db.lookup(["x"])["x"]
+        (vuln,) = db.vulnerabilities("x")
     assert (vuln.cvss_score, vuln.severity) == (None, None)
 
 
@@ -149,12 +149,13 @@ def test_unparseable_versions_counted_at_import(make_db: Callable[..., Path]) ->
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("bad.jsonl.gz", gzip.compress(b'{"id": "A"}\n{not json\n'), "bad.jsonl.gz:2: invalid JSON"),
-        ("noid.jsonl.gz", gzip.compress(b'{"affected": []}\n'), "noid.jsonl.gz:1: not an OSV record"),
-        ("trunc.jsonl.gz", gzip.compress(b'{"id": "A"}\n' * 100)[:-20], "corrupt gzip"),
+        ("bad.jsonl.gz", gzip.compress(b'{"id": "A"}\n{not json\n', mtime=0), "bad.jsonl.gz:2: invalid JSON"),
+        ("noid.jsonl.gz", gzip.compress(b'{"affected": []}\n', mtime=0), "noid.jsonl.gz:1: not an OSV record"),
+        ("trunc.jsonl.gz", gzip.compress(b'{"id": "A"}\n' * 100, mtime=0)[:-20], "corrupt gzip"),
         ("plain.txt", b"hello", "not an OSV dump"),
-        ("empty.jsonl.gz", gzip.compress(b""), "no OSV records found"),
+        ("empty.jsonl.gz", gzip.compress(b"", mtime=0), "no OSV records found"),
     ],
+    ids=["bad-json", "no-id", "truncated-gzip", "not-a-dump", "empty"],
 )
 def test_hostile_or_corrupt_dumps(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     (tmp_path / name).write_bytes(content)
@@ -283,3 +284,34 @@ def test_cli_update_offline_is_exit_2(cli: Any, tmp_path: Path) -> None:
 def test_cli_update_not_a_zip_is_exit_2(cli: Any, tmp_path: Path, zip_server: str) -> None:
     run = cli("db", "update", "--url", f"{zip_server}/nothing-here.zip", "--db", tmp_path / "db.sqlite")
     assert run.code == 2 and "HTTP 404" in run.err
+
+
+def test_lookup_matches_full_entries_on_the_snapshot(snapshot_db: Path) -> None:
+    """The audit path (listed versions matched in SQL) gives the same answers as the complete
+    entries, for listed, fixed and other versions of every package in the snapshot."""
+    from packaging.version import Version
+
+    from scanner.vulns.osv import is_affected, parse_version, smallest_fix
+
+    with Database(snapshot_db) as db:
+        names = [row[0] for row in db._con.execute("SELECT DISTINCT name FROM affected ORDER BY name")]
+        full = {name: db.vulnerabilities(name) for name in names}
+        pairs: set[tuple[str, Version]] = set()
+        for name, vulns in full.items():
+            entry = vulns[0].entries[0]
+            listed = [parse_version(v) for v in entry.listed.split()]
+            fixed = [v for e in vulns[0].entries for v in e.fixed_versions()]
+            pairs.update((name, v) for v in [*listed[:1], *listed[-1:], *fixed[:2], Version("0.0.1")] if v is not None)
+        fast = db.lookup(pairs)
+    compared = hits = 0
+    for name, version in pairs:
+        expected = {v.id: str(smallest_fix(v.entries, version)) for v in full[name] if is_affected(v.entries, version)}
+        got = {
+            v.id: str(smallest_fix(v.entries, version))
+            for v in fast.get((name, version), [])
+            if is_affected(v.entries, version)
+        }
+        assert got == expected, (name, version)
+        compared += 1
+        hits += len(expected)
+    assert compared > 1500 and hits > 3000

@@ -91,7 +91,7 @@ def test_affected(case: str, raw: dict[str, Any], version: str, expected: bool) 
     assert parsed is not None
     assert parsed.contains(Version(version)) is expected
     # the compiled form the database stores behaves the same
-    assert Affected.from_compiled(parsed.to_compiled()).contains(Version(version)) is expected
+    assert Affected.from_compiled(parsed.to_compiled(), parsed.listed).contains(Version(version)) is expected
 
 
 def test_git_ranges_are_counted_as_skipped() -> None:
