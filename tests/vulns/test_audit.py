@@ -338,3 +338,31 @@ def test_gate_runs_the_vuln_check(cli: Any, tmp_path: Path, snapshot_db: Path) -
     assert set(context) == {"source", "snapshot_date", "age_days", "records"} and context["records"] == 2651
     stale = cli("gate", req, "--db", snapshot_db, "--max-db-age", "1")
     assert stale.code == 2 and "older than --max-db-age 1" in stale.err
+
+
+def test_version_reports_the_database(cli: Any, snapshot_db: Path) -> None:
+    run = cli("version", "-f", "json")
+    assert run.code == 0, run.err
+    info = json.loads(run.out)["vulnerability_db"]
+    assert info["source"].startswith("bundled: PyPA advisory database")
+    assert info["snapshot_date"] == "2024-10-10T17:22:00.587279Z" and info["records"] == 2651
+
+
+def test_fresh_process_audit_loads_no_heavy_modules(tmp_path: Path, snapshot_db: Path) -> None:
+    """The audit path stays light: no pip-audit, rich, cvss or cyclonedx for a requirements file."""
+    import subprocess
+    import sys
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("requests==2.28.1\n")
+    code = (
+        "import sys\nfrom scanner.cli import main\n"
+        f"try:\n    main(['-q', 'audit', {str(req)!r}, '--db', {str(snapshot_db)!r}, '-f', 'json', '-o', "
+        f"{str(tmp_path / 'out.json')!r}])\nexcept SystemExit as e:\n    assert e.code == 1, e.code\n"
+        "heavy = [m for m in ('pip_audit', 'rich', 'cvss', 'cyclonedx', 'jinja2', 'numpy') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    assert "PYSEC-2023-74" in (tmp_path / "out.json").read_text()
