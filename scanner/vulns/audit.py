@@ -93,10 +93,10 @@ def known_finding(dep: Dependency, version: Any, vuln: Vulnerability) -> Finding
     )
 
 
-def _short(text: str, limit: int = 100) -> str:
-    """The first sentence, at most ``limit`` characters: the full summary is in the evidence."""
-    first = text.split(". ", 1)[0].rstrip(".")
-    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
+def _short(text: str, limit: int = 160) -> str:
+    """At most ``limit`` characters, cut at a word: the full summary is in the evidence."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
 def unaudited(dep: Dependency, reason: str) -> Finding:
