@@ -7,7 +7,11 @@ import importlib
 
 from scanner.check import Check
 
-CHECKS: tuple[str, ...] = ("scanner.inventory.check:SbomCheck", "scanner.inventory.ntia:NtiaCheck")
+CHECKS: tuple[str, ...] = (
+    "scanner.inventory.check:SbomCheck",
+    "scanner.inventory.ntia:NtiaCheck",
+    "scanner.vulns.check:VulnCheck",
+)
 
 
 def load_checks(names: tuple[str, ...] = CHECKS) -> list[Check]:

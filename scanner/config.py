@@ -22,8 +22,9 @@ KEYS = {
     "db": "db",
     "ledger": "ledger",
     "max-db-age": "max_db_age",
+    "osv-url": "osv_url",
 }
-COMMANDS = ("gate", "scan", "sbom", "audit", "verify", "report")
+COMMANDS = ("gate", "scan", "sbom", "audit", "verify", "report", "db")
 
 
 def find_config(start: Path) -> Path | None:

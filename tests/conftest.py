@@ -12,6 +12,22 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the vulnerability database (built on first use) out of the user's cache: one per
+    xdist worker, shared by its tests and the processes they start."""
+    import os
+
+    cache = tmp_path_factory.mktemp("scanner-cache")
+    old = os.environ.get("SCANNER_CACHE_DIR")
+    os.environ["SCANNER_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("SCANNER_CACHE_DIR", None)
+    else:
+        os.environ["SCANNER_CACHE_DIR"] = old
+
+
 @dataclass
 class Run:
     code: int

@@ -16,6 +16,8 @@ from scanner.errors import ScanError
 # `scanner --help` lists the commands without importing any of them.
 COMMANDS = {
     "gate": ("scanner.cli.gate:gate", "Decide whether an artifact may be promoted to a stage."),
+    "audit": ("scanner.cli.audit:audit", "Known vulnerabilities of Python dependencies, offline (local OSV database)."),
+    "db": ("scanner.cli.db:db", "Import, update and inspect the local vulnerability database."),
     "scan": ("scanner.cli.scan:scan", "Find unsafe serialization in model files, without loading them."),
     "sbom": ("scanner.cli.sbom:sbom", "CycloneDX 1.6 SBOM for an application, ML-BOM for a model."),
     "policy": ("scanner.cli.policy:policy", "Evaluate and test Rego policies."),

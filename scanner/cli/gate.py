@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from scanner.cli.audit import db_option, max_age_option
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.core import ArtifactKind
@@ -50,6 +51,8 @@ from scanner.report import FORMATS
     help="Append the decision to this SQLite ledger (default: .scanner/ledger.db; keep it as a CI artifact).",
 )
 @click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision in a ledger.")
+@db_option
+@max_age_option
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -62,6 +65,8 @@ def gate(
     save_input: Path | None,
     ledger: Path | None,
     no_ledger: bool,
+    db: Path | None,
+    max_db_age: int | None,
     formats: tuple[str, ...],
     output: str | None,
 ) -> int:
@@ -80,7 +85,7 @@ def gate(
     policy_data = _load_data(data_file, required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
-    settings: dict[str, Any] = {"stage": stage}
+    settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age}
     outcome = run_gate(
         artifact,
         stage=stage.lower(),

@@ -14,12 +14,14 @@ from scanner import __version__
 def version_info() -> dict[str, Any]:
     from scanner.report import FORMATS
     from scanner.resources import policies_dir
+    from scanner.vulns.snapshot import describe_default
 
     return {
         "tool": "scanner",
         "version": __version__,
         "python": platform.python_version(),
         "policies": str(policies_dir()),
+        "vulnerability_db": describe_default(),
         "report_formats": sorted(FORMATS),
     }
 
@@ -34,4 +36,6 @@ def version(fmt: str) -> None:
     else:
         for key, value in info.items():
             shown = ", ".join(value) if isinstance(value, list) else value
+            if isinstance(value, dict):
+                shown = ", ".join(f"{k} {v}" for k, v in value.items())
             click.echo(f"{key}: {shown}")
