@@ -7,7 +7,11 @@ import importlib
 
 from scanner.check import Check
 
-CHECKS: tuple[str, ...] = ("scanner.inventory.check:SbomCheck",)
+CHECKS: tuple[str, ...] = (
+    "scanner.inventory.check:SbomCheck",
+    "scanner.verify.check:SignatureCheck",
+    "scanner.verify.check:ProvenanceCheck",
+)
 
 
 def load_checks(names: tuple[str, ...] = CHECKS) -> list[Check]:

@@ -10,6 +10,7 @@ import click
 
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
+from scanner.cli.verify import emit_attestation, gate_options, gate_settings
 from scanner.core import ArtifactKind
 from scanner.report import FORMATS
 
@@ -43,6 +44,7 @@ from scanner.report import FORMATS
 @click.option(
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
+@gate_options
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -55,6 +57,7 @@ def gate(
     save_input: Path | None,
     formats: tuple[str, ...],
     output: str | None,
+    **verify_flags: Any,
 ) -> int:
     """Inventory PATH, run every check, and decide promotion with the policy.
 
@@ -70,7 +73,8 @@ def gate(
     policy_data = _load_data(data or policy_dir / "data.json", required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
-    settings: dict[str, Any] = {"stage": stage}
+    settings: dict[str, Any] = {"stage": stage, **gate_settings(verify_flags)}
+    settings["policy_data"] = policy_data
     outcome = run_gate(
         artifact,
         stage=stage.lower(),
@@ -81,6 +85,7 @@ def gate(
     )
     if save_input:
         save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
+    emit_attestation(outcome, verify_flags, policy_dir, policy_data)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1
 

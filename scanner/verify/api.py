@@ -140,7 +140,8 @@ def verify_doc(doc: SignedDoc, artifact: Path, opts: Options) -> SignatureResult
     result = SignatureResult(kind, str(artifact), doc.where)
     try:
         if opts.key is not None:
-            from scanner.verify.keyed import load_public_key, verify_doc as verify_keyed
+            from scanner.verify.keyed import load_public_key
+            from scanner.verify.keyed import verify_doc as verify_keyed
 
             payload = verify_keyed(load_public_key(opts.key), doc, artifact)
         elif doc.kind == "envelope":

@@ -47,7 +47,7 @@ def verify_keyless(
         policy = RulesPolicy(rules)
         try:
             if doc.envelope is not None:
-                payload_type, payload = verifier.verify_dsse(bundle, policy)
+                _payload_type, payload = verifier.verify_dsse(bundle, policy)
                 return identity, issuer, payload
             if artifact.is_dir():
                 raise VerifyFailure("a message signature signs one file, but the artifact is a directory")
@@ -79,7 +79,10 @@ _REWRITES = [
         "no trusted signing time: this trusted root does not know the bundle's log or timestamp authority"
         " (a staging bundle needs --staging)",
     ),
-    (re.compile(r"failed to build (timestamp )?certificate chain|failed to build chain", re.I), "signing certificate does not chain to the root"),
+    (
+        re.compile(r"failed to build (timestamp )?certificate chain|failed to build chain", re.I),
+        "signing certificate does not chain to the trusted root",
+    ),
 ]
 
 

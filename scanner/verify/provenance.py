@@ -6,7 +6,7 @@ type, source (repository, ref, digest) and materials (v1 ``resolvedDependencies`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,8 @@ def summarize(stmt: Mapping[str, Any]) -> dict[str, Any]:
         config = _get(pred, "invocation", "configSource") or {}
         repo, ref = _split_uri(config.get("uri")) if isinstance(config, dict) else (None, None)
         digest = _commit(config.get("digest")) if isinstance(config, dict) else None
-        materials = pred.get("materials") if isinstance(pred.get("materials"), list) else []
+        materials = pred.get("materials")
+        materials = materials if isinstance(materials, list) else []
         return _summary(builder, pred.get("buildType"), repo, ref, digest, materials)
     build = pred.get("buildDefinition") if isinstance(pred.get("buildDefinition"), dict) else {}
     assert isinstance(build, dict)
@@ -216,7 +217,3 @@ def _source_ok(source: dict[str, Any], expect: Expectations, reasons: list[str])
         reasons.append(f"source ref {ref!r} is not {expect.source_ref!r}")
         ok = False
     return ok
-
-
-def expectations_for(values: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(v for v in values or () if v)

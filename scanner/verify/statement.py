@@ -96,8 +96,5 @@ def describe_subjects(stmt: dict[str, Any], limit: int = 3) -> str:
 
 
 def not_a_subject(stmt: dict[str, Any], artifact: Path) -> str:
-    if artifact.is_dir():
-        mine = directory_digest(artifact)
-    else:
-        mine = "sha256:" + sha256_file(artifact)
+    mine = directory_digest(artifact) if artifact.is_dir() else "sha256:" + sha256_file(artifact)
     return f"the artifact ({mine[:19]}…) is not a subject of the statement (subjects: {describe_subjects(stmt)})"
