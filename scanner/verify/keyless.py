@@ -71,6 +71,7 @@ def _hashed(artifact: Path) -> Any:
 _REWRITES = [
     (re.compile(r"Bundle message digest mismatch"), "artifact digest does not match the bundle (artifact changed)"),
     (re.compile(r"Signature is invalid for input"), "signature does not verify over the artifact (artifact changed)"),
+    (re.compile(r"DSSE: invalid signature"), "DSSE signature does not verify (envelope tampered)"),
     (re.compile(r"expected exactly one log entry"), "bundle has no transparency log entry (exactly one is required)"),
     (re.compile(r"inconsistent with other materials"), "transparency log entry does not match the bundle's materials"),
     (re.compile(r"expired at time of signing"), "signing certificate had expired when the signature was made"),
@@ -90,7 +91,9 @@ def _reason(exc: Exception) -> str:
     text = str(exc)
     for pattern, replacement in _REWRITES:
         if pattern.search(text):
-            return f"{replacement} ({_first_line(text)})" if replacement not in text else replacement
+            # keep the library's words only when they say more than the pattern matched
+            extra = _first_line(text)
+            return f"{replacement} ({extra})" if len(extra) > len(pattern.pattern) + 20 else replacement
     if "validation error for" in text:  # pydantic dump: keep the field and its complaint
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         return "; ".join(lines[1:3]) if len(lines) > 2 else lines[0]

@@ -23,11 +23,16 @@ def trusted_root_path(*, staging: bool = False, override: Path | None = None) ->
 
 def verifier_for(path: Path) -> Verifier:
     """A sigstore Verifier over the trusted root at ``path`` (ScanError when unusable)."""
-    return _verifier(str(Path(path).resolve()))
+    resolved = Path(path).resolve()
+    try:
+        st = resolved.stat()
+    except OSError:
+        raise ScanError("trusted root not found", path) from None
+    return _verifier(str(resolved), st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=4)
-def _verifier(path: str) -> Verifier:
+def _verifier(path: str, _mtime: int, _size: int) -> Verifier:
     from sigstore.models import TrustedRoot
     from sigstore.verify import Verifier
 
