@@ -149,7 +149,8 @@ def _table(doc: dict[str, Any]) -> str:
     lines = []
     for s in doc["signatures"]:
         mark = "OK  " if s["verified"] else "FAIL"
-        signer = f"signed by {s['identity']} ({s['issuer']})" if s["identity"] else "signed with the given key"
+        issuer = f" ({s['issuer']})" if s["issuer"] else ""
+        signer = f"signed by {s['identity']}{issuer}" if s["identity"] else "signed with the given key"
         what = signer if s["verified"] else s["error"]
         lines.append(f"{mark}  {s['type']:<15}  {s['bundle']}: {what}")
         for detail in s.get("details") or []:

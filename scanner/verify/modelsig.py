@@ -159,6 +159,8 @@ def _library_reason(exc: Exception, key: Path | None) -> str:
     if type(exc).__name__ == "InvalidSignature" or not text:
         who = "the given key" if key is not None else "the given certificate chain"
         return f"model signature does not verify with {who} (wrong key or tampered signature)"
+    if type(exc).__name__ == "X509StoreContextError":
+        return f"signing certificate does not chain to the given CA certificates ({text})"
     if "Key mismatch" in text:
         return "model was signed with a different key (the signature's key hint does not match the given key)"
     return f"model signature does not verify: {text}"
