@@ -71,7 +71,7 @@ class IdentityRule:
         if self.identity:
             parts.append(f"identity {self.identity!r}")
         if self.identity_regexp:
-            parts.append(f"identity matching {self.identity_regexp!r}")
+            parts.append(f"identity matching '{self.identity_regexp}'")
         parts += [f"GitHub {k} {v!r}" for k, v in self.github.items()]
         if self.issuer:
             parts.append(f"issuer {self.issuer!r}")
@@ -87,7 +87,7 @@ class IdentityRule:
         if self.identity is not None and self.identity not in sans:
             return f"identity {_one(sans)} is not {self.identity!r}"
         if self.identity_regexp is not None and not any(re.fullmatch(self.identity_regexp, s) for s in sans):
-            return f"identity {_one(sans)} does not match {self.identity_regexp!r}"
+            return f"identity {_one(sans)} does not match '{self.identity_regexp}'"
         for claim, expected in self.github.items():
             actual = github_claim(cert, claim)
             if not _claim_matches(claim, actual, expected):

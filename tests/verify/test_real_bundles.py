@@ -140,7 +140,7 @@ def test_dsse_payload_tampered(tmp_path: Path) -> None:
         ),
         (
             ["--cert-identity-regexp", r".*@example\.com", "--cert-oidc-issuer", OAUTH],
-            r"signer not allowed: identity 'william@yossarian.net' does not match '.*@example\\.com'",
+            r"signer not allowed: identity 'william@yossarian.net' does not match '.*@example\.com'",
         ),
     ],
     ids=["identity", "issuer", "regexp"],
