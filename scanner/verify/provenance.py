@@ -62,22 +62,23 @@ def is_provenance(stmt: Mapping[str, Any] | None) -> bool:
 
 def summarize(stmt: Mapping[str, Any]) -> dict[str, Any]:
     """builder_id, build_type, source and materials of a SLSA v1 or v0.2 predicate."""
-    pred = stmt.get("predicate") if isinstance(stmt.get("predicate"), dict) else {}
-    assert isinstance(pred, dict)
+    pred = _dict(stmt.get("predicate"))
     if stmt.get("predicateType") == SLSA_V02:
-        builder = _get(pred, "builder", "id")
-        config = _get(pred, "invocation", "configSource") or {}
-        repo, ref = _split_uri(config.get("uri")) if isinstance(config, dict) else (None, None)
-        digest = _commit(config.get("digest")) if isinstance(config, dict) else None
+        config = _dict(_get(pred, "invocation", "configSource"))
+        repo, ref = _split_uri(config.get("uri"))
         materials = pred.get("materials")
-        materials = materials if isinstance(materials, list) else []
-        return _summary(builder, pred.get("buildType"), repo, ref, digest, materials)
-    build = pred.get("buildDefinition") if isinstance(pred.get("buildDefinition"), dict) else {}
-    assert isinstance(build, dict)
-    ext = build.get("externalParameters") if isinstance(build.get("externalParameters"), dict) else {}
-    assert isinstance(ext, dict)
-    deps = build.get("resolvedDependencies") if isinstance(build.get("resolvedDependencies"), list) else []
-    assert isinstance(deps, list)
+        return _summary(
+            _get(pred, "builder", "id"),
+            pred.get("buildType"),
+            repo,
+            ref,
+            _commit(config.get("digest")),
+            materials if isinstance(materials, list) else [],
+        )
+    build = _dict(pred.get("buildDefinition"))
+    ext = _dict(build.get("externalParameters"))
+    deps = build.get("resolvedDependencies")
+    deps = deps if isinstance(deps, list) else []
     repo = ref = digest = None
     workflow = ext.get("workflow")
     if isinstance(workflow, dict):
@@ -117,6 +118,10 @@ def _material(m: dict[str, Any]) -> dict[str, Any]:
         "name": _str(m.get("name")),
         "digest": {str(k): str(v) for k, v in digest.items()} if isinstance(digest, dict) else {},
     }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _get(d: Any, *keys: str) -> Any:

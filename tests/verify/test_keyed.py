@@ -159,3 +159,37 @@ def test_bad_key_files(cli, artifact: Path, keys, tmp_path: Path) -> None:
     assert run.code == 2 and f"scanner: error: {junk}: not a PEM or DER public key" in run.err
     run = cli("verify", artifact, "--bundle", bundle, "--key", tmp_path / "missing.pem")
     assert run.code == 2 and "public key not found" in run.err
+
+
+def test_ed25519_and_rsa_keys(artifact: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import CryptoSigner
+
+    stmt = statement([(artifact.name, sha256(artifact))], PREDICATE, {})
+    for name, key in (
+        ("ed", ed25519.Ed25519PrivateKey.generate()),
+        ("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    ):
+        pub = tmp_path / f"{name}.pub"
+        pub.write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+        env = Envelope(payload=json.dumps(stmt).encode(), payload_type="application/vnd.in-toto+json", signatures={})
+        env.sign(CryptoSigner(key))
+        [r] = verify_artifact(artifact, write_envelope(tmp_path / f"{name}.json", env.to_dict()), Options(key=pub))
+        assert r.verified, (name, r.error)
+
+
+def test_oversized_signature_file(artifact: Path, keys) -> None:
+    big = artifact.with_name("big.sigstore.json")
+    with big.open("wb") as fh:
+        fh.truncate((16 << 20) + 1)
+    [r] = verify_artifact(artifact, big, Options(key=keys["signer"].public))
+    assert r.error == f"signature file is {(16 << 20) + 1} bytes, more than the 16 MiB allowed"
+
+
+def test_identity_and_regexp_together(cli, artifact: Path) -> None:
+    run = cli("verify", artifact, "--cert-identity", "a", "--cert-identity-regexp", "b", "--cert-oidc-issuer", "x")
+    assert run.code == 2 and "give --cert-identity or --cert-identity-regexp, not both" in run.err
