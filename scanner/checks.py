@@ -11,6 +11,8 @@ CHECKS: tuple[str, ...] = (
     "scanner.inventory.check:SbomCheck",
     "scanner.inventory.ntia:NtiaCheck",
     "scanner.vulns.check:VulnCheck",
+    "scanner.verify.check:SignatureCheck",
+    "scanner.verify.check:ProvenanceCheck",
 )
 
 

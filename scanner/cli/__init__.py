@@ -22,6 +22,7 @@ COMMANDS = {
     "sbom": ("scanner.cli.sbom:sbom", "CycloneDX 1.6 SBOM for an application, ML-BOM for a model."),
     "policy": ("scanner.cli.policy:policy", "Evaluate and test Rego policies."),
     "report": ("scanner.cli.report:report", "Render evidence records."),
+    "verify": ("scanner.cli.verify:verify", "Verify signatures and provenance offline."),
     "version": ("scanner.cli.version:version", "Tool, database and policy versions."),
 }
 

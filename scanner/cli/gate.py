@@ -11,6 +11,7 @@ import click
 from scanner.cli.audit import db_option, max_age_option
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
+from scanner.cli.verify import emit_attestation, gate_options, gate_settings
 from scanner.core import ArtifactKind
 from scanner.report import FORMATS
 
@@ -53,6 +54,7 @@ from scanner.report import FORMATS
 @click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision in a ledger.")
 @db_option
 @max_age_option
+@gate_options
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -69,6 +71,7 @@ def gate(
     max_db_age: int | None,
     formats: tuple[str, ...],
     output: str | None,
+    **verify_flags: Any,
 ) -> int:
     """Inventory PATH, run every check, and decide promotion with the policy.
 
@@ -85,7 +88,8 @@ def gate(
     policy_data = _load_data(data_file, required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
-    settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age}
+    settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)}
+    settings["policy_data"] = policy_data
     outcome = run_gate(
         artifact,
         stage=stage.lower(),
@@ -101,6 +105,7 @@ def gate(
         record_decision(ledger, outcome.record)
     if save_input:
         save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
+    emit_attestation(outcome, verify_flags, policy_dir, policy_data)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1
 

@@ -1,0 +1,182 @@
+"""One entry point for ``scanner verify`` and the gate's checks: find the signature documents of
+an artifact and verify each with the right method."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ScanError
+from scanner.verify.bundle import SignedDoc, b64, read_documents
+from scanner.verify.identity import GITHUB_ISSUER, IdentityRule
+from scanner.verify.result import DSSE_KEY, SIGSTORE, SignatureResult, VerifyFailure
+from scanner.verify.roots import trusted_root_path
+from scanner.verify.statement import not_a_subject, parse_statement, subject_match
+
+BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore")
+PROVENANCE_SUFFIXES = (".intoto.jsonl", ".provenance.json", ".slsa.json")
+VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to verify: identity rules for keyless bundles, the trusted root, or a managed key
+    (``key``) or certificate chain (``cert_chain``, model signatures only)."""
+
+    rules: tuple[IdentityRule, ...] = ()
+    trusted_root: Path | None = None
+    staging: bool = False
+    key: Path | None = None
+    cert_chain: tuple[Path, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return trusted_root_path(staging=self.staging, override=self.trusted_root)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Options:
+        """Gate settings: identity flags when given, else ``signatures.allowed_identities`` of
+        the policy data."""
+        rule = rule_from_flags(
+            identity=settings.get("cert_identity"),
+            identity_regexp=settings.get("cert_identity_regexp"),
+            issuer=settings.get("cert_oidc_issuer"),
+            github_repository=settings.get("github_repository"),
+            github_ref=settings.get("github_ref"),
+            github_trigger=settings.get("github_trigger"),
+            github_sha=settings.get("github_sha"),
+        )
+        rules = (rule,) if rule else policy_rules(settings.get("policy_data") or {})
+        key, root = settings.get("key"), settings.get("trusted_root")
+        return cls(
+            rules=rules,
+            trusted_root=Path(root) if root else None,
+            staging=bool(settings.get("staging")),
+            key=Path(key) if key else None,
+            cert_chain=tuple(Path(p) for p in settings.get("cert_chain") or ()),
+        )
+
+
+def rule_from_flags(**flags: str | None) -> IdentityRule | None:
+    """The rule the identity flags describe, or None when none was given. GitHub claims imply
+    GitHub's OIDC issuer."""
+    if not any(flags.values()):
+        return None
+    if flags.get("identity") and flags.get("identity_regexp"):
+        raise ScanError("give --cert-identity or --cert-identity-regexp, not both")
+    github = any(flags.get(k) for k in ("github_repository", "github_ref", "github_trigger", "github_sha"))
+    if not flags.get("issuer") and github:
+        flags["issuer"] = GITHUB_ISSUER
+    try:
+        rule = IdentityRule(**flags)
+    except ValueError as exc:
+        raise ScanError(str(exc)) from None
+    if not rule.constrains_signer:
+        raise ScanError("name the signer: --cert-identity, --cert-identity-regexp or --github-repository")
+    if not rule.issuer:
+        raise ScanError("--cert-oidc-issuer is required with --cert-identity/--cert-identity-regexp")
+    return rule
+
+
+def policy_rules(policy_data: Mapping[str, Any]) -> tuple[IdentityRule, ...]:
+    conf = ((policy_data.get("scanner") or {}).get("config") or {}).get("signatures") or {}
+    entries = conf.get("allowed_identities") or [] if isinstance(conf, Mapping) else []
+    rules = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ScanError(f"policy data: signatures.allowed_identities[{i}] is not an object")
+        try:
+            rule = IdentityRule.from_policy(entry)
+        except ValueError as exc:
+            raise ScanError(f"policy data: signatures.allowed_identities[{i}]: {exc}") from None
+        if not rule.constrains_signer:
+            raise ScanError(f"policy data: signatures.allowed_identities[{i}] names no identity")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def discover(artifact: Path) -> list[Path]:
+    """Signature files for ``artifact``: ``X.sigstore.json``/``X.sigstore`` beside a file; a
+    model signature (``model.sig`` inside, or ``DIR.sig``) for a directory."""
+    if artifact.is_dir():
+        from scanner.verify.modelsig import find_signature
+
+        found = find_signature(artifact)
+        beside = [artifact.with_name(artifact.name + s) for s in BUNDLE_SUFFIXES]
+        return [p for p in [found, *beside] if p is not None and p.is_file()]
+    return [p for p in (artifact.with_name(artifact.name + s) for s in BUNDLE_SUFFIXES) if p.is_file()]
+
+
+def discover_provenance(artifact: Path) -> list[Path]:
+    return [p for p in (artifact.with_name(artifact.name + s) for s in PROVENANCE_SUFFIXES) if p.is_file()]
+
+
+def verify_artifact(artifact: Path, bundle: Path, opts: Options) -> list[SignatureResult]:
+    """One result per signed document in ``bundle``. Unreadable files raise ScanError; anything
+    wrong with the content is a failed result with its reason."""
+    if not artifact.exists():
+        raise ScanError("no such file or directory", artifact)
+    try:
+        docs = read_documents(bundle)
+    except VerifyFailure as failure:
+        kind = DSSE_KEY if opts.key else SIGSTORE
+        return [SignatureResult(kind, str(artifact), str(bundle)).fail(str(failure))]
+    if artifact.is_dir() and len(docs) == 1 and peek_predicate(docs[0]) == "https://model_signing/signature/v1.0":
+        from scanner.verify.modelsig import verify_model
+
+        return [
+            verify_model(
+                artifact, bundle, key=opts.key, cert_chain=opts.cert_chain, rules=opts.rules, trusted_root=opts.root
+            )
+        ]
+    return [verify_doc(doc, artifact, opts) for doc in docs]
+
+
+def verify_doc(doc: SignedDoc, artifact: Path, opts: Options) -> SignatureResult:
+    kind = DSSE_KEY if opts.key and doc.envelope is not None else SIGSTORE
+    result = SignatureResult(kind, str(artifact), doc.where)
+    try:
+        if opts.key is not None:
+            from scanner.verify.keyed import load_public_key
+            from scanner.verify.keyed import verify_doc as verify_keyed
+
+            payload = verify_keyed(load_public_key(opts.key), doc, artifact)
+        elif doc.kind == "envelope":
+            raise VerifyFailure("a DSSE envelope carries no certificate: verify it with --key")
+        else:
+            from scanner.verify.keyless import verify_keyless
+
+            result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root)
+        result.signature_ok = True
+        if payload is not None:
+            stmt = parse_statement(payload)
+            result.statement = stmt
+            if subject_match(stmt, artifact) is None:
+                raise VerifyFailure(not_a_subject(stmt, artifact))
+            if stmt["predicateType"] == VSA_PREDICATE:
+                outcome = (stmt.get("predicate") or {}).get("verificationResult")
+                result.details.append(f"verification summary: {outcome}")
+                if outcome != "PASSED":
+                    raise VerifyFailure(f"the verification summary records verificationResult {outcome!r}")
+    except VerifyFailure as failure:
+        result.identity = failure.identity or result.identity
+        result.issuer = failure.issuer or result.issuer
+        return result.fail(str(failure))
+    result.verified = True
+    return result
+
+
+def peek_predicate(doc: SignedDoc) -> str | None:
+    """The predicateType of a document's DSSE statement, read without verifying anything."""
+    env = doc.envelope
+    if env is None:
+        return None
+    try:
+        stmt = json.loads(b64(env.get("payload"), "payload"))
+    except (VerifyFailure, ValueError, RecursionError):
+        return None
+    value = stmt.get("predicateType") if isinstance(stmt, dict) else None
+    return value if isinstance(value, str) else None

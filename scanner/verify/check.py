@@ -1,0 +1,126 @@
+"""The gate's signature and provenance checks. Their results fill the policy input's
+``signatures`` and ``provenance`` sections; every failed verification is also a finding.
+
+Settings read (from ``scanner gate`` flags; see ``scanner.cli.verify.gate_settings``):
+``bundle`` (paths), ``key``, ``cert_chain``, ``cert_identity``, ``cert_identity_regexp``,
+``cert_oidc_issuer``, ``github_*``, ``trusted_root``, ``staging``, ``provenance`` (paths),
+``builder_id``, ``source_repo``, ``source_ref``, and ``policy_data`` (identities and trusted
+builders when no flag names them). No signature found means an empty ``signatures`` list: the
+policy decides whether that blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scanner.check import Check, CheckResult, GateContext
+from scanner.core import Artifact, Finding, Severity
+from scanner.verify.result import SignatureResult
+
+
+def _paths(value: Any) -> list[Path]:
+    if not value:
+        return []
+    if isinstance(value, (str, Path)):
+        return [Path(value)]
+    return [Path(v) for v in value]
+
+
+class SignatureCheck(Check):
+    name = "signature"
+    description = "Sigstore bundles, OpenSSF model signatures and key-signed DSSE envelopes, verified offline"
+
+    def applies_to(self, artifact: Artifact) -> bool:
+        return True
+
+    def run(self, ctx: GateContext) -> CheckResult:
+        from scanner.verify.api import Options, discover, verify_artifact
+
+        opts = Options.from_settings(ctx.settings)
+        path = ctx.artifact.path
+        bundles = _paths(ctx.settings.get("bundle")) or discover(path)
+        results = [r for b in bundles for r in verify_artifact(path, b, opts)]
+        findings = [_finding(r) for r in results if not r.verified]
+        return CheckResult(
+            check=self.name,
+            findings=findings,
+            data=[r.to_entry() for r in results],
+            section="signatures",
+            summary={"bundles": len(bundles), "verified": sum(r.verified for r in results), "failed": len(findings)},
+        )
+
+
+def _finding(r: SignatureResult) -> Finding:
+    return Finding(
+        id="SIGNATURE-INVALID",
+        check="signature",
+        severity=Severity.HIGH,
+        subject=r.subject,
+        message=f"signature {r.bundle} does not verify: {r.error}",
+        evidence={"type": r.type, "bundle": r.bundle, "identity": r.identity, "issuer": r.issuer, "error": r.error},
+        fix="re-sign the artifact, or check --cert-identity/--cert-oidc-issuer, the key and the trusted root",
+    )
+
+
+class ProvenanceCheck(Check):
+    name = "provenance"
+    description = "SLSA provenance: signed, about this artifact, from a trusted builder and the expected source"
+
+    def applies_to(self, artifact: Artifact) -> bool:
+        return True
+
+    def run(self, ctx: GateContext) -> CheckResult:
+        from scanner.verify.api import Options, discover, discover_provenance, verify_artifact
+        from scanner.verify.bundle import read_documents
+        from scanner.verify.provenance import PREDICATE_TYPES, Expectations, evaluate
+        from scanner.verify.result import VerifyFailure
+
+        opts = Options.from_settings(ctx.settings)
+        expect = Expectations.from_settings(ctx.settings)
+        path = ctx.artifact.path
+        explicit = _paths(ctx.settings.get("provenance"))
+        candidates = explicit or discover_provenance(path)
+        # A signature bundle found beside the artifact counts when it holds SLSA provenance.
+        for bundle in _paths(ctx.settings.get("bundle")) or discover(path):
+            if bundle in candidates:
+                continue
+            try:
+                from scanner.verify.api import peek_predicate
+
+                if any(peek_predicate(d) in PREDICATE_TYPES for d in read_documents(bundle)):
+                    candidates.append(bundle)
+            except VerifyFailure:
+                continue  # not readable as a signature: the signature check reports it
+        entries = []
+        for candidate in candidates:
+            for result in verify_artifact(path, candidate, opts):
+                entries.append(evaluate(result, path, expect))
+        findings = [_provenance_finding(path, e) for e in entries if not e["verified"]]
+        return CheckResult(
+            check=self.name,
+            findings=findings,
+            data=entries,
+            section="provenance",
+            summary={"statements": len(entries), "verified": sum(e["verified"] for e in entries)},
+        )
+
+
+def _provenance_finding(path: Path, entry: Mapping[str, Any]) -> Finding:
+    return Finding(
+        id="PROVENANCE-INVALID",
+        check="provenance",
+        severity=Severity.HIGH,
+        subject=str(path),
+        message=f"provenance {entry['bundle']} is not acceptable: {entry['error']}",
+        evidence={
+            "bundle": entry["bundle"],
+            "builder_id": entry["builder_id"],
+            "source": entry["source"],
+            "subject_matches": entry["subject_matches"],
+            "trusted_builder": entry["trusted_builder"],
+            "error": entry["error"],
+        },
+        fix="rebuild on a trusted builder from the expected source, or update provenance.trusted_builders",
+    )

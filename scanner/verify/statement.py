@@ -1,0 +1,100 @@
+"""in-toto statements: their shape, and whether an artifact is one of their subjects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from scanner.files import CHUNK, directory_digest, sha256_file
+from scanner.verify.result import VerifyFailure
+
+STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
+_HASHES = ("sha256", "sha384", "sha512", "sha1")
+
+
+def parse_statement(payload: bytes) -> dict[str, Any]:
+    """The statement in a DSSE payload; VerifyFailure when it is not an in-toto statement."""
+    try:
+        stmt = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise VerifyFailure("DSSE payload is not valid JSON") from None
+    except RecursionError:
+        raise VerifyFailure("DSSE payload nested too deeply") from None
+    if not isinstance(stmt, dict):
+        raise VerifyFailure("DSSE payload is not a JSON object")
+    if stmt.get("_type") not in STATEMENT_TYPES:
+        raise VerifyFailure(f"not an in-toto statement (_type {stmt.get('_type')!r})")
+    subjects = stmt.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        raise VerifyFailure("in-toto statement has no subjects")
+    for s in subjects:
+        if not isinstance(s, dict) or not isinstance(s.get("digest"), dict) or not s["digest"]:
+            raise VerifyFailure("in-toto statement has a subject without a digest")
+    if not isinstance(stmt.get("predicateType"), str):
+        raise VerifyFailure("in-toto statement has no predicateType")
+    return stmt
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    if algorithm == "sha256":
+        return sha256_file(path)
+    h = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def subject_match(stmt: dict[str, Any], artifact: Path) -> str | None:
+    """The name of the subject the artifact matches by digest, or None.
+
+    A file matches a subject carrying its digest (any of sha256/384/512, sha1). A directory
+    matches a subject carrying its directory digest (``scanner.files.directory_digest``), or
+    when every subject names a file inside it whose digest matches."""
+    subjects = stmt["subject"]
+    if artifact.is_dir():
+        dir_hex = directory_digest(artifact).removeprefix("sha256:")
+        for s in subjects:
+            if str(s["digest"].get("sha256", "")).lower() == dir_hex:
+                return str(s.get("name", ""))
+        if all(_file_subject_matches(artifact, s) for s in subjects):
+            return str(subjects[0].get("name", ""))
+        return None
+    for s in subjects:
+        if _digest_matches(artifact, s["digest"]):
+            return str(s.get("name", ""))
+    return None
+
+
+def _file_subject_matches(root: Path, subject: dict[str, Any]) -> bool:
+    name = subject.get("name")
+    if not isinstance(name, str) or not name or name.startswith("/") or ".." in Path(name).parts:
+        return False
+    target = root / name
+    if target.is_symlink() or not target.is_file():
+        return False
+    return _digest_matches(target, subject["digest"])
+
+
+def _digest_matches(path: Path, digest: dict[str, Any]) -> bool:
+    for alg in _HASHES:
+        expected = digest.get(alg)
+        if isinstance(expected, str):
+            return file_digest(path, alg) == expected.lower()
+    return False
+
+
+def describe_subjects(stmt: dict[str, Any], limit: int = 3) -> str:
+    parts = []
+    for s in stmt["subject"][:limit]:
+        alg, value = next(iter(s["digest"].items()))
+        parts.append(f"{s.get('name', '?')} {alg}:{str(value)[:12]}…")
+    more = len(stmt["subject"]) - limit
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
+def not_a_subject(stmt: dict[str, Any], artifact: Path) -> str:
+    mine = directory_digest(artifact) if artifact.is_dir() else "sha256:" + sha256_file(artifact)
+    return f"the artifact ({mine[:19]}…) is not a subject of the statement (subjects: {describe_subjects(stmt)})"

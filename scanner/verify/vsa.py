@@ -1,0 +1,169 @@
+"""The gate's own attestation: an in-toto statement with a SLSA Verification Summary (VSA v1,
+https://slsa.dev/spec/v1.0/verification_summary) about the artifact and the decision, signed
+as a DSSE envelope with a local key (``--sign-key``), or with Sigstore keyless when no key is
+given and the environment offers an ambient OIDC credential (GitHub Actions and other CI).
+
+``scanner verify ARTIFACT --bundle VSA --key PUB`` verifies it again (and fails on a FAILED one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner import __version__
+from scanner.errors import ScanError
+
+if TYPE_CHECKING:
+    from scanner.gate import GateOutcome
+
+PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+VERIFIER_ID = "urn:scanner:gate"
+
+
+def build_statement(
+    outcome: GateOutcome,
+    *,
+    policy_dir: Path,
+    policy_data: Mapping[str, Any],
+    now: dt.datetime | None = None,
+    resource_uri: str | None = None,
+) -> dict[str, Any]:
+    artifact = outcome.artifact
+    algorithm, _, value = artifact.digest.partition(":")
+    passed = outcome.decision.allow
+    doc = outcome.policy_input
+    levels = [e.get("slsa_build_level") or 0 for e in doc.get("provenance") or [] if e.get("verified")]
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": artifact.name, "digest": {algorithm: value}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "verifier": {"id": VERIFIER_ID, "version": {"scanner": __version__}},
+            "timeVerified": now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resourceUri": resource_uri or Path(artifact.path).resolve().as_uri(),
+            "policy": {
+                "uri": Path(policy_dir).resolve().as_uri(),
+                "digest": {"sha256": policy_digest(policy_dir, policy_data)},
+            },
+            "inputAttestations": input_attestations(doc),
+            "verificationResult": "PASSED" if passed else "FAILED",
+            "verifiedLevels": _levels(passed, levels, (doc.get("promotion") or {}).get("to")),
+            "slsaVersion": "1.0",
+        },
+    }
+
+
+def _levels(passed: bool, build_levels: list[int], stage: str | None) -> list[str]:
+    """The SLSA build level of the best verified provenance (0 without any), plus a custom
+    ``SCANNER_STAGE_<STAGE>`` naming the stage the artifact was admitted to; ``FAILED`` on deny."""
+    if not passed:
+        return ["FAILED"]
+    levels = [f"SLSA_BUILD_LEVEL_{max(build_levels, default=0)}"]
+    return [*levels, f"SCANNER_STAGE_{stage.upper()}"] if stage else levels
+
+
+def policy_digest(policy_dir: Path, policy_data: Mapping[str, Any]) -> str:
+    """SHA-256 over every ``.rego`` file (sorted relative path and content digest) and the
+    canonical JSON of the policy data the gate used."""
+    h = hashlib.sha256()
+    root = Path(policy_dir)
+    for path in sorted(root.rglob("*.rego")) if root.is_dir() else []:
+        h.update(f"{path.relative_to(root).as_posix()}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    h.update(json.dumps(policy_data, sort_keys=True, separators=(",", ":")).encode())
+    return h.hexdigest()
+
+
+def input_attestations(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or [])]:
+        where = entry.get("bundle")
+        if not where:
+            continue
+        path = Path(where)
+        if not path.is_file() and ":" in where:  # "file:LINE" of a JSON-lines document
+            path = Path(where.rpartition(":")[0])
+        if path.is_file() and str(path) not in seen:
+            seen[str(path)] = {
+                "uri": path.resolve().as_uri(),
+                "digest": {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+            }
+    return list(seen.values())
+
+
+def write_vsa(
+    outcome: GateOutcome,
+    output: Path,
+    *,
+    policy_dir: Path,
+    policy_data: Mapping[str, Any],
+    sign_key: Path | None = None,
+) -> str:
+    """Write the signed VSA to ``output``; returns how it was signed (for the log line)."""
+    statement = build_statement(outcome, policy_dir=policy_dir, policy_data=policy_data)
+    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+    if sign_key is not None:
+        from scanner.verify.keyed import sign_envelope
+
+        text = json.dumps(sign_envelope(load_private_key(sign_key), payload, PAYLOAD_TYPE), indent=2)
+        how = f"DSSE, key {sign_key}"
+    else:
+        text, how = _sign_keyless(payload), "Sigstore keyless (ambient OIDC credential)"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ScanError(f"cannot write attestation: {exc.strerror or exc}", output) from None
+    return how
+
+
+def load_private_key(path: Path) -> Any:
+    """A PEM private key; its password, if any, comes from ``SCANNER_SIGN_KEY_PASSWORD``."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScanError(f"cannot read signing key: {exc.strerror or exc}", path) from None
+    password = os.environ.get("SCANNER_SIGN_KEY_PASSWORD")
+    try:
+        return serialization.load_pem_private_key(data, password.encode() if password else None)
+    except TypeError:
+        raise ScanError("signing key is encrypted: set SCANNER_SIGN_KEY_PASSWORD", path) from None
+    except ValueError:
+        raise ScanError("not a PEM private key (or wrong password)", path) from None
+    except Exception as exc:  # UnsupportedAlgorithm
+        raise ScanError(f"unsupported signing key: {exc}", path) from None
+
+
+def _sign_keyless(payload: bytes) -> str:
+    """Sigstore keyless signing (Fulcio + Rekor, needs the network). Used only when an ambient
+    OIDC credential exists; cannot run in the offline test environment."""
+    from sigstore.oidc import IdentityError, IdentityToken, detect_credential
+
+    try:
+        token = detect_credential()
+    except IdentityError as exc:
+        raise ScanError(f"ambient OIDC credential unusable: {exc}") from None
+    if not token:
+        raise ScanError(
+            "cannot sign the attestation: no --sign-key given and no ambient OIDC credential for Sigstore keyless"
+        )
+    from sigstore.dsse import Statement
+    from sigstore.models import ClientTrustConfig
+    from sigstore.sign import SigningContext
+
+    try:
+        context = SigningContext.from_trust_config(ClientTrustConfig.production())
+        with context.signer(IdentityToken(token), cache=False) as signer:
+            return str(signer.sign_dsse(Statement(payload)).to_json())
+    except Exception as exc:  # network and service errors of several types
+        raise ScanError(f"Sigstore keyless signing failed: {exc}") from None
