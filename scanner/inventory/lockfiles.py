@@ -65,7 +65,10 @@ def inventory_lockfile(path: Path, env: TargetEnv | None = None, pyproject: Path
     if not packages and not isinstance(doc.get("package") or doc.get("packages"), list):
         raise ScanError("lock file has no package list", path)
     project_doc = load_toml(pyproject) if pyproject and pyproject.is_file() else None
-    return _resolve(path, packages, env, project_doc, pyproject)
+    # A pylock.toml lists exactly what to install (markers already applied while reading);
+    # its packages need not carry dependency lists, so nothing may depend on reachability.
+    install_all = name.startswith("pylock.")
+    return _resolve(path, packages, env, project_doc, pyproject, install_all=install_all)
 
 
 # --- readers ----------------------------------------------------------------------------------
@@ -173,8 +176,11 @@ def _pylock(doc: dict[str, Any], env: TargetEnv) -> list[LockPackage]:
         sdist = p.get("sdist")
         if isinstance(sdist, dict) and (sdist.get("hashes") or {}).get("sha256"):
             pkg.artifacts.append((str(sdist.get("name") or "sdist"), sdist["hashes"]["sha256"]))
-        if p.get("directory") or p.get("vcs"):
-            pkg.source = "directory" if p.get("directory") else "vcs"
+        directory = p.get("directory")
+        if isinstance(directory, dict) and str(directory.get("path", "")).rstrip("/") in (".", ""):
+            pkg.is_root = True
+        elif directory or p.get("vcs"):
+            pkg.source = "directory" if directory else "vcs"
         out.append(pkg)
     return out
 
@@ -183,7 +189,13 @@ def _pylock(doc: dict[str, Any], env: TargetEnv) -> list[LockPackage]:
 
 
 def _resolve(
-    path: Path, packages: list[LockPackage], env: TargetEnv, project_doc: dict[str, Any] | None, pyproject: Path | None
+    path: Path,
+    packages: list[LockPackage],
+    env: TargetEnv,
+    project_doc: dict[str, Any] | None,
+    pyproject: Path | None,
+    *,
+    install_all: bool = False,
 ) -> Inventory:
     by_name: dict[str, list[LockPackage]] = {}
     for p in packages:
@@ -215,7 +227,7 @@ def _resolve(
     # Direct dependencies: the project's (required, then optional extras and groups).
     required_starts: list[Dep] = []
     optional_starts: list[tuple[Dep, str]] = []
-    if root_pkg is not None:
+    if root_pkg is not None and (root_pkg.deps or root_pkg.extras or root_pkg.groups):
         required_starts = active(root_pkg, ())
         for extra, deps in root_pkg.extras.items():
             optional_starts += [(d, f"extra:{extra}") for d in deps if env.evaluate(d.marker, extra)]
@@ -291,6 +303,12 @@ def _resolve(
         if pkg is not None:
             optional_by.setdefault(pkg.key, set()).add(label)
         walk([dep], "optional")
+
+    if install_all:
+        for p in packages:
+            if not p.is_root and p.key not in chosen and p.name not in {pick(d).name for d, _ in optional_starts if pick(d)}:
+                chosen[p.key] = p
+                scope[p.key] = "required"
 
     inv = Inventory(root=root)
     ref_of: dict[str, str] = {}
