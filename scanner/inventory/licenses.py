@@ -226,14 +226,17 @@ def identify_text(text: str) -> list[str]:
     if "altered source versions must be plainly marked" in t and "provided 'as-is'" in t:
         add(t.find("provided 'as-is'"), "Zlib")
     for title, family in _GNU_TITLES:
+        # The licence's own title is the occurrence followed by its version line; earlier
+        # mentions are the project's notice.
         pos = t.find(title)
-        if pos < 0:
-            continue
-        version = next((v for marker, v in _GNU_VERSIONS if marker in t[pos : pos + 400]), None)
+        version = None
+        while pos >= 0 and version is None:
+            window = t[pos + len(title) : pos + len(title) + 80]
+            version = next((v for marker, v in _GNU_VERSIONS if marker in window), None)
+            if version is None:
+                pos = t.find(title, pos + 1)
         if version is None:
             continue
-        if family == "LGPL" and version == "2.0":
-            pass  # the Library GPL 2.0
         # A notice *before* the licence text decides between -only and -or-later; the
         # licence's own "How to apply" appendix always contains the or-later wording.
         later = _GPL_NOTICE_LATER.search(t[:pos])

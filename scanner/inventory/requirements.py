@@ -81,7 +81,7 @@ def _read(
             if current:
                 via.setdefault(current, set()).update(_via_names(comments))
             continue
-        hashes = {alg.upper().replace("SHA", "SHA-"): digest.lower() for alg, digest in _HASH.findall(line)}
+        sha256 = [digest.lower() for alg, digest in _HASH.findall(line) if alg.lower() == "sha256"]
         spec = _HASH.sub("", line).strip()
         opt = _OPTION.match(spec)
         if opt:
@@ -112,10 +112,12 @@ def _read(
         version = pins[0] if len(pins) == 1 else None
         purl = f"pkg:pypi/{name}@{version}" if version else f"pkg:pypi/{name}"
         c = Component(bom_ref=purl, name=name, version=version, purl=purl, hashes={}, source=f"{path}:{lineno}")
-        if hashes.get("SHA-256"):
-            c.hashes["SHA-256"] = hashes["SHA-256"]
-            if len(_HASH.findall(line)) > 1:
-                c.properties["scanner:artifact-hashes"] = str(len(_HASH.findall(line)))
+        if sha256:
+            # One hash per allowed artifact (wheels, sdist): the first is the component's,
+            # all of them are kept.
+            c.hashes["SHA-256"] = sha256[0]
+            if len(sha256) > 1:
+                c.properties["scanner:artifact-sha256"] = ",".join(sha256)
         if req.url:
             c.properties["scanner:direct-url"] = req.url
         if req.extras:
