@@ -38,6 +38,11 @@ INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "
     is_flag=True,
     help="Fixed timestamp (SOURCE_DATE_EPOCH, else 1970-01-01) and a serial number derived from the content.",
 )
+@click.option(
+    "--verify-files",
+    is_flag=True,
+    help="Environments: read every installed file and compare it with RECORD (the gate always does).",
+)
 @common_options
 def sbom(
     path: Path | None,
@@ -46,6 +51,7 @@ def sbom(
     input_type: str,
     merges: tuple[Path, ...],
     reproducible: bool,
+    verify_files: bool,
 ) -> int:
     """Inventory PATH as a CycloneDX 1.6 SBOM (applications) or ML-BOM (models).
 
@@ -63,7 +69,7 @@ def sbom(
         from scanner.inventory.environment import inventory_environment
 
         artifact = None
-        inventory = inventory_environment(None)
+        inventory = inventory_environment(None, verify_files=verify_files)
     else:
         from scanner.artifact import detect
         from scanner.core import ArtifactKind
@@ -77,8 +83,20 @@ def sbom(
                 kind = ArtifactKind.ENVIRONMENT
             else:
                 kind = ArtifactKind.APP_DIR
-        artifact = detect(path, kind)
-        inventory = build_inventory(artifact, input_type)
+        if kind in (None, ArtifactKind.ENVIRONMENT) and path.is_dir() and looks_like_env(path):
+            # An environment's identity is the digest of its distributions' file summaries:
+            # hashing the whole tree again (as detect() does) would double the work.
+            import dataclasses
+
+            from scanner.core import Artifact
+            from scanner.inventory.environment import environment_digest
+
+            pending = Artifact(path, ArtifactKind.ENVIRONMENT, path.resolve().name, "")
+            inventory = build_inventory(pending, verify_files=verify_files)
+            artifact = dataclasses.replace(pending, digest=environment_digest(inventory))
+        else:
+            artifact = detect(path, kind)
+            inventory = build_inventory(artifact, input_type, verify_files=verify_files)
     if merges:
         from scanner.inventory.ingest import inventory_sbom, merge
 
@@ -94,4 +112,3 @@ def sbom(
 
     write_outputs(plan, render)
     return 0
-

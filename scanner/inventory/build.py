@@ -75,8 +75,9 @@ _KIND_OF = {
 }
 
 
-def build_inventory(artifact: Artifact, input_type: str | None = None) -> Inventory:
-    """The inventory of any artifact kind. ``input_type`` overrides what a directory is read as."""
+def build_inventory(artifact: Artifact, input_type: str | None = None, *, verify_files: bool = True) -> Inventory:
+    """The inventory of any artifact kind. ``input_type`` overrides what a directory is read as.
+    ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD."""
     if artifact.kind.is_model and input_type in (None, "auto"):
         from scanner.inventory.modeldir import inventory_model
 
@@ -88,7 +89,7 @@ def build_inventory(artifact: Artifact, input_type: str | None = None) -> Invent
         kind = _KIND_OF[artifact.kind]
     else:
         kind = str(input_type)
-    inv = read_input(kind, path)
+    inv = read_input(kind, path, verify_files=verify_files)
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
     return inv
@@ -99,11 +100,11 @@ def looks_like_env(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file() or any(p.suffix == ".dist-info" for p in path.iterdir())
 
 
-def read_input(kind: str, path: Path) -> Inventory:
+def read_input(kind: str, path: Path, *, verify_files: bool = True) -> Inventory:
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
-        return inventory_environment(path)
+        return inventory_environment(path, verify_files=verify_files)
     if kind == "requirements":
         from scanner.inventory.requirements import inventory_requirements
 

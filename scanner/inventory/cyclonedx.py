@@ -125,12 +125,12 @@ def to_cyclonedx_dict(
             {"name": "scanner:artifact-digest", "value": artifact.digest},
         ]
     root_ref = inventory.root.bom_ref if inventory.root is not None else None
-    components = [
-        comp(c) for c in sorted(inventory.components, key=lambda x: x.bom_ref) if c.bom_ref != root_ref
-    ]
+    components = [comp(c) for c in sorted(inventory.components, key=lambda x: x.bom_ref) if c.bom_ref != root_ref]
     known = set(seen)
     deps = []
-    for ref in sorted(set(inventory.dependencies) | ({root_ref} if root_ref else set()) | {c["bom-ref"] for c in components}):
+    for ref in sorted(
+        set(inventory.dependencies) | ({root_ref} if root_ref else set()) | {c["bom-ref"] for c in components}
+    ):
         if ref not in known:
             continue
         targets = sorted({t for t in inventory.dependencies.get(ref, []) if t in known and t != ref})
@@ -188,7 +188,7 @@ def _licenses(values: list[str], ids: frozenset[str], normalize: Any) -> list[di
     if all(spdx) and len(values) > 1:
         return [{"expression": " AND ".join(f"({e})" if " " in e else e for e in spdx)}]
     out = []
-    for v, s in zip(values, spdx):
+    for v, s in zip(values, spdx, strict=True):
         if s and s in ids:
             out.append({"license": {"id": s}})
         else:

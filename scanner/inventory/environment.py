@@ -84,7 +84,14 @@ class Dist:
     requested: bool = False
 
 
-def inventory_environment(path: Path | None, *, hash_files: bool = True) -> Inventory:
+def inventory_environment(path: Path | None, *, verify_files: bool = False) -> Inventory:
+    """Components, hashes and edges of an installed environment.
+
+    Each component's SHA-256 is a digest over the sorted ``path\\0sha256-hex\\n`` lines of the
+    files its RECORD lists with a SHA-256. With ``verify_files`` every one of those files is
+    read and hashed (``scanner.files.sha256_file``) and a file that differs from RECORD is an
+    ``SBOM-RECORD-MISMATCH`` finding; without it the digests RECORD lists are used as they are
+    (the same summary when nothing was changed, and no file contents read)."""
     sites, root_dir = site_packages_of(path)
     env = TargetEnv.for_site_packages(sites[0])
     inv = Inventory()
@@ -112,8 +119,7 @@ def inventory_environment(path: Path | None, *, hash_files: bool = True) -> Inve
             )
             continue
         dists[key] = dist
-    if hash_files:
-        _hash_all(list(dists.values()), root_dir.resolve(), inv.findings)
+    _hash_all(list(dists.values()), root_dir.resolve(), inv.findings, verify_files)
     nodes = {name: Node(name, d.requires) for name, d in dists.items()}
     edges, active, missing = resolve_edges(nodes, env)
     for name, dist in sorted(dists.items()):
@@ -307,6 +313,18 @@ def _strip_credentials(url: str) -> str:
 # --- hashing every RECORD file --------------------------------------------------------------
 
 
+_NO_PATH = Path()
+
+
+def environment_digest(inventory: Inventory) -> str:
+    """``sha256:`` over the sorted ``purl\\0files-sha256\\n`` lines of an environment's
+    components: its identity without reading every file again."""
+    h = hashlib.sha256()
+    for line in sorted(f"{c.bom_ref}\0{c.hashes.get('SHA-256', '')}\n" for c in inventory.components):
+        h.update(line.encode())
+    return "sha256:" + h.hexdigest()
+
+
 def _record_rows(info: Path) -> list[tuple[str, str, str]] | None:
     path = info / "RECORD"
     if not path.is_file():
@@ -324,7 +342,7 @@ def _record_rows(info: Path) -> list[tuple[str, str, str]] | None:
     return rows
 
 
-def _hash_all(dists: list[Dist], root: Path, findings: list[Finding]) -> None:
+def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bool) -> None:
     jobs: list[tuple[Dist, list[tuple[str, Path, str]], list[str]]] = []
     for dist in dists:
         rows = _record_rows(dist.info)
@@ -334,13 +352,14 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding]) -> None:
             continue
         files: list[tuple[str, Path, str]] = []
         outside: list[str] = []
-        site_real = dist.site.resolve()
+        site_real = str(dist.site.resolve())
+        inside = (str(root) + os.sep, site_real + os.sep)
         for rel, expected, _size in rows:
-            full = Path(os.path.normpath(site_real / rel))
-            if not full.is_relative_to(root) and not full.is_relative_to(site_real):
+            full = os.path.normpath(os.path.join(site_real, rel))
+            if not full.startswith(inside):
                 outside.append(rel)
                 continue
-            files.append((rel, full, expected))
+            files.append((rel, Path(full) if verify else _NO_PATH, expected))
         jobs.append((dist, files, outside))
         if outside:
             dist.component.properties["scanner:files-outside-environment"] = str(len(outside))
@@ -351,11 +370,12 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding]) -> None:
     # Threads: hashlib releases the GIL on large buffers, and the stat/open calls overlap.
     roots = (root,)
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) * 2)) as pool:
-        results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots), jobs))
-    for (dist, _files, _outside), (digest, count, mismatched, missing) in zip(jobs, results):
+        results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots, verify), jobs))
+    for (dist, _files, _outside), (digest, count, mismatched, missing) in zip(jobs, results, strict=True):
         c = dist.component
         c.hashes["SHA-256"] = digest
         c.properties["scanner:files"] = str(count)
+        c.properties["scanner:files-verified"] = "true" if verify else "false"
         if mismatched:
             findings.append(
                 _finding(
@@ -372,28 +392,38 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding]) -> None:
 
 
 def _hash_dist(
-    dist: Dist, files: list[tuple[str, Path, str]], roots: tuple[Path, ...]
+    dist: Dist, files: list[tuple[str, Path, str]], roots: tuple[Path, ...], verify: bool
 ) -> tuple[str, int, list[str], list[str]]:
     lines: list[str] = []
     mismatched: list[str] = []
     missing: list[str] = []
+    site = dist.site.resolve()
     for rel, full, expected in files:
+        alg, _, value = expected.partition("=")
+        if alg != "sha256" or not value:
+            continue  # RECORD itself and byte-code written at install carry no digest
+        try:
+            listed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+        except ValueError:
+            listed = ""
+        if not verify:
+            lines.append(f"{rel}\0{listed}\n")
+            continue
         try:
             if full.is_symlink() or not full.is_file():
                 if not full.exists():
                     missing.append(rel)
                 continue
             real = full.resolve()
-            if not any(real.is_relative_to(r) for r in (*roots, dist.site.resolve())):
+            if not any(real.is_relative_to(r) for r in (*roots, site)):
                 continue  # a directory link out of the environment: never read
             hexdigest = sha256_file(full)
         except OSError:
             missing.append(rel)
             continue
         lines.append(f"{rel}\0{hexdigest}\n")
-        alg, _, value = expected.partition("=")
         # Byte-code caches are rewritten by the interpreter itself: not evidence of tampering.
-        if alg == "sha256" and value and _b64(hexdigest) != value.rstrip("=") and not rel.endswith(".pyc"):
+        if hexdigest != listed and not rel.endswith(".pyc"):
             mismatched.append(rel)
     h = hashlib.sha256()
     for line in sorted(lines):
@@ -401,11 +431,7 @@ def _hash_dist(
     return h.hexdigest(), len(lines), mismatched, missing
 
 
-def _b64(hexdigest: str) -> str:
-    return base64.urlsafe_b64encode(bytes.fromhex(hexdigest)).decode().rstrip("=")
-
-
-def _finding(
-    rule: str, severity: Severity, subject: str, message: str, evidence: dict[str, Any], fix: str
-) -> Finding:
-    return Finding(id=rule, check="sbom", severity=severity, subject=subject, message=message, evidence=evidence, fix=fix)
+def _finding(rule: str, severity: Severity, subject: str, message: str, evidence: dict[str, Any], fix: str) -> Finding:
+    return Finding(
+        id=rule, check="sbom", severity=severity, subject=subject, message=message, evidence=evidence, fix=fix
+    )

@@ -112,7 +112,8 @@ def _from_xml(raw: bytes, path: Path) -> tuple[dict[str, Any], list[str]]:
             lics.append({"expression": expr.text.strip()})
         out["licenses"] = lics
         out["externalReferences"] = [
-            {"type": r.get("type"), "url": text_of(r, "url")} for r in el.findall("c:externalReferences/c:reference", ns)
+            {"type": r.get("type"), "url": text_of(r, "url")}
+            for r in el.findall("c:externalReferences/c:reference", ns)
         ]
         out["components"] = [comp(ch, depth + 1) for ch in el.findall("c:components/c:component", ns)]
         return out
@@ -186,7 +187,7 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
         c.children = [ch for ch in (comp(x, depth + 1) for x in item.get("components") or []) if ch]
         return c
 
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     if meta.get("component"):
         inv.root = comp(meta["component"])
     for item in doc.get("components") or []:

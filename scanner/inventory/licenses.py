@@ -23,6 +23,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 NAME_LIMIT = 80
 
@@ -98,7 +99,7 @@ class LicenseResult:
 
 
 @functools.lru_cache(maxsize=1)
-def _licensing():  # type: ignore[no-untyped-def]
+def _licensing() -> Any:
     from license_expression import get_spdx_licensing
 
     return get_spdx_licensing()

@@ -110,7 +110,9 @@ def _uv(doc: dict[str, Any]) -> list[LockPackage]:
             pkg.source = next((f"{k}:{v}" for k, v in source.items()), None)
         for wheel in p.get("wheels") or []:
             if isinstance(wheel, dict) and _sha(wheel.get("hash")):
-                pkg.artifacts.append((str(wheel.get("url") or wheel.get("filename") or "").rsplit("/", 1)[-1], _sha(wheel["hash"]) or ""))
+                pkg.artifacts.append(
+                    (str(wheel.get("url") or wheel.get("filename") or "").rsplit("/", 1)[-1], _sha(wheel["hash"]) or "")
+                )
         sdist = p.get("sdist")
         if isinstance(sdist, dict) and _sha(sdist.get("hash")):
             pkg.artifacts.append((str(sdist.get("url") or "sdist").rsplit("/", 1)[-1], _sha(sdist["hash"]) or ""))
@@ -221,7 +223,9 @@ def _resolve(
         purl = f"pkg:pypi/{root_pkg.name}@{root_pkg.version}" if root_pkg.version else f"pkg:pypi/{root_pkg.name}"
         root = Component(bom_ref=purl, name=root_pkg.name, version=root_pkg.version, purl=purl, type="application")
     if root is None:
-        root = Component(bom_ref=f"lockfile:{path.name}", name=path.parent.resolve().name or path.name, type="application")
+        root = Component(
+            bom_ref=f"lockfile:{path.name}", name=path.parent.resolve().name or path.name, type="application"
+        )
     root.properties["scanner:lockfile"] = path.name
 
     # Direct dependencies: the project's (required, then optional extras and groups).
@@ -238,18 +242,20 @@ def _resolve(
 
         from scanner.inventory.pyproject import declared_requirements
 
-        for line, extra, group in declared_requirements(project_doc):
+        for line, declared_extra, declared_group in declared_requirements(project_doc):
             try:
                 req = Requirement(line)
             except InvalidRequirement:
                 continue
-            if not env.evaluate(req.marker, extra or "", [group] if group else ()):
+            if not env.evaluate(req.marker, declared_extra or "", [declared_group] if declared_group else ()):
                 continue
             dep = Dep(canonicalize_name(req.name), extras=tuple(canonicalize_name(e) for e in req.extras))
-            if extra is None and group is None:
+            if declared_extra is None and declared_group is None:
                 required_starts.append(dep)
             else:
-                optional_starts.append((dep, f"extra:{extra}" if extra else f"group:{group}"))
+                optional_starts.append(
+                    (dep, f"extra:{declared_extra}" if declared_extra else f"group:{declared_group}")
+                )
     else:
         # No project: every package nothing else depends on is a start; a poetry package in
         # a non-main group or marked optional only through an extra.
@@ -305,8 +311,9 @@ def _resolve(
         walk([dep], "optional")
 
     if install_all:
+        optional_names = {d.name for d, _ in optional_starts}
         for p in packages:
-            if not p.is_root and p.key not in chosen and p.name not in {pick(d).name for d, _ in optional_starts if pick(d)}:
+            if not p.is_root and p.key not in chosen and p.name not in optional_names:
                 chosen[p.key] = p
                 scope[p.key] = "required"
 
@@ -314,7 +321,9 @@ def _resolve(
     ref_of: dict[str, str] = {}
     for key, pkg in sorted(chosen.items()):
         purl = f"pkg:pypi/{pkg.name}@{pkg.version}" if pkg.version else f"pkg:pypi/{pkg.name}"
-        c = Component(bom_ref=purl, name=pkg.name, version=pkg.version, purl=purl, scope=scope.get(key), source=str(path))
+        c = Component(
+            bom_ref=purl, name=pkg.name, version=pkg.version, purl=purl, scope=scope.get(key), source=str(path)
+        )
         if pkg.description:
             c.description = pkg.description[:500]
         artifact = _choose_artifact(pkg.artifacts, env)
@@ -331,8 +340,8 @@ def _resolve(
         inv.components.append(c)
     for key in chosen:
         inv.dependencies[ref_of[key]] = sorted(ref_of[t] for t in edges.get(key, ()) if t in ref_of)
-    direct = {pick(d).key for d in required_starts if pick(d) is not None and not pick(d).is_root}  # type: ignore[union-attr]
-    direct |= {pick(d).key for d, _ in optional_starts if pick(d) is not None and not pick(d).is_root}  # type: ignore[union-attr]
+    picked = [pick(d) for d in required_starts] + [pick(d) for d, _ in optional_starts]
+    direct = {p.key for p in picked if p is not None and not p.is_root}
     inv.dependencies[root.bom_ref] = sorted(ref_of[k] for k in direct if k in ref_of)
     return inv
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.markers import default_environment as _host_environment
@@ -23,7 +24,7 @@ class TargetEnv:
 
     @classmethod
     def host(cls, python_version: str | None = None, python_full_version: str | None = None) -> TargetEnv:
-        env = dict(_host_environment())
+        env: dict[str, str] = {k: str(v) for k, v in _host_environment().items()}
         if python_full_version:
             env["python_full_version"] = python_full_version
             env["python_version"] = ".".join(python_full_version.split(".")[:2])
@@ -49,12 +50,12 @@ class TargetEnv:
         """Whether ``marker`` holds here; an unknown variable or bad comparison counts as false."""
         if marker is None:
             return True
-        env = dict(self.values)
+        env: dict[str, Any] = dict(self.values)
         env["extra"] = extra
-        env["extras"] = frozenset([extra] if extra else [])  # type: ignore[assignment]
-        env["dependency_groups"] = frozenset(groups)  # type: ignore[assignment]
+        env["extras"] = frozenset([extra] if extra else [])
+        env["dependency_groups"] = frozenset(groups)
         try:
-            return bool(marker.evaluate(env))  # type: ignore[arg-type]
+            return bool(marker.evaluate(env))
         except (UndefinedEnvironmentName, UndefinedComparison, InvalidMarker, TypeError, ValueError):
             return False
 

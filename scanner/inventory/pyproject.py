@@ -97,7 +97,7 @@ def project_root(path: Path, doc: dict[str, Any]) -> Component | None:
 def declared_requirements(doc: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
     """(requirement string, extra, group) for every declared dependency."""
     out: list[tuple[str, str | None, str | None]] = []
-    project = doc.get("project") if isinstance(doc.get("project"), dict) else {}
+    project: dict[str, Any] = doc["project"] if isinstance(doc.get("project"), dict) else {}
     for line in project.get("dependencies") or []:
         out.append((str(line), None, None))
     for extra, lines in (project.get("optional-dependencies") or {}).items():
@@ -129,7 +129,9 @@ def inventory_pyproject(path: Path, env: TargetEnv | None = None) -> Inventory:
     doc = load_toml(path)
     root = project_root(path, doc)
     if root is None:
-        root = Component(bom_ref=f"pyproject:{path.parent.name}", name=path.parent.name or "project", type="application")
+        root = Component(
+            bom_ref=f"pyproject:{path.parent.name}", name=path.parent.name or "project", type="application"
+        )
     inv = Inventory(root=root)
     by_name: dict[str, Component] = {}
     for line, extra, group in declared_requirements(doc):

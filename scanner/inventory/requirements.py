@@ -91,7 +91,9 @@ def _read(
             continue
         if spec.startswith(("-e ", "--editable")):
             inv.findings.append(
-                _finding(path, lineno, "SBOM-UNRESOLVED-REQUIREMENT", f"editable requirement {spec!r} is not inventoried")
+                _finding(
+                    path, lineno, "SBOM-UNRESOLVED-REQUIREMENT", f"editable requirement {spec!r} is not inventoried"
+                )
             )
             current = None
             continue

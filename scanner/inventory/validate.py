@@ -44,9 +44,7 @@ def _validator(spec_version: str) -> Any:
     folder = schema_dir()
     resources = [(_PREFIX + name, json.loads((folder / name).read_text(encoding="utf-8"))) for name in _SHARED]
     schema = json.loads(schema_path(spec_version).read_text(encoding="utf-8"))
-    return jsonschema_rs.Draft7Validator(
-        schema, registry=jsonschema_rs.Registry(resources), validate_formats=True
-    )
+    return jsonschema_rs.Draft7Validator(schema, registry=jsonschema_rs.Registry(resources), validate_formats=True)
 
 
 def schema_errors(doc: Any, spec_version: str = "1.6") -> list[str]:

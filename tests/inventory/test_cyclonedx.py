@@ -46,7 +46,10 @@ def test_document_shape_and_both_validators_agree() -> None:
     assert lib["supplier"] == {"name": "Lib Team"}
     assert lib["authors"] == [{"name": "Ann", "email": "ann@example.org"}]
     assert lib["components"][0]["bom-ref"] == "pkg:pypi/lib@2.0#vendored:x"
-    assert doc["dependencies"] == [{"ref": "pkg:pypi/app@1.0", "dependsOn": ["pkg:pypi/lib@2.0"]}, {"ref": "pkg:pypi/lib@2.0"}]
+    assert doc["dependencies"] == [
+        {"ref": "pkg:pypi/app@1.0", "dependsOn": ["pkg:pypi/lib@2.0"]},
+        {"ref": "pkg:pypi/lib@2.0"},
+    ]
     assert schema_errors(doc) == []
     assert library_schema_errors(json.dumps(doc)) == []
     doc["components"][0]["bogus"] = 1  # the compiled validator is as strict as the library's
@@ -91,8 +94,10 @@ def test_ingest_json_and_xml_roundtrip_and_merge(tmp_path: Path) -> None:
         )
         assert back.dependencies["pkg:pypi/app@1.0"] == ["pkg:pypi/lib@2.0"]
     other = Inventory(
-        components=[Component(bom_ref="b1", name="lib", purl="pkg:pypi/lib@2.0", description="from B"),
-                    Component(bom_ref="b2", name="new", version="3", purl="pkg:pypi/new@3")],
+        components=[
+            Component(bom_ref="b1", name="lib", purl="pkg:pypi/lib@2.0", description="from B"),
+            Component(bom_ref="b2", name="new", version="3", purl="pkg:pypi/new@3"),
+        ],
         dependencies={"b1": ["b2"]},
     )
     merged = merge(inventory_sbom(tmp_path / "a.cdx.json"), other)
@@ -103,7 +108,9 @@ def test_ingest_json_and_xml_roundtrip_and_merge(tmp_path: Path) -> None:
 
 def test_bom_failing_its_schema_is_a_finding(tmp_path: Path) -> None:
     bad = tmp_path / "bad.cdx.json"
-    bad.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "nonsense", "name": "x"}]}))
+    bad.write_text(
+        json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "nonsense", "name": "x"}]})
+    )
     inv = inventory_sbom(bad)
     [finding] = inv.findings
     assert (finding.id, finding.severity.value, finding.subject) == ("SBOM-SCHEMA-INVALID", "high", str(bad))

@@ -20,7 +20,11 @@ def resolve(**kw: object) -> tuple[str, bool, str] | None:
 
 def test_expression_first_and_normalised() -> None:
     assert resolve(expression="mit", license_field="BSD") == ("MIT", True, "License-Expression")
-    assert resolve(expression="apache-2.0 or bsd-2-clause") == ("Apache-2.0 OR BSD-2-Clause", True, "License-Expression")
+    assert resolve(expression="apache-2.0 or bsd-2-clause") == (
+        "Apache-2.0 OR BSD-2-Clause",
+        True,
+        "License-Expression",
+    )
 
 
 def test_license_field_only_when_it_is_spdx() -> None:

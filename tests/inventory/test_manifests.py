@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (lock-file lines are as long as the tools write them)
 """Requirements files, pyproject.toml and lock files (uv.lock and pylock.toml made by uv 0.9 from
 tests/inventory/data/uvproj/pyproject.toml; poetry.lock written here in poetry 2.x format)."""
 
@@ -51,7 +52,9 @@ def test_requirements_with_hashes_via_graph_markers_and_includes(tmp_path: Path)
     ]
     certifi = inv.component("pkg:pypi/certifi@2024.8.30")
     assert certifi.hashes == {"SHA-256": "922820b53db7a7257ffbda3f597266d435245903d80737e34f8a45ff3e3230d8"}  # type: ignore[union-attr]
-    assert certifi.properties["scanner:artifact-sha256"].endswith(",bec941d2aa8195e248a60b31ff9f0558284cf01a52591ceda73ea9afffd69fd9")  # type: ignore[union-attr]
+    assert certifi.properties["scanner:artifact-sha256"].endswith(
+        ",bec941d2aa8195e248a60b31ff9f0558284cf01a52591ceda73ea9afffd69fd9"
+    )  # type: ignore[union-attr]
     assert inv.dependencies["pkg:pypi/requests@2.32.3"] == [
         "pkg:pypi/certifi@2024.8.30",
         "pkg:pypi/idna@3.10",
@@ -115,7 +118,9 @@ def test_uv_lock_resolves_for_the_target_environment() -> None:
         "pkg:pypi/urllib3@2.8.0",
     ]
     cn = inv.component("pkg:pypi/charset-normalizer@3.5.2")
-    assert cn.properties["scanner:artifact"].endswith("-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl")  # type: ignore[union-attr]
+    assert cn.properties["scanner:artifact"].endswith(
+        "-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"
+    )  # type: ignore[union-attr]
     assert cn.hashes["SHA-256"] == "211d5a3eb6af8f513b8d4ca19a8c1b7accab1b5f0d3175f9826b03c1a920dc1f"  # type: ignore[union-attr]
 
 
