@@ -199,7 +199,8 @@ def _licenses(values: list[str], ids: frozenset[str], normalize: Any) -> list[di
 def to_cyclonedx_json(inventory: Inventory, artifact: Artifact | None = None, *, reproducible: bool = False) -> str:
     """CycloneDX 1.6 JSON text, validated strictly before it is returned."""
     doc = to_cyclonedx_dict(inventory, artifact, reproducible=reproducible)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # Compact: the C encoder is several times faster than the indenting one (pipe to jq to read).
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def to_cyclonedx_xml(inventory: Inventory, artifact: Artifact | None = None, *, reproducible: bool = False) -> str:

@@ -325,37 +325,40 @@ def environment_digest(inventory: Inventory) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _record_rows(info: Path) -> list[tuple[str, str, str]] | None:
+def _record_rows(info: Path) -> tuple[list[tuple[str, str, str]], str] | None:
+    """RECORD's rows and the SHA-256 of the RECORD file (read once)."""
     path = info / "RECORD"
-    if not path.is_file():
-        return None
     try:
-        if path.stat().st_size > RECORD_LIMIT:
+        if not path.is_file() or path.stat().st_size > RECORD_LIMIT:
             return None
-        text = path.read_text(encoding="utf-8", errors="replace")
+        raw = path.read_bytes()
     except OSError:
         return None
+    text = raw.decode("utf-8", errors="replace")
     rows = []
     for row in csv.reader(io.StringIO(text)):
         if row:
             rows.append((row[0], row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""))
-    return rows
+    return rows, hashlib.sha256(raw).hexdigest()
 
 
 def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bool) -> None:
     jobs: list[tuple[Dist, list[tuple[str, Path, str]], list[str]]] = []
     for dist in dists:
-        rows = _record_rows(dist.info)
-        if rows is None:
+        record_rows = _record_rows(dist.info)
+        if record_rows is None:
             if dist.info.suffix == ".dist-info":
                 dist.component.properties["scanner:record"] = "missing"
             continue
+        rows, record_digest = record_rows
         files: list[tuple[str, Path, str]] = []
         outside: list[str] = []
         site_real = str(dist.site.resolve())
         inside = (str(root) + os.sep, site_real + os.sep)
         for rel, expected, _size in rows:
-            full = os.path.normpath(os.path.join(site_real, rel))
+            full = site_real + os.sep + rel
+            if ".." in rel or rel.startswith(("/", "\\")) or "//" in rel or "/./" in rel:
+                full = os.path.normpath(os.path.join(site_real, rel))
             if not full.startswith(inside):
                 outside.append(rel)
                 continue
@@ -363,14 +366,16 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bo
         jobs.append((dist, files, outside))
         if outside:
             dist.component.properties["scanner:files-outside-environment"] = str(len(outside))
-        record = dist.info / "RECORD"
-        dist.component.properties["scanner:record-sha256"] = sha256_file(record)
+        dist.component.properties["scanner:record-sha256"] = record_digest
         dist.component.children.extend(embedded.vendored(dist.site, [r for r, _, _ in rows], dist.component))
         dist.component.children.sort(key=lambda ch: ch.bom_ref)
     # Threads: hashlib releases the GIL on large buffers, and the stat/open calls overlap.
     roots = (root,)
-    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) * 2)) as pool:
-        results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots, verify), jobs))
+    if verify:
+        with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) * 2)) as pool:
+            results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots, verify), jobs))
+    else:
+        results = [_hash_dist(dist, files, roots, verify) for dist, files, _ in jobs]
     for (dist, _files, _outside), (digest, count, mismatched, missing) in zip(jobs, results, strict=True):
         c = dist.component
         c.hashes["SHA-256"] = digest
