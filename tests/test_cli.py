@@ -34,7 +34,7 @@ def test_gate_allowed_exit_0_and_stdout_is_only_the_report(cli, tmp_path: Path) 
 
 def test_gate_denied_exit_1(cli, tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
-    req.write_text("flask>=2\n")  # unpinned: a medium finding, which prod blocks
+    req.write_text("flask>=2\nflask ==\n")  # an unparseable line: a medium finding, which prod blocks
     r = cli("gate", req, "--stage", "prod", "--format", "json")
     assert r.code == 1
     decision = json.loads(r.out)["decision"]
@@ -97,10 +97,10 @@ def test_unknown_format(cli, tmp_path: Path) -> None:
 
 def test_env_var_and_config_precedence(tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
-    req.write_text("flask>=2\n")
+    req.write_text("flask>=2\nflask ==\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("SCANNER_STAGE", None)
-    # unpinned requirement → medium finding: allowed at dev (blocks critical), denied at prod
+    # unparseable requirement → medium finding: allowed at dev (blocks critical), denied at prod
     assert run_process("gate", req, "--format", "json", cwd=tmp_path, env=env).code == 0
     env_prod = {**env, "SCANNER_STAGE": "prod"}
     assert run_process("gate", req, "--format", "json", cwd=tmp_path, env=env_prod).code == 1
@@ -159,4 +159,4 @@ def test_markdown_report_escapes_hostile_names(cli, tmp_path: Path) -> None:
     assert r.code == 1
     assert "❌ promotion to prod denied" in r.out
     assert "<script>" not in r.out
-    assert "| medium | SBOM-UNPINNED-REQUIREMENT |" in r.out
+    assert "| medium | SBOM-UNPARSEABLE-REQUIREMENT |" in r.out

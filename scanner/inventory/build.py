@@ -1,24 +1,125 @@
-"""Choose the inventory source for an artifact kind."""
+"""Choose the inventory source for an artifact (the gate's inventory stage).
+
+Application kinds: an installed environment, a requirements file, a pyproject.toml, a lock file
+(pylock.toml, uv.lock, poetry.lock), an existing CycloneDX BOM, or a project directory. For a
+project directory the input is chosen by what it holds, first match wins:
+
+1. a lock file: ``pylock.toml``, then ``pylock.*.toml``, ``uv.lock``, ``poetry.lock`` (the
+   exact resolution; a ``pyproject.toml`` beside it names the root and the direct deps);
+2. ``requirements.txt``;
+3. ``pyproject.toml``;
+4. a CycloneDX BOM: ``bom.json``, ``*.cdx.json``, ``bom.xml``, ``*.cdx.xml``;
+5. a virtual environment in ``.venv`` or ``venv``.
+
+``input_type`` (``scanner sbom --input-type``) picks one of these explicitly.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from scanner.core import Artifact, ArtifactKind, ScanError
 from scanner.inventory.model import Inventory
 
+INPUT_TYPES = ("auto", "environment", "requirements", "pyproject", "lockfile", "sbom")
 
-def build_inventory(artifact: Artifact) -> Inventory:
-    if artifact.kind.is_model:
+
+def _candidates(directory: Path) -> dict[str, list[Path]]:
+    def files(*names: str) -> list[Path]:
+        return [directory / n for n in names if (directory / n).is_file()]
+
+    return {
+        "lockfile": files("pylock.toml")
+        + sorted(p for p in directory.glob("pylock.*.toml") if p.is_file())
+        + files("uv.lock", "poetry.lock"),
+        "requirements": files("requirements.txt"),
+        "pyproject": files("pyproject.toml"),
+        "sbom": files("bom.json")
+        + sorted(p for p in directory.glob("*.cdx.json") if p.is_file())
+        + files("bom.xml")
+        + sorted(p for p in directory.glob("*.cdx.xml") if p.is_file()),
+        "environment": [directory / n for n in (".venv", "venv") if (directory / n / "pyvenv.cfg").is_file()],
+    }
+
+
+def choose_app_input(directory: Path, input_type: str | None = None) -> tuple[str, Path]:
+    """(input type, path) for a project directory, by the precedence in the module doc."""
+    found = _candidates(directory)
+    order = ("lockfile", "requirements", "pyproject", "sbom", "environment")
+    if input_type and input_type != "auto":
+        if input_type not in found:
+            raise ScanError(f"unknown input type {input_type!r} (choose from {', '.join(INPUT_TYPES)})", directory)
+        if input_type == "requirements" and not found["requirements"]:
+            found["requirements"] = sorted(directory.glob("requirements*.txt"))
+        if not found[input_type]:
+            raise ScanError(f"no {input_type} input in this directory", directory)
+        return input_type, found[input_type][0]
+    for kind in order:
+        if found[kind]:
+            return kind, found[kind][0]
+    others = sorted(directory.glob("requirements*.txt"))
+    if len(others) == 1:
+        return "requirements", others[0]
+    if others:
+        names = ", ".join(p.name for p in others)
+        raise ScanError(f"several requirements files ({names}): give the one you mean as the path", directory)
+    raise ScanError("no application input here (lock file, requirements, pyproject.toml, BOM or venv)", directory)
+
+
+_KIND_OF = {
+    ArtifactKind.ENVIRONMENT: "environment",
+    ArtifactKind.REQUIREMENTS: "requirements",
+    ArtifactKind.PYPROJECT: "pyproject",
+    ArtifactKind.LOCKFILE: "lockfile",
+    ArtifactKind.SBOM: "sbom",
+}
+
+
+def build_inventory(artifact: Artifact, input_type: str | None = None, *, verify_files: bool = True) -> Inventory:
+    """The inventory of any artifact kind. ``input_type`` overrides what a directory is read as.
+    ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD."""
+    if artifact.kind.is_model and input_type in (None, "auto"):
         from scanner.inventory.modeldir import inventory_model
 
         return inventory_model(artifact)
-    if artifact.kind == ArtifactKind.REQUIREMENTS:
+    path = artifact.path
+    if artifact.kind == ArtifactKind.APP_DIR or (path.is_dir() and artifact.kind.is_model):
+        kind, path = choose_app_input(path, input_type)
+    elif artifact.kind in _KIND_OF:
+        kind = _KIND_OF[artifact.kind]
+    else:
+        kind = str(input_type)
+    inv = read_input(kind, path, verify_files=verify_files)
+    if inv.root is not None:
+        inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
+    return inv
+
+
+def looks_like_env(path: Path) -> bool:
+    """A venv (pyvenv.cfg) or a site-packages directory (holds .dist-info directories)."""
+    return (path / "pyvenv.cfg").is_file() or any(p.suffix == ".dist-info" for p in path.iterdir())
+
+
+def read_input(kind: str, path: Path, *, verify_files: bool = True) -> Inventory:
+    if kind == "environment":
+        from scanner.inventory.environment import inventory_environment
+
+        return inventory_environment(path, verify_files=verify_files)
+    if kind == "requirements":
         from scanner.inventory.requirements import inventory_requirements
 
-        return inventory_requirements(artifact.path)
-    if artifact.kind == ArtifactKind.APP_DIR:
-        req = artifact.path / "requirements.txt"
-        if req.is_file():
-            from scanner.inventory.requirements import inventory_requirements
+        return inventory_requirements(path)
+    if kind == "pyproject":
+        from scanner.inventory.pyproject import inventory_pyproject
 
-            return inventory_requirements(req)
-    raise ScanError(f"inventory of a {artifact.kind.value} is not supported yet", artifact.path)
+        return inventory_pyproject(path)
+    if kind == "lockfile":
+        from scanner.inventory.lockfiles import inventory_lockfile
+
+        pyproject = path.parent / "pyproject.toml"
+        return inventory_lockfile(path, pyproject=pyproject if pyproject.is_file() else None)
+    if kind == "sbom":
+        from scanner.inventory.ingest import inventory_sbom
+
+        return inventory_sbom(path)
+    raise ScanError(f"inventory of a {kind} is not supported", path)

@@ -27,6 +27,11 @@ class Component:
     external_references: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    # Components carried inside this one and not installed on their own: pip's vendored
+    # packages, the contents of a wheel's embedded SBOM (PEP 770). Never top-level.
+    children: list[Component] = field(default_factory=list)
+    # Authors with an e-mail address where the metadata gives one: ``[{"name": ..., "email": ...}]``.
+    contacts: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,8 +44,12 @@ class Component:
             "hashes": dict(self.hashes),
             "scope": self.scope,
             "supplier": self.supplier,
+            "author": self.author,
+            "description": self.description,
+            "external_references": dict(self.external_references),
             "properties": dict(self.properties),
             "source": self.source,
+            "children": [c.to_dict() for c in self.children],
         }
 
 
@@ -74,4 +83,12 @@ class Inventory:
             "with_license": sum(1 for c in self.components if c.licenses),
             "with_hashes": sum(1 for c in self.components if c.hashes),
             "dependency_edges": sum(len(v) for v in self.dependencies.values()),
+            "nested": sum(len(c.children) for c in self.components),
         }
+
+    def component(self, bom_ref: str) -> Component | None:
+        """The top-level component with this bom-ref, or None."""
+        for c in self.components:
+            if c.bom_ref == bom_ref:
+                return c
+        return None

@@ -1,4 +1,9 @@
-"""Pinned requirements files (``name==version``, with ``--hash`` options)."""
+"""Requirements files: ``name==version`` lines with their ``--hash`` values, ``-r`` includes, and the
+``# via`` annotations pip-compile / uv write (they give the dependency graph).
+
+Lines whose environment marker is false for the target environment are dropped. A requirement
+that is not pinned to one version is still a component, without a version (the vulnerability
+check reports it as unaudited)."""
 
 from __future__ import annotations
 
@@ -9,49 +14,166 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, ScanError, Severity
+from scanner.inventory.markers import TargetEnv
 from scanner.inventory.model import Component, Inventory
 
-_HASH = re.compile(r"--hash[= ](\w+):([0-9a-fA-F]+)")
+FILE_LIMIT = 16 << 20
+INCLUDE_DEPTH = 10
+_HASH = re.compile(r"--hash[= ]+(\w+):([0-9a-fA-F]+)")
+_OPTION = re.compile(r"^(-[rc]|--requirement|--constraint)[= ]\s*(\S+)")
+_VIA = re.compile(r"^\s*#\s+via(?:\s+(.*))?$")
+_VIA_MORE = re.compile(r"^\s*#\s{2,}(\S.*)$")
 
 
-def inventory_requirements(path: Path) -> Inventory:
+def inventory_requirements(path: Path, env: TargetEnv | None = None) -> Inventory:
+    env = env or TargetEnv.host()
+    inv = Inventory()
+    root = Component(bom_ref=f"requirements:{path.name}", name=path.name, type="application")
+    inv.root = root
+    by_name: dict[str, Component] = {}
+    via: dict[str, set[str]] = {}
+    _read(path, env, inv, by_name, via, depth=0, seen=set())
+    names = set(by_name)
+    has_via = bool(via)
+    direct: set[str] = set()
+    for name, c in by_name.items():
+        inv.components.append(c)
+        inv.dependencies.setdefault(c.bom_ref, [])
+        parents = via.get(name, set())
+        pkg_parents = {p for p in parents if p in names}
+        if not has_via or not pkg_parents or any(p.startswith("-") for p in parents):
+            direct.add(c.bom_ref)
+        for parent in pkg_parents:
+            inv.dependencies.setdefault(by_name[parent].bom_ref, []).append(c.bom_ref)
+    inv.components.sort(key=lambda c: c.bom_ref)
+    inv.dependencies = {k: sorted(set(v)) for k, v in sorted(inv.dependencies.items())}
+    inv.dependencies[root.bom_ref] = sorted(direct)
+    return inv
+
+
+def _read(
+    path: Path,
+    env: TargetEnv,
+    inv: Inventory,
+    by_name: dict[str, Component],
+    via: dict[str, set[str]],
+    *,
+    depth: int,
+    seen: set[Path],
+) -> None:
+    real = path.resolve()
+    if real in seen:
+        return
+    seen.add(real)
+    if depth > INCLUDE_DEPTH:
+        raise ScanError("requirements includes nested too deeply", path)
     try:
+        if path.stat().st_size > FILE_LIMIT:
+            raise ScanError("requirements file larger than 16 MiB", path)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ScanError("not a UTF-8 text requirements file", path) from None
-    inv = Inventory()
-    for lineno, line in _logical_lines(text):
-        hashes = {alg.upper().replace("SHA", "SHA-"): digest.lower() for alg, digest in _HASH.findall(line)}
+    except OSError as exc:
+        raise ScanError(f"cannot read requirements file: {exc.strerror or exc}", path) from None
+    current: str | None = None
+    for lineno, line, comments in _logical_lines(text):
+        if line is None:
+            if current:
+                via.setdefault(current, set()).update(_via_names(comments))
+            continue
+        sha256 = [digest.lower() for alg, digest in _HASH.findall(line) if alg.lower() == "sha256"]
         spec = _HASH.sub("", line).strip()
-        if not spec or spec.startswith("-"):
+        opt = _OPTION.match(spec)
+        if opt:
+            if opt.group(1) in ("-r", "--requirement"):
+                _read((path.parent / opt.group(2)), env, inv, by_name, via, depth=depth + 1, seen=seen)
+            current = None
+            continue
+        if spec.startswith(("-e ", "--editable")):
+            inv.findings.append(
+                _finding(
+                    path, lineno, "SBOM-UNRESOLVED-REQUIREMENT", f"editable requirement {spec!r} is not inventoried"
+                )
+            )
+            current = None
+            continue
+        if spec.startswith("-"):
+            current = None
             continue
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
             inv.findings.append(_finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", f"cannot parse {spec!r}: {exc}"))
+            current = None
             continue
-        if req.marker is not None and not req.marker.evaluate():
+        current = None
+        if not env.evaluate(req.marker):
             continue
-        pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
         name = canonicalize_name(req.name)
-        if len(pins) != 1:
-            inv.findings.append(
-                _finding(path, lineno, "SBOM-UNPINNED-REQUIREMENT", f"{req.name} is not pinned to one version ({spec})")
-            )
-            inv.components.append(Component(bom_ref=f"pkg:pypi/{name}", name=name, source=f"{path}:{lineno}"))
+        pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+        version = pins[0] if len(pins) == 1 else None
+        purl = f"pkg:pypi/{name}@{version}" if version else f"pkg:pypi/{name}"
+        c = Component(bom_ref=purl, name=name, version=version, purl=purl, hashes={}, source=f"{path}:{lineno}")
+        if sha256:
+            # One hash per allowed artifact (wheels, sdist): the first is the component's,
+            # all of them are kept.
+            c.hashes["SHA-256"] = sha256[0]
+            if len(sha256) > 1:
+                c.properties["scanner:artifact-sha256"] = ",".join(sha256)
+        if req.url:
+            c.properties["scanner:direct-url"] = req.url
+        if req.extras:
+            c.properties["scanner:extras"] = ",".join(sorted(canonicalize_name(e) for e in req.extras))
+        if version is None:
+            c.properties["scanner:specifier"] = str(req.specifier) or "any"
+        previous = by_name.get(name)
+        if previous is not None:
+            if previous.version != c.version:
+                inv.findings.append(
+                    _finding(
+                        path,
+                        lineno,
+                        "SBOM-CONFLICTING-REQUIREMENT",
+                        f"{name} is required as {previous.version or 'unpinned'} and {version or 'unpinned'}",
+                    )
+                )
+            current = name
             continue
-        purl = f"pkg:pypi/{name}@{pins[0]}"
-        inv.components.append(
-            Component(bom_ref=purl, name=name, version=pins[0], purl=purl, hashes=hashes, source=f"{path}:{lineno}")
-        )
-    return inv
+        by_name[name] = c
+        current = name
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
+def _via_names(comments: list[str]) -> set[str]:
+    """``# via flask`` / ``#   -r requirements.in`` lines → canonical package names, or the raw
+    ``-r …`` text for an input file (a direct requirement)."""
+    out: set[str] = set()
+    for comment in comments:
+        m = _VIA.match(comment) or _VIA_MORE.match(comment)
+        if not m or not m.group(1):
+            continue
+        for part in m.group(1).split(","):
+            item = part.strip()
+            if not item:
+                continue
+            if item.startswith("-"):
+                out.add(item)
+            else:
+                token = item.split()[0]
+                if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", token):
+                    out.add(canonicalize_name(token))
+    return out
+
+
+def _logical_lines(text: str) -> list[tuple[int, str | None, list[str]]]:
+    """(line number, requirement text, []) for requirement lines and (n, None, [comment]) for
+    comment lines, with backslash continuations joined."""
+    out: list[tuple[int, str | None, list[str]]] = []
     buf, start = "", 0
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0] if not raw.lstrip().startswith("#") else ""
+        if not buf and raw.lstrip().startswith("#"):
+            out.append((n, None, [raw]))
+            continue
+        line = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0]
         if not buf:
             start = n
         if line.rstrip().endswith("\\"):
@@ -59,7 +181,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
             continue
         buf += line
         if buf.strip():
-            out.append((start, buf.strip()))
+            out.append((start, buf.strip(), []))
         buf = ""
     return out
 
@@ -72,5 +194,5 @@ def _finding(path: Path, lineno: int, rule: str, message: str) -> Finding:
         subject=f"{path}:{lineno}",
         message=message,
         evidence={"file": str(path), "line": lineno},
-        fix="pin every requirement to one version (pip-compile or uv pip compile)",
+        fix="fix the requirements file (pip-compile or uv pip compile write a complete pinned one)",
     )
