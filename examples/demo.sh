@@ -14,6 +14,7 @@ formats() { # $1 = report basename
       table) ;;
       markdown) args+=(--format "$f=$out/$1.md") ;;
       junit) args+=(--format "$f=$out/$1.junit.xml") ;;
+      cyclonedx-json) args+=(--format "$f=$out/$1.cdx.json") ;;
       *) args+=(--format "$f=$out/$1.$f") ;;
     esac
   done

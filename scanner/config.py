@@ -23,6 +23,7 @@ KEYS = {
     "ledger": "ledger",
     "max-db-age": "max_db_age",
     "osv-url": "osv_url",
+    "author": "author",  # exported as SCANNER_AUTHOR: who authors generated SBOMs
 }
 COMMANDS = ("gate", "scan", "sbom", "audit", "verify", "report", "db")
 

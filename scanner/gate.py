@@ -57,6 +57,9 @@ def run_gate(
     matched = match_waivers(results, waivers, now)
     policy_input = build_input(artifact, stage, inventory, results, matched, now=now)
     decision = engine.evaluate(policy_input)
+    from scanner.inventory.cyclonedx import to_cyclonedx_dict
+
+    evidence = {"sbom": to_cyclonedx_dict(inventory, artifact), **(evidence or {})}
     record = build_record(
         command="gate",
         artifact=artifact,
@@ -68,6 +71,6 @@ def run_gate(
         stage=stage,
         now=now,
         policy_dir=policy_dir,
-        **(evidence or {}),
+        **evidence,
     )
     return GateOutcome(artifact, inventory, results, policy_input, decision, record)

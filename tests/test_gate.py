@@ -31,3 +31,24 @@ def _data() -> dict:
     import json
 
     return json.loads((policies_dir() / "data.json").read_text())
+
+
+def test_gate_record_carries_the_validated_sbom_and_ntia_author(cli, tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    monkeypatch.setenv("SCANNER_AUTHOR", "Platform Team")
+    req = tmp_path / "requirements.txt"
+    req.write_text("requests==2.32.3\n")
+    bom_path = tmp_path / "gate.cdx.json"
+    r = cli("gate", req, "--format", "json", "--format", f"cyclonedx-json={bom_path}")
+    record = json.loads(r.out)
+    bom = json.loads(bom_path.read_text())
+    assert bom == record["sbom"]
+    assert bom["specVersion"] == "1.6" and bom["metadata"]["authors"] == [{"name": "Platform Team"}]
+    assert [c["purl"] for c in bom["components"]] == ["pkg:pypi/requests@2.32.3"]
+    assert not any(f["id"] in ("SBOM-NTIA-AUTHOR", "SBOM-NTIA-TIMESTAMP") for f in record["findings"])
+    del record["sbom"]
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(record))
+    r = cli("report", "render", saved, "--format", "cyclonedx-json")
+    assert r.code == 2 and "carries no SBOM" in r.err

@@ -51,7 +51,13 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     if path is not None:
         if not path.is_file():
             raise ScanError("config file not found", path)
-        ctx.default_map = default_map(load_config(path))
+        values = load_config(path)
+        author = values.pop("author", None)
+        if author:
+            import os
+
+            os.environ.setdefault("SCANNER_AUTHOR", str(author))
+        ctx.default_map = default_map(values)
     return value
 
 

@@ -117,6 +117,8 @@ def to_cyclonedx_dict(
         "timestamp": "",
         "tools": {"components": [{"type": "application", "name": "scanner", "version": __version__}]},
     }
+    if inventory.authors:
+        metadata["authors"] = [{"name": a[:200]} for a in inventory.authors if a.strip()]
     if inventory.root is not None:
         metadata["component"] = comp(inventory.root)
     if artifact is not None:

@@ -10,6 +10,7 @@ from typing import Any
 FORMATS: dict[str, str] = {
     "table": "scanner.report.table",
     "json": "scanner.report.json_format",
+    "cyclonedx-json": "scanner.report.cyclonedx_json",
     "markdown": "scanner.report.markdown",
     "html": "scanner.report.html",
     "sarif": "scanner.report.sarif",
