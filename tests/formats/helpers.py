@@ -10,7 +10,9 @@ from scanner.core import Finding
 from scanner.models.api import FormatContext
 
 
-def scan_bytes(module: ModuleType, data: bytes, subject: str = "model", ctx: FormatContext | None = None) -> list[Finding]:
+def scan_bytes(
+    module: ModuleType, data: bytes, subject: str = "model", ctx: FormatContext | None = None
+) -> list[Finding]:
     return module.scan(io.BytesIO(data), len(data), subject, ctx or FormatContext())
 
 

@@ -74,7 +74,7 @@ def test_absurd_header_lengths(real: bytes, length: int) -> None:
 
 def test_overlapping_tensors(real: bytes) -> None:
     header, payload = split(real)
-    begin, end = header["embed.weight"]["data_offsets"]
+    begin, _end = header["embed.weight"]["data_offsets"]
     header["steps"]["data_offsets"] = [begin, begin + 8]
     found = scan_bytes(st, build(header, payload))
     assert "overlap" in problems(found)
@@ -87,7 +87,7 @@ def test_gap_between_tensors_hides_bytes(real: bytes) -> None:
     last = spans[-1][1]
     header[last]["data_offsets"] = [o + 16 for o in header[last]["data_offsets"]]
     start = header[last]["data_offsets"][0] - 16
-    hidden = payload[:start] + b"cos\nsystem\n(S'true'\ntR." [:16] + payload[start:]
+    hidden = payload[:start] + b"cos\nsystem\n(S'true'\ntR."[:16] + payload[start:]
     assert problems(scan_bytes(st, build(header, hidden))) == ["gap"]
 
 
