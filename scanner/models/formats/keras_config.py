@@ -308,6 +308,8 @@ class _Judge:
             self.walk(value, f"{path}.{key}" if path else key, layer, depth + 1)
 
     def safe_mode_off(self, path: str, layer: str | None) -> None:
+        if any(f.id == SAFE_MODE_OFF for f in self.findings):
+            return  # one is enough: the string and the object naming it are the same entry
         self.add(
             SAFE_MODE_OFF,
             Severity.CRITICAL,
@@ -338,12 +340,13 @@ class _Judge:
                 function=class_name,
                 file=config["vocabulary"],
             )
+        # Where loading would import from: the module, else a registered package, else a dotted class.
         names: list[tuple[str, str]] = []
         if isinstance(module, str) and module:
             names.append(("module", module))
-        if isinstance(registered, str) and ">" in registered:
+        elif isinstance(registered, str) and ">" in registered:
             names.append(("registered_name", registered.split(">", 1)[0]))
-        if "." in class_name:
+        elif "." in class_name:
             names.append(("class_name", class_name.rsplit(".", 1)[0]))
         target = class_name
         for source, mod in names:
