@@ -30,7 +30,7 @@ ONNX_MISSING = "MODEL-ONNX-EXTERNAL-DATA-MISSING"
 ONNX_CUSTOM_OP = "MODEL-ONNX-CUSTOM-OP"
 TF_UNSAFE_OP = "MODEL-TF-UNSAFE-OP"
 
-MAX_DEPTH = 64
+MAX_DEPTH = 32  # nested graphs (If / Loop / Scan bodies)
 MAX_STRING = 1 << 16
 WINDOW = 1 << 16
 
@@ -168,7 +168,7 @@ class _Onnx:
             if wtype != LEN:
                 continue
             if n == 1:
-                self.node(value, depth + 1)
+                self.node(value, depth)
             elif n == 5:
                 self.tensor(value)
             elif n == 15:
@@ -178,12 +178,11 @@ class _Onnx:
         self._depth(depth)
         for n, wtype, value in self.wire.fields(*span):
             if wtype == LEN and n == 7:
-                self.node(value, depth + 1)
+                self.node(value, depth)
             elif wtype == LEN and n == 10:
                 self.local_domains.add(self.wire.text(value))
 
     def node(self, span: tuple[int, int], depth: int) -> None:
-        self._depth(depth)
         op_type, domain = "", ""
         for n, wtype, value in self.wire.fields(*span):
             if wtype != LEN:
@@ -193,11 +192,10 @@ class _Onnx:
             elif n == 7:
                 domain = self.wire.text(value)
             elif n == 5:
-                self.attribute(value, depth + 1)
+                self.attribute(value, depth)
         self.ops.setdefault(domain, set()).add(op_type)
 
     def attribute(self, span: tuple[int, int], depth: int) -> None:
-        self._depth(depth)
         for n, wtype, value in self.wire.fields(*span):
             if wtype != LEN:
                 continue
