@@ -279,3 +279,15 @@ def test_template_over_limit_is_unscannable() -> None:
 def test_facts_raise_on_garbage() -> None:
     with pytest.raises(ValueError):
         gguf.read_header_facts(io.BytesIO(b"GGUF\x03\0\0\0"), 8)
+
+
+def test_string_in_array_past_end() -> None:
+    value = struct.pack("<IQ", 8, 2) + _string("ok") + struct.pack("<Q", 2**60) + b"x" * 64
+    assert problems(scan_bytes(gguf, write_gguf([("tokenizer.ggml.tokens", 9, value)]))) == ["length"]
+
+
+def test_large_vocabulary_is_walked() -> None:
+    n = 50_000
+    blob = write_gguf([tokens(n), ("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, n) + b"\0" * 4 * n)])
+    assert scan_bytes(gguf, blob) == []
+    assert problems(scan_bytes(gguf, blob[: len(blob) - 4 * n - 5])) == ["length"]

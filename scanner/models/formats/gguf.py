@@ -113,14 +113,19 @@ class Malformed(ValueError):
 
 
 class _Reader:
-    """Bounded sequential reads: nothing is read or skipped past ``size``."""
+    """Bounded sequential reads through a small window: nothing is read or skipped past ``size``,
+    and skipping a large value costs one seek (the window is refilled only when needed)."""
+
+    WINDOW = 1 << 16
 
     def __init__(self, data: BinaryIO, size: int, endian: str) -> None:
         self.data = data
         self.size = size
         self.pos = 0
         self.endian = endian
-        data.seek(0)
+        self._buf = b""
+        self._start = 0
+        self._structs: dict[str, struct.Struct] = {}
 
     def left(self) -> int:
         return self.size - self.pos
@@ -128,21 +133,43 @@ class _Reader:
     def read(self, n: int, what: str) -> bytes:
         if n > self.left():
             raise Malformed("truncated", f"{what} of {n} bytes at offset {self.pos} runs past the end of the file")
-        raw = self.data.read(n)
+        offset = self.pos - self._start
+        if offset < 0 or offset + n > len(self._buf):
+            self.data.seek(self.pos)
+            self._buf = self.data.read(max(n, self.WINDOW))
+            self._start, offset = self.pos, 0
+        raw = self._buf[offset : offset + n]
         if len(raw) != n:
             raise Malformed("truncated", f"file ends inside {what} at offset {self.pos}")
         self.pos += n
         return raw
 
+    def skip_strings(self, count: int, wide: str, what: str) -> None:
+        """Skip ``count`` length-prefixed strings (token lists hold hundreds of thousands)."""
+        packer = struct.Struct(self.endian + wide)
+        width = packer.size
+        for _ in range(count):
+            offset = self.pos - self._start
+            if offset < 0 or offset + width > len(self._buf):
+                self.read(width, what)  # refills the window (and checks the end of the file)
+                self.pos -= width
+                offset = 0
+            (n,) = packer.unpack_from(self._buf, offset)
+            end = self.pos + width + n
+            if end > self.size:
+                raise Malformed("length", f"string of {n} bytes in {what} at offset {self.pos} runs past the end")
+            self.pos = end
+
     def skip(self, n: int, what: str) -> None:
         if n > self.left():
             raise Malformed("length", f"{what} of {n} bytes at offset {self.pos} runs past the end of the file")
-        self.data.seek(n, 1)
         self.pos += n
 
     def unpack(self, fmt: str, what: str) -> Any:
-        raw = self.read(struct.calcsize(fmt), what)
-        return struct.unpack(self.endian + fmt, raw)[0]
+        packer = self._structs.get(fmt)
+        if packer is None:
+            packer = self._structs[fmt] = struct.Struct(self.endian + fmt)
+        return packer.unpack(self.read(packer.size, what))[0]
 
 
 @dataclass
@@ -227,8 +254,11 @@ def parse(data: BinaryIO, size: int, max_string: int) -> Header:
             minimum = width if itype == _STRING else 4 + width
             if count * minimum > r.left():
                 raise Malformed("length", f"array {key!r} declares {count} items, more than the file can hold")
-            for _ in range(count):
-                value(itype, key, depth + 1, False)
+            if itype == _STRING:
+                r.skip_strings(count, wide, f"array {key!r}")
+            else:
+                for _ in range(count):
+                    value(itype, key, depth + 1, False)
             return None
         raise Malformed("value-type", f"metadata {key!r} has unknown value type {vtype}", r.pos)
 
