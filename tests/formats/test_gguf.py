@@ -291,3 +291,12 @@ def test_large_vocabulary_is_walked() -> None:
     blob = write_gguf([tokens(n), ("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, n) + b"\0" * 4 * n)])
     assert scan_bytes(gguf, blob) == []
     assert problems(scan_bytes(gguf, blob[: len(blob) - 4 * n - 5])) == ["length"]
+
+
+def test_duplicate_template_keys_are_both_judged() -> None:
+    blob = write_gguf([kv_str("tokenizer.chat_template", CHATML), kv_str("tokenizer.chat_template", MALICIOUS["mro"])])
+    found = scan_bytes(gguf, blob)
+    assert [(f.id, f.evidence.get("problem")) for f in found] == [
+        (gguf.MALFORMED, "duplicate-key"),
+        (gguf.INJECTION, None),
+    ]

@@ -364,3 +364,91 @@ def test_path_relative_to_root(tmp_path: Path) -> None:
     with path.open("rb") as fh:
         found = protobuf.scan(fh, len(blob), "m/model.onnx", ctx)
     assert ids(found) == [protobuf.ONNX_ESCAPE]
+
+
+# --- other SavedModel files --------------------------------------------------------------------------
+
+
+def saved_object(node_id: int, path: str, identifier: str, metadata: dict) -> bytes:
+    import json
+
+    body = (field(2, node_id) if node_id else b"") + field(3, path) + field(4, identifier)
+    return body + field(5, json.dumps(metadata)) + field(6, field(1, 1) + field(2, 1))
+
+
+def keras_metadata(*layers: dict) -> bytes:
+    model = {"name": "sequential", "class_name": "Sequential", "config": {"name": "sequential", "layers": []}}
+    nodes = [saved_object(0, "root", "_tf_keras_sequential", model)]
+    nodes += [saved_object(i + 1, f"root.layer-{i}", "_tf_keras_layer", layer) for i, layer in enumerate(layers)]
+    return b"".join(field(1, n) for n in nodes)
+
+
+DENSE_META = {
+    "name": "dense",
+    "trainable": True,
+    "class_name": "Dense",
+    "config": {"name": "dense", "units": 8, "activation": "relu"},
+    "shared_object_id": 1,
+}
+
+
+def test_keras_metadata_pb() -> None:
+    from .test_keras import lambda2
+
+    assert scan_bytes(protobuf, keras_metadata(DENSE_META), "m/keras_metadata.pb") == []
+    lam = {"name": "lambda", "trainable": True, "shared_object_id": 2, **lambda2("1")}
+    found = scan_bytes(protobuf, keras_metadata(DENSE_META, lam), "m/keras_metadata.pb")
+    assert ids(found) == ["MODEL-KERAS-LAMBDA"]
+    assert (found[0].evidence["node_path"], found[0].evidence["kind"], found[0].evidence["layer"]) == (
+        "root.layer-1",
+        "keras_metadata",
+        "lambda",
+    )
+
+
+def test_fingerprint_pb_only_by_name() -> None:
+    blob = field(1, 123456789) + field(2, 42) + field(3, 7) + field(4, 9) + field(5, 11) + field(6, field(1, 1))
+    assert scan_bytes(protobuf, blob, "m/fingerprint.pb") == []
+    assert ids(scan_bytes(protobuf, blob, "m/other.pb")) == ["MODEL-UNSCANNABLE"]
+
+
+PBTXT = """saved_model_schema_version: 1
+meta_graphs {
+  graph_def {
+    node {
+      name: "saver_filename"
+      op: "Placeholder"
+    }
+    library {
+      function {
+        signature {
+          name: "__inference_serving_default_12"
+          input_arg { name: "x" type: DT_FLOAT }
+        }
+        node_def {
+          name: "MatMul"
+          op: "MatMul"
+        }
+        %s
+      }
+      function {
+        signature { name: "__inference__traced_save_45" }
+        node_def { name: "SaveV2" op: "SaveV2" }
+        node_def { name: "MergeV2Checkpoints" op: "MergeV2Checkpoints" }
+      }
+    }
+  }
+}
+"""
+
+
+def test_text_format_savedmodel() -> None:
+    assert scan_bytes(protobuf, (PBTXT % "").encode(), "m/saved_model.pbtxt") == []
+    evil = 'node_def { name: "py" op: "PyFunc" attr { key: "token" value { s: "pyfunc_0" } } }'
+    found = scan_bytes(protobuf, (PBTXT % evil).encode(), "m/saved_model.pbtxt")
+    assert [(f.evidence["op"], f.evidence["node"], f.evidence["function"], f.evidence["kind"]) for f in found] == [
+        ("PyFunc", "py", "__inference_serving_default_12", "pbtxt")
+    ]
+    printer = 'node_def { name: "p" op: "PrintV2" attr { key: "output_stream" value { s: "file:///tmp/x" } } }'
+    found = scan_bytes(protobuf, (PBTXT % printer).encode(), "m/saved_model.pbtxt")
+    assert [(f.evidence["op"], f.severity) for f in found] == [("PrintV2", Severity.HIGH)]

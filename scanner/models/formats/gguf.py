@@ -177,7 +177,7 @@ class Header:
     version: int = 0
     tensor_count: int = 0
     kv_count: int = 0
-    templates: dict[str, str] = field(default_factory=dict)
+    templates: list[tuple[str, str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     tensor_types: dict[str, int] = field(default_factory=dict)
     parameter_count: int = 0
@@ -262,8 +262,13 @@ def parse(data: BinaryIO, size: int, max_string: int) -> Header:
             return None
         raise Malformed("value-type", f"metadata {key!r} has unknown value type {vtype}", r.pos)
 
+    keys: set[str] = set()
     for _ in range(hdr.kv_count):
         key = string("metadata key", True, MAX_KEY) or ""
+        if key in keys:
+            # llama.cpp refuses duplicate keys; other readers keep the first or the last one.
+            hdr.problems.append(Malformed("duplicate-key", f"metadata key {key!r} appears more than once"))
+        keys.add(key)
         vtype = r.unpack("I", f"value type of {key!r}")
         is_template = key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
         wanted = is_template or key in _FACT_KEYS
@@ -273,7 +278,7 @@ def parse(data: BinaryIO, size: int, max_string: int) -> Header:
                 raise Malformed("length", f"{key!r} length {n} exceeds the bytes left in the file")
             if n > max_string:
                 raise Malformed("template-size", f"{key!r} is {n} bytes, over the limit of {max_string}")
-            hdr.templates[key] = r.read(n, key).decode("utf-8", errors="replace")
+            hdr.templates.append((key, r.read(n, key).decode("utf-8", errors="replace")))
             continue
         got = value(vtype, key, 0, wanted)
         if key in _FACT_KEYS and got is not None:
@@ -495,7 +500,7 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
     except OSError as exc:
         return [unscannable(subject, f"read error: {exc}", **extra)]
     findings = [_malformed(subject, p, extra) for p in hdr.problems[:20]]
-    for key, text in hdr.templates.items():
+    for key, text in hdr.templates:
         reasons, error = judge_template(text)
         if reasons:
             findings.append(

@@ -67,9 +67,9 @@ class Wire:
                 return value, pos + i + 1
         raise Malformed(f"bad varint at offset {pos}")
 
-    def bytes(self, pos: int, n: int) -> bytes:
-        if n > MAX_STRING:
-            raise Malformed(f"string of {n} bytes at offset {pos} exceeds {MAX_STRING}")
+    def bytes(self, pos: int, n: int, limit: int = MAX_STRING) -> bytes:
+        if n > limit:
+            raise Malformed(f"string of {n} bytes at offset {pos} exceeds {limit}")
         raw = self._get(pos, n)
         if len(raw) != n:
             raise Malformed(f"file ends inside a field at offset {pos}")
@@ -121,15 +121,31 @@ def _string(wire: Wire, span: tuple[int, int], number: int) -> str | None:
     return found
 
 
-def detect(wire: Wire) -> str | None:
-    """``onnx``, ``savedmodel`` or ``graphdef`` from the top-level fields (values skipped)."""
-    seen = {(n, t) for n, t, _ in wire.fields(0, wire.size)}
+FINGERPRINT_FIELDS = {(1, VARINT), (2, VARINT), (3, VARINT), (4, VARINT), (5, VARINT), (6, LEN), (7, LEN)}
+
+
+def detect(wire: Wire, subject_name: str = "") -> str | None:
+    """``onnx``, ``savedmodel``, ``graphdef``, ``keras_metadata`` (Keras 2 SavedModel layer
+    metadata) or ``fingerprint`` (TF 2.12+ ``fingerprint.pb``) from the top-level fields."""
+    seen: set[tuple[int, int]] = set()
+    first: tuple[int, int] | None = None
+    for n, t, value in wire.fields(0, wire.size):
+        seen.add((n, t))
+        if first is None and (n, t) == (1, LEN):
+            first = value
     if (7, LEN) in seen and (1, VARINT) in seen:
         return "onnx"
     if (2, LEN) in seen and not (seen - {(1, VARINT), (2, LEN)}):
         return "savedmodel"
+    if first is not None and seen == {(1, LEN)}:
+        inner = {(n, t) for n, t, _ in wire.fields(*first)}
+        # A NodeDef always has its op (2, string); a Keras SavedObject has metadata (5, string).
+        if (2, LEN) not in inner and (5, LEN) in inner:
+            return "keras_metadata"
     if (1, LEN) in seen and not (seen - {(1, LEN), (2, LEN), (3, VARINT), (4, LEN)}):
         return "graphdef"
+    if seen and not (seen - FINGERPRINT_FIELDS) and subject_name == "fingerprint.pb":
+        return "fingerprint"
     return None
 
 
@@ -419,6 +435,10 @@ class _Tf:
                 op = self.wire.text(value)
             elif n == 5:
                 attrs.append(value)
+        self.judge(op, name, where, saver, lambda attr: self.attr_strings(attrs, attr))
+
+    def judge(self, op: str, name: str, where: str, saver: bool, attr_values: Any) -> None:
+        """Record ``op`` if unsafe; ``attr_values(name)`` gives an attribute's string values."""
         if op in CHECKPOINT_OPS:
             return
         why = None
@@ -432,9 +452,10 @@ class _Tf:
             why = "reads a text file (normally a bundled asset)"
         elif op in ATTR_OPS:
             attr_name, test = ATTR_OPS[op]
-            values = self.attr_strings(attrs, attr_name)
-            if any(test(v) for v in values):
-                why = f"writes to {values[0]!r}"
+            values = attr_values(attr_name)
+            hit = next((v for v in values if test(v)), None)
+            if hit is not None:
+                why = f"writes to {hit[:200]!r}"
         if why is not None and (op, where) not in self.hits:
             in_saver = saver or (where == "graph" and bool(_SAVER_SCOPE.match(name)))
             self.hits[(op, where)] = (name, why, in_saver)
@@ -468,6 +489,10 @@ def _scan_tf(wire: Wire, kind: str, subject: str, extra: dict[str, Any]) -> list
         tf.saved_model((0, wire.size))
     else:
         tf.graph_def((0, wire.size))
+    return _report_tf(tf, subject, extra)
+
+
+def _report_tf(tf: _Tf, subject: str, extra: dict[str, Any]) -> list[Finding]:
     findings = []
     for (op, where), (node, why, in_saver) in sorted(tf.hits.items()):
         place = "the graph" if where == "graph" else f"function {where}"
@@ -489,6 +514,70 @@ def _scan_tf(wire: Wire, kind: str, subject: str, extra: dict[str, Any]) -> list
     return findings
 
 
+# --- text format (saved_model.pbtxt, graph.pbtxt) -------------------------------------------------
+
+_PBTXT_START = re.compile(rb"^\s*(saved_model_schema_version|meta_graphs|node|library|versions)\s*[:{]")
+_PBTXT_STRINGS = re.compile(r'\bs:\s*"([^"\\]*)"')
+_PBTXT_TOKENS = re.compile(r'\bsignature\s*\{\s*name:\s*"([^"\\]*)"|\bname:\s*"([^"\\]*)"|\bop:\s*"([^"\\]*)"')
+
+
+def _is_pbtxt(data: BinaryIO) -> bool:
+    data.seek(0)
+    head = data.read(4096)
+    return b"\0" not in head and bool(_PBTXT_START.match(head))
+
+
+def _scan_pbtxt(data: BinaryIO, size: int, subject: str, ctx: FormatContext, extra: dict[str, Any]) -> list[Finding]:
+    """Text-format graphs: the same op judgement on ``op: "..."`` entries, attributed to the
+    enclosing function (``signature { name: ... }``) and node (the ``name:`` before the op)."""
+    if size > ctx.limits.max_header_bytes:
+        return [unscannable(subject, f"text protobuf of {size} bytes exceeds the limit", **extra)]
+    data.seek(0)
+    text = data.read(size).decode("utf-8", "replace")
+    tf = _Tf(Wire(data, size))
+    where, node = "graph", ""
+    matches = list(_PBTXT_TOKENS.finditer(text))
+    for i, match in enumerate(matches):
+        function, name, op = match.groups()
+        if function is not None:
+            where = function
+        elif name is not None:
+            node = name
+        elif op is not None:
+            tail = text[match.end() : matches[i + 1].start() if i + 1 < len(matches) else len(text)]
+            values = _PBTXT_STRINGS.findall(tail)  # the node's string attributes (approximation)
+            tf.judge(op, node, where, bool(_SAVER_FUNCTION.match(where)), lambda _attr, v=values: v)
+    return _report_tf(tf, subject, extra)
+
+
+# --- Keras 2 SavedModel metadata (keras_metadata.pb) ----------------------------------------------
+
+
+def _scan_keras_metadata(wire: Wire, subject: str, ctx: FormatContext, extra: dict[str, Any]) -> list[Finding]:
+    """``SavedMetadata.nodes`` (1) are ``SavedObject``s whose ``metadata`` (5) is each layer's Keras
+    JSON config (Lambda bytecode included): judged as a Keras config, path prefixed by ``node_path`` (3)."""
+    from scanner.models.formats import keras_config
+
+    findings: list[Finding] = []
+    limit = ctx.limits.max_header_bytes
+    for node in _children(wire, (0, wire.size), 1):
+        path, metadata = "", None
+        for n, wtype, value in wire.fields(*node):
+            if wtype == LEN and n == 3:
+                path = wire.text(value)
+            elif wtype == LEN and n == 5:
+                metadata = wire.bytes(value[0], value[1] - value[0], limit)
+        if not metadata:
+            continue
+        try:
+            config = keras_config.parse_json(metadata)
+        except ValueError as exc:
+            findings.append(unscannable(subject, f"metadata of {path or 'a node'} is not valid JSON: {exc}", **extra))
+            continue
+        findings.extend(keras_config.judge_config(config, subject, {**extra, "node_path": path}, path))
+    return findings
+
+
 # --- entry point -----------------------------------------------------------------------------
 
 
@@ -503,12 +592,19 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
         extra["member"] = member
     wire = Wire(data, size)
     try:
-        kind = detect(wire)
+        if _is_pbtxt(data):
+            extra["kind"] = "pbtxt"
+            return _scan_pbtxt(data, size, subject, ctx, extra)
+        kind = detect(wire, re.split(r"[/\\!]", subject)[-1])
         if kind is None:
             return [unscannable(subject, "not a recognised ONNX or TensorFlow protobuf", **extra)]
         extra["kind"] = kind
         if kind == "onnx":
             return _scan_onnx(wire, subject, ctx, extra)
+        if kind == "fingerprint":
+            return []  # hashes of the other SavedModel files: nothing that runs
+        if kind == "keras_metadata":
+            return _scan_keras_metadata(wire, subject, ctx, extra)
         return _scan_tf(wire, kind, subject, extra)
     except Malformed as exc:
         return [unscannable(subject, f"malformed protobuf: {exc}", **extra)]
