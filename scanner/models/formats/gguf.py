@@ -212,12 +212,12 @@ def parse(data: BinaryIO, size: int, max_string: int) -> Header:
     hdr = Header(version=version)
     hdr.tensor_count = r.unpack(wide, "tensor count")
     hdr.kv_count = r.unpack(wide, "metadata count")
-    # Smallest possible entries: key (length + 1 byte) + type + 1-byte value; tensor info
-    # (name length + 1 byte, dims count, type, offset).
+    # Smallest possible entries: key length + value type + a 1-byte value; tensor info: name
+    # length, dims count, type, offset. The two kinds share the file, so their sum must fit.
     width = 4 if version == 1 else 8
-    if hdr.kv_count * (width + 1 + 4 + 1) > r.left():
+    if hdr.kv_count * (width + 4 + 1) > r.left():
         raise Malformed("count", f"metadata count {hdr.kv_count} cannot fit in the {size}-byte file", 16)
-    if hdr.tensor_count * (width + 1 + 4 + 4 + 8) > r.left():
+    if hdr.tensor_count * (width + 4 + 4 + 8) + hdr.kv_count * (width + 4 + 1) > r.left():
         raise Malformed("count", f"tensor count {hdr.tensor_count} cannot fit in the {size}-byte file", 8)
 
     def string(what: str, keep: bool, limit: int) -> str | None:
