@@ -357,3 +357,16 @@ def test_h5_bytes_io_and_str_attrs_agree(h5dir: Path) -> None:
         f.attrs["model_config"] = json.dumps(keras2_config(lambda2()))
     data = buf.getvalue()
     assert ids(scan_bytes(hdf5, data)) == [keras_config.LAMBDA]
+
+
+def test_h5_library_hang_is_contained(h5dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: bytes inserted inside the global heap that holds the config make the HDF5
+    C library loop forever while reading the attribute. The child process is killed at the limit."""
+    data = write_h5(h5dir / "hang.h5", keras2_config(lambda2()), None).read_bytes()
+    at = data.find(b'{"class_name"') + 600
+    hostile = h5dir / "hostile.h5"
+    hostile.write_bytes(data[:at] + b"x" * 8 + data[at:])
+    monkeypatch.setattr(hdf5, "TIMEOUT", 3.0)
+    found = scan_file(hdf5, hostile)
+    assert ids(found) == ["MODEL-UNSCANNABLE"]
+    assert "took longer than 3 s" in found[0].evidence["reason"]
