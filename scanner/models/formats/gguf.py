@@ -1,0 +1,568 @@
+"""GGUF (llama.cpp): header sanity and chat templates judged from their Jinja2 syntax tree.
+
+The header is read as a stream: every declared count and length is checked against the bytes
+left in the file before anything is read or allocated, so a file declaring 2**63 tensors or a
+string of 2**60 bytes is reported, never trusted. Only the string values worth judging
+(``tokenizer.chat_template`` and ``tokenizer.chat_template.*``) and a few facts are kept.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from scanner.core import Finding, Severity
+from scanner.models.api import FormatContext, finding, unscannable
+
+FORMAT = "gguf"
+MALFORMED = "MODEL-GGUF-MALFORMED"
+INJECTION = "MODEL-GGUF-TEMPLATE-INJECTION"
+UNPARSABLE = "MODEL-GGUF-TEMPLATE-UNPARSABLE"
+
+MAX_KEY = 65535  # the spec bounds keys to 65535 bytes
+MAX_TEMPLATE = 1 << 20  # longer chat templates are not judged (reported unscannable)
+MAX_ARRAY_DEPTH = 4
+MAX_DIMS = 4  # GGML_MAX_DIMS
+DEFAULT_ALIGNMENT = 32
+
+# GGUF metadata value types -> fixed size in bytes (None: variable).
+_SCALARS = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+_INT_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 10: "Q", 11: "q"}
+
+# ggml tensor type -> (name, elements per block, bytes per block).
+GGML_TYPES: dict[int, tuple[str, int, int]] = {
+    0: ("F32", 1, 4),
+    1: ("F16", 1, 2),
+    2: ("Q4_0", 32, 18),
+    3: ("Q4_1", 32, 20),
+    6: ("Q5_0", 32, 22),
+    7: ("Q5_1", 32, 24),
+    8: ("Q8_0", 32, 34),
+    9: ("Q8_1", 32, 40),
+    10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110),
+    12: ("Q4_K", 256, 144),
+    13: ("Q5_K", 256, 176),
+    14: ("Q6_K", 256, 210),
+    15: ("Q8_K", 256, 292),
+    16: ("IQ2_XXS", 256, 66),
+    17: ("IQ2_XS", 256, 74),
+    18: ("IQ3_XXS", 256, 98),
+    19: ("IQ1_S", 256, 50),
+    20: ("IQ4_NL", 32, 18),
+    21: ("IQ3_S", 256, 110),
+    22: ("IQ2_S", 256, 82),
+    23: ("IQ4_XS", 256, 136),
+    24: ("I8", 1, 1),
+    25: ("I16", 1, 2),
+    26: ("I32", 1, 4),
+    27: ("I64", 1, 8),
+    28: ("F64", 1, 8),
+    29: ("IQ1_M", 256, 56),
+    30: ("BF16", 1, 2),
+    34: ("TQ1_0", 256, 54),
+    35: ("TQ2_0", 256, 66),
+    39: ("MXFP4", 32, 17),
+}
+
+# general.file_type (llama_ftype) -> quantization name.
+FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
+    38: "MXFP4_MOE",
+}
+
+
+class Malformed(ValueError):
+    def __init__(self, problem: str, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.offset = offset
+
+
+class _Reader:
+    """Bounded sequential reads through a small window: nothing is read or skipped past ``size``,
+    and skipping a large value costs one seek (the window is refilled only when needed)."""
+
+    WINDOW = 1 << 16
+
+    def __init__(self, data: BinaryIO, size: int, endian: str) -> None:
+        self.data = data
+        self.size = size
+        self.pos = 0
+        self.endian = endian
+        self._buf = b""
+        self._start = 0
+        self._structs: dict[str, struct.Struct] = {}
+
+    def left(self) -> int:
+        return self.size - self.pos
+
+    def read(self, n: int, what: str) -> bytes:
+        if n > self.left():
+            raise Malformed("truncated", f"{what} of {n} bytes at offset {self.pos} runs past the end of the file")
+        offset = self.pos - self._start
+        if offset < 0 or offset + n > len(self._buf):
+            self.data.seek(self.pos)
+            self._buf = self.data.read(max(n, self.WINDOW))
+            self._start, offset = self.pos, 0
+        raw = self._buf[offset : offset + n]
+        if len(raw) != n:
+            raise Malformed("truncated", f"file ends inside {what} at offset {self.pos}")
+        self.pos += n
+        return raw
+
+    def skip_strings(self, count: int, wide: str, what: str) -> None:
+        """Skip ``count`` length-prefixed strings (token lists hold hundreds of thousands)."""
+        packer = struct.Struct(self.endian + wide)
+        width = packer.size
+        for _ in range(count):
+            offset = self.pos - self._start
+            if offset < 0 or offset + width > len(self._buf):
+                self.read(width, what)  # refills the window (and checks the end of the file)
+                self.pos -= width
+                offset = 0
+            (n,) = packer.unpack_from(self._buf, offset)
+            end = self.pos + width + n
+            if end > self.size:
+                raise Malformed("length", f"string of {n} bytes in {what} at offset {self.pos} runs past the end")
+            self.pos = end
+
+    def skip(self, n: int, what: str) -> None:
+        if n > self.left():
+            raise Malformed("length", f"{what} of {n} bytes at offset {self.pos} runs past the end of the file")
+        self.pos += n
+
+    def unpack(self, fmt: str, what: str) -> Any:
+        packer = self._structs.get(fmt)
+        if packer is None:
+            packer = self._structs[fmt] = struct.Struct(self.endian + fmt)
+        return packer.unpack(self.read(packer.size, what))[0]
+
+
+@dataclass
+class Header:
+    version: int = 0
+    tensor_count: int = 0
+    kv_count: int = 0
+    templates: list[tuple[str, str]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    tensor_types: dict[str, int] = field(default_factory=dict)
+    parameter_count: int = 0
+    problems: list[Malformed] = field(default_factory=list)
+
+
+_FACT_KEYS = {
+    "general.architecture": "architecture",
+    "general.name": "name",
+    "general.file_type": "file_type",
+    "general.alignment": "alignment",
+    "general.license": "license",
+}
+
+
+def parse(data: BinaryIO, size: int, max_string: int) -> Header:
+    """Walk the header, metadata and tensor infos; raises ``Malformed`` at the first fatal error
+    (the stream cannot be followed past it) and records non-fatal ones in ``Header.problems``."""
+    data.seek(0)
+    head = data.read(8)
+    if len(head) < 8 or head[:4] != b"GGUF":
+        raise Malformed("truncated" if head[:4] == b"GGUF" else "magic", "no complete GGUF header", 0)
+    endian = "<"
+    version = struct.unpack("<I", head[4:8])[0]
+    if version not in (1, 2, 3) and struct.unpack(">I", head[4:8])[0] in (1, 2, 3):
+        endian, version = ">", struct.unpack(">I", head[4:8])[0]
+    if version not in (1, 2, 3):
+        raise Malformed("version", f"unsupported GGUF version {version}", 4)
+    r = _Reader(data, size, endian)
+    r.skip(8, "magic and version")
+    wide = "I" if version == 1 else "Q"
+    hdr = Header(version=version)
+    hdr.tensor_count = r.unpack(wide, "tensor count")
+    hdr.kv_count = r.unpack(wide, "metadata count")
+    # Smallest possible entries: key length + value type + a 1-byte value; tensor info: name
+    # length, dims count, type, offset. The two kinds share the file, so their sum must fit.
+    width = 4 if version == 1 else 8
+    if hdr.kv_count * (width + 4 + 1) > r.left():
+        raise Malformed("count", f"metadata count {hdr.kv_count} cannot fit in the {size}-byte file", 16)
+    if hdr.tensor_count * (width + 4 + 4 + 8) + hdr.kv_count * (width + 4 + 1) > r.left():
+        raise Malformed("count", f"tensor count {hdr.tensor_count} cannot fit in the {size}-byte file", 8)
+
+    def string(what: str, keep: bool, limit: int) -> str | None:
+        n = r.unpack(wide, f"{what} length")
+        if n > r.left():
+            raise Malformed("length", f"{what} length {n} at offset {r.pos} exceeds the bytes left in the file")
+        if not keep:
+            r.skip(n, what)
+            return None
+        if n > limit:
+            raise Malformed("length", f"{what} of {n} bytes exceeds the limit of {limit}")
+        return r.read(n, what).decode("utf-8", errors="replace")
+
+    def value(vtype: int, key: str, depth: int, keep: bool) -> Any:
+        if vtype in _SCALARS:
+            raw = r.read(_SCALARS[vtype], f"value of {key!r}")
+            if not keep:
+                return None
+            if vtype in _INT_FORMATS:
+                return struct.unpack(endian + _INT_FORMATS[vtype], raw)[0]
+            return raw
+        if vtype == _STRING:
+            return string(f"value of {key!r}", keep, max_string)
+        if vtype == _ARRAY:
+            if depth >= MAX_ARRAY_DEPTH:
+                raise Malformed("nesting", f"arrays in {key!r} nest deeper than {MAX_ARRAY_DEPTH}")
+            itype = r.unpack("I", f"array type of {key!r}")
+            count = r.unpack(wide, f"array length of {key!r}")
+            if itype in _SCALARS:
+                r.skip(count * _SCALARS[itype], f"array {key!r}")
+                return None
+            if itype not in (_STRING, _ARRAY):
+                raise Malformed("value-type", f"array {key!r} has unknown element type {itype}", r.pos)
+            minimum = width if itype == _STRING else 4 + width
+            if count * minimum > r.left():
+                raise Malformed("length", f"array {key!r} declares {count} items, more than the file can hold")
+            if itype == _STRING:
+                r.skip_strings(count, wide, f"array {key!r}")
+            else:
+                for _ in range(count):
+                    value(itype, key, depth + 1, False)
+            return None
+        raise Malformed("value-type", f"metadata {key!r} has unknown value type {vtype}", r.pos)
+
+    keys: set[str] = set()
+    for _ in range(hdr.kv_count):
+        key = string("metadata key", True, MAX_KEY) or ""
+        if key in keys:
+            # llama.cpp refuses duplicate keys; other readers keep the first or the last one.
+            hdr.problems.append(Malformed("duplicate-key", f"metadata key {key!r} appears more than once"))
+        keys.add(key)
+        vtype = r.unpack("I", f"value type of {key!r}")
+        is_template = key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
+        wanted = is_template or key in _FACT_KEYS
+        if is_template and vtype == _STRING:
+            n = r.unpack(wide, f"length of {key!r}")
+            if n > r.left():
+                raise Malformed("length", f"{key!r} length {n} exceeds the bytes left in the file")
+            if n > max_string:
+                raise Malformed("template-size", f"{key!r} is {n} bytes, over the limit of {max_string}")
+            hdr.templates.append((key, r.read(n, key).decode("utf-8", errors="replace")))
+            continue
+        got = value(vtype, key, 0, wanted)
+        if key in _FACT_KEYS and got is not None:
+            hdr.facts[_FACT_KEYS[key]] = got
+
+    alignment = hdr.facts.get("alignment", DEFAULT_ALIGNMENT)
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+        hdr.problems.append(Malformed("alignment", f"general.alignment {alignment!r} is not a power of two"))
+        alignment = DEFAULT_ALIGNMENT
+    tensors: list[tuple[str, int, int, int | None]] = []  # name, offset, bytes (None: unknown type)
+    for index in range(hdr.tensor_count):
+        name = string("tensor name", True, MAX_KEY) or f"#{index}"
+        dims_n = r.unpack("I", f"dimension count of {name!r}")
+        if dims_n > MAX_DIMS:
+            raise Malformed("tensor-dims", f"tensor {name!r} declares {dims_n} dimensions (max {MAX_DIMS})")
+        elements = 1
+        for _ in range(dims_n):
+            elements *= r.unpack(wide, f"dimension of {name!r}")
+        ttype = r.unpack("I", f"type of {name!r}")
+        offset = r.unpack("Q", f"offset of {name!r}")
+        info = GGML_TYPES.get(ttype)
+        type_name = info[0] if info else f"type-{ttype}"
+        hdr.tensor_types[type_name] = hdr.tensor_types.get(type_name, 0) + 1
+        hdr.parameter_count += elements
+        nbytes: int | None = None
+        if info is not None:
+            block, block_bytes = info[1], info[2]
+            if elements % block:
+                hdr.problems.append(
+                    Malformed("tensor-shape", f"tensor {name!r}: {elements} elements is not a multiple of {block}")
+                )
+            nbytes = elements // block * block_bytes
+        if offset % alignment:
+            hdr.problems.append(Malformed("tensor-offset", f"tensor {name!r} offset {offset} is not aligned"))
+        tensors.append((name, offset, nbytes or 0, nbytes))
+
+    data_start = -(-r.pos // alignment) * alignment
+    data_size = size - data_start
+    for name, offset, nbytes, _known in tensors:
+        if offset + nbytes > data_size:
+            hdr.problems.append(
+                Malformed(
+                    "tensor-range",
+                    f"tensor {name!r} ({offset}+{nbytes} bytes) runs past the {max(data_size, 0)}-byte data section",
+                )
+            )
+    return hdr
+
+
+# --- chat templates -------------------------------------------------------------------------
+
+# Attributes (or constant item keys) that lead from a template to Python internals.
+DANGEROUS_ATTRS = frozenset(
+    {
+        "__class__",
+        "__globals__",
+        "__subclasses__",
+        "__builtins__",
+        "__mro__",
+        "__base__",
+        "__bases__",
+        "__init__",
+        "__import__",
+        "__dict__",
+        "__getattribute__",
+        "__code__",
+        "__func__",
+        "__self__",
+        "__module__",
+        "__loader__",
+        "__spec__",
+        "__reduce__",
+        "__reduce_ex__",
+        "_TemplateReference__context",
+        "func_globals",
+        "f_globals",
+        "f_back",
+        "gi_frame",
+        "gi_code",
+        "cr_frame",
+        "tb_frame",
+        "co_code",
+        "os",
+        "popen",
+        "system",
+        "subprocess",
+        "eval",
+        "exec",
+        "import_module",
+        "application",
+        "environ",
+    }
+)
+# Template globals whose attributes are the usual sandbox-escape stepping stones.
+TRICK_GLOBALS = frozenset({"cycler", "joiner", "namespace", "lipsum", "range", "dict", "self", "request", "config"})
+
+
+def _fold(node: Any) -> str | None:
+    """Constant value of a string expression built from literals (``'__cla' ~ 'ss__'``,
+    ``'_' * 2``, ``['__', 'class'] | join``) — evaluated here, never by Jinja."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, (nodes.Concat,)):
+        parts = [_fold(n) for n in node.nodes]
+        return "".join(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+    if isinstance(node, (nodes.Add,)):
+        left, right = _fold(node.left), _fold(node.right)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, nodes.Mul):
+        text = _fold(node.left)
+        times = node.right.value if isinstance(node.right, nodes.Const) else None
+        if text is not None and isinstance(times, int) and 0 <= times <= 64:
+            return text * times
+        return None
+    if isinstance(node, nodes.Filter) and node.name == "join" and isinstance(node.node, (nodes.List, nodes.Tuple)):
+        items = [_fold(n) for n in node.node.items]
+        sep = _fold(node.args[0]) if node.args else ""
+        if sep is not None and all(i is not None for i in items):
+            return sep.join(i for i in items if i is not None)
+    return None
+
+
+def judge_template(text: str) -> tuple[list[str], str | None]:
+    """Judge a Jinja2 chat template by its syntax tree (never rendered).
+
+    Returns (reasons it reaches Python internals, parse error or None). Usable for any chat
+    template, e.g. ``tokenizer_config.json``'s ``chat_template``.
+    """
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateSyntaxError
+    from jinja2.ext import Extension
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class _Generation(Extension):
+        """``{% generation %}…{% endgeneration %}`` as transformers' AssistantTracker accepts it."""
+
+        tags = {"generation"}  # noqa: RUF012 - jinja2's declared interface
+
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.Scope(body, lineno=lineno)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols", _Generation]
+    )
+    try:
+        tree = env.parse(text)
+    except TemplateSyntaxError as exc:
+        return [], f"line {exc.lineno}: {exc.message}"
+    except RecursionError:
+        return [], "template nests too deeply to parse"
+    except Exception as exc:  # jinja2's lexer can raise others on hostile input
+        return [], f"{type(exc).__name__}: {exc}"
+
+    reasons: list[str] = []
+
+    def note(reason: str) -> None:
+        if reason not in reasons:
+            reasons.append(reason)
+
+    try:
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Const, nodes.Name)):
+            if isinstance(node, nodes.Getattr):
+                if node.attr in DANGEROUS_ATTRS or node.attr.startswith("__"):
+                    note(f"attribute access .{node.attr}")
+                elif isinstance(node.node, nodes.Name) and node.node.name in TRICK_GLOBALS:
+                    note(f"attribute access {node.node.name}.{node.attr}")
+                elif node.attr.startswith("_"):
+                    note(f"private attribute access .{node.attr}")
+            elif isinstance(node, nodes.Getitem):
+                key = _fold(node.arg)
+                if key is not None and (key in DANGEROUS_ATTRS or key.startswith("__")):
+                    note(f"item access [{key!r}]")
+                elif isinstance(node.node, nodes.Name) and node.node.name in TRICK_GLOBALS and key is not None:
+                    note(f"item access {node.node.name}[{key!r}]")
+            elif isinstance(node, nodes.Filter) and node.name == "attr":
+                name = _fold(node.args[0]) if node.args else None
+                if name is None:
+                    note("attr filter with a computed attribute name")
+                elif name in DANGEROUS_ATTRS or name.startswith("_"):
+                    note(f"attr filter reaching {name!r}")
+            elif isinstance(node, nodes.Const) and isinstance(node.value, str):
+                for word in ("__class__", "__globals__", "__subclasses__", "__builtins__", "__import__", "__mro__"):
+                    if word in node.value:
+                        note(f"string literal naming {word}")
+            elif isinstance(node, nodes.Name) and node.name in ("__builtins__", "__import__", "__globals__"):
+                note(f"name {node.name}")
+        for node in tree.find_all((nodes.Concat, nodes.Add, nodes.Filter)):
+            folded = _fold(node)
+            if folded and any(w in folded for w in ("__class__", "__globals__", "__subclasses__", "__builtins__")):
+                note(f"string assembled to {folded!r}")
+    except RecursionError:
+        return reasons, "template nests too deeply to analyse"
+    return reasons, None
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def _member(subject: str) -> str | None:
+    return subject.split("!", 1)[1] if "!" in subject else None
+
+
+def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Finding]:
+    extra: dict[str, Any] = {"format": FORMAT}
+    member = _member(subject)
+    if member is not None:
+        extra["member"] = member
+    max_string = min(MAX_TEMPLATE, ctx.limits.max_header_bytes)
+    try:
+        hdr = parse(data, size, max_string)
+    except Malformed as exc:
+        if exc.problem == "template-size":
+            return [unscannable(subject, str(exc), **extra)]
+        return [_malformed(subject, exc, extra)]
+    except OSError as exc:
+        return [unscannable(subject, f"read error: {exc}", **extra)]
+    findings = [_malformed(subject, p, extra) for p in hdr.problems[:20]]
+    for key, text in hdr.templates:
+        reasons, error = judge_template(text)
+        if reasons:
+            findings.append(
+                finding(
+                    INJECTION,
+                    Severity.CRITICAL,
+                    subject,
+                    f"chat template {key} reaches Python internals ({'; '.join(reasons[:3])}): rendering it "
+                    "can run code on the host (server-side template injection)",
+                    fix="replace the chat template with a known-good one before serving the model",
+                    key=key,
+                    reasons=reasons[:20],
+                    **extra,
+                )
+            )
+        if error:
+            findings.append(
+                finding(
+                    UNPARSABLE,
+                    Severity.HIGH,
+                    subject,
+                    f"chat template {key} is not valid Jinja2 ({error}) and could not be judged",
+                    fix="replace the chat template with a known-good one",
+                    key=key,
+                    error=error,
+                    **extra,
+                )
+            )
+    return findings
+
+
+def _malformed(subject: str, exc: Malformed, extra: dict[str, Any]) -> Finding:
+    evidence: dict[str, Any] = {**extra, "problem": exc.problem}
+    if exc.offset is not None:
+        evidence["offset"] = exc.offset
+    return finding(
+        MALFORMED,
+        Severity.HIGH,
+        subject,
+        f"malformed GGUF: {exc}; loaders that trust declared sizes can be driven out of bounds",
+        fix="re-convert the model with llama.cpp's tools from a trusted source",
+        **evidence,
+    )
+
+
+def read_header_facts(data: BinaryIO, size: int) -> dict[str, Any]:
+    """Facts for an ML-BOM: ``version``, ``architecture``, ``name``, ``file_type`` (int),
+    ``quantization`` (its name), ``tensor_count``, ``parameter_count``, ``tensor_types``,
+    ``chat_template`` (present or not). Raises ``ValueError`` when the header cannot be read."""
+    hdr = parse(data, size, MAX_TEMPLATE)
+    file_type = hdr.facts.get("file_type")
+    name = hdr.facts.get("name")
+    arch = hdr.facts.get("architecture")
+    return {
+        "format": FORMAT,
+        "version": hdr.version,
+        "architecture": arch if isinstance(arch, str) else None,
+        "name": name if isinstance(name, str) else None,
+        "file_type": file_type if isinstance(file_type, int) else None,
+        "quantization": FILE_TYPES.get(file_type) if isinstance(file_type, int) else None,
+        "tensor_count": hdr.tensor_count,
+        "parameter_count": hdr.parameter_count,
+        "tensor_types": dict(sorted(hdr.tensor_types.items())),
+        "chat_template": bool(hdr.templates),
+    }
