@@ -36,17 +36,19 @@ def build_input(
     context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
-    ``findings_index`` lets policies look findings up by rule and severity instead of scanning."""
+    ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
+    Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     findings = waivers.findings
-    by_rule: dict[str, list[int]] = {}
-    by_severity: dict[str, list[int]] = {}
-    for i, f in enumerate(findings):
-        by_rule.setdefault(f["id"], []).append(i)
-        by_severity.setdefault(f["severity"], []).append(i)
     expired = {w.id for w in waivers.expired}
     unused = {w.id for w in waivers.unused}
     waiver_docs = [
-        {**w.to_dict(), "expired": w.id in expired, "unused": w.id in unused, "matched": waivers.used.get(w.id, [])}
+        {
+            **w.to_dict(),
+            "expires_ns": _day_end_ns(w.expires),
+            "expired": w.id in expired,
+            "unused": w.id in unused,
+            "matched": waivers.used.get(w.id, []),
+        }
         for w in waivers.all_waivers
     ]
     doc: dict[str, Any] = {
@@ -57,13 +59,13 @@ def build_input(
             "components": [c.to_dict() for c in inventory.components],
         },
         "findings": findings,
-        "findings_index": {"by_rule": by_rule, "by_severity": by_severity},
+        "findings_index": index_findings(findings),
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
         "signatures": [],
         "provenance": [],
         "waivers": waiver_docs,
         "context": {
-            "now_ns": int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1000,
+            "now_ns": _ns(now),
             "now": now.isoformat(timespec="seconds"),
             "tool_version": __version__,
             **(context or {}),
@@ -74,3 +76,58 @@ def build_input(
             doc[r.section] = r.data
         doc["context"].update(r.context)
     return doc
+
+
+def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Positions into ``findings``, grouped so a rule looks up the few it needs.
+
+    ``by_rule`` and ``by_severity`` cover every finding (waived too); ``open`` covers only the
+    findings no active waiver covers (what may deny): ``by_rule``, ``by_check`` → severity and
+    ``by_rule_severity`` (rule → severity), plus ``fixable``/``unfixable`` (severity → positions)
+    for ``VULN-KNOWN`` by its ``evidence.fix_available``. ``waived`` lists the waived positions.
+    """
+    by_rule: dict[str, list[int]] = {}
+    by_severity: dict[str, list[int]] = {}
+    open_by_rule: dict[str, list[int]] = {}
+    open_by_check: dict[str, dict[str, list[int]]] = {}
+    open_by_rule_severity: dict[str, dict[str, list[int]]] = {}
+    fixable: dict[str, list[int]] = {}
+    unfixable: dict[str, list[int]] = {}
+    waived: list[int] = []
+    for i, f in enumerate(findings):
+        rule, severity = f["id"], f["severity"]
+        by_rule.setdefault(rule, []).append(i)
+        by_severity.setdefault(severity, []).append(i)
+        if f.get("waived"):
+            waived.append(i)
+            continue
+        open_by_rule.setdefault(rule, []).append(i)
+        open_by_check.setdefault(f["check"], {}).setdefault(severity, []).append(i)
+        open_by_rule_severity.setdefault(rule, {}).setdefault(severity, []).append(i)
+        if rule == "VULN-KNOWN":
+            fix = (f.get("evidence") or {}).get("fix_available") is True
+            (fixable if fix else unfixable).setdefault(severity, []).append(i)
+    return {
+        "by_rule": by_rule,
+        "by_severity": by_severity,
+        "open": {
+            "by_rule": open_by_rule,
+            "by_check": open_by_check,
+            "by_rule_severity": open_by_rule_severity,
+            "fixable": fixable,
+            "unfixable": unfixable,
+        },
+        "waived": waived,
+    }
+
+
+def _ns(moment: dt.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _day_end_ns(day: dt.date) -> int:
+    """The first instant after a waiver's last valid day (UTC): it is expired from then on."""
+    return _ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
