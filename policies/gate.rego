@@ -77,20 +77,29 @@ at_or_above := {t: [s | some s in severities; severity_rank[s] >= n] |
 	some t, n in severity_rank
 }
 
-default open_index := {}
+# Open (unwaived) findings, summarised by the engine: rule id → {check, count,
+# severities: {severity: {count, examples}}}. Rules pass around group keys [rule, severity]
+# rather than the groups: copying objects into new collections is what costs in regopy.
+default open_rules := {}
 
-open_index := input.findings_index.open
+open_rules := input.findings_index.open.rules
 
-# Positions of open (unwaived) findings of a rule id.
-open_rule(rule) := object.get(open_index, ["by_rule", rule], [])
+# The group keys of one rule id, most severe first.
+rule_keys(rule) := keys if {
+	sev_groups := object.get(open_rules, [rule, "severities"], {})
+	keys := [[rule, s] | some s in severities; sev_groups[s]]
+}
+
+total(keys) := sum([open_rules[k[0]].severities[k[1]].count | some k in keys])
 
 max_examples := 5
 
-# "ID subject (severity); …; and N more" for a list of finding positions.
-examples(positions) := concat("", [
-	concat("; ", [describe(input.findings[i]) | some i in array.slice(positions, 0, max_examples)]),
-	more_text(count(positions) - max_examples),
-])
+# "ID subject (severity); …; and N more" for a list of group keys.
+examples(keys) := out if {
+	lines := [describe(f) | some k in keys; some f in open_rules[k[0]].severities[k[1]].examples]
+	shown := array.slice(lines, 0, max_examples)
+	out := concat("", [concat("; ", shown), more_text(total(keys) - count(shown))])
+}
 
 more_text(n) := "" if n <= 0
 
@@ -98,7 +107,7 @@ more_text(n) := concat("", [" and ", format_int(n, 10), " more"]) if n > 0
 
 describe(f) := concat("", [f.id, " ", f.subject, " (", f.severity, ")"])
 
-n_text(positions) := format_int(count(positions), 10)
+n_text(keys) := format_int(total(keys), 10)
 
 # Any JSON value as text (strings as they are).
 text(x) := x if is_string(x)

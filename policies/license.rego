@@ -34,20 +34,22 @@ expression_denied(expr) if {
 	}
 }
 
-denied_components := [c |
-	some c in object.get(input, ["sbom", "components"], [])
-	some expr in object.get(c, "licenses", [])
-	expression_denied(expr)
-]
+# distinct expressions → {count, names (the first few, as "name version")}
+default license_index := {}
+
+license_index := input.sbom.licenses
+
+denied_expressions := [expr | some expr in object.keys(license_index); expression_denied(expr)]
+
+denied_total := sum([license_index[expr].count | some expr in denied_expressions])
 
 violation contains {
 	"rule": "license-denied",
 	"message": concat("", [
-		n_text(denied_components), " component(s) under a denied license: ",
-		concat("; ", [concat("", [c.name, " ", text(c.version), " (", concat(" | ", c.licenses), ")"]) |
-			some c in array.slice(denied_components, 0, max_examples)
+		format_int(denied_total, 10), " component license(s) on the deny list: ",
+		concat("; ", [concat("", [expr, " (", concat(", ", license_index[expr].names), more_text(license_index[expr].count - count(license_index[expr].names)), ")"]) |
+			some expr in sort(denied_expressions)
 		]),
-		more_text(count(denied_components) - max_examples),
 	]),
-	"remediation": "replace the component, obtain another license, or waive with legal approval",
-} if count(denied_components) > 0
+	"remediation": "replace the component, obtain another license, or waive it with legal approval",
+} if count(denied_expressions) > 0

@@ -4,10 +4,12 @@ package scanner.gate
 
 import rego.v1
 
-unsafe_model := [i |
+unsafe_model := [[rule, s] |
+	some rule in object.keys(open_rules)
+	open_rules[rule].check == "model"
+	rule != "MODEL-UNSCANNABLE"
 	some s in ["critical", "high"]
-	some i in object.get(open_index, ["by_check", "model", s], [])
-	input.findings[i].id != "MODEL-UNSCANNABLE"
+	open_rules[rule].severities[s]
 ]
 
 violation contains {
@@ -16,7 +18,7 @@ violation contains {
 	"remediation": "convert the model to a format that cannot run code (safetensors, GGUF, ONNX) or remove the flagged objects",
 } if count(unsafe_model) > 0
 
-unscannable_models := open_rule("MODEL-UNSCANNABLE")
+unscannable_models := rule_keys("MODEL-UNSCANNABLE")
 
 violation contains {
 	"rule": "model-unscannable",

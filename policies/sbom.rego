@@ -4,11 +4,14 @@ package scanner.gate
 
 import rego.v1
 
-ntia_gaps := [concat("", [text(object.get(f.evidence, "element", rule)), " (", text(object.get(f.evidence, "count", count(positions))), ")"]) |
-	some rule in object.keys(object.get(open_index, "by_rule", {}))
+ntia_gaps := [gap |
+	some rule in object.keys(open_rules)
 	startswith(rule, "SBOM-NTIA-")
-	positions := open_index.by_rule[rule]
-	f := input.findings[positions[0]]
+	first := [f | some k in rule_keys(rule); some f in open_rules[k[0]].severities[k[1]].examples][0]
+	gap := concat("", [
+		text(object.get(first.evidence, "element", trim_prefix(rule, "SBOM-NTIA-"))), " (",
+		text(object.get(first.evidence, "count", open_rules[rule].count)), " component(s))",
+	])
 ]
 
 violation contains {

@@ -22,7 +22,15 @@ issuer_allowed(_, allowed) if not allowed.issuer
 
 issuer_allowed(sig, allowed) if sig.issuer == allowed.issuer
 
-verified_signatures := [s | some s in input.signatures; s.verified == true]
+default signatures := []
+
+signatures := input.signatures
+
+default provenance := []
+
+provenance := input.provenance
+
+verified_signatures := [s | some s in signatures; s.verified == true]
 
 signed_by_allowed_identity if {
 	some s in verified_signatures
@@ -37,9 +45,9 @@ violation contains {
 } if not signed_by_allowed_identity
 
 signature_problem := "no signature found for the artifact" if {
-	count(object.get(input, "signatures", [])) == 0
+	count(signatures) == 0
 } else := concat("", [
-	"no signature verified (", concat("; ", [text(object.get(s, "error", "unknown error")) | some s in input.signatures]), ")",
+	"no signature verified (", concat("; ", [text(object.get(s, "error", "unknown error")) | some s in signatures]), ")",
 ]) if {
 	count(verified_signatures) == 0
 } else := concat("", [
@@ -48,7 +56,7 @@ signature_problem := "no signature found for the artifact" if {
 	" but none from an allowed identity",
 ])
 
-invalid_signatures := open_rule("SIGNATURE-INVALID")
+invalid_signatures := rule_keys("SIGNATURE-INVALID")
 
 violation contains {
 	"rule": "signature-invalid",
@@ -66,7 +74,7 @@ source_allowed(p) if {
 }
 
 trusted_provenance if {
-	some p in input.provenance
+	some p in provenance
 	p.verified == true
 	p.trusted_builder == true
 	p.subject_matches == true
@@ -80,8 +88,8 @@ violation contains {
 } if not trusted_provenance
 
 provenance_problem := "no provenance found for the artifact" if {
-	count(object.get(input, "provenance", [])) == 0
-} else := concat("; ", [provenance_describe(p) | some p in input.provenance])
+	count(provenance) == 0
+} else := concat("; ", [provenance_describe(p) | some p in provenance])
 
 provenance_describe(p) := concat("", ["provenance not verified: ", text(object.get(p, "error", "unknown error"))]) if {
 	p.verified != true
@@ -91,7 +99,7 @@ provenance_describe(p) := concat("", ["provenance not verified: ", text(object.g
 	p.subject_matches != true
 } else := concat("", ["source repository ", text(object.get(p.source, "repository", null)), " is not allowed"])
 
-invalid_provenance := open_rule("PROVENANCE-INVALID")
+invalid_provenance := rule_keys("PROVENANCE-INVALID")
 
 violation contains {
 	"rule": "provenance-invalid",

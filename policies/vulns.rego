@@ -8,14 +8,21 @@ vuln_threshold := setting("vulnerability_severity", "high")
 
 vuln_severities := object.get(at_or_above, vuln_threshold, severities)
 
-fixable_vulns := [i | some s in vuln_severities; some i in object.get(open_index, ["fixable", s], [])]
+default open_vulns := {}
 
-unfixable_vulns := [i | some s in vuln_severities; some i in object.get(open_index, ["unfixable", s], [])]
+open_vulns := input.findings_index.open.vulns
+
+# vulnerability group keys: [fixable|unfixable, severity]
+fixable_vulns := [["fixable", s] | some s in vuln_severities; open_vulns.fixable[s]]
+
+unfixable_vulns := [["unfixable", s] | some s in vuln_severities; open_vulns.unfixable[s]]
+
+vuln_total(keys) := sum([open_vulns[k[0]][k[1]].count | some k in keys])
 
 violation contains {
 	"rule": "vuln-fixable",
 	"message": concat("", [
-		n_text(fixable_vulns), " known vulnerabilit(y/ies) at or above ", text(vuln_threshold),
+		format_int(vuln_total(fixable_vulns), 10), " known vulnerabilit(y/ies) at or above ", text(vuln_threshold),
 		" with a fix available: ", vuln_examples(fixable_vulns),
 	]),
 	"remediation": "upgrade each package to its fixed version (evidence.fixed_in), or waive it with a reason and an expiry",
@@ -24,16 +31,17 @@ violation contains {
 violation contains {
 	"rule": "vuln-no-fix",
 	"message": concat("", [
-		n_text(unfixable_vulns), " known vulnerabilit(y/ies) at or above ", text(vuln_threshold),
+		format_int(vuln_total(unfixable_vulns), 10), " known vulnerabilit(y/ies) at or above ", text(vuln_threshold),
 		" without a fix: ", vuln_examples(unfixable_vulns),
 	]),
 	"remediation": "assess whether it is reachable; remove or replace the package, or waive it with a reason and an expiry",
 } if count(unfixable_vulns) > 0
 
-vuln_examples(positions) := concat("", [
-	concat("; ", [vuln_describe(input.findings[i]) | some i in array.slice(positions, 0, max_examples)]),
-	more_text(count(positions) - max_examples),
-])
+vuln_examples(keys) := out if {
+	lines := [vuln_describe(f) | some k in keys; some f in open_vulns[k[0]][k[1]].examples]
+	shown := array.slice(lines, 0, max_examples)
+	out := concat("", [concat("; ", shown), more_text(vuln_total(keys) - count(shown))])
+}
 
 vuln_describe(f) := concat("", [
 	text(object.get(f.evidence, "vuln_id", f.id)), " in ",
@@ -46,7 +54,7 @@ fixed_text(v) := "" if v == null
 
 fixed_text(v) := concat("", [", fixed in ", text(v)]) if v != null
 
-unaudited := open_rule("VULN-UNAUDITED")
+unaudited := rule_keys("VULN-UNAUDITED")
 
 violation contains {
 	"rule": "vuln-unaudited",
@@ -54,13 +62,14 @@ violation contains {
 	"remediation": "pin every dependency to an exact version and make sure the vulnerability database covers it",
 } if count(unaudited) > 0
 
-unaudited_examples := concat("", [
-	concat("; ", [concat("", [text(object.get(f.evidence, "package", f.subject)), " (", text(object.get(f.evidence, "reason", "?")), ")"]) |
-		some i in array.slice(unaudited, 0, max_examples)
-		f := input.findings[i]
-	]),
-	more_text(count(unaudited) - max_examples),
-])
+unaudited_examples := out if {
+	lines := [concat("", [text(object.get(f.evidence, "package", f.subject)), " (", text(object.get(f.evidence, "reason", "?")), ")"]) |
+		some k in unaudited
+		some f in open_rules[k[0]].severities[k[1]].examples
+	]
+	shown := array.slice(lines, 0, max_examples)
+	out := concat("", [concat("; ", shown), more_text(total(unaudited) - count(shown))])
+}
 
 # Artifact kinds that have dependencies: without a vulnerability database in the context, their
 # dependencies were not audited at all.

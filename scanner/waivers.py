@@ -171,20 +171,27 @@ class _WaiverIndex:
         self.by_finding: dict[str, list[int]] = {}
         self.by_package: dict[str, list[int]] = {}
         self.always: list[int] = []
+        self._by_id: dict[str, list[int]] = {}  # finding id → candidates that do not depend on more
         for n, w in enumerate(self.waivers):
             sel = w.selector
-            if "rule" in sel and not _is_glob(sel["rule"]):
-                self.by_rule.setdefault(sel["rule"], []).append(n)
-            elif "finding" in sel and not _is_glob(sel["finding"]):
+            # bucket by the most selective literal: a vulnerability id, a package, a rule id
+            if "finding" in sel and not _is_glob(sel["finding"]):
                 self.by_finding.setdefault(sel["finding"], []).append(n)
             elif "purl" in sel and not _is_glob(_package(sel["purl"])):
                 self.by_package.setdefault(_package(sel["purl"]), []).append(n)
+            elif "rule" in sel and not _is_glob(sel["rule"]):
+                self.by_rule.setdefault(sel["rule"], []).append(n)
             else:
                 self.always.append(n)
 
     def first_match(self, finding: Finding) -> Waiver | None:
-        candidates = list(self.always)
-        candidates += self.by_rule.get(finding.id, ())
+        candidates = self._by_id.get(finding.id)
+        if candidates is None:
+            # glob-only waivers whose rule pattern rejects this id never need trying again
+            candidates = self._by_id[finding.id] = [
+                n for n in self.always if self.selectors[n].rule is None or self.selectors[n].rule.match(finding.id)
+            ] + self.by_rule.get(finding.id, [])
+        candidates = list(candidates)
         for key in _finding_keys(finding):
             candidates += self.by_finding.get(key, ())
         if self.by_package:

@@ -29,9 +29,11 @@ from typing import Any
 from scanner.core import Decision, Reason, ScanError
 
 QUERY = "data.scanner.gate"
-# Only the decision leaves the engine: reading `data.scanner.gate` whole would also serialise
-# every helper rule of the package. A policy without a `warn` (or `deny`) rule still decides.
-DECISION_QUERY = (
+# Only the decision leaves the engine (reading `data.scanner.gate` whole would also serialise
+# every helper rule). A policy without a `warn` (or `deny`) rule makes the direct query
+# undefined: the engine then falls back to the slower query that reads the package whole.
+DECISION_QUERY = 'decision := {"allow": data.scanner.gate.allow, "deny": data.scanner.gate.deny, "warn": data.scanner.gate.warn}'
+FALLBACK_QUERY = (
     "decision := {"
     '"allow": data.scanner.gate.allow, '
     '"deny": object.get(data.scanner.gate, "deny", set()), '
@@ -54,7 +56,8 @@ class PolicyEngine:
         self.modules = read_modules(policy_dir, include_tests=include_tests)
         self.data = data or {}
         self._interpreter = compile_modules(self.modules, self.data)
-        self._bundle: Any = None
+        self._bundles: list[Any] = [None, None]  # DECISION_QUERY, FALLBACK_QUERY
+        self._references = References.scan(self.modules)
 
     def evaluate(self, input_doc: dict[str, Any]) -> Decision:
         raw = self._run_decision(input_doc)
@@ -71,7 +74,7 @@ class PolicyEngine:
         from regopy.rego_shared import rego_query
 
         rego = self._interpreter
-        rego.set_input_term(to_rego_json(input_doc if input_doc is not None else {}))
+        self._set_input(input_doc if input_doc is not None else {})
         with _captured_stdout():
             impl = rego_query(rego._impl, query)
         result = _read_output(impl, self.policy_dir)
@@ -79,22 +82,87 @@ class PolicyEngine:
         return exprs[0] if exprs else None
 
     def _run_decision(self, input_doc: dict[str, Any]) -> Any:
+        self._set_input(input_doc)
+        raw = self._run_bundle(0)
+        if raw is None:
+            raw = self._run_bundle(1)
+        return raw
+
+    def _run_bundle(self, which: int) -> Any:
         from regopy import RegoError
         from regopy.rego_shared import rego_bundle_query
 
         rego = self._interpreter
-        if self._bundle is None:
+        if self._bundles[which] is None:
             try:
                 with _captured_stdout() as out:
-                    self._bundle = rego.build(DECISION_QUERY)
+                    self._bundles[which] = rego.build((DECISION_QUERY, FALLBACK_QUERY)[which])
             except RegoError as exc:
                 raise compile_error(str(exc), out.text, self.modules, self.policy_dir) from None
-        rego.set_input_term(to_rego_json(input_doc))
         with _captured_stdout():
-            impl = rego_bundle_query(rego._impl, self._bundle._impl)
+            impl = rego_bundle_query(rego._impl, self._bundles[which]._impl)
         result = _read_output(impl, self.policy_dir)
         bindings = result.get("bindings") if isinstance(result, dict) else None
         return bindings.get("decision") if isinstance(bindings, dict) else None
+
+    def _set_input(self, input_doc: dict[str, Any]) -> None:
+        from regopy import Input
+
+        try:
+            value = Input(rego_safe(self._references.view(input_doc)))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
+        self._interpreter.set_input(value)
+        self._input = value  # regopy reads it during the query: freeing it earlier crashes
+
+
+_STRIP = re.compile(r'("(?:\\.|[^"\\\n])*"|`[^`]*`)|#[^\n]*')
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `input` used as a whole (iterated, passed to a function), not through `.key` / `[...]`
+_BARE_INPUT = re.compile(r"\binput\b(?!\s*[.\[])")
+# keys whose sub-keys are pruned too (the large, derived parts of the document)
+_PRUNED_CHILDREN = ("findings_index", "sbom")
+
+
+@dataclass(frozen=True)
+class References:
+    """Which input keys the modules can read, found by the words in their source.
+
+    regopy ingests roughly ten microseconds per value, so handing it 10,000 findings costs far
+    more than evaluating the shipped policies (which read the bounded summaries of
+    ``findings_index.open``). The engine therefore passes a top-level key (and a sub-key of
+    ``findings_index`` and ``sbom``, and a waiver's ``matched`` list) only when its name appears
+    as a word in some module (comments aside). A module that uses ``input`` as a whole gets
+    everything. A false match only costs time; a key that is never named cannot be read."""
+
+    words: frozenset[str]
+    everything: bool
+
+    @classmethod
+    def scan(cls, modules: Sequence[Module]) -> References:
+        words: set[str] = set()
+        everything = False
+        for m in modules:
+            code = _STRIP.sub(lambda x: x.group(1) or "", m.text)
+            words.update(_WORD.findall(code))
+            everything = everything or bool(_BARE_INPUT.search(_STRIP.sub(lambda x: '""' if x.group(1) else "", m.text)))
+        return cls(frozenset(words), everything)
+
+    def view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if self.everything or not isinstance(doc, dict):
+            return doc
+        words = self.words
+        view = {k: v for k, v in doc.items() if k in words}
+        for key in _PRUNED_CHILDREN:
+            part = view.get(key)
+            if isinstance(part, dict):
+                view[key] = {k: v for k, v in part.items() if k in words}
+        waivers = view.get("waivers")
+        if isinstance(waivers, list) and "matched" not in words:
+            view["waivers"] = [
+                {k: v for k, v in w.items() if k != "matched"} if isinstance(w, dict) else w for w in waivers
+            ]
+        return view
 
 
 def read_modules(policy_dir: Path, *, include_tests: bool = False) -> list[Module]:
@@ -206,27 +274,6 @@ def rego_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [rego_safe(v) for v in value]
     return value
-
-
-_ESCAPE = re.compile(r"\\(.)")
-
-
-def _double_escape(m: re.Match[str]) -> str:
-    c = m.group(1)
-    return "\\\\" + ("\\" + c if c in '"\\' else c)
-
-
-def to_rego_json(value: Any) -> str:
-    """``json.dumps(rego_safe(value))``, fast: the JSON text's escapes escaped once more.
-
-    Outside string literals JSON text has no backslash, so every ``\\x`` belongs to a string and
-    becomes the escape of its own escape; decoding by the engine leaves the escaped content,
-    exactly what ``rego_safe`` would have produced."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ScanError(f"policy input is not valid JSON: {exc}") from None
-    return _ESCAPE.sub(_double_escape, text) if "\\" in text else text
 
 
 class _Captured:

@@ -39,6 +39,7 @@ def build_input(
     ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
     Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     findings = waivers.findings
+    components = [c.to_dict() for c in inventory.components]
     expired = {w.id for w in waivers.expired}
     unused = {w.id for w in waivers.unused}
     waiver_docs = [
@@ -48,22 +49,21 @@ def build_input(
             "expired": w.id in expired,
             "unused": w.id in unused,
             "matched": waivers.used.get(w.id, []),
+            "matched_count": len(waivers.used.get(w.id, [])),
         }
         for w in waivers.all_waivers
     ]
     doc: dict[str, Any] = {
         "artifact": artifact.to_dict(),
         "promotion": {"from": previous_stage(stage), "to": stage},
-        "sbom": {
-            "summary": inventory.summary(),
-            "components": [c.to_dict() for c in inventory.components],
-        },
+        "sbom": {"summary": inventory.summary(), "components": components, "licenses": index_licenses(components)},
         "findings": findings,
         "findings_index": index_findings(findings),
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
         "signatures": [],
         "provenance": [],
         "waivers": waiver_docs,
+        "waivers_index": index_waivers(waiver_docs),
         "context": {
             "now_ns": _ns(now),
             "now": now.isoformat(timespec="seconds"),
@@ -78,21 +78,27 @@ def build_input(
     return doc
 
 
-def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Positions into ``findings``, grouped so a rule looks up the few it needs.
+EXAMPLES = 5
+_EXAMPLE_KEYS = ("id", "check", "severity", "subject", "evidence")
 
-    ``by_rule`` and ``by_severity`` cover every finding (waived too); ``open`` covers only the
-    findings no active waiver covers (what may deny): ``by_rule``, ``by_check`` → severity and
-    ``by_rule_severity`` (rule → severity), plus ``fixable``/``unfixable`` (severity → positions)
-    for ``VULN-KNOWN`` by its ``evidence.fix_available``. ``waived`` lists the waived positions.
+
+def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Positions into ``findings`` and bounded summaries, so a rule looks up what it needs.
+
+    ``by_rule``/``by_severity`` (positions of every finding, waived too) and ``waived``
+    (positions of waived findings) are for tools and for policies that want every finding.
+    ``open`` summarises the findings no active waiver covers (the ones that may deny) as
+    groups ``{count, examples}`` (``examples``: the first few finding documents, each with its
+    ``position``): ``open.rules[rule]`` = ``{check, count, severities: {severity: group}}``, and
+    ``open.vulns.fixable`` / ``open.vulns.unfixable`` (severity → group) split ``VULN-KNOWN``
+    by ``evidence.fix_available``. Summaries keep the policy's input small: regopy ingests about
+    ten microseconds per value, so a rule that needs counts and examples should not receive
+    every finding.
     """
     by_rule: dict[str, list[int]] = {}
     by_severity: dict[str, list[int]] = {}
-    open_by_rule: dict[str, list[int]] = {}
-    open_by_check: dict[str, dict[str, list[int]]] = {}
-    open_by_rule_severity: dict[str, dict[str, list[int]]] = {}
-    fixable: dict[str, list[int]] = {}
-    unfixable: dict[str, list[int]] = {}
+    rules: dict[str, dict[str, Any]] = {}
+    vulns: dict[str, dict[str, dict[str, Any]]] = {"fixable": {}, "unfixable": {}}
     waived: list[int] = []
     for i, f in enumerate(findings):
         rule, severity = f["id"], f["severity"]
@@ -101,24 +107,71 @@ def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if f.get("waived"):
             waived.append(i)
             continue
-        open_by_rule.setdefault(rule, []).append(i)
-        open_by_check.setdefault(f["check"], {}).setdefault(severity, []).append(i)
-        open_by_rule_severity.setdefault(rule, {}).setdefault(severity, []).append(i)
+        summary = rules.get(rule)
+        if summary is None:
+            summary = rules[rule] = {"check": f["check"], "count": 0, "severities": {}}
+        summary["count"] += 1
+        _add(summary["severities"], severity, i, f)
         if rule == "VULN-KNOWN":
             fix = (f.get("evidence") or {}).get("fix_available") is True
-            (fixable if fix else unfixable).setdefault(severity, []).append(i)
+            _add(vulns["fixable" if fix else "unfixable"], severity, i, f)
     return {
         "by_rule": by_rule,
         "by_severity": by_severity,
-        "open": {
-            "by_rule": open_by_rule,
-            "by_check": open_by_check,
-            "by_rule_severity": open_by_rule_severity,
-            "fixable": fixable,
-            "unfixable": unfixable,
-        },
         "waived": waived,
+        "open": {"rules": rules, "vulns": vulns},
     }
+
+
+def _add(groups: dict[str, dict[str, Any]], key: str, position: int, finding: dict[str, Any]) -> None:
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = {"count": 0, "examples": []}
+    group["count"] += 1
+    if len(group["examples"]) < EXAMPLES:
+        group["examples"].append({**{k: finding.get(k) for k in _EXAMPLE_KEYS}, "position": position})
+
+
+SOONEST = 20
+
+
+def index_waivers(waiver_docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The waivers a policy acts on, small: ``expired`` and ``unused`` (all of them), ``soonest``
+    (the active waivers that expire first, at most 20, soonest first) and ``applied``
+    (``{finding_count, waiver_count, examples}``: how many findings the active waivers cover)."""
+
+    def brief(w: dict[str, Any]) -> dict[str, Any]:
+        return {"id": w["id"], "owner": w["owner"], "expires": w["expires"], "expires_ns": w["expires_ns"]}
+
+    active = [w for w in waiver_docs if not w["expired"]]
+    applied = [w for w in active if w["matched_count"]]
+    return {
+        "expired": [brief(w) for w in waiver_docs if w["expired"]],
+        "unused": [brief(w) for w in waiver_docs if w["unused"]],
+        "soonest": [brief(w) for w in sorted(active, key=lambda w: w["expires_ns"])[:SOONEST]],
+        "applied": {
+            "finding_count": sum(w["matched_count"] for w in applied),
+            "waiver_count": len(applied),
+            "examples": [{**brief(w), "matched_count": w["matched_count"]} for w in applied[:EXAMPLES]],
+        },
+    }
+
+
+def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Distinct license expressions of the SBOM's components → ``{count, names}`` (the first
+    few as ``name version``): a license rule parses each distinct expression once."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in components:
+        for expr in c.get("licenses") or []:
+            if not isinstance(expr, str):
+                continue
+            entry = out.get(expr)
+            if entry is None:
+                entry = out[expr] = {"count": 0, "names": []}
+            entry["count"] += 1
+            if len(entry["names"]) < EXAMPLES:
+                entry["names"].append(f"{c.get('name')} {c.get('version') or ''}".strip())
+    return out
 
 
 def _ns(moment: dt.datetime) -> int:
