@@ -1,6 +1,7 @@
-# License deny list over the SBOM's components. `licenses` hold SPDX expressions: an identifier
-# anywhere in an expression counts, except that in an expression without parentheses an OR
-# alternative free of denied identifiers makes the component acceptable (one may choose it).
+# License deny list over the SBOM's components. Components' `licenses` hold SPDX expressions;
+# the engine indexes each distinct one in `sbom.licenses` with its identifiers grouped by
+# top-level OR alternative: a denied identifier anywhere in an alternative denies it, and a
+# component is denied when no alternative is free of denied identifiers.
 package scanner.gate
 
 import rego.v1
@@ -9,27 +10,15 @@ denied_licenses := {normalize_license(x) | some x in object.get(config, ["licens
 
 normalize_license(id) := lower(trim_suffix(trim_space(id), "+"))
 
-# identifiers of one expression (operators and parentheses dropped)
-license_ids(expr) := {normalize_license(t) |
-	some t in regex.split(`[\s()]+`, expr)
-	t != ""
-	not upper(t) in {"AND", "OR", "WITH"}
+alternative_denied(ids) if {
+	some id in ids
+	normalize_license(id) in denied_licenses
 }
 
-alternative_denied(alt) if {
-	some id in license_ids(alt)
-	id in denied_licenses
-}
-
-expression_denied(expr) if {
-	contains(expr, "(")
-	alternative_denied(expr)
-}
-
-expression_denied(expr) if {
-	not contains(expr, "(")
-	alternatives := regex.split(`\s+(?i:or)\s+`, trim_space(expr))
-	every alt in alternatives {
+# denied when every alternative holds a denied identifier (the engine parsed the expression)
+expression_denied(entry) if {
+	count(entry.alternatives) > 0
+	every alt in entry.alternatives {
 		alternative_denied(alt)
 	}
 }
@@ -39,7 +28,7 @@ default license_index := {}
 
 license_index := input.sbom.licenses
 
-denied_expressions := [expr | some expr in object.keys(license_index); expression_denied(expr)]
+denied_expressions := [expr | some expr in object.keys(license_index); expression_denied(license_index[expr])]
 
 denied_total := sum([license_index[expr].count | some expr in denied_expressions])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -158,8 +159,8 @@ def index_waivers(waiver_docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Distinct license expressions of the SBOM's components → ``{count, names}`` (the first
-    few as ``name version``): a license rule parses each distinct expression once."""
+    """Distinct license expressions of the SBOM's components → ``{count, names, alternatives}``
+    (``names``: the first few as ``name version``; ``alternatives``: see ``license_alternatives``)."""
     out: dict[str, dict[str, Any]] = {}
     for c in components:
         for expr in c.get("licenses") or []:
@@ -167,7 +168,7 @@ def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 continue
             entry = out.get(expr)
             if entry is None:
-                entry = out[expr] = {"count": 0, "names": []}
+                entry = out[expr] = {"count": 0, "names": [], "alternatives": license_alternatives(expr)}
             entry["count"] += 1
             if len(entry["names"]) < EXAMPLES:
                 entry["names"].append(f"{c.get('name')} {c.get('version') or ''}".strip())
@@ -184,3 +185,33 @@ def _ns(moment: dt.datetime) -> int:
 def _day_end_ns(day: dt.date) -> int:
     """The first instant after a waiver's last valid day (UTC): it is expired from then on."""
     return _ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
+
+
+_OPERATORS = {"AND", "OR", "WITH"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_alternatives(expr: str) -> tuple[tuple[str, ...], ...]:
+    from license_expression import ExpressionError, Licensing
+
+    try:
+        parsed = Licensing().parse(expr)
+    except (ExpressionError, ValueError, TypeError, RecursionError):
+        parsed = None
+    if parsed is None:
+        tokens = expr.replace("(", " ").replace(")", " ").split()
+        return (tuple(t for t in tokens if t.upper() not in _OPERATORS),)
+    parts = parsed.args if type(parsed).__name__ == "OR" else (parsed,)
+    return tuple(tuple(_key(sym) for sym in part.symbols) for part in parts)
+
+
+def _key(symbol: Any) -> str:
+    inner = getattr(symbol, "license_symbol", symbol)  # "X WITH exception" → X
+    return str(getattr(inner, "key", inner))
+
+
+def license_alternatives(expr: str) -> list[list[str]]:
+    """The license identifiers of an SPDX expression grouped by top-level OR alternative: a
+    component is acceptable when one alternative holds no denied identifier. Nested choices count
+    as one alternative holding all their identifiers (conservative)."""
+    return [list(a) for a in _parse_alternatives(expr)]
