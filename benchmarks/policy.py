@@ -152,11 +152,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     args = parser.parse_args()
 
+    import json
+
     from scanner.policy.engine import PolicyEngine
     from scanner.policy.input import build_input, match_waivers
     from scanner.resources import policies_dir
-
-    import json
 
     data = json.loads((policies_dir() / "data.json").read_text())
     start = time.perf_counter()

@@ -29,7 +29,7 @@ finding_threshold := setting("finding_severity", "high")
 
 other_findings := [[rule, s] |
 	some s in object.get(at_or_above, finding_threshold, severities)
-	some rule in object.keys(open_rules)
+	some rule in sort(object.keys(open_rules))
 	not dedicated(rule)
 	open_rules[rule].severities[s]
 ]

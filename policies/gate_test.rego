@@ -214,7 +214,7 @@ test_invalid_signature_finding_blocks_staging_and_prod if {
 parsed := {
 	"AGPL-3.0-only": [["AGPL-3.0-only"]],
 	"agpl-3.0-or-later": [["agpl-3.0-or-later"]],
-	"MIT AND AGPL-3.0-only": [["MIT", "AGPL-3.0-only"]],
+	"MIT AND AGPL-3.0-only": [["AGPL-3.0-only", "MIT"]],
 	"(MIT OR AGPL-3.0+)": [["MIT"], ["AGPL-3.0+"]],
 	"AGPL-3.0-only WITH Classpath-exception-2.0": [["AGPL-3.0-only"]],
 	"MIT": [["MIT"]],

@@ -4,11 +4,12 @@ package scanner.gate
 
 import rego.v1
 
+# most severe first, then by rule id
 unsafe_model := [[rule, s] |
-	some rule in object.keys(open_rules)
+	some s in ["critical", "high"]
+	some rule in sort(object.keys(open_rules))
 	open_rules[rule].check == "model"
 	rule != "MODEL-UNSCANNABLE"
-	some s in ["critical", "high"]
 	open_rules[rule].severities[s]
 ]
 

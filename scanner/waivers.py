@@ -161,6 +161,10 @@ def _purl_matches(purl: str, pattern: str) -> bool:
     return "@" not in pattern and _package(purl) == pattern
 
 
+def _rule_may_match(pattern: re.Pattern[str] | None, rule: str) -> bool:
+    return pattern is None or bool(pattern.match(rule))
+
+
 class _WaiverIndex:
     """Active waivers bucketed by a literal selector value; ``first_match`` keeps file order."""
 
@@ -189,7 +193,7 @@ class _WaiverIndex:
         if candidates is None:
             # glob-only waivers whose rule pattern rejects this id never need trying again
             candidates = self._by_id[finding.id] = [
-                n for n in self.always if self.selectors[n].rule is None or self.selectors[n].rule.match(finding.id)
+                n for n in self.always if _rule_may_match(self.selectors[n].rule, finding.id)
             ] + self.by_rule.get(finding.id, [])
         candidates = list(candidates)
         for key in _finding_keys(finding):

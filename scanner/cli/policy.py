@@ -47,9 +47,7 @@ def eval_(input_path: Path, policy_dir: Path | None, data: Path | None) -> int:
 
 @policy.command("test")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--data", type=click.Path(path_type=Path), help="Policy data JSON (default: data.json in the directory)."
-)
+@click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON (default: data.json in the directory).")
 @common_options
 def test(directory: Path | None, data: Path | None) -> int:
     """Run the Rego unit tests (test_* rules in *_test.rego) of DIRECTORY (default: the shipped

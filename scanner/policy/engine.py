@@ -32,7 +32,9 @@ QUERY = "data.scanner.gate"
 # Only the decision leaves the engine (reading `data.scanner.gate` whole would also serialise
 # every helper rule). A policy without a `warn` (or `deny`) rule makes the direct query
 # undefined: the engine then falls back to the slower query that reads the package whole.
-DECISION_QUERY = 'decision := {"allow": data.scanner.gate.allow, "deny": data.scanner.gate.deny, "warn": data.scanner.gate.warn}'
+DECISION_QUERY = (
+    'decision := {"allow": data.scanner.gate.allow, "deny": data.scanner.gate.deny, "warn": data.scanner.gate.warn}'
+)
 FALLBACK_QUERY = (
     "decision := {"
     '"allow": data.scanner.gate.allow, '
@@ -145,7 +147,9 @@ class References:
         for m in modules:
             code = _STRIP.sub(lambda x: x.group(1) or "", m.text)
             words.update(_WORD.findall(code))
-            everything = everything or bool(_BARE_INPUT.search(_STRIP.sub(lambda x: '""' if x.group(1) else "", m.text)))
+            everything = everything or bool(
+                _BARE_INPUT.search(_STRIP.sub(lambda x: '""' if x.group(1) else "", m.text))
+            )
         return cls(frozenset(words), everything)
 
     def view(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +241,7 @@ def _read_output(impl: Any, where: Path) -> Any:
         raise ScanError(f"policy evaluation failed: {'; '.join(dict.fromkeys(messages))}", where)
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:  # pragma: no cover - to_rego_json prevents it
+    except json.JSONDecodeError as exc:  # a string the policy computed and regopy did not escape
         raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
 
 

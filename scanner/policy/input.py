@@ -202,7 +202,7 @@ def _parse_alternatives(expr: str) -> tuple[tuple[str, ...], ...]:
         tokens = expr.replace("(", " ").replace(")", " ").split()
         return (tuple(t for t in tokens if t.upper() not in _OPERATORS),)
     parts = parsed.args if type(parsed).__name__ == "OR" else (parsed,)
-    return tuple(tuple(_key(sym) for sym in part.symbols) for part in parts)
+    return tuple(tuple(sorted({_key(sym) for sym in part.symbols})) for part in parts)
 
 
 def _key(symbol: Any) -> str:

@@ -47,7 +47,9 @@ def discover(modules: list[Module]) -> list[tuple[str, str, str]]:
 def refuse_crashing_constructs(modules: list[Module]) -> None:
     for m in modules:
         # comments and strings blanked (same length, so offsets stay true)
-        code = _STRIP.sub(lambda x: " " * len(x.group(0)) if not x.group(1) else '"' + " " * (len(x.group(0)) - 2) + '"', m.text)
+        code = _STRIP.sub(
+            lambda x: " " * len(x.group(0)) if not x.group(1) else '"' + " " * (len(x.group(0)) - 2) + '"', m.text
+        )
         hit = _WITH_INPUT.search(code)
         if hit:
             line = code.count("\n", 0, hit.start()) + 1
@@ -78,7 +80,7 @@ def run_tests(policy_dir: Path, data: dict[str, Any]) -> list[TestResult]:
     except RegoError as exc:
         raise compile_error(str(exc), out.text, modules, policy_dir) from None
     results = []
-    for (pkg, rule, where), entry in zip(tests, entrypoints):
+    for (pkg, rule, where), entry in zip(tests, entrypoints, strict=True):
         with _captured_stdout():
             impl = rego_bundle_query_entrypoint(rego._impl, bundle._impl, entry)
         try:
@@ -87,7 +89,8 @@ def run_tests(policy_dir: Path, data: dict[str, Any]) -> list[TestResult]:
             results.append(TestResult(f"{pkg}.{rule}", where, False, exc.message))
             continue
         exprs = value.get("expressions") if isinstance(value, dict) else None
-        passed = bool(exprs) and exprs[0] is True
-        detail = "" if passed else ("undefined" if not exprs else f"value {exprs[0]!r}")
+        passed = bool(exprs) and exprs is not None and exprs[0] is True
+        detail = "" if passed or not exprs else f"value {exprs[0]!r}"
+        detail = detail or ("" if passed else "undefined")
         results.append(TestResult(f"{pkg}.{rule}", where, passed, detail))
     return results
