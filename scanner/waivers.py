@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,18 +48,7 @@ class Waiver:
         return today > self.expires
 
     def matches(self, finding: Finding) -> bool:
-        sel = self.selector
-        if "rule" in sel and not fnmatch.fnmatchcase(finding.id, sel["rule"]):
-            return False
-        if "finding" in sel:
-            keys = [finding.evidence.get("vuln_id"), *finding.evidence.get("aliases", [])]
-            if not any(isinstance(k, str) and fnmatch.fnmatchcase(k, sel["finding"]) for k in keys):
-                return False
-        if "purl" in sel:
-            purl = finding.evidence.get("purl") or finding.subject
-            if not _purl_matches(str(purl), sel["purl"]):
-                return False
-        return not ("path" in sel and not fnmatch.fnmatchcase(finding.subject, sel["path"]))
+        return _Selector.of(self).matches(finding)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,13 +59,6 @@ class Waiver:
             "approved_by": self.approved_by,
             "expires": self.expires.isoformat(),
         }
-
-
-def _purl_matches(purl: str, pattern: str) -> bool:
-    if fnmatch.fnmatchcase(purl, pattern):
-        return True
-    # a pattern without a version matches every version of that package
-    return "@" not in pattern and purl.split("@", 1)[0] == pattern
 
 
 @dataclass
@@ -90,12 +74,18 @@ class WaiverOutcome:
 
 
 def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver], today: dt.date) -> WaiverOutcome:
+    """Annotate every finding with the first active waiver (in file order) that covers it.
+
+    Waivers are indexed by the literal part of their selector (rule id, vulnerability id, package
+    name), so matching costs about one dictionary lookup per finding instead of one glob test per
+    finding and waiver; only waivers whose every selector key is a glob are tried on each finding.
+    """
     out = WaiverOutcome(all_waivers=list(waivers))
-    active = [w for w in waivers if not w.expired(today)]
     out.expired = [w for w in waivers if w.expired(today)]
+    index = _WaiverIndex([w for w in waivers if not w.expired(today)])
     for i, f in enumerate(findings):
         d = f.to_dict()
-        match = next((w for w in active if w.matches(f)), None)
+        match = index.first_match(f)
         d["waived"] = (
             {"id": match.id, "reason": match.reason, "owner": match.owner, "expires": match.expires.isoformat()}
             if match
@@ -104,8 +94,116 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver], today:
         if match:
             out.used.setdefault(match.id, []).append(i)
         out.findings.append(d)
-    out.unused = [w for w in active if w.id not in out.used]
+    out.unused = [w for w in index.waivers if w.id not in out.used]
     return out
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _is_glob(pattern: str) -> bool:
+    return bool(_GLOB.search(pattern))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern))
+
+
+def _package(purl: str) -> str:
+    """``pkg:pypi/requests@2.31.0?x=y#sub`` → ``pkg:pypi/requests`` (the purl without version)."""
+    return purl.split("@", 1)[0].split("?", 1)[0].split("#", 1)[0]
+
+
+def _finding_keys(finding: Finding) -> list[str]:
+    aliases = finding.evidence.get("aliases") or []
+    keys = [finding.evidence.get("vuln_id"), *(aliases if isinstance(aliases, (list, tuple)) else [])]
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _finding_purl(finding: Finding) -> str:
+    return str(finding.evidence.get("purl") or finding.subject)
+
+
+@dataclass(frozen=True)
+class _Selector:
+    """A waiver's selector with its globs compiled once."""
+
+    rule: re.Pattern[str] | None
+    finding: re.Pattern[str] | None
+    purl: str | None
+    path: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, waiver: Waiver) -> _Selector:
+        sel = waiver.selector
+        return cls(
+            rule=_compile(sel["rule"]) if "rule" in sel else None,
+            finding=_compile(sel["finding"]) if "finding" in sel else None,
+            purl=sel.get("purl"),
+            path=_compile(sel["path"]) if "path" in sel else None,
+        )
+
+    def matches(self, finding: Finding) -> bool:
+        if self.rule is not None and not self.rule.match(finding.id):
+            return False
+        if self.finding is not None and not any(self.finding.match(k) for k in _finding_keys(finding)):
+            return False
+        if self.purl is not None and not _purl_matches(_finding_purl(finding), self.purl):
+            return False
+        return self.path is None or bool(self.path.match(finding.subject))
+
+
+def _purl_matches(purl: str, pattern: str) -> bool:
+    if _compile(pattern).match(purl):
+        return True
+    # a pattern without a version matches every version of that package
+    return "@" not in pattern and _package(purl) == pattern
+
+
+def _rule_may_match(pattern: re.Pattern[str] | None, rule: str) -> bool:
+    return pattern is None or bool(pattern.match(rule))
+
+
+class _WaiverIndex:
+    """Active waivers bucketed by a literal selector value; ``first_match`` keeps file order."""
+
+    def __init__(self, waivers: Sequence[Waiver]):
+        self.waivers = list(waivers)
+        self.selectors = [_Selector.of(w) for w in self.waivers]
+        self.by_rule: dict[str, list[int]] = {}
+        self.by_finding: dict[str, list[int]] = {}
+        self.by_package: dict[str, list[int]] = {}
+        self.always: list[int] = []
+        self._by_id: dict[str, list[int]] = {}  # finding id → candidates that do not depend on more
+        for n, w in enumerate(self.waivers):
+            sel = w.selector
+            # bucket by the most selective literal: a vulnerability id, a package, a rule id
+            if "finding" in sel and not _is_glob(sel["finding"]):
+                self.by_finding.setdefault(sel["finding"], []).append(n)
+            elif "purl" in sel and not _is_glob(_package(sel["purl"])):
+                self.by_package.setdefault(_package(sel["purl"]), []).append(n)
+            elif "rule" in sel and not _is_glob(sel["rule"]):
+                self.by_rule.setdefault(sel["rule"], []).append(n)
+            else:
+                self.always.append(n)
+
+    def first_match(self, finding: Finding) -> Waiver | None:
+        candidates = self._by_id.get(finding.id)
+        if candidates is None:
+            # glob-only waivers whose rule pattern rejects this id never need trying again
+            candidates = self._by_id[finding.id] = [
+                n for n in self.always if _rule_may_match(self.selectors[n].rule, finding.id)
+            ] + self.by_rule.get(finding.id, [])
+        candidates = list(candidates)
+        for key in _finding_keys(finding):
+            candidates += self.by_finding.get(key, ())
+        if self.by_package:
+            candidates += self.by_package.get(_package(_finding_purl(finding)), ())
+        for n in sorted(set(candidates)):
+            if self.selectors[n].matches(finding):
+                return self.waivers[n]
+        return None
 
 
 def load_waivers(path: Path) -> list[Waiver]:

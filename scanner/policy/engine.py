@@ -1,52 +1,265 @@
-"""The policy engine: Rego modules + data + one input → Decision. Implemented with regopy."""
+"""The policy engine: Rego modules + data + one input → Decision. Implemented with regopy.
+
+The modules and the data are compiled once into a regopy bundle when the engine is made
+(a policy that does not compile fails before any scanning); each ``evaluate`` then only sets
+the input and runs the precompiled plan, which is several times faster than re-adding the
+modules per query.
+
+regopy 1.5.2 traps handled here (see ``tests/policy/test_conformance.py``):
+
+- result strings are written without escaping (see ``rego_safe``);
+- compile errors are printed on the C-level stdout: it is redirected while compiling, so a
+  report on stdout stays clean, and the error is raised as a ScanError naming file:line:col;
+- an evaluation error comes back as an s-expression in place of JSON: it becomes a ScanError.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scanner.core import Decision, Reason, ScanError
 
 QUERY = "data.scanner.gate"
+# Only the decision leaves the engine (reading `data.scanner.gate` whole would also serialise
+# every helper rule). A policy without a `warn` (or `deny`) rule makes the direct query
+# undefined: the engine then falls back to the slower query that reads the package whole.
+DECISION_QUERY = (
+    'decision := {"allow": data.scanner.gate.allow, "deny": data.scanner.gate.deny, "warn": data.scanner.gate.warn}'
+)
+FALLBACK_QUERY = (
+    "decision := {"
+    '"allow": data.scanner.gate.allow, '
+    '"deny": object.get(data.scanner.gate, "deny", set()), '
+    '"warn": object.get(data.scanner.gate, "warn", set())}'
+)
+
+
+@dataclass(frozen=True)
+class Module:
+    path: Path
+    text: str
 
 
 class PolicyEngine:
-    """Loads every ``.rego`` file of a directory (tests excluded) and a data document."""
+    """Loads every ``.rego`` file of a directory (``*_test.rego`` excluded) and a data document,
+    and compiles them once."""
 
-    def __init__(self, policy_dir: Path, data: dict[str, Any] | None = None):
+    def __init__(self, policy_dir: Path, data: dict[str, Any] | None = None, *, include_tests: bool = False):
         self.policy_dir = policy_dir
-        self.modules = _read_modules(policy_dir)
+        self.modules = read_modules(policy_dir, include_tests=include_tests)
         self.data = data or {}
+        self._interpreter = compile_modules(self.modules, self.data)
+        self._bundles: list[Any] = [None, None]  # DECISION_QUERY, FALLBACK_QUERY
+        self._references = References.scan(self.modules)
 
     def evaluate(self, input_doc: dict[str, Any]) -> Decision:
-        raw = self.query(input_doc, QUERY)
-        if not isinstance(raw, dict) or "allow" not in raw:
-            raise ScanError(f"{QUERY} did not produce an 'allow' value", self.policy_dir)
-        deny = tuple(_reason(r) for r in raw.get("deny", []))
-        warn = tuple(_reason(r) for r in raw.get("warn", []))
+        raw = self._run_decision(input_doc)
+        if not isinstance(raw, dict) or not isinstance(raw.get("allow"), bool):
+            raise ScanError(f"{QUERY}.allow is not defined as true or false", self.policy_dir)
+        deny = tuple(_reason(r) for r in _entries(raw.get("deny")))
+        warn = tuple(_reason(r) for r in _entries(raw.get("warn")))
         # A deny always wins: a policy that says allow while naming a deny reason is not an allow.
-        return Decision(allow=bool(raw["allow"]) and not deny, deny=deny, warn=warn)
+        return Decision(allow=raw["allow"] and not deny, deny=deny, warn=warn)
 
-    def query(self, input_doc: dict[str, Any], query: str) -> Any:
-        from regopy import Interpreter
+    def query(self, input_doc: dict[str, Any] | None, query: str) -> Any:
+        """Evaluate any query against the compiled modules (uncompiled path; tests, ad hoc use).
+        Returns the first expression's value, or None when it is undefined."""
+        from regopy.rego_shared import rego_query
 
-        rego = Interpreter()
-        for name, text in self.modules:
-            rego.add_module(name, text)
-        rego.add_data(rego_safe(self.data))
-        rego.set_input(rego_safe(input_doc))
-        try:
-            out = rego.query(query)
-        except json.JSONDecodeError as exc:  # pragma: no cover - rego_safe prevents it
-            raise ScanError(f"policy engine produced unreadable output: {exc}", self.policy_dir) from None
-        if not out.ok():
-            raise ScanError(f"policy evaluation failed: {str(out).strip()}", self.policy_dir)
-        result = json.loads(str(out))
+        rego = self._interpreter
+        self._set_input(input_doc if input_doc is not None else {})
+        with _captured_stdout():
+            impl = rego_query(rego._impl, query)
+        result = _read_output(impl, self.policy_dir)
         exprs = result.get("expressions") if isinstance(result, dict) else None
-        if not exprs:
-            return None
-        return exprs[0]
+        return exprs[0] if exprs else None
+
+    def _run_decision(self, input_doc: dict[str, Any]) -> Any:
+        self._set_input(input_doc)
+        raw = self._run_bundle(0)
+        if raw is None:
+            raw = self._run_bundle(1)
+        return raw
+
+    def _run_bundle(self, which: int) -> Any:
+        from regopy import RegoError
+        from regopy.rego_shared import rego_bundle_query
+
+        rego = self._interpreter
+        if self._bundles[which] is None:
+            try:
+                with _captured_stdout() as out:
+                    self._bundles[which] = rego.build((DECISION_QUERY, FALLBACK_QUERY)[which])
+            except RegoError as exc:
+                raise compile_error(str(exc), out.text, self.modules, self.policy_dir) from None
+        with _captured_stdout():
+            impl = rego_bundle_query(rego._impl, self._bundles[which]._impl)
+        result = _read_output(impl, self.policy_dir)
+        bindings = result.get("bindings") if isinstance(result, dict) else None
+        return bindings.get("decision") if isinstance(bindings, dict) else None
+
+    def _set_input(self, input_doc: dict[str, Any]) -> None:
+        from regopy import Input
+
+        try:
+            value = Input(rego_safe(self._references.view(input_doc)))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
+        self._interpreter.set_input(value)
+        self._input = value  # regopy reads it during the query: freeing it earlier crashes
+
+
+_STRIP = re.compile(r'("(?:\\.|[^"\\\n])*"|`[^`]*`)|#[^\n]*')
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `input` used as a whole (iterated, passed to a function), not through `.key` / `[...]`
+_BARE_INPUT = re.compile(r"\binput\b(?!\s*[.\[])")
+# keys whose sub-keys are pruned too (the large, derived parts of the document)
+_PRUNED_CHILDREN = ("findings_index", "sbom")
+
+
+@dataclass(frozen=True)
+class References:
+    """Which input keys the modules can read, found by the words in their source.
+
+    regopy ingests roughly ten microseconds per value, so handing it 10,000 findings costs far
+    more than evaluating the shipped policies (which read the bounded summaries of
+    ``findings_index.open``). The engine therefore passes a top-level key (and a sub-key of
+    ``findings_index`` and ``sbom``, and a waiver's ``matched`` list) only when its name appears
+    as a word in some module (comments aside). A module that uses ``input`` as a whole gets
+    everything. A false match only costs time; a key that is never named cannot be read."""
+
+    words: frozenset[str]
+    everything: bool
+
+    @classmethod
+    def scan(cls, modules: Sequence[Module]) -> References:
+        words: set[str] = set()
+        everything = False
+        for m in modules:
+            code = _STRIP.sub(lambda x: x.group(1) or "", m.text)
+            words.update(_WORD.findall(code))
+            everything = everything or bool(
+                _BARE_INPUT.search(_STRIP.sub(lambda x: '""' if x.group(1) else "", m.text))
+            )
+        return cls(frozenset(words), everything)
+
+    def view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if self.everything or not isinstance(doc, dict):
+            return doc
+        words = self.words
+        view = {k: v for k, v in doc.items() if k in words}
+        for key in _PRUNED_CHILDREN:
+            part = view.get(key)
+            if isinstance(part, dict):
+                view[key] = {k: v for k, v in part.items() if k in words}
+        waivers = view.get("waivers")
+        if isinstance(waivers, list) and "matched" not in words:
+            view["waivers"] = [
+                {k: v for k, v in w.items() if k != "matched"} if isinstance(w, dict) else w for w in waivers
+            ]
+        return view
+
+
+def read_modules(policy_dir: Path, *, include_tests: bool = False) -> list[Module]:
+    if not policy_dir.is_dir():
+        raise ScanError("policy directory not found", policy_dir)
+    files = sorted(p for p in policy_dir.rglob("*.rego") if include_tests or not p.name.endswith("_test.rego"))
+    if not files:
+        raise ScanError("no .rego policy files", policy_dir)
+    modules = []
+    for p in files:
+        try:
+            modules.append(Module(p, p.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScanError(f"cannot read policy: {exc}", p) from None
+    return modules
+
+
+def compile_modules(modules: Sequence[Module], data: dict[str, Any]) -> Any:
+    """A regopy Interpreter holding the modules and the data; compile errors → ScanError."""
+    from regopy import Interpreter, RegoError
+
+    rego = Interpreter()
+    for m in modules:
+        try:
+            with _captured_stdout() as out:
+                rego.add_module(str(m.path), m.text)
+        except RegoError as exc:
+            raise compile_error(str(exc), out.text, modules, m.path) from None
+    try:
+        # Data is trusted configuration (it holds regular expressions): added as it is.
+        rego.add_data_json(json.dumps(data, allow_nan=False))
+    except (RegoError, ValueError) as exc:
+        raise ScanError(f"policy data rejected by the engine: {exc}") from None
+    return rego
+
+
+_ERROR = re.compile(r"\(error \d+:(?P<file>[^\n|]*)\|(?P<offset>\d+)\|\d+\s*\(errormsg \d+:(?P<msg>[^\n]*)\)")
+
+
+def compile_error(sexpr: str, printed: str, modules: Sequence[Module], fallback: str | Path) -> ScanError:
+    """Turn regopy's error s-expression into ``file:line:col: message`` (first error)."""
+    m = _ERROR.search(sexpr)
+    if not m:
+        first = next((line for line in printed.splitlines() if line.strip() and line != "Errors:"), "")
+        return ScanError(f"policy does not compile: {first or sexpr.strip()[:200]}", fallback)
+    file, offset, msg = m["file"], int(m["offset"]), m["msg"]
+    text = next((mod.text for mod in modules if str(mod.path) == file), None)
+    if text is None:
+        return ScanError(f"policy does not compile: {msg}", file or fallback)
+    # regopy's offsets count bytes of the UTF-8 source
+    before = text.encode("utf-8")[:offset].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return ScanError(f"policy does not compile: {msg}", f"{file}:{line}:{col}")
+
+
+_ERRMSG = re.compile(r"\(errormsg \d+:([^\n]*)\)")
+
+
+def _read_output(impl: Any, where: Path) -> Any:
+    from regopy.rego_shared import rego_free_output, rego_output_ok, rego_output_string
+
+    try:
+        ok = rego_output_ok(impl)
+        text = rego_output_string(impl)
+    finally:
+        rego_free_output(impl)
+    if text == "undefined":
+        return None
+    if not ok or text.lstrip().startswith("(error"):
+        messages = _ERRMSG.findall(text) or [text.strip()[:300]]
+        raise ScanError(f"policy evaluation failed: {'; '.join(dict.fromkeys(messages))}", where)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:  # a string the policy computed and regopy did not escape
+        raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
+
+
+def _entries(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _reason(entry: Any) -> Reason:
+    if isinstance(entry, dict):
+        remediation = entry.get("remediation")
+        return Reason(
+            rule=str(entry.get("rule", "unnamed")),
+            message=str(entry.get("message", "")),
+            remediation=str(remediation) if remediation is not None else None,
+        )
+    return Reason(rule="unnamed", message=str(entry))
 
 
 def rego_safe(value: Any) -> Any:
@@ -67,20 +280,26 @@ def rego_safe(value: Any) -> Any:
     return value
 
 
-def _read_modules(policy_dir: Path) -> list[tuple[str, str]]:
-    if not policy_dir.is_dir():
-        raise ScanError("policy directory not found", policy_dir)
-    files = sorted(p for p in policy_dir.rglob("*.rego") if not p.name.endswith("_test.rego"))
-    if not files:
-        raise ScanError("no .rego policy files", policy_dir)
-    return [(str(p), p.read_text(encoding="utf-8")) for p in files]
+class _Captured:
+    text = ""
 
 
-def _reason(entry: Any) -> Reason:
-    if isinstance(entry, dict):
-        return Reason(
-            rule=str(entry.get("rule", "unnamed")),
-            message=str(entry.get("message", "")),
-            remediation=entry.get("remediation"),
-        )
-    return Reason(rule="unnamed", message=str(entry))
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[_Captured]:
+    """Redirect the C-level stdout (fd 1) to a temporary file while regopy runs."""
+    captured = _Captured()
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no fd 1 at all
+        yield captured
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            captured.text = tmp.read(1 << 16).decode("utf-8", "replace")

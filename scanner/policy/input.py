@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,34 +37,36 @@ def build_input(
     context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
-    ``findings_index`` lets policies look findings up by rule and severity instead of scanning."""
+    ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
+    Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     findings = waivers.findings
-    by_rule: dict[str, list[int]] = {}
-    by_severity: dict[str, list[int]] = {}
-    for i, f in enumerate(findings):
-        by_rule.setdefault(f["id"], []).append(i)
-        by_severity.setdefault(f["severity"], []).append(i)
+    components = [c.to_dict() for c in inventory.components]
     expired = {w.id for w in waivers.expired}
     unused = {w.id for w in waivers.unused}
     waiver_docs = [
-        {**w.to_dict(), "expired": w.id in expired, "unused": w.id in unused, "matched": waivers.used.get(w.id, [])}
+        {
+            **w.to_dict(),
+            "expires_ns": _day_end_ns(w.expires),
+            "expired": w.id in expired,
+            "unused": w.id in unused,
+            "matched": waivers.used.get(w.id, []),
+            "matched_count": len(waivers.used.get(w.id, [])),
+        }
         for w in waivers.all_waivers
     ]
     doc: dict[str, Any] = {
         "artifact": artifact.to_dict(),
         "promotion": {"from": previous_stage(stage), "to": stage},
-        "sbom": {
-            "summary": inventory.summary(),
-            "components": [c.to_dict() for c in inventory.components],
-        },
+        "sbom": {"summary": inventory.summary(), "components": components, "licenses": index_licenses(components)},
         "findings": findings,
-        "findings_index": {"by_rule": by_rule, "by_severity": by_severity},
+        "findings_index": index_findings(findings),
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
         "signatures": [],
         "provenance": [],
         "waivers": waiver_docs,
+        "waivers_index": index_waivers(waiver_docs),
         "context": {
-            "now_ns": int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1000,
+            "now_ns": _ns(now),
             "now": now.isoformat(timespec="seconds"),
             "tool_version": __version__,
             **(context or {}),
@@ -74,3 +77,141 @@ def build_input(
             doc[r.section] = r.data
         doc["context"].update(r.context)
     return doc
+
+
+EXAMPLES = 5
+_EXAMPLE_KEYS = ("id", "check", "severity", "subject", "evidence")
+
+
+def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Positions into ``findings`` and bounded summaries, so a rule looks up what it needs.
+
+    ``by_rule``/``by_severity`` (positions of every finding, waived too) and ``waived``
+    (positions of waived findings) are for tools and for policies that want every finding.
+    ``open`` summarises the findings no active waiver covers (the ones that may deny) as
+    groups ``{count, examples}`` (``examples``: the first few finding documents, each with its
+    ``position``): ``open.rules[rule]`` = ``{check, count, severities: {severity: group}}``, and
+    ``open.vulns.fixable`` / ``open.vulns.unfixable`` (severity → group) split ``VULN-KNOWN``
+    by ``evidence.fix_available``. Summaries keep the policy's input small: regopy ingests about
+    ten microseconds per value, so a rule that needs counts and examples should not receive
+    every finding.
+    """
+    by_rule: dict[str, list[int]] = {}
+    by_severity: dict[str, list[int]] = {}
+    rules: dict[str, dict[str, Any]] = {}
+    vulns: dict[str, dict[str, dict[str, Any]]] = {"fixable": {}, "unfixable": {}}
+    waived: list[int] = []
+    for i, f in enumerate(findings):
+        rule, severity = f["id"], f["severity"]
+        by_rule.setdefault(rule, []).append(i)
+        by_severity.setdefault(severity, []).append(i)
+        if f.get("waived"):
+            waived.append(i)
+            continue
+        summary = rules.get(rule)
+        if summary is None:
+            summary = rules[rule] = {"check": f["check"], "count": 0, "severities": {}}
+        summary["count"] += 1
+        _add(summary["severities"], severity, i, f)
+        if rule == "VULN-KNOWN":
+            fix = (f.get("evidence") or {}).get("fix_available") is True
+            _add(vulns["fixable" if fix else "unfixable"], severity, i, f)
+    return {
+        "by_rule": by_rule,
+        "by_severity": by_severity,
+        "waived": waived,
+        "open": {"rules": rules, "vulns": vulns},
+    }
+
+
+def _add(groups: dict[str, dict[str, Any]], key: str, position: int, finding: dict[str, Any]) -> None:
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = {"count": 0, "examples": []}
+    group["count"] += 1
+    if len(group["examples"]) < EXAMPLES:
+        group["examples"].append({**{k: finding.get(k) for k in _EXAMPLE_KEYS}, "position": position})
+
+
+SOONEST = 20
+
+
+def index_waivers(waiver_docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The waivers a policy acts on, small: ``expired`` and ``unused`` (all of them), ``soonest``
+    (the active waivers that expire first, at most 20, soonest first) and ``applied``
+    (``{finding_count, waiver_count, examples}``: how many findings the active waivers cover)."""
+
+    def brief(w: dict[str, Any]) -> dict[str, Any]:
+        return {"id": w["id"], "owner": w["owner"], "expires": w["expires"], "expires_ns": w["expires_ns"]}
+
+    active = [w for w in waiver_docs if not w["expired"]]
+    applied = [w for w in active if w["matched_count"]]
+    return {
+        "expired": [brief(w) for w in waiver_docs if w["expired"]],
+        "unused": [brief(w) for w in waiver_docs if w["unused"]],
+        "soonest": [brief(w) for w in sorted(active, key=lambda w: w["expires_ns"])[:SOONEST]],
+        "applied": {
+            "finding_count": sum(w["matched_count"] for w in applied),
+            "waiver_count": len(applied),
+            "examples": [{**brief(w), "matched_count": w["matched_count"]} for w in applied[:EXAMPLES]],
+        },
+    }
+
+
+def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Distinct license expressions of the SBOM's components → ``{count, names, alternatives}``
+    (``names``: the first few as ``name version``; ``alternatives``: see ``license_alternatives``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in components:
+        for expr in c.get("licenses") or []:
+            if not isinstance(expr, str):
+                continue
+            entry = out.get(expr)
+            if entry is None:
+                entry = out[expr] = {"count": 0, "names": [], "alternatives": license_alternatives(expr)}
+            entry["count"] += 1
+            if len(entry["names"]) < EXAMPLES:
+                entry["names"].append(f"{c.get('name')} {c.get('version') or ''}".strip())
+    return out
+
+
+def _ns(moment: dt.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _day_end_ns(day: dt.date) -> int:
+    """The first instant after a waiver's last valid day (UTC): it is expired from then on."""
+    return _ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
+
+
+_OPERATORS = {"AND", "OR", "WITH"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_alternatives(expr: str) -> tuple[tuple[str, ...], ...]:
+    from license_expression import ExpressionError, Licensing
+
+    try:
+        parsed = Licensing().parse(expr)
+    except (ExpressionError, ValueError, TypeError, RecursionError):
+        parsed = None
+    if parsed is None:
+        tokens = expr.replace("(", " ").replace(")", " ").split()
+        return (tuple(t for t in tokens if t.upper() not in _OPERATORS),)
+    parts = parsed.args if type(parsed).__name__ == "OR" else (parsed,)
+    return tuple(tuple(sorted({_key(sym) for sym in part.symbols})) for part in parts)
+
+
+def _key(symbol: Any) -> str:
+    inner = getattr(symbol, "license_symbol", symbol)  # "X WITH exception" → X
+    return str(getattr(inner, "key", inner))
+
+
+def license_alternatives(expr: str) -> list[list[str]]:
+    """The license identifiers of an SPDX expression grouped by top-level OR alternative: a
+    component is acceptable when one alternative holds no denied identifier. Nested choices count
+    as one alternative holding all their identifiers (conservative)."""
+    return [list(a) for a in _parse_alternatives(expr)]

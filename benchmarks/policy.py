@@ -1,0 +1,192 @@
+"""Gate decision time with 1,000 and 10,000 findings and 200 waivers (goals: < 10 ms, < 100 ms).
+
+End to end as the gate does it, after the checks: waiver matching, building the policy input
+(indexes included), and evaluating the shipped policies with regopy. The policies are compiled
+once per run (as in the gate) and that cost is reported apart. For comparison it also times the
+uncompiled path (modules re-added and the query compiled per evaluation).
+
+Usage: python benchmarks/policy.py [--runs N] [--sizes 1000,10000]   (the project's venv python)
+No peer is timed: no real OPA binary exists on these machines (see ../shared/FACTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scanner.check import CheckResult  # noqa: E402
+from scanner.core import Artifact, ArtifactKind, Finding, Severity  # noqa: E402
+from scanner.inventory.model import Component, Inventory  # noqa: E402
+from scanner.waivers import Waiver  # noqa: E402
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+SEVERITIES = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW]
+
+
+def findings(n: int, rnd: random.Random) -> list[Finding]:
+    out: list[Finding] = []
+    for i in range(n):
+        kind = i % 10
+        sev = SEVERITIES[rnd.randrange(4)]
+        if kind < 6:
+            pkg = f"pkg{i % 500}"
+            fix = rnd.random() < 0.6
+            out.append(
+                Finding(
+                    "VULN-KNOWN",
+                    "vulns",
+                    sev,
+                    f"pkg:pypi/{pkg}@1.{i % 7}.0",
+                    f"PYSEC-2024-{i}: something bad",
+                    {
+                        "vuln_id": f"PYSEC-2024-{i}",
+                        "aliases": [f"CVE-2024-{10000 + i}", f"GHSA-{i:04x}-abcd-efgh"],
+                        "package": pkg,
+                        "version": f"1.{i % 7}.0",
+                        "purl": f"pkg:pypi/{pkg}@1.{i % 7}.0",
+                        "cvss_vector": None,
+                        "cvss_score": 7.5,
+                        "severity_known": True,
+                        "fixed_in": "2.0.0" if fix else None,
+                        "fix_available": fix,
+                        "summary": "something bad",
+                    },
+                )
+            )
+        elif kind == 6:
+            out.append(
+                Finding(
+                    "MODEL-PICKLE-GLOBAL",
+                    "model",
+                    sev,
+                    f"models/m{i}.bin",
+                    "os.system",
+                    {"global": "os.system", "offset": i, "format": "pickle"},
+                )
+            )
+        elif kind == 7:
+            el = ["SUPPLIER", "AUTHOR", "TIMESTAMP"][i % 3]
+            out.append(
+                Finding(
+                    f"SBOM-NTIA-{el}",
+                    "sbom",
+                    Severity.MEDIUM,
+                    "sbom",
+                    f"missing {el}",
+                    {"element": el.lower(), "components": [f"c{i}"], "count": 1},
+                )
+            )
+        elif kind == 8:
+            out.append(Finding("VULN-UNAUDITED", "vulns", Severity.MEDIUM, f"pkg{i}", "x", {"package": f"pkg{i}"}))
+        else:
+            out.append(Finding("SBOM-UNPINNED-REQUIREMENT", "sbom", Severity.MEDIUM, f"req{i}", "unpinned"))
+    return out
+
+
+def waivers(count: int, n_findings: int) -> list[Waiver]:
+    out: list[Waiver] = []
+    for k in range(count):
+        expires = dt.date(2027, 6, 1) if k % 20 else dt.date(2026, 1, 1)  # every 20th expired
+        i = (k * 37) % max(n_findings, 1)
+        if k % 4 == 0:
+            sel = {"finding": f"CVE-2024-{10000 + i}"}
+        elif k % 4 == 1:
+            sel = {"purl": f"pkg:pypi/pkg{k}"}
+        elif k % 4 == 2:
+            sel = {"rule": "MODEL-*", "path": f"models/m{i}.*"}
+        else:
+            sel = {"rule": "VULN-KNOWN", "finding": f"PYSEC-2099-{k}"}  # never matches: unused
+        out.append(Waiver(f"W-{k:03d}", sel, "accepted", "team", expires, "lead"))
+    return out
+
+
+def inputs(n: int) -> tuple[Artifact, Inventory, list[CheckResult], list[Waiver]]:
+    rnd = random.Random(n)
+    found = findings(n, rnd)
+    by_check: dict[str, list[Finding]] = {}
+    for f in found:
+        by_check.setdefault(f.check, []).append(f)
+    results = [CheckResult(check=c, findings=fs) for c, fs in by_check.items()]
+    results[0].context = {
+        "vulnerability_db": {"source": "osv", "snapshot_date": "2026-11-20", "age_days": 3, "records": 1}
+    }
+    results.append(
+        CheckResult(
+            check="signature",
+            section="signatures",
+            data=[
+                {
+                    "type": "sigstore-bundle",
+                    "subject": "app",
+                    "bundle": "app.sigstore.json",
+                    "verified": True,
+                    "identity": "https://github.com/example-org/app/.github/workflows/release.yml@refs/tags/v1.0.0",
+                    "issuer": "https://token.actions.githubusercontent.com",
+                    "error": None,
+                }
+            ],
+        )
+    )
+    licenses = ["MIT", "Apache-2.0", "BSD-3-Clause", "MIT OR AGPL-3.0-only", "(MIT AND GPL-2.0-only)"]
+    inv = Inventory(
+        components=[
+            Component(f"pkg:pypi/pkg{i}@1.0", f"pkg{i}", "1.0", purl=f"pkg:pypi/pkg{i}@1.0", licenses=[licenses[i % 5]])
+            for i in range(200)
+        ]
+    )
+    art = Artifact(Path("app"), ArtifactKind.APP_DIR, "app", "sha256:" + "0" * 64)
+    return art, inv, results, waivers(200, n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--sizes", default="1000,10000")
+    args = parser.parse_args()
+
+    import json
+
+    from scanner.policy.engine import PolicyEngine
+    from scanner.policy.input import build_input, match_waivers
+    from scanner.resources import policies_dir
+
+    data = json.loads((policies_dir() / "data.json").read_text())
+    start = time.perf_counter()
+    engine = PolicyEngine(policies_dir(), data)
+    compile_ms = (time.perf_counter() - start) * 1000
+    print(f"compile policies once per run: {compile_ms:.1f} ms")
+    print(f"{'findings':>9} {'waivers':>8} {'match':>8} {'input':>8} {'evaluate':>9} {'total':>8} {'goal':>6}  denies")
+    for n in (int(s) for s in args.sizes.split(",")):
+        art, inv, results, wv = inputs(n)
+        rows = []
+        decision = None
+        for _ in range(args.runs + 1):  # the first run also builds the bundle's plan: not counted
+            t0 = time.perf_counter()
+            matched = match_waivers(results, wv, NOW)
+            t1 = time.perf_counter()
+            doc = build_input(art, "prod", inv, results, matched, now=NOW)
+            t2 = time.perf_counter()
+            decision = engine.evaluate(doc)
+            t3 = time.perf_counter()
+            rows.append((t1 - t0, t2 - t1, t3 - t2, t3 - t0))
+        rows = rows[1:]
+        med = [statistics.median(r[k] for r in rows) * 1000 for k in range(4)]
+        goal = 10 if n <= 1000 else 100
+        assert decision is not None
+        print(
+            f"{n:>9} {len(wv):>8} {med[0]:>7.1f}ms {med[1]:>7.1f}ms {med[2]:>8.1f}ms {med[3]:>7.1f}ms {goal:>4}ms  "
+            f"{','.join(sorted(r.rule for r in decision.deny))}"
+        )
+    print(f"(median of {args.runs} runs; other jobs may share the CPU: figures as measured)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+# Fail closed: a check that could not examine everything blocks, whatever it found; and the
+# findings of checks without a dedicated rule (unpinned requirements, license check results…)
+# block at or above the stage's `finding_severity`.
+package scanner.gate
+
+import rego.v1
+
+default checks := {}
+
+checks := input.checks
+
+violation contains {
+	"rule": "checks-incomplete",
+	"message": concat("", ["check ", name, " could not examine everything"]),
+	"remediation": "see what the check reported as unreadable, fix it, and run the gate again",
+} if {
+	some name in object.keys(checks)
+	checks[name].complete == false
+}
+
+dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-"]
+
+dedicated(rule) if {
+	some p in dedicated_prefixes
+	startswith(rule, p)
+}
+
+finding_threshold := setting("finding_severity", "high")
+
+other_findings := [[rule, s] |
+	some s in object.get(at_or_above, finding_threshold, severities)
+	some rule in sort(object.keys(open_rules))
+	not dedicated(rule)
+	open_rules[rule].severities[s]
+]
+
+violation contains {
+	"rule": "finding-severity",
+	"message": concat("", [
+		n_text(other_findings), " finding(s) at or above ", text(finding_threshold), ": ",
+		examples(other_findings),
+	]),
+	"remediation": "fix each finding (see its fix hint), or waive it with a reason and an expiry",
+} if count(other_findings) > 0

@@ -1,0 +1,21 @@
+# SBOM completeness: the NTIA minimum elements (supplier, name, version, unique id, dependency
+# relationship, author, timestamp), reported by the SBOM check as SBOM-NTIA-<ELEMENT> findings.
+package scanner.gate
+
+import rego.v1
+
+ntia_gaps := [gap |
+	some rule in object.keys(open_rules)
+	startswith(rule, "SBOM-NTIA-")
+	first := [f | some k in rule_keys(rule); some f in open_rules[k[0]].severities[k[1]].examples][0]
+	gap := concat("", [
+		text(object.get(first.evidence, "element", trim_prefix(rule, "SBOM-NTIA-"))), " (",
+		text(object.get(first.evidence, "count", open_rules[rule].count)), " component(s))",
+	])
+]
+
+violation contains {
+	"rule": "sbom-incomplete",
+	"message": concat("", ["SBOM lacks NTIA minimum elements: ", concat(", ", sort(ntia_gaps))]),
+	"remediation": "record supplier, version, purl, dependencies, author and timestamp for every component",
+} if count(ntia_gaps) > 0
