@@ -333,7 +333,7 @@ def test_gate_runs_the_vuln_check(cli: Any, tmp_path: Path, snapshot_db: Path) -
     known = _known(record["findings"])
     assert ("urllib3", "PYSEC-2023-192") in known
     assert any(f["id"] == "VULN-UNAUDITED" and f["evidence"]["package"] == "flask" for f in record["findings"])
-    assert any("VULN-KNOWN" in d["message"] for d in record["decision"]["deny"])
+    assert any(d["rule"] == "vuln-fixable" and "PYSEC-2023-192" in d["message"] for d in record["decision"]["deny"])
     context = json.loads(saved.read_text())["context"]["vulnerability_db"]
     assert set(context) == {"source", "snapshot_date", "age_days", "records"} and context["records"] == 2651
     stale = cli("gate", req, "--db", snapshot_db, "--max-db-age", "1")
