@@ -80,7 +80,23 @@ def build_input(
 
 
 EXAMPLES = 5
-_EXAMPLE_KEYS = ("id", "check", "severity", "subject", "evidence")
+_EXAMPLE_KEYS = ("id", "check", "severity", "subject")
+# The evidence an example carries: what messages name. Every key is in ``input.findings``.
+_EXAMPLE_EVIDENCE = (
+    "vuln_id",
+    "package",
+    "version",
+    "fixed_in",
+    "fix_available",
+    "reason",
+    "element",
+    "count",
+    "global",
+    "offset",
+    "member",
+    "format",
+    "purl",
+)
 
 
 def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -130,7 +146,10 @@ def _add(groups: dict[str, dict[str, Any]], key: str, position: int, finding: di
         group = groups[key] = {"count": 0, "examples": []}
     group["count"] += 1
     if len(group["examples"]) < EXAMPLES:
-        group["examples"].append({**{k: finding.get(k) for k in _EXAMPLE_KEYS}, "position": position})
+        evidence = finding.get("evidence") or {}
+        example = {k: finding.get(k) for k in _EXAMPLE_KEYS}
+        example["evidence"] = {k: evidence[k] for k in _EXAMPLE_EVIDENCE if k in evidence}
+        group["examples"].append({**example, "position": position})
 
 
 SOONEST = 20
