@@ -148,8 +148,7 @@ class References:
             # identifiers in the code, plus string literals taken whole: a string names an input
             # key only as a whole literal (input["waivers"], object.get(input, "waivers", [])),
             # never as a word inside a message ("waivers-applied")
-            pieces = [(x.group(1), x.span()) for x in _STRIP.finditer(m.text)]
-            words.update(s[1:-1] for s, _ in pieces if s)
+            words.update(x.group(1)[1:-1] for x in _STRIP.finditer(m.text) if x.group(1))
             code = _STRIP.sub(lambda x: '""' if x.group(1) else "", m.text)
             words.update(_WORD.findall(code))
             everything = everything or bool(
