@@ -7,7 +7,7 @@ import importlib
 
 from scanner.check import Check
 
-CHECKS: tuple[str, ...] = ("scanner.inventory.check:SbomCheck",)
+CHECKS: tuple[str, ...] = ("scanner.inventory.check:SbomCheck", "scanner.models.check:ModelCheck")
 
 
 def load_checks(names: tuple[str, ...] = CHECKS) -> list[Check]:

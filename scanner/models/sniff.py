@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 HEAD_BYTES = 4096
 
@@ -34,6 +35,13 @@ def sniff_file(path: Path) -> str:
     return sniff(head, path.stat().st_size, path.name)
 
 
+def sniff_stream(data: BinaryIO, size: int, name: str = "") -> str:
+    data.seek(0)
+    head = data.read(HEAD_BYTES)
+    data.seek(0)
+    return sniff(head, size, name)
+
+
 def sniff(head: bytes, size: int, name: str = "") -> str:
     """Best guess of the container or serialization format from the first bytes.
 
@@ -60,7 +68,7 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return NUMPY
     if len(head) > 262 and head[257:262] == b"ustar":
         return TAR
-    if _is_pickle(head):
+    if _is_pickle(head, complete=len(head) >= size):
         return PICKLE
     if head[:1] == b"x" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0 and head[1] in b"\x01\x5e\x9c\xda":
         return ZLIB
@@ -78,33 +86,41 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
 
 # Opcodes a protocol 0/1 pickle can meaningfully start with (memo reads cannot come first).
 _FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
+# pickletools' messages when the bytes run out (the head ends inside an argument or before STOP),
+# as opposed to bytes that are not a pickle at all (unknown opcode, bad number, ...).
+_TRUNCATED = ("not enough data", "but only", "remain", "no newline found", "exhausted")
 
 
-def _is_pickle(head: bytes) -> bool:
-    """Protocol 2+ starts with PROTO (0x80, n). Protocols 0/1 have no header: accept a plausible
-    first opcode followed by an error-free parse up to STOP or the end of the head, at least three
-    opcodes long (pickletools only decodes, it never runs anything)."""
-    if len(head) >= 2 and head[0] == 0x80 and 0 <= head[1] <= 5:
-        return True
-    if not head or head[0] not in _FIRST_OPCODES:
+def _is_pickle(head: bytes, complete: bool = True) -> bool:
+    """Whether ``head`` starts a pickle. ``complete`` says the head is the whole file.
+
+    pickletools decodes the opcodes (it never runs anything). Protocol 2+ starts with PROTO;
+    protocols 0/1 have no header, so text is told apart by decoding: ordinary text hits an
+    unknown opcode or a bad argument within a few bytes. A stream that imports something
+    (GLOBAL/INST) and then breaks or stops short is still a pickle: a loader runs what comes
+    before the break.
+    """
+    if not head:
+        return False
+    framed = len(head) >= 2 and head[0] == 0x80 and 0 <= head[1] <= 5
+    if not framed and head[0] not in _FIRST_OPCODES:
         return False
     import io
     import pickletools
 
     count = 0
-    end = 0
-    stream = io.BytesIO(head)
+    imports = False
     try:
-        for opcode, _arg, pos in pickletools.genops(stream):
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
             count += 1
-            end = pos or 0
+            imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
             if opcode.name == "STOP":
                 return count >= 2
-    except ValueError:
-        # Running out of bytes inside the last opcode of the head is fine (the file goes on);
-        # an error well before the end of the head means this is not a pickle.
-        return count >= 3 and end >= len(head) - 512
-    return count >= 3
+    except ValueError as exc:
+        if any(t in str(exc) for t in _TRUNCATED):
+            return framed or imports or (not complete and count >= 2)
+        return (framed or imports) and count >= 3
+    return False
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:

@@ -1,0 +1,1 @@
+"""Format scanners, one module per format (see scanner.models.api)."""
