@@ -256,7 +256,8 @@ COMPRESSED: dict[str, tuple[Callable[[], Any], tuple[str, ...]]] = {
     "gzip": (lambda: zlib.decompressobj(31), (".gz", ".gzip", ".tgz")),
     "zlib": (lambda: zlib.decompressobj(15), (".z", ".zlib")),
     "bzip2": (bz2.BZ2Decompressor, (".bz2", ".tbz2")),
-    "xz": (lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), (".xz", ".lzma", ".txz")),
+    "xz": (lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), (".xz", ".txz")),
+    "lzma": (lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE), (".lzma",)),
 }
 
 
@@ -268,7 +269,7 @@ def scan_compressed(
     inner = next((base[: -len(s)] for s in suffixes if base.lower().endswith(s)), "") or "decompressed"
     if base.lower().endswith((".tgz", ".tbz2", ".txz")):
         inner += ".tar"
-    stream = Inflate(data, size, make, budget, multi=fmt != "zlib")
+    stream = Inflate(data, size, make, budget, multi=fmt not in ("zlib", "lzma"))
     return scan_inflated(stream, f"{subject}!{inner}", recurse, hints={}, member=inner)
 
 

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from scanner.core import Finding, Severity
 from scanner.models import globals_policy as gp
 from scanner.models.api import FormatContext, finding, unscannable
-from scanner.models.streams import LimitExceeded, Window
+from scanner.models.streams import LimitExceeded, Window, buffered
 
 CHUNK = 1 << 16
 MAX_KEEP = 4096  # longer strings/bytes are skipped by seeking, their value is not kept
@@ -571,7 +571,7 @@ class PickleScan:
         if self.ctx.recurse is None:
             return
         sub = f"{self.subject}!@{start}"
-        self.extra.extend(self.ctx.recurse(Window(self.data, start, n), n, sub))  # type: ignore[arg-type]
+        self.extra.extend(self.ctx.recurse(buffered(Window(self.data, start, n)), n, sub))
 
     @staticmethod
     def _text(line: bytes, offset: int) -> str:
@@ -584,7 +584,7 @@ class PickleScan:
     def _quoted(line: bytes, offset: int) -> str:
         if len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"'):
             try:
-                return codecs.escape_decode(line[1:-1])[0].decode("latin-1")  # type: ignore[attr-defined]
+                return codecs.escape_decode(line[1:-1])[0].decode("latin-1")
             except ValueError:
                 raise Malformed("bad STRING escape", offset) from None
         raise Malformed("STRING argument is not quoted", offset)
@@ -614,7 +614,7 @@ class PickleScan:
         count = itemsize
         for d in shape:
             count *= d
-        if state.items.get("allow_mmap") is True:
+        if state.items.get("numpy_array_alignment_bytes") is not None:  # joblib >= 1.2: a padding byte
             pad = self.r.read(1)[0]
             self.r.skip(pad)
         self.r.skip(count)

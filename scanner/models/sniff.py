@@ -17,6 +17,7 @@ GZIP = "gzip"
 BZIP2 = "bzip2"
 XZ = "xz"
 SEVENZIP = "7z"
+LZMA = "lzma"  # the legacy .lzma ("alone") stream joblib writes with compress="lzma"
 ZLIB = "zlib"
 HDF5 = "hdf5"
 SAFETENSORS = "safetensors"
@@ -60,6 +61,8 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return XZ
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return SEVENZIP
+    if len(head) >= 13 and head[0] == 0x5D and head[1:5] in _LZMA_DICT_SIZES:
+        return LZMA
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return HDF5
     if head.startswith(b"GGUF"):
@@ -83,6 +86,9 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return TEXT
     return UNKNOWN
 
+
+# .lzma "alone" header: properties byte 0x5d (lc=3, lp=0, pb=2) then a power-of-two dictionary size.
+_LZMA_DICT_SIZES = frozenset((1 << n).to_bytes(4, "little") for n in range(12, 31))
 
 # Opcodes a protocol 0/1 pickle can meaningfully start with (memo reads cannot come first).
 _FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
