@@ -8,7 +8,9 @@ or ``unscannable`` (a MODEL-UNSCANNABLE finding: never a silent skip). Archives 
 from __future__ import annotations
 
 import importlib
+import lzma
 import struct
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +176,10 @@ class Dispatcher:
             return [unscannable(subject, str(exc), format=fmt)]
         except (MemoryError, RecursionError) as exc:
             return [unscannable(subject, f"input too large or too deeply nested ({type(exc).__name__})", format=fmt)]
-        except (OSError, EOFError, ValueError, struct.error) as exc:
+        except (OSError, EOFError, ValueError, struct.error, zlib.error, lzma.LZMAError) as exc:
             return [unscannable(subject, f"cannot read {fmt} data: {exc}", format=fmt)]
+        except Exception as exc:  # a bug in a format scanner must not pass a file as clean
+            return [unscannable(subject, f"scanner error on {fmt} data: {type(exc).__name__}: {exc}", format=fmt)]
 
     def _route(
         self,

@@ -158,20 +158,22 @@ def overlapping_zip() -> bytes:
     local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(body), 100000, 1, 0) + b"a" + body
     cds = b""
     for n in (b"a", b"b"):
-        cds += struct.pack(
-            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(body), 100000, 1, 0, 0, 0, 0, 0, 0
-        ) + n
+        cds += (
+            struct.pack(
+                "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(body), 100000, 1, 0, 0, 0, 0, 0, 0
+            )
+            + n
+        )
     eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 2, 2, len(cds), len(local), 0)
     return local + cds + eocd
 
 
 def zip_bomb() -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("weights.bin", "w", force_zip64=True) as fh:
-            chunk = b"\0" * (1 << 20)
-            for _ in range(64):
-                fh.write(chunk)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("weights.bin", "w", force_zip64=True) as fh:
+        chunk = b"\0" * (1 << 20)
+        for _ in range(64):
+            fh.write(chunk)
     return buf.getvalue()
 
 
@@ -244,8 +246,13 @@ def build_corpus(root: Path) -> list[Sample]:
     root.mkdir(parents=True, exist_ok=True)
     samples: list[Sample] = []
 
-    def add(name: str, data: bytes | Callable[[Path], None], expect: set[str], globals_: set[str] = frozenset(),
-            malicious: bool = True) -> None:  # fmt: skip
+    def add(
+        name: str,
+        data: bytes | Callable[[Path], None],
+        expect: set[str],
+        globals_: set[str] = frozenset(),
+        malicious: bool = True,
+    ) -> None:
         path = root / name
         if callable(data):
             data(path)
@@ -290,42 +297,75 @@ def build_corpus(root: Path) -> list[Sample]:
     # torch: real checkpoints and their malicious twins
     state = {"layer.weight": torch.randn(4, 4), "layer.bias": torch.zeros(4)}
     add("torch_benign.pt", lambda p: torch.save(state, p), set(), malicious=False)
-    add("torch_legacy_benign.pt", lambda p: torch.save(state, p, _use_new_zipfile_serialization=False), set(),
-        malicious=False)  # fmt: skip
-    add("torch_module_benign.pt", lambda p: torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2)), p), set(),
-        malicious=False)  # fmt: skip
-    add("torchscript_benign.pt", lambda p: torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), p), set(),
-        malicious=False)  # fmt: skip
+    add(
+        "torch_legacy_benign.pt",
+        lambda p: torch.save(state, p, _use_new_zipfile_serialization=False),
+        set(),
+        malicious=False,
+    )
+    add(
+        "torch_module_benign.pt",
+        lambda p: torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2)), p),
+        set(),
+        malicious=False,
+    )
+    add(
+        "torchscript_benign.pt",
+        lambda p: torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), p),
+        set(),
+        malicious=False,
+    )
     add("torch_malicious.pt", lambda p: torch.save({**state, "x": System()}, p), {GLOBAL}, sysg)
-    add("torch_legacy_malicious.pt",
-        lambda p: torch.save({**state, "x": System()}, p, _use_new_zipfile_serialization=False), {GLOBAL}, sysg)  # fmt: skip
+    add(
+        "torch_legacy_malicious.pt",
+        lambda p: torch.save({**state, "x": System()}, p, _use_new_zipfile_serialization=False),
+        {GLOBAL},
+        sysg,
+    )
     evil = pickle.dumps(System(), protocol=2)
     add("torch_other_member.pt", torch_zip(evil, "archive/extra/weights.pkl"), {GLOBAL}, sysg)
     add("torch_mismatch_badcrc.pt", zip_mismatch_badcrc(evil), {GLOBAL, MISMATCH}, sysg)
     add("torch_nested_bytes.pt", torch_zip(nested_loads()), {GLOBAL}, {"pickle.loads", *sysg})
 
     # numpy
-    add("numpy_benign.npy", lambda p: np.save(p, np.arange(12, dtype=np.float32).reshape(3, 4)), set(),
-        malicious=False)  # fmt: skip
-    add("numpy_objects_benign.npy", lambda p: np.save(p, np.array([1, "a", None], dtype=object)), set(),
-        malicious=False)  # fmt: skip
+    add("numpy_benign.npy", lambda p: np.save(p, np.arange(12, dtype=np.float32).reshape(3, 4)), set(), malicious=False)
+    add(
+        "numpy_objects_benign.npy", lambda p: np.save(p, np.array([1, "a", None], dtype=object)), set(), malicious=False
+    )
     add("numpy_malicious.npy", lambda p: np.save(p, np.array([System()], dtype=object)), {GLOBAL}, sysg)
-    add("numpy_benign.npz", lambda p: np.savez(p, a=np.ones(3), b=np.array(["x", 1], dtype=object)), set(),
-        malicious=False)  # fmt: skip
-    add("numpy_malicious.npz", lambda p: np.savez(p, a=np.ones(3), b=np.array([System()], dtype=object)), {GLOBAL},
-        sysg)  # fmt: skip
+    add(
+        "numpy_benign.npz",
+        lambda p: np.savez(p, a=np.ones(3), b=np.array(["x", 1], dtype=object)),
+        set(),
+        malicious=False,
+    )
+    add(
+        "numpy_malicious.npz", lambda p: np.savez(p, a=np.ones(3), b=np.array([System()], dtype=object)), {GLOBAL}, sysg
+    )
 
     # joblib (plain and compressed) and dill
     model = {"coef": np.arange(50, dtype=np.float64), "names": ["a", "b"], "objs": np.array([1, "x"], dtype=object)}
     add("joblib_benign.joblib", lambda p: joblib.dump(model, p), set(), malicious=False)
     add("joblib_malicious.joblib", lambda p: joblib.dump({**model, "x": System()}, p), {GLOBAL}, sysg)
-    add("joblib_object_array.joblib", lambda p: joblib.dump({"o": np.array([System()], dtype=object)}, p), {GLOBAL},
-        sysg)  # fmt: skip
+    add(
+        "joblib_object_array.joblib",
+        lambda p: joblib.dump({"o": np.array([System()], dtype=object)}, p),
+        {GLOBAL},
+        sysg,
+    )
     for method in ("zlib", "gzip", "bz2", "lzma", "xz"):
-        add(f"joblib_benign_{method}.joblib", lambda p, m=method: joblib.dump(model, p, compress=(m, 3)), set(),
-            malicious=False)  # fmt: skip
-        add(f"joblib_malicious_{method}.joblib", lambda p, m=method: joblib.dump({"x": System()}, p, compress=(m, 3)),
-            {GLOBAL}, sysg)  # fmt: skip
+        add(
+            f"joblib_benign_{method}.joblib",
+            lambda p, m=method: joblib.dump(model, p, compress=(m, 3)),
+            set(),
+            malicious=False,
+        )
+        add(
+            f"joblib_malicious_{method}.joblib",
+            lambda p, m=method: joblib.dump({"x": System()}, p, compress=(m, 3)),
+            {GLOBAL},
+            sysg,
+        )
     try:
         import dill
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.corpus import Sample, build_corpus
-
+from tests.models.corpus import Sample
 
 
 def _by_file(corpus_scan, root: Path) -> dict[str, list]:  # type: ignore[no-untyped-def]
