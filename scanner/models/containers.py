@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import bz2
-import itertools
 import lzma
 import struct
 import zlib
@@ -77,27 +76,32 @@ def read_central_directory(data: BinaryIO, size: int, max_entries: int) -> list[
         raise ArchiveError("no end-of-central-directory record (truncated zip)")
     eocd = size - tail_len + at
     _, _, _, _, total, cd_size, cd_offset, _ = struct.unpack("<4sHHHHIIH", tail[at : at + 22])
-    if total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
-        loc = tail[at - 20 : at] if at >= 20 else b""
-        if loc[:4] != b"PK\x06\x07":
-            raise ArchiveError("zip64 locator missing")
+    saturated = total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
+    cd_end = eocd
+    loc = tail[at - 20 : at] if at >= 20 else b""
+    if loc[:4] == b"PK\x06\x07":  # a zip64 record sits between the central directory and here
         (z64_offset,) = struct.unpack("<Q", loc[8:16])
-        if z64_offset + 56 > size:
-            raise ArchiveError("zip64 record outside the file")
-        data.seek(z64_offset)
-        rec = data.read(56)
-        if rec[:4] != b"PK\x06\x06":
+        # where the locator says, else right before it (a prefix shifts the stated offset)
+        for z64_at in (z64_offset, eocd - 20 - 56):
+            if 0 <= z64_at <= eocd - 76:
+                data.seek(z64_at)
+                rec = data.read(56)
+                if rec[:4] == b"PK\x06\x06":
+                    break
+        else:
             raise ArchiveError("bad zip64 end record")
-        total, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+        cd_end = z64_at
+        if saturated:
+            total, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    elif saturated:
+        raise ArchiveError("zip64 locator missing")
     if total > max_entries:
         raise LimitExceeded(f"{total} entries (limit {max_entries})")
-    if cd_offset + cd_size > size:
-        # data prepended to the archive shifts every offset (self-extracting archives)
-        shift = eocd - cd_size - cd_offset
-        if shift < 0:
-            raise ArchiveError("central directory outside the file")
-    else:
-        shift = 0
+    # Data prepended to the archive shifts every offset (self-extracting archives): measured,
+    # as zipfile does, from where the central directory must end.
+    shift = cd_end - cd_size - cd_offset
+    if shift < 0:
+        raise ArchiveError("central directory outside the file")
     if cd_size > 64 * max_entries + (64 << 20):
         raise LimitExceeded(f"central directory of {cd_size} bytes")
     data.seek(cd_offset + shift)
@@ -152,7 +156,7 @@ def scan_zip(
     names = [e.name for e in entries]
     torchscript = any("/code/" in f"/{n}" for n in names) and any(n.endswith("constants.pkl") for n in names)
     torch_zip = any(n.endswith("data.pkl") for n in names)
-    spans: list[tuple[int, int, str]] = []
+    placed: list[tuple[ZipEntry, int, str]] = []
     for entry in entries:
         if entry.name.endswith("/"):
             continue
@@ -186,7 +190,19 @@ def scan_zip(
                     format="zip",
                 )
             )
-        spans.append((start, start + entry.csize, entry.name))
+        placed.append((entry, start, member))
+    # Overlapping entries (the overlapping-file zip bomb) are found before anything is inflated;
+    # only the first of a group of overlapping members is scanned.
+    overlapping = _overlapping(placed)
+    if overlapping:
+        first, second = overlapping[0]
+        findings.append(
+            _bomb(subject, f"members {first!r} and {second!r} overlap (overlapping-entry zip bomb)", format="zip")
+        )
+    skip = {second for _, second in overlapping}
+    for entry, start, member in placed:
+        if entry.name in skip:
+            continue
         if entry.flags & 0x1:
             findings.append(unscannable(member, "encrypted zip member", member=entry.name, format="zip"))
             continue
@@ -206,7 +222,6 @@ def scan_zip(
             continue
         stream = Inflate(buffered(raw), entry.csize, make, budget)
         findings.extend(scan_inflated(stream, member, recurse, hints=hints, member=entry.name))
-    findings.extend(_overlaps(spans, subject))
     return findings
 
 
@@ -231,12 +246,17 @@ def _local_data_start(data: BinaryIO, size: int, entry: ZipEntry) -> tuple[int, 
     return start, name
 
 
-def _overlaps(spans: list[tuple[int, int, str]], subject: str) -> list[Finding]:
-    spans.sort()
-    for (s1, e1, n1), (s2, _e2, n2) in itertools.pairwise(spans):
-        if s2 < e1 and s1 != e1:
-            return [_bomb(subject, f"members {n1!r} and {n2!r} overlap (overlapping-entry zip bomb)", format="zip")]
-    return []
+def _overlapping(placed: list[tuple[ZipEntry, int, str]]) -> list[tuple[str, str]]:
+    """(earlier, later) member names whose data ranges overlap."""
+    spans = sorted((start, start + e.csize, e.name) for e, start, _ in placed if e.csize > 0)
+    out: list[tuple[str, str]] = []
+    end, owner = -1, ""
+    for start, stop, name in spans:
+        if start < end:
+            out.append((owner, name))
+        if stop > end:
+            end, owner = stop, name
+    return out
 
 
 def scan_inflated(

@@ -225,12 +225,27 @@ class Dispatcher:
             return self._numpy(data, size, subject, sub_ctx)
         if hints.get("raw_data"):
             return []  # tensor storage bytes of a torch zip: only pickles and archives matter there
+        if fmt in (sniff.TEXT, sniff.UNKNOWN) and self._zip_at_end(data, size):
+            # data prepended to a zip (self-extracting style): zipfile.is_zipfile, and so Keras,
+            # accept it, since a zip is read from its end
+            return containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
         if fmt == sniff.JSON and _looks_like_keras_json(data):
             fmt = "keras-json"
         module = FORMAT_MODULES.get(fmt)
         if module is not None:
             return self._format_module(module, data, size, subject, sub_ctx)
         return []  # text, plain JSON, empty or unrecognised data: nothing that a loader executes
+
+    def _zip_at_end(self, data: BinaryIO, size: int) -> bool:
+        if size < 22:
+            return False
+        data.seek(max(0, size - 65557))
+        if b"PK\x05\x06" not in data.read():
+            return False
+        try:
+            return bool(containers.read_central_directory(data, size, self.limits.max_entries))
+        except (containers.ArchiveError, LimitExceeded, struct.error, OSError):
+            return False
 
     def _numpy(self, data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Finding]:
         try:
