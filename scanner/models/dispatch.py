@@ -79,7 +79,9 @@ class Dispatcher:
         base = self.root if self.root.is_dir() else self.root.parent
         for entry in walk(self.root):
             shown = str(self.root / entry.rel) if self.root.is_dir() else str(self.root)
-            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, entry.escapes, base)
+            # a file named on the command line is scanned even when it is a link: it was asked for
+            escapes = entry.escapes and self.root.is_dir()
+            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
         return result

@@ -47,6 +47,41 @@ OPS: dict[int, tuple[str, str | None]] = {
 }
 
 
+# Opcodes whose only effect is to push their argument (numbers, strings, bytes, None, booleans).
+_CONSTANTS = {
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
+    "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
+    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT", "NONE", "NEWTRUE", "NEWFALSE",
+}  # fmt: skip
+# Fixed-width integer arguments decoded inline in the hot loop: kind -> (width, struct format).
+_FIXED = {"uint1": (1, ""), "uint2": (2, "<H"), "int4": (4, "<i"), "uint4": (4, "<I"), "uint8": (8, "<Q")}
+# Length-prefixed payloads: kind -> (width of the length, struct format, payload type).
+TEXT, BYTES, LATIN1 = 0, 1, 2
+_SIZED = {
+    "unicodestring1": (1, "", TEXT),
+    "unicodestring4": (4, "<I", TEXT),
+    "unicodestring8": (8, "<Q", TEXT),
+    "bytes1": (1, "", BYTES),
+    "bytes4": (4, "<I", BYTES),
+    "bytes8": (8, "<Q", BYTES),
+    "bytearray8": (8, "<Q", BYTES),
+    "string1": (1, "", LATIN1),
+    "string4": (4, "<i", LATIN1),
+}
+# byte -> (name, argument kind, pushes its argument, fixed width or 0, struct format,
+#          length width or 0, length format, payload type)
+OPINFO: dict[int, tuple[str, str | None, bool, int, str, int, str, int]] = {
+    code: (
+        name,
+        kind,
+        name in _CONSTANTS,
+        *_FIXED.get(kind or "", (0, "")),
+        *_SIZED.get(kind or "", (0, "", 0)),
+    )
+    for code, (name, kind) in OPS.items()
+}
+
+
 class Malformed(Exception):
     def __init__(self, reason: str, offset: int) -> None:
         super().__init__(reason)
@@ -338,16 +373,58 @@ class PickleScan:
                 raise Malformed("empty stack", offset)
             return stack[-1]
 
+        unpack = struct.unpack
+        arg: Any
         while True:
-            offset = r.pos
-            code = r.byte()
-            if code < 0:
-                raise Malformed("the pickle ends without a STOP opcode", offset)
-            spec = OPS.get(code)
+            buf = r.buf
+            i = r.i
+            offset = r.base + i
+            if i < len(buf):
+                code = buf[i]
+                r.i = i + 1
+            else:
+                code = r.byte()
+                if code < 0:
+                    raise Malformed("the pickle ends without a STOP opcode", offset)
+            spec = OPINFO.get(code)
             if spec is None:
                 raise Malformed(f"unknown opcode 0x{code:02x}", offset)
-            name, kind = spec
-            arg: Any = self._arg(kind, name, offset) if kind is not None else None
+            name, kind, const, width, fmt, lwidth, lfmt, ptype = spec
+            if lwidth:
+                raw = r.read(lwidth)
+                n = raw[0] if lwidth == 1 else unpack(lfmt, raw)[0]
+                if n < 0:
+                    raise Malformed("negative length", offset)
+                arg = self._payload(n, ptype, offset)
+            elif width:
+                j = r.i
+                if j + width <= len(r.buf):
+                    raw = r.buf[j : j + width]
+                    r.i = j + width
+                else:
+                    raw = r.read(width)
+                arg = raw[0] if width == 1 else unpack(fmt, raw)[0]
+            elif kind is not None:
+                arg = self._arg(kind, name, offset)
+            else:
+                arg = None
+            if const:
+                stack.append(arg)
+                if len(stack) > MAX_STACK:
+                    raise LimitExceeded(f"pickle stack deeper than {MAX_STACK} items")
+                continue
+            if name == "APPEND":
+                pop()
+                top()
+                continue
+            if name in ("BINPUT", "LONG_BINPUT", "MEMOIZE", "PUT"):
+                key = len(memo) if name == "MEMOIZE" else arg
+                if len(memo) < MAX_MEMO:
+                    memo[key] = top()
+                else:
+                    top()
+                    memo_dropped = True
+                continue
             if len(stack) > MAX_STACK:
                 raise LimitExceeded(f"pickle stack deeper than {MAX_STACK} items")
 
@@ -377,13 +454,6 @@ class PickleScan:
                     stack.append(ANY)
                 else:
                     raise Malformed(f"memo key {arg} not found", offset)
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
-                key = len(memo) if name == "MEMOIZE" else arg
-                if len(memo) < MAX_MEMO:
-                    memo[key] = top()
-                else:
-                    top()
-                    memo_dropped = True
             elif name == "GLOBAL":
                 module, gname = arg
                 stack.append(self._import(module, gname, offset))
@@ -440,9 +510,6 @@ class PickleScan:
                 stack.append(SymDict())
             elif name == "EMPTY_TUPLE":
                 stack.append(())
-            elif name in ("APPEND",):
-                pop()
-                top()
             elif name in ("APPENDS", "ADDITEMS"):
                 pop_mark()
                 top()
@@ -472,9 +539,8 @@ class PickleScan:
                 target = top()
                 if isinstance(target, SymDict):
                     self._set_items(target, items)
-            else:
-                # constants: ints, floats, strings, bytes, None, booleans
-                stack.append(arg)
+            else:  # pragma: no cover - every opcode is handled above
+                raise Malformed(f"unhandled opcode {name}", offset)
 
     @staticmethod
     def _set_items(d: SymDict, items: list[Any]) -> None:
@@ -507,15 +573,6 @@ class PickleScan:
                 r.skip(n)
                 return ANY
             return int.from_bytes(r.read(n), "little", signed=True)
-        if kind in ("string1", "bytes1", "unicodestring1"):
-            return self._payload(r.read(1)[0], kind, offset)
-        if kind in ("string4", "bytes4", "unicodestring4"):
-            n = struct.unpack("<i" if kind == "string4" else "<I", r.read(4))[0]
-            if n < 0:
-                raise Malformed("negative length", offset)
-            return self._payload(n, kind, offset)
-        if kind in ("bytes8", "unicodestring8", "bytearray8"):
-            return self._payload(struct.unpack("<Q", r.read(8))[0], kind, offset)
         if kind == "stringnl_noescape_pair":
             return (self._text(r.line(), offset), self._text(r.line(), offset))
         line = r.line()
@@ -542,13 +599,12 @@ class PickleScan:
             return ANY
         raise Malformed(f"unsupported argument kind {kind}", offset)  # pragma: no cover
 
-    def _payload(self, n: int, kind: str, offset: int) -> Any:
+    def _payload(self, n: int, ptype: int, offset: int) -> Any:
         r = self.r
-        start = r.pos
+        start = r.base + r.i
         if start + n > self.size:
             raise Malformed(f"truncated: a {n}-byte payload runs past the end", offset)
-        is_bytes = kind.startswith("bytes") or kind.startswith("bytearray") or kind.startswith("string")
-        if is_bytes and n >= 8:
+        if ptype != TEXT and n >= 8:
             head = r.peek(4)
             if (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or head == b"PK\x03\x04":
                 self._nested(start, n)
@@ -556,12 +612,12 @@ class PickleScan:
             r.skip(n)
             return ANY
         raw = r.read(n)
-        if kind.startswith("unicode"):
+        if ptype == TEXT:
             try:
                 return raw.decode("utf-8", "surrogatepass")
             except UnicodeDecodeError:
                 raise Malformed("bad UTF-8 in a string", offset) from None
-        if kind.startswith("string"):
+        if ptype == LATIN1:
             return raw.decode("latin-1")  # what the unpickler does with encoding="ASCII"/"latin1"
         return raw
 

@@ -50,7 +50,6 @@ def run_modelscan(
     """Run modelscan on each file it supports; return our findings merged with its issues."""
     report = SecondOpinion()
     try:
-        from modelscan.modelscan import ModelScan
         from modelscan.settings import DEFAULT_SETTINGS
     except Exception as exc:  # an optional engine: its absence is recorded, never fatal
         report.errors.append(f"modelscan unavailable: {type(exc).__name__}: {exc}")
@@ -62,14 +61,21 @@ def run_modelscan(
         for ext in conf.get("supported_extensions", ())
         if conf.get("enabled", True)
     }
-    merged = list(findings)
+    eligible = []
     for entry in files:
-        path = Path(entry.path)
-        if entry.format in ("symlink", "unreadable") or path.suffix.lower() not in extensions:
+        if entry.format in ("symlink", "unreadable") or Path(entry.path).suffix.lower() not in extensions:
             continue
         if entry.size > max_bytes:
             report.skipped.append(entry.path)
             continue
+        eligible.append(entry)
+    merged = list(findings)
+    if not eligible:
+        return merged, report
+    from modelscan.modelscan import ModelScan  # pulls numpy and h5py: only when there is work
+
+    for entry in eligible:
+        path = Path(entry.path)
         report.files += 1
         try:
             result = ModelScan(settings=copy.deepcopy(DEFAULT_SETTINGS)).scan(str(path))

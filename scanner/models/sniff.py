@@ -94,6 +94,7 @@ _LZMA_DICT_SIZES = frozenset((1 << n).to_bytes(4, "little") for n in range(12, 3
 _FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
 # pickletools' messages when the bytes run out (the head ends inside an argument or before STOP),
 # as opposed to bytes that are not a pickle at all (unknown opcode, bad number, ...).
+_ENOUGH_OPCODES = 48
 _TRUNCATED = ("not enough data", "but only", "remain", "no newline found", "exhausted")
 
 
@@ -122,6 +123,8 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
             imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
             if opcode.name == "STOP":
                 return count >= 2
+            if count >= _ENOUGH_OPCODES:  # no text or random data decodes this far
+                return True
     except ValueError as exc:
         if any(t in str(exc) for t in _TRUNCATED):
             return framed or imports or (not complete and count >= 2)

@@ -112,3 +112,11 @@ def test_model_check_is_registered() -> None:
 
     assert "scanner.models.check:ModelCheck" in CHECKS
     assert "model" in [c.name for c in load_checks()]
+
+
+def test_a_linked_file_named_on_the_command_line_is_scanned(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    outside = _evil(tmp_path / "real.pkl")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "link.pkl").symlink_to(outside)
+    doc = json.loads(cli("scan", tmp_path / "d" / "link.pkl", "-f", "json", "--no-second-opinion").out)
+    assert [f["id"] for f in doc["findings"]] == ["MODEL-PICKLE-GLOBAL"]
