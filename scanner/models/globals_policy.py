@@ -315,6 +315,11 @@ def _judge_one(module: str, name: str, torchscript: bool) -> Verdict:
         hit = _DENIED_MODULES.get(candidate)
         if hit:
             return Verdict(DENIED, hit[0], hit[1], full)
+    if "." in name:
+        # protocol 4 resolves dotted names by attribute traversal: torch._utils.os.system is os.system
+        for part in name.split("."):
+            if part.startswith("__") or part in _DENIED_MODULES or ("builtins", part) in _DENIED_NAMES:
+                return Verdict(DENIED, Severity.CRITICAL, f"reaches {part!r} through attribute traversal", full)
     if module in ("builtins", "__builtin__"):
         if name in _SAFE_BUILTINS:
             return Verdict(SAFE, Severity.INFO, "", full)

@@ -291,6 +291,8 @@ def build_corpus(root: Path) -> list[Sample]:
     ):
         add(f"denied_{module}.{name}.pkl", denied(module, name), {GLOBAL}, {f"{module}.{name}"})
     add("unknown_class.pkl", unknown_class(), {UNKNOWN}, {"mylib.models.Net"})
+    traversal = proto4(sbu("torch.serialization") + sbu("os.system") + b"\x93(" + sbu("true") + b"tR")
+    add("attr_traversal.pkl", traversal, {GLOBAL}, {"torch.serialization.os.system"})
     add("truncated.pkl", truncated(), {MALFORMED}, malicious=False)
     add("huge_declared.pkl", huge_declared(), {MALFORMED})
 

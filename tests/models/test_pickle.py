@@ -108,3 +108,15 @@ def test_malformed_streams_become_findings(data: bytes) -> None:
 def test_ext_opcodes_are_dynamic() -> None:
     (f,) = scan(proto4(b"\x82\x01)R"))
     assert f.id == "MODEL-PICKLE-DYNAMIC-GLOBAL" and f.severity == Severity.HIGH
+
+
+def test_dotted_names_are_judged_by_every_attribute() -> None:
+    assert gp.judge("torch._utils", "os.system").severity == Severity.CRITICAL
+    assert gp.judge("collections", "OrderedDict.__init__.__globals__").kind == gp.DENIED
+    assert gp.judge("mylib", "Outer.Inner").kind == gp.UNKNOWN
+    (f,) = scan(proto4(sbu("torch") + sbu("_utils.subprocess.run") + b"\x93" + b")R"))
+    assert (f.id, f.evidence["global"], f.severity) == (
+        "MODEL-PICKLE-GLOBAL",
+        "torch._utils.subprocess.run",
+        Severity.CRITICAL,
+    )
