@@ -237,6 +237,16 @@ def seven_zip() -> bytes:
 # --- building ------------------------------------------------------------------------------------
 
 
+def _torchscript(path: Path) -> None:
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, yet such files are still loaded
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+
+
 def build_corpus(root: Path) -> list[Sample]:
     """Write every sample under ``root`` (file name = sample name) and return the list."""
     import joblib
@@ -313,7 +323,7 @@ def build_corpus(root: Path) -> list[Sample]:
     )
     add(
         "torchscript_benign.pt",
-        lambda p: torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), p),
+        _torchscript,
         set(),
         malicious=False,
     )
