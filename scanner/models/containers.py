@@ -10,7 +10,6 @@ holds a pickle.
 
 from __future__ import annotations
 
-import ast
 import bz2
 import lzma
 import struct
@@ -448,6 +447,8 @@ def read_npy_header(data: BinaryIO, size: int) -> NpyHeader:
         raise ArchiveError("header larger than the file or the limit")
     data.seek(start)
     text = data.read(hlen).decode("utf-8" if major == 3 else "latin-1", "replace")
+    import ast  # only .npy headers need it
+
     try:
         header = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):

@@ -76,11 +76,12 @@ class Dispatcher:
 
     def scan(self) -> ScanResult:
         result = ScanResult()
-        base = self.root if self.root.is_dir() else self.root.parent
+        is_dir = self.root.is_dir()
+        base = self.root if is_dir else self.root.parent
         for entry in walk(self.root):
-            shown = str(self.root / entry.rel) if self.root.is_dir() else str(self.root)
+            shown = str(self.root / entry.rel) if is_dir else str(self.root)
             # a file named on the command line is scanned even when it is a link: it was asked for
-            escapes = entry.escapes and self.root.is_dir()
+            escapes = entry.escapes and is_dir
             findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))

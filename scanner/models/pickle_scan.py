@@ -53,6 +53,7 @@ _CONSTANTS = {
     "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
     "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT", "NONE", "NEWTRUE", "NEWFALSE",
 }  # fmt: skip
+_MEMO_PUT = frozenset(("BINPUT", "LONG_BINPUT", "MEMOIZE", "PUT"))
 # Fixed-width integer arguments decoded inline in the hot loop: kind -> (width, struct format).
 _FIXED = {"uint1": (1, ""), "uint2": (2, "<H"), "int4": (4, "<i"), "uint4": (4, "<I"), "uint8": (8, "<Q")}
 # Length-prefixed payloads: kind -> (width of the length, struct format, payload type).
@@ -391,11 +392,27 @@ class PickleScan:
                 raise Malformed(f"unknown opcode 0x{code:02x}", offset)
             name, kind, const, width, fmt, lwidth, lfmt, ptype = spec
             if lwidth:
-                raw = r.read(lwidth)
+                buf = r.buf
+                j = r.i + lwidth
+                if j <= len(buf):
+                    raw = buf[r.i : j]
+                    r.i = j
+                else:
+                    raw = r.read(lwidth)
+                    buf = r.buf
+                    j = r.i
                 n = raw[0] if lwidth == 1 else unpack(lfmt, raw)[0]
-                if n < 0:
-                    raise Malformed("negative length", offset)
-                arg = self._payload(n, ptype, offset)
+                if ptype == TEXT and n <= MAX_KEEP and j + n <= len(buf):
+                    # fast path: a short string already in the buffer (inside the file by construction)
+                    try:
+                        arg = buf[j : j + n].decode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError:
+                        raise Malformed("bad UTF-8 in a string", offset) from None
+                    r.i = j + n
+                else:
+                    if n < 0:
+                        raise Malformed("negative length", offset)
+                    arg = self._payload(n, ptype, offset)
             elif width:
                 j = r.i
                 if j + width <= len(r.buf):
@@ -417,12 +434,13 @@ class PickleScan:
                 pop()
                 top()
                 continue
-            if name in ("BINPUT", "LONG_BINPUT", "MEMOIZE", "PUT"):
-                key = len(memo) if name == "MEMOIZE" else arg
-                if len(memo) < MAX_MEMO:
-                    memo[key] = top()
+            if name in _MEMO_PUT:
+                if len(stack) <= (marks[-1] if marks else 0):
+                    raise Malformed("memo put from an empty stack", offset)
+                size = len(memo)
+                if size < MAX_MEMO:
+                    memo[size if name == "MEMOIZE" else arg] = stack[-1]
                 else:
-                    top()
                     memo_dropped = True
                 continue
             if len(stack) > MAX_STACK:

@@ -95,6 +95,7 @@ _FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
 # pickletools' messages when the bytes run out (the head ends inside an argument or before STOP),
 # as opposed to bytes that are not a pickle at all (unknown opcode, bad number, ...).
 _ENOUGH_OPCODES = 48
+_ENOUGH_FRAMED = 8  # after PROTO: random bytes decode as ~8 valid opcodes about once in 10**5
 _TRUNCATED = ("not enough data", "but only", "remain", "no newline found", "exhausted")
 
 
@@ -123,7 +124,7 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
             imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
             if opcode.name == "STOP":
                 return count >= 2
-            if count >= _ENOUGH_OPCODES:  # no text or random data decodes this far
+            if count >= (_ENOUGH_FRAMED if framed else _ENOUGH_OPCODES):  # no text or random data gets this far
                 return True
     except ValueError as exc:
         if any(t in str(exc) for t in _TRUNCATED):
