@@ -13,6 +13,7 @@ CHECKS: tuple[str, ...] = (
     "scanner.vulns.check:VulnCheck",
     "scanner.verify.check:SignatureCheck",
     "scanner.verify.check:ProvenanceCheck",
+    "scanner.models.check:ModelCheck",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 HEAD_BYTES = 4096
 
@@ -16,6 +17,7 @@ GZIP = "gzip"
 BZIP2 = "bzip2"
 XZ = "xz"
 SEVENZIP = "7z"
+LZMA = "lzma"  # the legacy .lzma ("alone") stream joblib writes with compress="lzma"
 ZLIB = "zlib"
 HDF5 = "hdf5"
 SAFETENSORS = "safetensors"
@@ -32,6 +34,13 @@ def sniff_file(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     return sniff(head, path.stat().st_size, path.name)
+
+
+def sniff_stream(data: BinaryIO, size: int, name: str = "") -> str:
+    data.seek(0)
+    head = data.read(HEAD_BYTES)
+    data.seek(0)
+    return sniff(head, size, name)
 
 
 def sniff(head: bytes, size: int, name: str = "") -> str:
@@ -52,6 +61,8 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return XZ
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return SEVENZIP
+    if len(head) >= 13 and head[0] == 0x5D and head[1:5] in _LZMA_DICT_SIZES:
+        return LZMA
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return HDF5
     if head.startswith(b"GGUF"):
@@ -60,7 +71,7 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return NUMPY
     if len(head) > 262 and head[257:262] == b"ustar":
         return TAR
-    if _is_pickle(head):
+    if _is_pickle(head, complete=len(head) >= size):
         return PICKLE
     if head[:1] == b"x" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0 and head[1] in b"\x01\x5e\x9c\xda":
         return ZLIB
@@ -76,35 +87,50 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
     return UNKNOWN
 
 
+# .lzma "alone" header: properties byte 0x5d (lc=3, lp=0, pb=2) then a power-of-two dictionary size.
+_LZMA_DICT_SIZES = frozenset((1 << n).to_bytes(4, "little") for n in range(12, 31))
+
 # Opcodes a protocol 0/1 pickle can meaningfully start with (memo reads cannot come first).
 _FIRST_OPCODES = frozenset(b"()]}cNIJKLMSVXFGUTi")
+# pickletools' messages when the bytes run out (the head ends inside an argument or before STOP),
+# as opposed to bytes that are not a pickle at all (unknown opcode, bad number, ...).
+_ENOUGH_OPCODES = 48
+_ENOUGH_FRAMED = 8  # after PROTO: random bytes decode as ~8 valid opcodes about once in 10**5
+_TRUNCATED = ("not enough data", "but only", "remain", "no newline found", "exhausted")
 
 
-def _is_pickle(head: bytes) -> bool:
-    """Protocol 2+ starts with PROTO (0x80, n). Protocols 0/1 have no header: accept a plausible
-    first opcode followed by an error-free parse up to STOP or the end of the head, at least three
-    opcodes long (pickletools only decodes, it never runs anything)."""
-    if len(head) >= 2 and head[0] == 0x80 and 0 <= head[1] <= 5:
-        return True
-    if not head or head[0] not in _FIRST_OPCODES:
+def _is_pickle(head: bytes, complete: bool = True) -> bool:
+    """Whether ``head`` starts a pickle. ``complete`` says the head is the whole file.
+
+    pickletools decodes the opcodes (it never runs anything). Protocol 2+ starts with PROTO;
+    protocols 0/1 have no header, so text is told apart by decoding: ordinary text hits an
+    unknown opcode or a bad argument within a few bytes. A stream that imports something
+    (GLOBAL/INST) and then breaks or stops short is still a pickle: a loader runs what comes
+    before the break.
+    """
+    if not head:
+        return False
+    framed = len(head) >= 2 and head[0] == 0x80 and 0 <= head[1] <= 5
+    if not framed and head[0] not in _FIRST_OPCODES:
         return False
     import io
     import pickletools
 
     count = 0
-    end = 0
-    stream = io.BytesIO(head)
+    imports = False
     try:
-        for opcode, _arg, pos in pickletools.genops(stream):
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
             count += 1
-            end = pos or 0
+            imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
             if opcode.name == "STOP":
                 return count >= 2
-    except ValueError:
-        # Running out of bytes inside the last opcode of the head is fine (the file goes on);
-        # an error well before the end of the head means this is not a pickle.
-        return count >= 3 and end >= len(head) - 512
-    return count >= 3
+            if count >= (_ENOUGH_FRAMED if framed else _ENOUGH_OPCODES):  # no text or random data gets this far
+                return True
+    except ValueError as exc:
+        if any(t in str(exc) for t in _TRUNCATED):
+            return framed or imports or (not complete and count >= 2)
+        return (framed or imports) and count >= 3
+    return False
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:

@@ -1,0 +1,213 @@
+"""Model scanning: `scanner scan` against modelscan, picklescan and modelaudit on the same input.
+
+    .venv/bin/python benchmarks/models.py [--small 400] [--big-mb 1024] [--skip-timing] [--skip-detection]
+
+Installs each peer in its own venv under benchmarks/.work/ (pip, first run only), generates a
+directory of many small model files plus one large torch checkpoint, and prints wall time and
+peak RSS of every tool, as ratios to `scanner scan`. Then a detection table over the test corpus
+(tests/models/corpus.py): which tool flags which malicious sample (non-zero exit), and false
+positives on the benign ones. Timings are as measured on a shared machine: run it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / ".work"
+sys.path.insert(0, str(REPO))
+
+PEERS = {
+    # numpy<2.3: modelscan's .npy scanner calls a function numpy 2.3 removed (see FACTS.md)
+    "modelscan": (["modelscan", "numpy<2.3"], ["modelscan", "-p", "{path}"]),
+    "picklescan": (["picklescan"], ["picklescan", "-p", "{path}"]),
+    "modelaudit": (["modelaudit"], ["modelaudit", "scan", "{path}"]),
+}
+ENV = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}
+
+
+def venv(name: str, packages: list[str]) -> Path:
+    root = WORK / f"venv-{name}"
+    marker = root / ".installed"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+        subprocess.run([str(root / "bin" / "pip"), "install", "-q", *packages], check=True, env=ENV)
+        marker.touch()
+    return root / "bin"
+
+
+def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS in MB, exit code of one process (-9 when killed at the timeout).
+
+    Peak RSS comes from /usr/bin/time: a child forked from this (large) Python process would
+    report this process's RSS as its own maximum."""
+    fd, stats = tempfile.mkstemp(prefix="time-", dir=WORK)
+    os.close(fd)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-f", "%M", "-o", stats, *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+        start_new_session=True,
+    )
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the process group this script started, by its id
+        proc.wait()
+        code = -9
+    wall = time.perf_counter() - start
+    text = Path(stats).read_text().strip().splitlines()
+    os.unlink(stats)
+    rss = int(text[-1]) // 1024 if text and text[-1].isdigit() else -1
+    return wall, rss, code
+
+
+def generate(small: int, big_mb: int) -> tuple[Path, Path]:
+    import joblib
+    import numpy as np
+    import torch
+
+    many = WORK / f"models-many-{small}"
+    if not many.exists():
+        tmp = many.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for i in range(small):
+            kind = i % 5
+            if kind == 0:
+                torch.save({"w": torch.randn(64, 64), "b": torch.zeros(64)}, tmp / f"m{i}.pt")
+            elif kind == 1:
+                torch.save({"w": torch.randn(32)}, tmp / f"m{i}.bin", _use_new_zipfile_serialization=False)
+            elif kind == 2:
+                joblib.dump({"coef": np.arange(256.0), "names": ["a", "b"]}, tmp / f"m{i}.joblib")
+            elif kind == 3:
+                np.save(tmp / f"m{i}.npy", np.arange(1024, dtype=np.float32))
+            else:
+                (tmp / f"m{i}.pkl").write_bytes(pickle.dumps({"vocab": {str(j): j for j in range(200)}}, protocol=4))
+        tmp.rename(many)
+    big = WORK / f"big-{big_mb}mb"
+    if not big.exists():
+        tmp = big.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        torch.save({"weight": torch.randn(big_mb * (1 << 20) // 4)}, tmp / "pytorch_model.bin")
+        tmp.rename(big)
+    return many, big
+
+
+def commands(bins: dict[str, Path]) -> dict[str, list[str]]:
+    base = [str(REPO / ".venv" / "bin" / "scanner"), "scan", "{path}", "-f", "json", "-o", os.devnull]
+    out = {
+        "scanner": base,
+        "scanner --no-second-opinion": [*base, "--no-second-opinion"],
+    }
+    for name, (_, cmd) in PEERS.items():
+        if name in bins:
+            out[name] = [str(bins[name] / cmd[0]), *cmd[1:]]
+    return out
+
+
+def timing_table(label: str, path: Path, cmds: dict[str, list[str]], repeat: int) -> None:
+    """Best wall time of ``repeat`` runs (one run for tools slower than a minute), peak RSS of the best."""
+    print(f"\n## {label}: {path}")
+    rows = {}
+    for name, cmd in cmds.items():
+        best = run([c.format(path=path) for c in cmd])
+        for _ in range(repeat - 1 if best[0] < 60 else 0):
+            again = run([c.format(path=path) for c in cmd])
+            best = min(best, again)
+        rows[name] = best
+    base_t = rows["scanner"][0]
+    print(f"{'tool':30} {'seconds':>9} {'peak MB':>8} {'time/scanner':>13} {'exit':>5}")
+    for name, (t, m, code) in rows.items():
+        print(f"{name:30} {t:9.2f} {m:8d} {t / base_t:13.2f} {code:5d}")
+
+
+def engine_throughput(big: Path) -> None:
+    """Our dispatcher alone (no artifact digest, no report) on the large checkpoint."""
+    code = (
+        "import time,sys,resource;from pathlib import Path;from scanner.models.dispatch import scan_path;"
+        "t=time.perf_counter();r=scan_path(Path(sys.argv[1]));d=time.perf_counter()-t;"
+        "n=sum(f.size for f in r.files);"
+        "print(f'{n/2**30:.2f} GiB in {d:.3f} s = {n/2**30/d:.1f} GiB/s, findings={len(r.findings)}, '"
+        "f'peak RSS (ru_maxrss, after exec) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024} MB')"
+    )
+    # started through /usr/bin/time so that the child's RSS is its own (not this process's at fork)
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "", str(REPO / ".venv" / "bin" / "python"), "-c", code, str(big)],
+        capture_output=True,
+        text=True,
+    )
+    print(f"\nengine only ({big.name}): {out.stdout.strip() or out.stderr.strip()}")
+
+
+def detection(cmds: dict[str, list[str]]) -> None:
+    from tests.models.corpus import build_corpus
+
+    root = WORK / "corpus"
+    shutil.rmtree(root, ignore_errors=True)
+    samples = build_corpus(root)
+    tools = [n for n in cmds if n != "scanner --no-second-opinion"]
+    print("\n## detection over tests/models/corpus.py (x = exit 1 'issues found', . = exit 0, errN = exit N)")
+    print(f"{'sample':44} {'kind':9} " + " ".join(f"{t[:10]:>10}" for t in tools))
+    caught = dict.fromkeys(tools, 0)
+    false_pos = dict.fromkeys(tools, 0)
+    for s in samples:
+        marks = []
+        for t in tools:
+            _, _, code = run([c.format(path=root / s.name) for c in cmds[t]], timeout=120)
+            flagged = code == 1  # every tool here exits 1 for "issues found", 2+ for errors
+            if s.expect and flagged:
+                caught[t] += 1
+            if not s.expect and flagged:
+                false_pos[t] += 1
+            marks.append("timeout" if code == -9 else "x" if flagged else "." if code == 0 else f"err{code}")
+        kind = "malicious" if s.expect else "benign"
+        print(f"{s.name[:44]:44} {kind:9} " + " ".join(f"{m:>10}" for m in marks))
+    bad = sum(1 for s in samples if s.expect)
+    good = len(samples) - bad
+    print(f"\n{'caught (of ' + str(bad) + ' flagged samples)':54} " + " ".join(f"{caught[t]:>10}" for t in tools))
+    print(f"{'false positives (of ' + str(good) + ' benign)':54} " + " ".join(f"{false_pos[t]:>10}" for t in tools))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", type=int, default=400, help="small files in the directory")
+    ap.add_argument("--big-mb", type=int, default=1024, help="size of the large checkpoint")
+    ap.add_argument("--skip-detection", action="store_true")
+    ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is shown")
+    ap.add_argument("--peers", default="modelscan,picklescan,modelaudit")
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    bins = {}
+    for name in [p for p in args.peers.split(",") if p]:
+        try:
+            bins[name] = venv(name, PEERS[name][0])
+        except subprocess.CalledProcessError as exc:
+            print(f"could not install {name}: {exc}")
+    many, big = generate(args.small, args.big_mb)
+    cmds = commands(bins)
+    for _ in range(2):  # warm the page cache
+        subprocess.run(["cat", *map(str, big.iterdir())], stdout=subprocess.DEVNULL)
+    if not args.skip_timing:
+        timing_table(f"{args.small} small model files", many, cmds, args.repeat)
+        timing_table(f"one {args.big_mb} MB torch checkpoint", big / "pytorch_model.bin", cmds, args.repeat)
+        engine_throughput(big / "pytorch_model.bin")
+    if not args.skip_detection:
+        detection(cmds)
+
+
+if __name__ == "__main__":
+    main()

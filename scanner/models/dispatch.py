@@ -1,0 +1,300 @@
+"""Walk a model file or directory, sniff every file by content, route it to a format scanner.
+
+Every file ends with exactly one verdict: ``clean`` (fully checked, nothing found), ``findings``,
+or ``unscannable`` (a MODEL-UNSCANNABLE finding: never a silent skip). Archives recurse through
+``scan_stream`` with the depth, size, ratio and entry limits of ``api.Limits``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import lzma
+import struct
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scanner.core import Finding, Severity
+from scanner.files import walk
+from scanner.models import containers, sniff
+from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
+from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
+
+RULE_SYMLINK = "MODEL-SYMLINK-ESCAPE"
+RULE_DEPTH = "MODEL-ARCHIVE-DEPTH"
+
+# sniffed format -> module under scanner.models.formats written by the formats area
+FORMAT_MODULES = {
+    sniff.SAFETENSORS: "safetensors",
+    sniff.GGUF: "gguf",
+    sniff.HDF5: "hdf5",
+    sniff.PROTOBUF: "protobuf",
+    "keras-json": "keras_config",
+}
+ARCHIVES = {sniff.ZIP, sniff.TAR, sniff.GZIP, sniff.BZIP2, sniff.XZ, sniff.ZLIB}
+
+
+@dataclass
+class FileVerdict:
+    path: str
+    format: str
+    verdict: str  # clean / findings / unscannable
+    size: int
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: list[FileVerdict] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not any(f.id == UNSCANNABLE for f in self.findings)
+
+    def summary(self) -> dict[str, Any]:
+        verdicts = Counter(f.verdict for f in self.files)
+        return {
+            "files": len(self.files),
+            "clean": verdicts.get("clean", 0),
+            "with_findings": verdicts.get("findings", 0),
+            "unscannable": verdicts.get("unscannable", 0),
+            "formats": dict(sorted(Counter(f.format for f in self.files).items())),
+        }
+
+
+class Dispatcher:
+    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``)."""
+
+    def __init__(self, root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
+        self.root = root
+        self.settings = dict(settings or {})
+        self.limits = limits or Limits()
+
+    # -- files --
+
+    def scan(self) -> ScanResult:
+        result = ScanResult()
+        is_dir = self.root.is_dir()
+        base = self.root if is_dir else self.root.parent
+        for entry in walk(self.root):
+            shown = str(self.root / entry.rel) if is_dir else str(self.root)
+            # a file named on the command line is scanned even when it is a link: it was asked for
+            escapes = entry.escapes and is_dir
+            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
+            result.findings.extend(findings)
+            result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
+        return result
+
+    def _scan_entry(
+        self, path: Path, shown: str, is_link: bool, escapes: bool, base: Path
+    ) -> tuple[list[Finding], str, int]:
+        if escapes:
+            target = _link_target(path)
+            return (
+                [
+                    finding(
+                        RULE_SYMLINK,
+                        Severity.HIGH,
+                        shown,
+                        f"symlink points outside the scanned directory (to {target}); not followed",
+                        fix="replace the link with the file it points to, or remove it",
+                        target=target,
+                    )
+                ],
+                "symlink",
+                0,
+            )
+        if is_link and path.is_dir():
+            return [], "symlink", 0  # an in-tree directory link: its files are scanned where they are
+        if is_link and not path.exists():
+            return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                fmt = sniff.sniff_stream(fh, size, path.name)
+                ctx = self._ctx(path, base)
+                budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
+                findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
+        except OSError as exc:
+            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable", 0
+        return findings, fmt, size
+
+    def _ctx(self, path: Path, base: Path) -> FormatContext:
+        return FormatContext(
+            root=base.resolve() if base.exists() else base,
+            path=path,
+            depth=0,
+            limits=self.limits,
+            settings=self.settings,
+        )
+
+    # -- streams --
+
+    def scan_stream(
+        self,
+        data: BinaryIO,
+        size: int,
+        subject: str,
+        depth: int,
+        budget: Budget,
+        hints: dict[str, Any],
+        ctx: FormatContext,
+        member: str | None = None,
+    ) -> list[Finding]:
+        """An embedded file (archive member, decompressed stream, nested payload)."""
+        if depth > self.limits.max_depth:
+            return [
+                finding(
+                    RULE_DEPTH,
+                    Severity.HIGH,
+                    subject,
+                    f"archives nested more than {self.limits.max_depth} deep; not scanned further",
+                    fix="flatten the archive; deep nesting is a way to hide content from scanners",
+                    depth=depth,
+                    member=member,
+                )
+            ]
+        fmt = sniff.sniff_stream(data, size, subject.rsplit("!", 1)[-1])
+        return self._guarded(data, size, subject, depth, budget, hints, ctx, fmt)
+
+    def _guarded(
+        self,
+        data: BinaryIO,
+        size: int,
+        subject: str,
+        depth: int,
+        budget: Budget,
+        hints: dict[str, Any],
+        ctx: FormatContext,
+        fmt: str,
+    ) -> list[Finding]:
+        """Route, turning every failure on hostile input into a finding (fail closed)."""
+        try:
+            return self._route(data, size, subject, depth, budget, hints, ctx, fmt)
+        except LimitExceeded as exc:
+            return [containers._bomb(subject, str(exc), format=fmt)]
+        except TruncatedStream as exc:
+            return [unscannable(subject, str(exc), format=fmt)]
+        except (MemoryError, RecursionError) as exc:
+            return [unscannable(subject, f"input too large or too deeply nested ({type(exc).__name__})", format=fmt)]
+        except (OSError, EOFError, ValueError, struct.error, zlib.error, lzma.LZMAError) as exc:
+            return [unscannable(subject, f"cannot read {fmt} data: {exc}", format=fmt)]
+        except Exception as exc:  # a bug in a format scanner must not pass a file as clean
+            return [unscannable(subject, f"scanner error on {fmt} data: {type(exc).__name__}: {exc}", format=fmt)]
+
+    def _route(
+        self,
+        data: BinaryIO,
+        size: int,
+        subject: str,
+        depth: int,
+        budget: Budget,
+        hints: dict[str, Any],
+        ctx: FormatContext,
+        fmt: str,
+    ) -> list[Finding]:
+        def recurse(
+            sub: BinaryIO,
+            sub_size: int,
+            sub_subject: str,
+            hints: dict[str, Any] | None = None,
+            member: str | None = None,
+        ) -> list[Finding]:
+            return self.scan_stream(sub, sub_size, sub_subject, depth + 1, budget, hints or {}, ctx, member)
+
+        sub_ctx = FormatContext(
+            root=ctx.root,
+            path=ctx.path,
+            depth=depth,
+            limits=self.limits,
+            settings=self.settings,
+            recurse=lambda s, n, subj: recurse(s, n, subj),
+        )
+        if fmt == sniff.PICKLE:
+            from scanner.models.pickle_scan import PickleScan
+
+            return PickleScan(data, size, subject, sub_ctx, torchscript=bool(hints.get("torchscript"))).run()
+        if fmt == sniff.ZIP:
+            return containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
+        if fmt == sniff.TAR:
+            return containers.scan_tar(data, size, subject, self.limits.max_entries, recurse)
+        if fmt in containers.COMPRESSED:
+            return containers.scan_compressed(fmt, data, size, subject, budget, recurse)
+        if fmt == sniff.SEVENZIP:
+            return [unscannable(subject, "7z archives are not read by this scanner", format=fmt)]
+        if fmt == sniff.NUMPY:
+            return self._numpy(data, size, subject, sub_ctx)
+        if hints.get("raw_data"):
+            return []  # tensor storage bytes of a torch zip: only pickles and archives matter there
+        if fmt in (sniff.TEXT, sniff.UNKNOWN) and self._zip_at_end(data, size):
+            # data prepended to a zip (self-extracting style): zipfile.is_zipfile, and so Keras,
+            # accept it, since a zip is read from its end
+            return containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
+        if fmt == sniff.JSON and _looks_like_keras_json(data):
+            fmt = "keras-json"
+        module = FORMAT_MODULES.get(fmt)
+        if module is not None:
+            return self._format_module(module, data, size, subject, sub_ctx)
+        return []  # text, plain JSON, empty or unrecognised data: nothing that a loader executes
+
+    def _zip_at_end(self, data: BinaryIO, size: int) -> bool:
+        if size < 22:
+            return False
+        data.seek(max(0, size - 65557))
+        if b"PK\x05\x06" not in data.read():
+            return False
+        try:
+            return bool(containers.read_central_directory(data, size, self.limits.max_entries))
+        except (containers.ArchiveError, LimitExceeded, struct.error, OSError):
+            return False
+
+    def _numpy(self, data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Finding]:
+        try:
+            header = containers.read_npy_header(data, size)
+        except containers.ArchiveError as exc:
+            return [unscannable(subject, f"broken .npy file: {exc}", format="numpy")]
+        if not header.has_objects:
+            return []
+        from scanner.models.pickle_scan import PickleScan
+
+        # numpy.load(allow_pickle=True) unpickles the data: judged like any pickle (a benign
+        # object array only imports numpy's own reconstruction helpers).
+        return PickleScan(data, size, subject, ctx, start=header.data_offset, single=True).run()
+
+    def _format_module(self, module: str, data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Finding]:
+        name = f"scanner.models.formats.{module}"
+        try:
+            scanner_module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            return [unscannable(subject, f"no scanner for this format in this build ({name})", format=module)]
+        data.seek(0)
+        found: list[Finding] = scanner_module.scan(data, size, subject, ctx)
+        return found
+
+
+def _looks_like_keras_json(data: BinaryIO) -> bool:
+    data.seek(0)
+    head = data.read(sniff.HEAD_BYTES)
+    data.seek(0)
+    return b'"class_name"' in head and b'"config"' in head
+
+
+def _verdict(findings: list[Finding]) -> str:
+    if any(f.id == UNSCANNABLE for f in findings):
+        return "unscannable"
+    return "findings" if findings else "clean"
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "?"
+
+
+def scan_path(root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> ScanResult:
+    return Dispatcher(root, settings, limits).scan()
