@@ -32,7 +32,35 @@ FORMAT_MODULES = {
     sniff.HDF5: "hdf5",
     sniff.PROTOBUF: "protobuf",
     "keras-json": "keras_config",
+    "chat-template-json": "chat_template",
 }
+# Names whose format validator runs when the content did not match it (it reports what is wrong).
+NAME_FORMATS = {".safetensors": sniff.SAFETENSORS, ".gguf": sniff.GGUF}
+# Names of files whose loaders deserialize them (torch.load, joblib, numpy, Keras, ...): binary
+# content there that matches no format is never clean. Not ``.bin``/``.data``: raw tensor
+# storage (ONNX external data, TF variables) is unstructured bytes by design.
+MODEL_SUFFIXES = frozenset(
+    {
+        ".pt",
+        ".pth",
+        ".ckpt",
+        ".pkl",
+        ".pickle",
+        ".joblib",
+        ".dill",
+        ".npy",
+        ".npz",
+        ".h5",
+        ".hdf5",
+        ".keras",
+        ".onnx",
+        ".tflite",
+        ".safetensors",
+        ".gguf",
+        ".nemo",
+        ".mar",
+    }
+)
 ARCHIVES = {sniff.ZIP, sniff.TAR, sniff.GZIP, sniff.BZIP2, sniff.XZ, sniff.ZLIB}
 
 
@@ -234,10 +262,24 @@ class Dispatcher:
             return containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
         if fmt == sniff.JSON and _looks_like_keras_json(data):
             fmt = "keras-json"
+        elif fmt == sniff.JSON and _has_chat_template(data, size):
+            fmt = "chat-template-json"
+        if fmt in (sniff.UNKNOWN, sniff.TEXT):
+            # Content matched no format. A name that promises one is not believed, but not ignored
+            # either: a truncated safetensors file is validated (and found malformed); any other
+            # model-file name whose binary content is unrecognised is not reported clean (fail
+            # closed). Text and empty files hold nothing a loader would deserialize.
+            suffix = _suffix(subject)
+            if suffix in NAME_FORMATS:
+                fmt = NAME_FORMATS[suffix]
+            elif suffix in MODEL_SUFFIXES and fmt == sniff.UNKNOWN:
+                return [
+                    unscannable(subject, f"content not recognised as any model format (named {suffix})", format=fmt)
+                ]
         module = FORMAT_MODULES.get(fmt)
         if module is not None:
             return self._format_module(module, data, size, subject, sub_ctx)
-        return []  # text, plain JSON, empty or unrecognised data: nothing that a loader executes
+        return []  # text, plain JSON, or unrecognised data under a non-model name
 
     def _zip_at_end(self, data: BinaryIO, size: int) -> bool:
         if size < 22:
@@ -281,6 +323,27 @@ def _looks_like_keras_json(data: BinaryIO) -> bool:
     head = data.read(sniff.HEAD_BYTES)
     data.seek(0)
     return b'"class_name"' in head and b'"config"' in head
+
+
+def _suffix(subject: str) -> str:
+    """Lower-cased suffix of the innermost name of a subject (``dir/a.zip!inner/w.bin`` → ``.bin``)."""
+    name = subject.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
+def _has_chat_template(data: BinaryIO, size: int) -> bool:
+    """A JSON document that carries a ``"chat_template"`` key anywhere in its text (tokenizer
+    configs put it after a long added-tokens table, so the whole file is searched, in chunks)."""
+    data.seek(0)
+    tail = b""
+    while chunk := data.read(1 << 20):
+        if b'"chat_template"' in tail + chunk:
+            data.seek(0)
+            return True
+        tail = chunk[-16:]
+    data.seek(0)
+    return False
 
 
 def _verdict(findings: list[Finding]) -> str:

@@ -93,6 +93,12 @@ def run_modelscan(
     return merged, report
 
 
+_RULE_OF_SCANNER = {
+    "H5LambdaDetectScan": "MODEL-KERAS-LAMBDA",
+    "KerasLambdaDetectScan": "MODEL-KERAS-LAMBDA",
+    "SavedModelLambdaDetectScan": "MODEL-KERAS-LAMBDA",
+    "SavedModelTensorflowOpScan": "MODEL-TF-UNSAFE-OP",
+}
 _SEVERITY = {"CRITICAL": Severity.CRITICAL, "HIGH": Severity.HIGH, "MEDIUM": Severity.MEDIUM, "LOW": Severity.LOW}
 
 
@@ -102,8 +108,11 @@ def _merge(merged: list[Finding], issue: dict[str, Any], shown: str, name: str, 
     subject = f"{shown}!{member}" if sep else shown
     glob = f"{issue.get('module')}.{issue.get('operator')}"
     severity = _SEVERITY.get(str(issue.get("severity", "")).upper(), Severity.HIGH)
+    # modelscan reports Keras Lambda layers and TF ops as "operators"; they are our format rules
+    own_rule = _RULE_OF_SCANNER.get(str(issue.get("scanner", "")).rsplit(".", 1)[-1])
     for i, f in enumerate(merged):
-        if f.subject == subject and f.evidence.get("global") == glob:
+        same = f.id == own_rule if own_rule else f.evidence.get("global") == glob
+        if f.subject == subject and same:
             evidence = dict(f.evidence)
             evidence["detected_by"] = sorted({*evidence.get("detected_by", ["scanner"]), "modelscan"})
             rule = RULE_GLOBAL if severity >= Severity.HIGH and f.id == RULE_UNKNOWN else f.id
@@ -121,11 +130,16 @@ def _merge(merged: list[Finding], issue: dict[str, Any], shown: str, name: str, 
     report.added += 1
     merged.append(
         finding(
-            RULE_GLOBAL,
+            own_rule or RULE_GLOBAL,
             severity,
             subject,
             f"modelscan: {issue.get('description', glob)}",
             fix="do not load this file; it can run code when unpickled",
-            **{"global": glob, "format": "pickle", "detected_by": ["modelscan"], "scanner": issue.get("scanner")},
+            **{
+                "global": glob,
+                "format": "pickle" if own_rule is None else "modelscan",
+                "detected_by": ["modelscan"],
+                "scanner": issue.get("scanner"),
+            },
         )
     )

@@ -77,8 +77,7 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return ZLIB
     if _is_safetensors(head, size):
         return SAFETENSORS
-    stripped = head.lstrip()
-    if stripped[:1] in (b"{", b"[") and _is_text(head):
+    if _looks_like_json(head):
         return JSON
     if name.endswith((".pb", ".onnx", ".pbtxt", ".tflite")) or _looks_like_protobuf(head):
         return PROTOBUF
@@ -145,6 +144,23 @@ def _is_safetensors(head: bytes, size: int) -> bool:
         except ValueError:
             return False
     return True
+
+
+_JSON_VALUE_START = frozenset(b'"{[]}-0123456789tfn')
+
+
+def _looks_like_json(head: bytes) -> bool:
+    """An object or array whose first member can start a JSON value: ``[PAD]`` (a BERT
+    vocabulary) is text, ``[1, 2]`` and ``{"a": 1}`` are JSON."""
+    stripped = head.lstrip()
+    if stripped[:1] not in (b"{", b"[") or not _is_text(head):
+        return False
+    inner = stripped[1:].lstrip()
+    if not inner:
+        return True
+    if stripped[:1] == b"{":
+        return inner[:1] in (b'"', b"}")
+    return inner[0] in _JSON_VALUE_START
 
 
 def _is_text(head: bytes) -> bool:

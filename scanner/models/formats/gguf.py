@@ -500,12 +500,22 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
     except OSError as exc:
         return [unscannable(subject, f"read error: {exc}", **extra)]
     findings = [_malformed(subject, p, extra) for p in hdr.problems[:20]]
-    for key, text in hdr.templates:
+    findings += template_findings(hdr.templates, subject, INJECTION, UNPARSABLE, extra)
+    return findings
+
+
+def template_findings(
+    templates: list[tuple[str, str]], subject: str, injection: str, unparsable: str, extra: dict[str, Any]
+) -> list[Finding]:
+    """Findings for chat templates (``(key, text)`` pairs) judged by ``judge_template``; shared by
+    GGUF metadata and Hugging Face ``tokenizer_config.json`` (``chat_template``)."""
+    findings: list[Finding] = []
+    for key, text in templates:
         reasons, error = judge_template(text)
         if reasons:
             findings.append(
                 finding(
-                    INJECTION,
+                    injection,
                     Severity.CRITICAL,
                     subject,
                     f"chat template {key} reaches Python internals ({'; '.join(reasons[:3])}): rendering it "
@@ -519,7 +529,7 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
         if error:
             findings.append(
                 finding(
-                    UNPARSABLE,
+                    unparsable,
                     Severity.HIGH,
                     subject,
                     f"chat template {key} is not valid Jinja2 ({error}) and could not be judged",
