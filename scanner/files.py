@@ -23,11 +23,13 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
     if cached is not None:
         return cached
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as fh:  # readinto one buffer: no allocation per chunk
+        while n := fh.readinto(buf):
+            h.update(view[:n])
             if on_bytes is not None:
-                on_bytes(len(chunk))
+                on_bytes(n)
     digest = h.hexdigest()
     _digest_cache[key] = digest
     return digest
