@@ -184,12 +184,16 @@ class Header:
     problems: list[Malformed] = field(default_factory=list)
 
 
+_MODEL_FACTS = ("organization", "model_version", "license", "quantization_version")
 _FACT_KEYS = {
     "general.architecture": "architecture",
     "general.name": "name",
     "general.file_type": "file_type",
-    "general.alignment": "alignment",
+    "general.organization": "organization",
+    "general.version": "model_version",
     "general.license": "license",
+    "general.quantization_version": "quantization_version",
+    "general.alignment": "alignment",
 }
 
 
@@ -575,4 +579,9 @@ def read_header_facts(data: BinaryIO, size: int) -> dict[str, Any]:
         "parameter_count": hdr.parameter_count,
         "tensor_types": dict(sorted(hdr.tensor_types.items())),
         "chat_template": bool(hdr.templates),
+        **{
+            k: hdr.facts[k]
+            for k in ("organization", "model_version", "license", "quantization_version")
+            if k in hdr.facts
+        },
     }
