@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -45,6 +44,8 @@ class LazyGroup(click.Group):
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from pathlib import Path
+
     from scanner.config import default_map, find_config, load_config
 
     path = Path(value) if value else find_config(Path.cwd())
