@@ -67,6 +67,8 @@ def main() -> None:
     record = big_record(n)
     print(f"record with {n} findings")
     for fmt in FORMATS:
+        if fmt == "cyclonedx-json":
+            continue  # renders the record's SBOM, which this synthetic record does not carry
         start = time.perf_counter()
         out = render(fmt, record)
         print(f"  {fmt:9s} {time.perf_counter() - start:7.3f} s  {len(out.encode()) / 1e6:7.2f} MB")

@@ -32,7 +32,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
-ENV = WORK / "env"
+ENV = (WORK / "env").resolve()  # real path: Trivy does not follow a symlinked target
 ENV_PACKAGES = [
     "click>=8.1,<9",
     "rich>=13,<15",
