@@ -160,3 +160,10 @@ def test_markdown_report_escapes_hostile_names(cli, tmp_path: Path) -> None:
     assert "❌ promotion to prod denied" in r.out
     assert "<script>" not in r.out
     assert "| medium | SBOM-UNPARSEABLE-REQUIREMENT |" in r.out
+
+
+def test_unreadable_policy_data_is_a_named_error(cli, tmp_path: Path) -> None:
+    data = tmp_path / "data.json"
+    data.write_bytes(b"\xff\xfe{")
+    r = cli("gate", _model_dir(tmp_path), "--data", data, "--no-ledger")
+    assert r.code == 2 and f"{data}: cannot read policy data file" in r.err and "internal error" not in r.err

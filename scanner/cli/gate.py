@@ -79,13 +79,14 @@ def gate(
     """
     from scanner.artifact import detect
     from scanner.gate import run_gate
+    from scanner.jsonfile import load_policy_data
     from scanner.resources import policies_dir
     from scanner.waivers import load_waivers
 
     plan = plan_outputs(formats, output, list(FORMATS))
     policy_dir = policy or policies_dir()
     data_file = data or policy_dir / "data.json"
-    policy_data = _load_data(data_file, required=data is not None)
+    policy_data = load_policy_data(data_file, required=data is not None)
     waiver_list = load_waivers(waivers) if waivers else []
     artifact = detect(path, ArtifactKind(kind) if kind else None)
     settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)}
@@ -108,19 +109,3 @@ def gate(
     emit_attestation(outcome, verify_flags, policy_dir, policy_data)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1
-
-
-def _load_data(path: Path, required: bool) -> dict[str, Any]:
-    from scanner.core import ScanError
-
-    if not path.is_file():
-        if required:
-            raise ScanError("policy data file not found", path)
-        return {}
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ScanError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path) from None
-    if not isinstance(loaded, dict):
-        raise ScanError("policy data must be a JSON object", path)
-    return loaded

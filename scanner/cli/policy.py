@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -31,15 +30,15 @@ def policy() -> None:
 @common_options
 def eval_(input_path: Path, policy_dir: Path | None, data: Path | None) -> int:
     """Evaluate data.scanner.gate on INPUT; print the decision as JSON. Exit 1 when denied."""
-    from scanner.cli.gate import _load_data
+    from scanner.jsonfile import load_policy_data, read_json
     from scanner.policy.engine import PolicyEngine
     from scanner.policy.schema import validate_input
     from scanner.resources import policies_dir
 
     directory = policy_dir or policies_dir()
-    doc = _read_json(input_path)
+    doc = read_json(input_path, "input file")
     validate_input(doc, input_path)
-    engine = PolicyEngine(directory, _load_data(data or directory / "data.json", data is not None))
+    engine = PolicyEngine(directory, load_policy_data(data or directory / "data.json", data is not None))
     decision = engine.evaluate(doc)
     click.echo(json.dumps(decision.to_dict(), indent=2))
     return 0 if decision.allow else 1
@@ -52,30 +51,15 @@ def eval_(input_path: Path, policy_dir: Path | None, data: Path | None) -> int:
 def test(directory: Path | None, data: Path | None) -> int:
     """Run the Rego unit tests (test_* rules in *_test.rego) of DIRECTORY (default: the shipped
     policies). Prints pass/fail per test; exit 1 when one fails."""
-    from scanner.cli.gate import _load_data
+    from scanner.jsonfile import load_policy_data
     from scanner.policy.testing import run_tests
     from scanner.resources import policies_dir
 
     directory = directory or policies_dir()
-    results = run_tests(directory, _load_data(data or directory / "data.json", data is not None))
+    results = run_tests(directory, load_policy_data(data or directory / "data.json", data is not None))
     failed = [r for r in results if not r.passed]
     for r in results:
         status = "PASS" if r.passed else "FAIL"
         click.echo(f"{status}  {r.name}" + ("" if r.passed else f"  ({r.detail}; {r.location})"))
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
-
-
-def _read_json(path: Path) -> Any:
-    from scanner.core import ScanError
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScanError("input file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScanError(f"cannot read input: {exc}", path) from None
-    except json.JSONDecodeError as exc:
-        raise ScanError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path) from None
-    except RecursionError:
-        raise ScanError("input nested too deeply", path) from None

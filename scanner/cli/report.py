@@ -109,16 +109,10 @@ def _warn_problems(verification: Any) -> None:
 def render(record_path: Path, formats: tuple[str, ...], output: str | None) -> int:
     """Render a JSON evidence record (from --format json) as another format."""
     from scanner.core import ScanError
+    from scanner.jsonfile import read_json
 
     plan = plan_outputs(formats, output, list(FORMATS))
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScanError("evidence record not found", record_path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScanError(f"cannot read evidence record: {exc}", record_path) from None
-    except json.JSONDecodeError as exc:
-        raise ScanError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", record_path) from None
+    record = read_json(record_path, "evidence record")
     if not isinstance(record, dict) or not str(record.get("schema", "")).startswith("scanner-evidence/"):
         raise ScanError("not a scanner evidence record (no 'schema': 'scanner-evidence/N')", record_path)
     write_outputs(plan, record_renderer(record))
