@@ -41,7 +41,7 @@ def describe_mode(mode: int) -> str:
     return "regular file" if stat.S_ISREG(mode) else "special file"
 
 
-def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> BinaryIO:
+def open_regular(path: str | Path, *, follow: bool = False) -> BinaryIO:
     """Open ``path`` for binary reading only if it is a regular file.
 
     The final component is never followed as a link unless ``follow`` is true (then the target
@@ -66,7 +66,7 @@ def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> Binar
         raise
 
 
-def read_bounded(path: str | os.PathLike[str], limit: int, *, what: str = "file", follow: bool = False) -> bytes:
+def read_bounded(path: str | Path, limit: int, *, what: str = "file", follow: bool = False) -> bytes:
     """The whole content of a regular file of at most ``limit`` bytes; ``TooLarge`` past it."""
     with open_regular(path, follow=follow) as fh:
         data = fh.read(limit + 1)
