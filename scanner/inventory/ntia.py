@@ -105,7 +105,7 @@ def _finding(element: str, refs: Iterable[str], subject: str, message: str | Non
     message = "; ".join(parts)
     return Finding(
         id=f"SBOM-NTIA-{element}",
-        check="sbom",
+        check="sbom-ntia",
         severity=Severity.LOW,
         subject=subject,
         message=f"NTIA minimum element {element.lower()}: {message}",

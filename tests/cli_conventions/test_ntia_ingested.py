@@ -72,14 +72,17 @@ def test_xml_metadata_counts_too(cli: Any, tmp_path: Path) -> None:
 <bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1">
   <metadata>
     <timestamp>2026-11-30T10:00:00Z</timestamp>
-    <tools><components><component type="application"><name>syft</name><version>1.18.1</version></component></components></tools>
-    <component type="application" bom-ref="app"><name>app</name><version>1.0</version><purl>pkg:generic/app@1.0</purl></component>
+    <tools><components><component type="application">
+      <name>syft</name><version>1.18.1</version></component></components></tools>
+    <component type="application" bom-ref="app">
+      <name>app</name><version>1.0</version><purl>pkg:generic/app@1.0</purl></component>
   </metadata>
   <components>
     <component type="library" bom-ref="pkg:pypi/idna@3.7"><supplier><name>Kim Davies</name></supplier><name>idna</name>
       <version>3.7</version><purl>pkg:pypi/idna@3.7</purl></component>
   </components>
-  <dependencies><dependency ref="app"><dependency ref="pkg:pypi/idna@3.7"/></dependency><dependency ref="pkg:pypi/idna@3.7"/></dependencies>
+  <dependencies><dependency ref="app"><dependency ref="pkg:pypi/idna@3.7"/></dependency>
+    <dependency ref="pkg:pypi/idna@3.7"/></dependencies>
 </bom>
 """
     )
