@@ -35,7 +35,7 @@ def render(record: dict[str, Any], *, color: bool = False, width: int | None = N
             severity = f["severity"].upper() + (f" (waived {waived.get('id')})" if waived else "")
             cols = view.vuln_columns(f)
             row = [severity, f["id"], cols.package or f["subject"]]
-            message = view.vuln_message(f)
+            message = view.vuln_message(f, limit=100)
             if wide:
                 row += [cols.installed, cols.fixed, cols.advisory]
             elif cols.advisory:

@@ -1,0 +1,108 @@
+"""The documentation cannot drift: the command reference is the commands' own help, the site
+builds with ``mkdocs build --strict`` (broken links, missing pages and anchors fail), every page is
+in the navigation, and every `scanner` command shown anywhere names options that exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from scanner.cli.reference import render
+from tests.conftest import REPO
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def test_command_reference_is_generated_from_the_commands() -> None:
+    committed = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert committed == render(), "docs/cli.md is stale: run `make docs` (python -m scanner.cli.reference docs/cli.md)"
+
+
+def test_every_page_is_in_the_navigation() -> None:
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text().replace("!!python", "#"))
+
+    def walk(node: object) -> list[str]:
+        if isinstance(node, str):
+            return [node]
+        if isinstance(node, dict):
+            return [p for v in node.values() for p in walk(v)]
+        if isinstance(node, list):
+            return [p for v in node for p in walk(v)]
+        return []
+
+    in_nav = set(walk(config["nav"]))
+    pages = {str(p.relative_to(REPO / "docs")) for p in (REPO / "docs").rglob("*.md")} | {"index.md"}
+    assert pages == in_nav, f"not in nav: {sorted(pages - in_nav)}; missing: {sorted(in_nav - pages)}"
+
+
+@pytest.mark.slow
+def test_mkdocs_builds_strict(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "make demo" in index and "make test" in index  # README is the home page
+    assert (tmp_path / "site" / "cli" / "index.html").is_file()
+
+
+def _invocations() -> list[tuple[str, list[str]]]:
+    """Every `scanner ...` command line in a code block of the docs (up to a pipe or redirect)."""
+    out = []
+    for page in PAGES:
+        in_fence = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                in_fence = not in_fence
+                continue
+            if not in_fence:
+                continue
+            code = re.sub(r"(^|\s)#.*$", "", line.removeprefix("$ "))  # not comments
+            for m in re.finditer(r"(?:^\s*(?:-\s+)?|[;&|(]\s*|run:\s*)(scanner\s[^|;&>]*)", code):
+                text = m.group(1).strip().rstrip("\\").strip()
+                try:
+                    words = shlex.split(text)
+                except ValueError:
+                    continue
+                if len(words) > 1 and words[0] == "scanner" and not words[1].startswith("<"):
+                    out.append((f"{page.relative_to(REPO)}:{number}", words[1:]))
+    return out
+
+
+def _options(cmd: click.Command) -> set[str]:
+    return {o for p in cmd.params if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)}
+
+
+def test_documented_commands_use_options_that_exist() -> None:
+    from scanner.cli import cli
+
+    ctx = click.Context(cli, info_name="scanner")
+    found = _invocations()
+    assert len(found) > 20
+    for where, words in found:
+        cmd: click.Command = cli
+        allowed = _options(cli)
+        for word in words:
+            if isinstance(cmd, click.Group) and not word.startswith("-"):
+                sub = cmd.get_command(ctx, word)
+                if sub is None:
+                    if cmd is cli:
+                        pytest.fail(f"{where}: no command `scanner {word}`")
+                    break
+                cmd = sub
+                allowed |= _options(cmd)
+                continue
+            if word.startswith("--") or (word.startswith("-") and len(word) == 2):
+                name = word.split("=", 1)[0]
+                assert name in allowed, f"{where}: `{' '.join(['scanner', *words])}`: no option {name}"
