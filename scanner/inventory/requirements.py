@@ -141,6 +141,7 @@ def _read(
                         lineno,
                         "SBOM-CONFLICTING-REQUIREMENT",
                         f"{name} is required as {previous.version or 'unpinned'} and {version or 'unpinned'}",
+                        spec,
                     )
                 )
             current = name
