@@ -40,6 +40,7 @@ from scanner.options import (
     VulnOptions,
 )
 from scanner.stage import Stage, stage_ladder
+from scanner.text import clean_text
 
 __all__ = [
     "GateOptions",
@@ -283,19 +284,3 @@ def build(artifact: Artifact, options: InventoryOptions) -> Inventory:
         for extra in options.merges:
             inventory = merge(inventory, inventory_sbom(extra))
     return inventory
-
-
-def clean_text(value: Any) -> Any:
-    """Strings made safe to encode: a file name that is not valid UTF-8 (kept by Python as
-    surrogate escapes) is shown with ``\\xNN`` escapes, in the record and the policy input."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        return value
-    if isinstance(value, dict):
-        return {clean_text(k): clean_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_text(v) for v in value]
-    return value
