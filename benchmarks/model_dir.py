@@ -17,7 +17,6 @@ import os
 import pickle
 import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
