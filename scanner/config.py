@@ -13,7 +13,6 @@ file is ``scanner.toml``-style (top-level keys) or a ``pyproject.toml`` with ``[
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ KEYS = {
     "author": "author",  # who authors generated SBOMs
 }
 COMMANDS = ("gate", "scan", "sbom", "audit", "verify", "report", "db")
-
-
-def user_config_path(environ: dict[str, str] | None = None) -> Path:
-    """The user-level config: ``$XDG_CONFIG_HOME/scanner/config.toml`` (``~/.config`` by default)."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "scanner" / "config.toml"
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     Never a file discovered from the working directory (see ``scanner.config``)."""
     from pathlib import Path
 
-    from scanner.config import default_map, load_config, user_config_path
+    from scanner.config import default_map, load_config
+    from scanner.userdirs import config_path
 
-    path = Path(value) if value else user_config_path()
+    path = Path(value) if value else config_path()
     if value and not path.is_file():
         raise ScanError("config file not found", path)
     if path.is_file():
