@@ -83,7 +83,7 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
     if not values.get("attestation_output"):
         return
     from scanner import ui
-    from scanner.verify.vsa import write_vsa
+    from scanner.evidence.vsa import write_vsa
 
     out = values["attestation_output"]
     assert outcome.policy_dir is not None

@@ -12,9 +12,9 @@ import pytest
 from scanner import pipeline
 from scanner.cli.verify import verify_options
 from scanner.core import ArtifactKind
+from scanner.evidence.vsa import PREDICATE_TYPE, policy_digest
 from scanner.options import GateOptions
 from scanner.resources import policies_dir
-from scanner.verify.vsa import PREDICATE_TYPE, policy_digest
 from tests.verify.conftest import copy_asset, sha256, sign_dsse, statement
 from tests.verify.test_provenance import BUILDER, slsa_v1
 
