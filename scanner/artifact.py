@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from scanner.core import Artifact, ArtifactKind, ScanError
-from scanner.files import directory_digest, sha256_file
+from scanner.files import directory_digest, file_digest
 
 LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock"}
 APP_MANIFESTS = {"pyproject.toml", "requirements.txt", *LOCKFILES}
@@ -56,7 +56,7 @@ def normalise(path: Path) -> Path:
 def artifact_digest(path: Path) -> str:
     """``sha256:<hex>`` of a file, or of the sorted (relative path, file digest) list of a
     directory. The same in every command and report."""
-    return "sha256:" + sha256_file(path) if path.is_file() else directory_digest(path)
+    return file_digest(path) if path.is_file() else directory_digest(path)
 
 
 def detect(path: Path, kind: ArtifactKind | None = None, source_ref: str | None = None) -> Artifact:

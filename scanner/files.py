@@ -78,6 +78,19 @@ def _entry(real_root: Path, path: Path, shown_root: Path | None = None) -> FileE
     return FileEntry(rel, path, is_symlink=True, escapes=escapes)
 
 
+def file_digest(path: Path) -> str:
+    """``sha256:`` of one file, with a progress bar on stderr when it is large (a single
+    checkpoint of many gigabytes is the slow case, not a directory of many files)."""
+    from scanner import ui
+
+    size = path.stat().st_size
+    if size <= PROGRESS_BYTES:
+        return "sha256:" + sha256_file(path)
+    with ui.progress() as bar:
+        task = bar.add_task(f"hashing {path.name}", total=size)
+        return "sha256:" + sha256_file(path, lambda n: bar.advance(task, n))
+
+
 def directory_digest(root: Path) -> str:
     """``sha256:`` over the sorted ``rel\\0sha256\\n`` lines of every readable in-tree file,
     with a progress bar on stderr when there is much to hash."""

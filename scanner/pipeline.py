@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scanner import ui
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
 from scanner.inventory.model import Inventory
@@ -151,19 +152,47 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
+    clock = _Clock()
     with opened(source, options) as artifact:
+        ui.detail(f"identify: {artifact.name} ({artifact.kind.value}) {artifact.digest or '(environment)'}{clock()}")
         inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
         if artifact.digest == "":  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
 
             artifact = replace(artifact, digest=environment_digest(inventory))
+        if stages.inventory:
+            ui.detail(f"inventory: {len(inventory.components)} component(s){clock()}")
         ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, options=options, policy_data=policy_data)
         selected = _select(checks, stages)
-        results = [check.run(ctx) for check in selected if check.applies_to(artifact)]
+        results = []
+        for check in selected:
+            if check.applies_to(artifact):
+                results.append(check.run(ctx))
+                done = results[-1]
+                state = "" if done.complete else ", NOT complete"
+                ui.detail(f"check {done.check}: {len(done.findings)} finding(s){state}{clock()}")
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
         _decide_and_record(outcome, stages, options, policy, data_file)
+        if outcome.decision is not None:
+            verdict = "allowed" if outcome.decision.allow else "denied"
+            ui.detail(f"decide: promotion to {stage} {verdict}{clock()}")
     return outcome
+
+
+class _Clock:
+    """Seconds since the last call, for ``-v`` lines."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+
+    def __call__(self) -> str:
+        now = self._now()
+        spent, self._last = now - self._last, now
+        return f" [{spent:.2f} s]"
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
@@ -234,6 +263,12 @@ def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
             yield _pull(source, Path(work), options)
+        return
+    from scanner import stdin
+
+    if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
+        with stdin.as_file() as path:
+            yield replace(identify(path, options.kind), name="stdin", source_ref="-")
         return
     yield identify(source, options.kind)
 

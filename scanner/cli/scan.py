@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from scanner.cli.options import (
@@ -35,20 +37,28 @@ from scanner.report import FORMATS
     envvar="SCANNER_UNKNOWN_GLOBALS",
     help="Severity of a pickle import that is neither known-safe nor denied.",
 )
+@click.option(
+    "--waivers",
+    type=click.Path(path_type=Path),
+    envvar="SCANNER_WAIVERS",
+    help="Waivers YAML (accepted risks with owner and expiry), as for gate and audit.",
+)
 @output_options(list(FORMATS))
 @common_options
 def scan(
     source: str,
     second_opinion: bool,
     unknown_globals: str,
+    waivers: Path | None,
     formats: tuple[str, ...],
     output: str | None,
     fail_on: str,
 ) -> int:
     """Scan a model file or directory (or oci://REGISTRY/REPO[:TAG|@DIGEST]) for unsafe
     serialization, without loading anything. Every file is sniffed by content."""
-    from scanner import pipeline
+    from scanner import pipeline, ui
     from scanner.options import GateOptions, ModelOptions
+    from scanner.waivers import load_waivers
 
     threshold = parse_fail_on(fail_on)
     unknown = parse_fail_on(unknown_globals)
@@ -56,11 +66,16 @@ def scan(
         raise click.BadParameter("must be a severity", param_hint="--unknown-globals")
     plan = plan_outputs(formats, output, list(FORMATS))
     options = GateOptions(
+        waivers=tuple(load_waivers(waivers)) if waivers else (),
+        waiver_file=waivers,
         model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
         settings_sources=setting_sources(click.get_current_context()),
     )
     outcome = pipeline.run(source, pipeline.SCAN, options)
     if not any(r.check == "model" for r in outcome.results):
         raise ScanError("no model check is installed in this build")
+    for w in outcome.record["waivers"]:
+        if w.get("expired"):
+            ui.warn(f"waiver {w['id']} expired on {w['expires']}: it no longer ignores anything")
     write_outputs(plan, record_renderer(outcome.record))
     return 1 if exceeds(outcome.record["findings"], threshold) else 0

@@ -55,9 +55,13 @@ def render(record: dict[str, Any], *, color: bool = False, width: int | None = N
     decision = record.get("decision")
     if decision is not None:
         verdict = "ALLOWED" if decision["allow"] else "DENIED"
-        console.print(f"decision: {verdict} (promotion to {record.get('stage')})")
+        console.print(
+            f"decision: {verdict} (promotion to {record.get('stage')})",
+            markup=False,
+            style="bold green" if decision["allow"] else "bold red",
+        )
         for r in decision["deny"]:
-            console.print(f"  deny  [{r['rule']}] {r['message']}", markup=False)
+            console.print(f"  deny  [{r['rule']}] {r['message']}", markup=False, style="red")
         for r in decision["warn"]:
-            console.print(f"  warn  [{r['rule']}] {r['message']}", markup=False)
+            console.print(f"  warn  [{r['rule']}] {r['message']}", markup=False, style="yellow")
     return buf.getvalue()
