@@ -21,6 +21,9 @@ from scanner.cli.options import (
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
 
+# the record of this command carries no SBOM: cyclonedx-json is the gate's and sbom's
+RECORD_FORMATS = [f for f in FORMATS if f != "cyclonedx-json"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 KINDS = ["environment", "requirements", "pyproject", "lockfile", "sbom", "app-dir"]
 
@@ -59,7 +62,7 @@ def max_age_option(func: F) -> F:
 @click.option(
     "--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML (ignores with expiry)."
 )
-@output_options(list(FORMATS))
+@output_options(RECORD_FORMATS)
 @common_options
 def audit(
     source: str | None,
@@ -95,7 +98,7 @@ def audit(
             raise click.UsageError("give the input either as SOURCE or with -r, not both")
         source = requirement
     threshold = parse_fail_on(fail_on)
-    plan = plan_outputs(formats, output, list(FORMATS))
+    plan = plan_outputs(formats, output, RECORD_FORMATS)
     waiver_list = tuple(load_waivers(waivers)) if waivers else ()
     options = GateOptions(
         kind=ArtifactKind(kind) if kind else None,

@@ -19,6 +19,9 @@ from scanner.cli.render import record_renderer
 from scanner.errors import ScanError
 from scanner.report import FORMATS
 
+# the record of this command carries no SBOM: cyclonedx-json is the gate's and sbom's
+RECORD_FORMATS = [f for f in FORMATS if f != "cyclonedx-json"]
+
 
 @click.command()
 @click.argument("source")
@@ -43,7 +46,7 @@ from scanner.report import FORMATS
     envvar="SCANNER_WAIVERS",
     help="Waivers YAML (accepted risks with owner and expiry), as for gate and audit.",
 )
-@output_options(list(FORMATS))
+@output_options(RECORD_FORMATS)
 @common_options
 def scan(
     source: str,
@@ -64,7 +67,7 @@ def scan(
     unknown = parse_fail_on(unknown_globals)
     if unknown is None:
         raise click.BadParameter("must be a severity", param_hint="--unknown-globals")
-    plan = plan_outputs(formats, output, list(FORMATS))
+    plan = plan_outputs(formats, output, RECORD_FORMATS)
     options = GateOptions(
         waivers=tuple(load_waivers(waivers)) if waivers else (),
         waiver_file=waivers,
