@@ -96,3 +96,28 @@ def test_scanners_own_sbom_passes_its_own_author_and_timestamp_checks(cli: Any, 
     assert cli("sbom", req, "-o", bom).code == 0
     found = _ntia(cli, bom)
     assert not found & {"SBOM-NTIA-AUTHOR", "SBOM-NTIA-TIMESTAMP"}, found
+
+
+def test_fix_hints_name_only_options_that_exist() -> None:
+    import re
+
+    import click
+
+    from scanner.cli import cli
+    from scanner.config import KEYS
+    from scanner.inventory.ntia import _FIXES
+
+    ctx = click.Context(cli, info_name="scanner")
+    named = 0
+    for element, hint in _FIXES.items():
+        for command, option in re.findall(r"scanner (\w+) (--[\w-]+)", hint):
+            cmd = cli.get_command(ctx, command)
+            assert cmd is not None, (element, command)
+            assert option in {o for p in cmd.params for o in getattr(p, "opts", [])}, (element, command, option)
+            named += 1
+        assert hint.count("--") == len(re.findall(r"scanner \w+ --[\w-]+", hint)), hint  # no bare --option
+        for var in re.findall(r"SCANNER_[A-Z_]+", hint):
+            assert var == "SCANNER_AUTHOR", var  # read by scanner.inventory.build.sbom_author
+        for key in re.findall(r"`(\w+)` in the config file", hint):
+            assert key in KEYS
+    assert named >= 3
