@@ -35,7 +35,10 @@ def _walk(cmd: click.Command, ctx: click.Context) -> Iterator[tuple[click.Comman
 def render() -> str:
     from scanner.cli import cli
 
-    root = click.Context(cli, info_name="scanner", max_content_width=WIDTH, terminal_width=WIDTH)
+    names = cli.context_settings.get("help_option_names", ["--help"])
+    root = click.Context(
+        cli, info_name="scanner", max_content_width=WIDTH, terminal_width=WIDTH, help_option_names=names
+    )
     parts = [HEADER]
     entries = list(_walk(cli, root))
     parts.append("\n".join(f"- [`{c.command_path}`](#{_anchor(c.command_path)})" for _, c in entries) + "\n")
