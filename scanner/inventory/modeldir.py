@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.core import Artifact, Finding, ScanError, Severity
-from scanner.files import sha256_file, walk
+from scanner.files import FileSet
 from scanner.inventory import mlbom
 from scanner.inventory.model import Component, Inventory
 from scanner.inventory.modelcard import (
@@ -56,9 +56,12 @@ FRAMEWORK_PYPI = {
 }
 
 
-def inventory_model(artifact: Artifact, *, name: str | None = None, version: str | None = None) -> Inventory:
+def inventory_model(
+    artifact: Artifact, *, name: str | None = None, version: str | None = None, files: FileSet | None = None
+) -> Inventory:
     """ML-BOM inventory of ``artifact``; ``name``/``version`` override the model's identity
-    (a ``org/name`` name that looks like a hub id gets a ``pkg:huggingface`` purl)."""
+    (a ``org/name`` name that looks like a hub id gets a ``pkg:huggingface`` purl). File hashes
+    come from the run's ``files`` (each file hashed once per run)."""
     path = artifact.path
     inv = Inventory(timestamp=_now())
     is_dir = path.is_dir()
@@ -85,10 +88,10 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
         deps.append(comp.bom_ref)
         dataset_refs.append(comp.bom_ref)
 
-    files = _file_components(artifact, inv, origin)
-    inv.components.extend(files)
-    deps.extend(c.bom_ref for c in files)
-    totals = _weight_totals(files)
+    file_comps = _file_components(artifact, inv, files if files is not None else FileSet(artifact.path))
+    inv.components.extend(file_comps)
+    deps.extend(c.bom_ref for c in file_comps)
+    totals = _weight_totals(file_comps)
     root.properties.update(totals)
     inv.dependencies[root.bom_ref] = deps
 
@@ -252,37 +255,32 @@ def _dataset_components(card: CardFacts) -> list[Component]:
     return out
 
 
-def _file_components(artifact: Artifact, inv: Inventory, origin: mlbom.Origin) -> list[Component]:
+def _file_components(artifact: Artifact, inv: Inventory, fileset: FileSet) -> list[Component]:
     from scanner.models.sniff import sniff_file
 
     files: list[Component] = []
     shard_links: dict[str, list[str]] = {}
     present: set[str] = set()
-    for entry in walk(artifact.path):
+    for entry in fileset.entries:
         if entry.rel.startswith(SKIPPED_DIRS):
             continue
         ref = f"file:{entry.rel}"
         shown = _shown(artifact, entry.rel)
-        target = entry.path
         if entry.escapes:
-            blob = origin.inside_blobs(entry.path)
-            if blob is None:
-                files.append(
-                    Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"})
-                )
-                inv.findings.append(_outside_link(shown, entry.path))
-                continue
-            target = blob
-        if not target.is_file():
+            files.append(Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"}))
+            inv.findings.append(_outside_link(shown, entry.path))
             continue
+        if not entry.readable:
+            continue
+        target = entry.path
         try:
-            size = target.stat().st_size
+            digest = fileset.digest(entry)
             comp = Component(
                 bom_ref=ref,
                 name=entry.rel,
                 type="file",
-                hashes={"SHA-256": sha256_file(target)},
-                properties={"size": str(size), "format": sniff_file(target)},
+                hashes={"SHA-256": digest.sha256},
+                properties={"size": str(digest.size), "format": sniff_file(target)},
             )
             _header_facts(comp, target, entry.rel, shown, inv, shard_links)
         except PermissionError:
