@@ -181,7 +181,7 @@ def _link(
         yield FileEntry(rel, path, True, detail=shown, ident=ident)
     elif not stat.S_ISDIR(st.st_mode):
         yield FileEntry(rel, path, True, SPECIAL, describe_mode(st.st_mode))
-    elif ident in ancestors:
+    elif ident in ancestors or tree.is_relative_to(target):  # a folder above it: no end
         yield FileEntry(rel, path, True, LOOP, shown)
     elif target.is_relative_to(tree) or ident in seen:
         yield FileEntry(rel, path, True, DIR_LINK, shown)  # its files are read where they are

@@ -113,19 +113,6 @@ class Origin:
     hub_id: str | None = None
     revision: str | None = None
     sources: list[str] = field(default_factory=list)
-    # In a Hugging Face cache snapshot every file is a link into the repository's ``blobs/``:
-    # links that resolve to a file there are part of the model, every other link stays outside.
-    blobs: Path | None = None
-
-    def inside_blobs(self, link: Path) -> Path | None:
-        """The file a snapshot link resolves to when it lies in this cache's ``blobs/``."""
-        if self.blobs is None:
-            return None
-        try:
-            target = link.resolve(strict=True)
-        except (OSError, RuntimeError):
-            return None
-        return target if target.is_relative_to(self.blobs) and target.is_file() else None
 
 
 def find_origin(root: Path) -> Origin:
@@ -154,8 +141,6 @@ def find_origin(root: Path) -> Origin:
             if _HEX_REV.match(resolved.name):
                 origin.revision = origin.revision or resolved.name
             origin.sources.append("huggingface cache path")
-            if (parent.parent / "blobs").is_dir():
-                origin.blobs = (parent.parent / "blobs").resolve()
     if origin.revision is None:
         meta_dir = root / ".cache" / "huggingface" / "download"
         if meta_dir.is_dir() and not meta_dir.is_symlink():
