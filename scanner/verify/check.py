@@ -27,7 +27,7 @@ class SignatureCheck(Check):
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
         bundles = list(ctx.options.verify.bundles) or discover(path)
-        results = [r for b in bundles for r in verify_artifact(path, b, opts)]
+        results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files)]
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
             check=self.name,
@@ -39,6 +39,16 @@ class SignatureCheck(Check):
 
 
 def _finding(r: SignatureResult) -> Finding:
+    if r.unsigned:
+        return Finding(
+            id="SIGNATURE-PARTIAL-COVERAGE",
+            check="signature",
+            severity=Severity.HIGH,
+            subject=r.subject,
+            message=f"signature {r.bundle} does not cover the whole directory: {r.error}",
+            evidence={"type": r.type, "bundle": r.bundle, "unsigned": r.unsigned, "identity": r.identity},
+            fix="sign the directory as it is now (every file), or remove the files nobody signed",
+        )
     return Finding(
         id="SIGNATURE-INVALID",
         check="signature",
@@ -78,8 +88,8 @@ class ProvenanceCheck(Check):
                 continue  # not readable as a signature: the signature check reports it
         entries = []
         for candidate in candidates:
-            for result in verify_artifact(path, candidate, opts):
-                entries.append(evaluate(result, path, expect))
+            for result in verify_artifact(path, candidate, opts, ctx.files):
+                entries.append(evaluate(result, path, expect, ctx.files))
         findings = [_provenance_finding(path, e) for e in entries if not e["verified"]]
         return CheckResult(
             check=self.name,
@@ -91,6 +101,16 @@ class ProvenanceCheck(Check):
 
 
 def _provenance_finding(path: Path, entry: Mapping[str, Any]) -> Finding:
+    if entry.get("unsigned"):
+        return Finding(
+            id="PROVENANCE-PARTIAL-COVERAGE",
+            check="provenance",
+            severity=Severity.HIGH,
+            subject=str(path),
+            message=f"provenance {entry['bundle']} does not cover the whole directory: {entry['error']}",
+            evidence={"bundle": entry["bundle"], "unsigned": entry["unsigned"], "builder_id": entry["builder_id"]},
+            fix="produce provenance naming every file of the directory (or its directory digest)",
+        )
     return Finding(
         id="PROVENANCE-INVALID",
         check="provenance",
