@@ -92,3 +92,18 @@ def test_provenance_naming_some_files_of_a_directory(tmp_path: Path, keys) -> No
     assert entry["unsigned"] == ["model.safetensors", "tokenizer/vocab.txt"]
     [finding] = [f for f in out.policy_input["findings"] if f["id"] == "PROVENANCE-PARTIAL-COVERAGE"]
     assert finding["evidence"]["unsigned"] == ["model.safetensors", "tokenizer/vocab.txt"]
+
+
+def test_verify_runs_the_pipeline_checks_with_the_same_digest(cli, tmp_path: Path, keys) -> None:
+    model = make_model(tmp_path)
+    sign_model(model, keys["signer"].private, model / "model.sig")
+    (model / "extra.pkl").write_bytes(pickle.dumps([1]))
+    r = cli("verify", model, "--key", keys["signer"].public, "-f", "json")
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    [entry] = doc["signatures"]
+    assert entry["verified"] is False and entry["unsigned"] == ["extra.pkl"]
+    gate_run = cli("gate", model, "--key", keys["signer"].public, "--no-ledger", "-f", "json")
+    scan_run = cli("scan", model, "-f", "json", "--no-second-opinion")
+    digests = {json.loads(run.out)["artifact"]["digest"] for run in (gate_run, scan_run)}
+    assert digests == {doc["digest"]}
