@@ -254,7 +254,7 @@ def _dataset_components(card: CardFacts) -> list[Component]:
 
 
 def _file_components(artifact: Artifact, inv: Inventory, fileset: FileSet) -> list[Component]:
-    from scanner.models.sniff import sniff_file
+    from scanner.formats.sniff import sniff_file
 
     files: list[Component] = []
     shard_links: dict[str, list[str]] = {}

@@ -19,7 +19,8 @@ from typing import Any, BinaryIO
 from scanner import files as fs
 from scanner.core import Finding, Severity
 from scanner.files import FileEntry, FileSet, OpenedFile
-from scanner.models import containers, sniff
+from scanner.formats import sniff
+from scanner.models import containers
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
 from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
 
