@@ -1,4 +1,4 @@
-"""The one interface every check implements. The gate is a loop over these (``scanner.checks``)."""
+"""The one interface every check implements. The gate is a loop over these (``scanner.checklist``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scanner.stage import Stage
 
 if TYPE_CHECKING:
     from scanner.files import FileSet
-    from scanner.inventory.model import Inventory
+    from scanner.inventory.components import Inventory
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
 from scanner.files import FileEntry, FileSet
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 from scanner.options import (
     GateOptions,
     InventoryOptions,
@@ -193,7 +193,7 @@ def run(
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
-    from scanner.checks import load_checks
+    from scanner.checklist import load_checks
 
     available = list(checks) if checks is not None else load_checks()
     if stages.checks is None:

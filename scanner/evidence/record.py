@@ -20,7 +20,7 @@ from scanner.check import CheckResult
 from scanner.core import Artifact, Decision, ScanError, Severity
 from scanner.evidence.ci import ci_context
 from scanner.files import FileSet
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 from scanner.stage import Stage
 
 SCHEMA_VERSION = "2"

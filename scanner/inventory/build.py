@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.core import Artifact, ArtifactKind, ScanError
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 
 if TYPE_CHECKING:
     from scanner.files import FileSet

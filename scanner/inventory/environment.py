@@ -28,9 +28,9 @@ from packaging.utils import canonicalize_name
 from scanner.core import Finding, ScanError, Severity
 from scanner.files import FileSet, sha256_file
 from scanner.inventory import embedded, licenses
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import Node, TargetEnv, parse_requirements, resolve_edges
 from scanner.inventory.metadata import MetadataError, parse_metadata
-from scanner.inventory.model import Component, Inventory
 
 RECORD_LIMIT = 64 << 20
 LICENSE_TEXT_LIMIT = 1 << 20

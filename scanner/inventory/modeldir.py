@@ -17,7 +17,7 @@ from typing import Any
 from scanner.core import Artifact, Finding, ScanError, Severity
 from scanner.files import FileSet, declared_root
 from scanner.inventory import mlbom
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.modelcard import (
     CardFacts,
     Considerations,

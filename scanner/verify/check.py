@@ -38,17 +38,24 @@ class SignatureCheck(Check):
         )
 
 
+def _partial(check: str, subject: str, what: str, error: Any, evidence: dict[str, Any], fix: str) -> Finding:
+    """A statement about a directory that leaves files unsigned (``evidence['unsigned']``)."""
+    return Finding(
+        id=f"{check.upper()}-PARTIAL-COVERAGE",
+        check=check,
+        severity=Severity.HIGH,
+        subject=subject,
+        message=f"{what} does not cover the whole directory: {error}",
+        evidence=evidence,
+        fix=fix,
+    )
+
+
 def _finding(r: SignatureResult) -> Finding:
     if r.unsigned:
-        return Finding(
-            id="SIGNATURE-PARTIAL-COVERAGE",
-            check="signature",
-            severity=Severity.HIGH,
-            subject=r.subject,
-            message=f"signature {r.bundle} does not cover the whole directory: {r.error}",
-            evidence={"type": r.type, "bundle": r.bundle, "unsigned": r.unsigned, "identity": r.identity},
-            fix="sign the directory as it is now (every file), or remove the files nobody signed",
-        )
+        evidence = {"type": r.type, "bundle": r.bundle, "unsigned": r.unsigned, "identity": r.identity}
+        fix = "sign the directory as it is now (every file), or remove the files nobody signed"
+        return _partial("signature", r.subject, f"signature {r.bundle}", r.error, evidence, fix)
     return Finding(
         id="SIGNATURE-INVALID",
         check="signature",
@@ -102,15 +109,9 @@ class ProvenanceCheck(Check):
 
 def _provenance_finding(path: Path, entry: Mapping[str, Any]) -> Finding:
     if entry.get("unsigned"):
-        return Finding(
-            id="PROVENANCE-PARTIAL-COVERAGE",
-            check="provenance",
-            severity=Severity.HIGH,
-            subject=str(path),
-            message=f"provenance {entry['bundle']} does not cover the whole directory: {entry['error']}",
-            evidence={"bundle": entry["bundle"], "unsigned": entry["unsigned"], "builder_id": entry["builder_id"]},
-            fix="produce provenance naming every file of the directory (or its directory digest)",
-        )
+        evidence = {"bundle": entry["bundle"], "unsigned": entry["unsigned"], "builder_id": entry["builder_id"]}
+        fix = "produce provenance naming every file of the directory (or its directory digest)"
+        return _partial("provenance", str(path), f"provenance {entry['bundle']}", entry["error"], evidence, fix)
     return Finding(
         id="PROVENANCE-INVALID",
         check="provenance",

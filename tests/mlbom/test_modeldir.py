@@ -13,7 +13,7 @@ import pytest
 from scanner.artifact import detect
 from scanner.core import Severity
 from scanner.inventory.build import build_inventory
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 from scanner.inventory.modeldir import inventory_model
 
 from .conftest import CARD, PARAMS, REV, gguf_bytes, make_model_dir, write_weights

@@ -129,7 +129,7 @@ def test_garbage_and_empty_files_never_crash(cli, tmp_path: Path) -> None:  # ty
 
 
 def test_model_check_is_registered() -> None:
-    from scanner.checks import CHECKS, load_checks
+    from scanner.checklist import CHECKS, load_checks
 
     assert "scanner.models.check:ModelCheck" in CHECKS
     assert "model" in [c.name for c in load_checks()]
