@@ -114,3 +114,21 @@ def test_each_file_is_hashed_once_per_run(tmp_path: Path) -> None:
         if c.get("type") == "file" and c.get("hashes")
     }
     assert sbom_hashes["weights.pkl"] == hashlib.sha256(BENIGN).hexdigest()
+
+
+def test_link_repointed_outside_between_walk_and_open_stops_the_run(tmp_path: Path) -> None:
+    """The walk saw ``b.link`` resolve inside the root; re-pointed outside before it is opened
+    (while the previous file is open), the descriptor's inode differs: never read, exit 2."""
+    root = _artifact(tmp_path, BENIGN)
+    (root / "target.bin").write_bytes(BENIGN)
+    os.symlink("target.bin", root / "b.link")
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(evil_pickle())
+
+    def repoint(entry: FileEntry) -> None:
+        if entry.rel == "README.md":  # walked before b.link
+            os.unlink(root / "b.link")
+            os.symlink(secret, root / "b.link")
+
+    with pytest.raises(FileChanged, match="replaced while the artifact was being read"):
+        run(root, SCAN, GateOptions(), after_open=repoint)
