@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from typing import Any
 from scanner import ui
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
-from scanner.inventory.model import Inventory
+from scanner.files import FileEntry, FileSet
+from scanner.inventory.components import Inventory
 from scanner.options import (
     GateOptions,
     InventoryOptions,
@@ -95,6 +96,7 @@ class Outcome:
     stage: Stage | None = None
     policy_dir: Path | None = None
     policy_data: Mapping[str, Any] = field(default_factory=dict)
+    files: FileSet | None = None  # the artifact's files as this run read them (None: running environment)
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,12 @@ def run(
     *,
     policy: PreparedPolicy | None = None,
     checks: Sequence[Check] | None = None,
+    after_open: Callable[[FileEntry], None] | None = None,
 ) -> Outcome:
     """Run the selected stages over one source (``None``: the running interpreter's environment,
-    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins)."""
+    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins);
+    ``after_open`` is a test hook called right after each file of the artifact was opened
+    (``scanner.files.FileSet``)."""
     if stages.decide and policy is None:
         policy = prepare_policy(options)  # compile first: a broken policy fails before any work
     if policy is not None:
@@ -153,26 +158,45 @@ def run(
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
     clock = _Clock()
-    with opened(source, options) as artifact:
+    with _located(source, options, after_open) as (artifact, files):
+        selected = [check for check in _select(checks, stages) if check.applies_to(artifact)]
+        examined: dict[str, Any] = {}
+        if files is not None:
+            # identify: the one pass over the files' bytes (each opened once, hashed from the
+            # descriptor the checks read), then the artifact digest from those file digests
+            for check in selected:
+                found = check.examine(files, options)
+                if found is not None:
+                    examined[check.name] = found
+            if not artifact.digest:
+                artifact = replace(artifact, digest=files.artifact_digest())
+            else:
+                files.hash_all()  # a pulled artifact keeps its manifest digest; its files are still read once
         ui.detail(f"identify: {artifact.name} ({artifact.kind.value}) {artifact.digest or '(environment)'}{clock()}")
-        inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
-        if artifact.digest == "":  # the running environment: identified by what is installed
+        inventory = build(artifact, options.inventory, files) if stages.inventory else Inventory()
+        if files is None:  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
 
             artifact = replace(artifact, digest=environment_digest(inventory))
         if stages.inventory:
             ui.detail(f"inventory: {len(inventory.components)} component(s){clock()}")
-        ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, options=options, policy_data=policy_data)
-        selected = _select(checks, stages)
+        ctx = GateContext(
+            artifact=artifact,
+            inventory=inventory,
+            stage=stage,
+            options=options,
+            policy_data=policy_data,
+            files=files,
+            examined=examined,
+        )
         results = []
         for check in selected:
-            if check.applies_to(artifact):
-                results.append(check.run(ctx))
-                done = results[-1]
-                state = "" if done.complete else ", NOT complete"
-                ui.detail(f"check {done.check}: {len(done.findings)} finding(s){state}{clock()}")
+            results.append(check.run(ctx))
+            state = "" if results[-1].complete else ", NOT complete"
+            ui.detail(f"check {results[-1].check}: {len(results[-1].findings)} finding(s){state}{clock()}")
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
+        outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file)
         if outcome.decision is not None:
             verdict = "allowed" if outcome.decision.allow else "denied"
@@ -196,7 +220,7 @@ class _Clock:
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
-    from scanner.checks import load_checks
+    from scanner.checklist import load_checks
 
     available = list(checks) if checks is not None else load_checks()
     if stages.checks is None:
@@ -239,6 +263,7 @@ def _decide_and_record(
             data_file=data_file if stages.decide else None,
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
+            files=outcome.files,
             **evidence,
         )
     )
@@ -258,19 +283,38 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
-    """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
-    temporary directory that is removed afterwards."""
+    """The Artifact of a source (its digest taken), valid inside the ``with``: a registry
+    artifact is pulled into a temporary directory that is removed afterwards."""
+    with _located(source, options, None) as (artifact, files):
+        if files is not None and not artifact.digest:
+            artifact = replace(artifact, digest=files.artifact_digest())
+        yield artifact
+
+
+@contextlib.contextmanager
+def _located(
+    source: str | Path | None, options: GateOptions, after_open: Callable[[FileEntry], None] | None
+) -> Iterator[tuple[Artifact, FileSet | None]]:
+    """The Artifact (kind known; digest empty for a local path until the run's pass over the
+    files fills it) and its FileSet (``None`` for the running environment)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
-            yield _pull(source, Path(work), options)
+            artifact = _pull(source, Path(work), options)
+            yield artifact, FileSet(artifact.path, after_open=after_open)
+        return
+    if source is None:
+        yield identify(None), None
         return
     from scanner import stdin
+    from scanner.artifact import detect
 
     if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
         with stdin.as_file() as path:
-            yield replace(identify(path, options.kind), name="stdin", source_ref="-")
+            artifact = replace(detect(path, options.kind, digest=False), name="stdin", source_ref="-")
+            yield artifact, FileSet(artifact.path, after_open=after_open)
         return
-    yield identify(source, options.kind)
+    artifact = detect(Path(source), options.kind, digest=False)
+    yield artifact, FileSet(artifact.path, after_open=after_open)
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -294,7 +338,7 @@ def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
     from scanner.artifact import detect
 
     pulled = open_source(ref, workdir, options.registry)
-    local = detect(pulled.root, options.kind)
+    local = detect(pulled.root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
 
@@ -302,16 +346,16 @@ def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
 # -- inventory --
 
 
-def build(artifact: Artifact, options: InventoryOptions) -> Inventory:
+def build(artifact: Artifact, options: InventoryOptions, files: FileSet | None = None) -> Inventory:
     """The one inventory of an artifact (``scanner.inventory.build`` picks the reader), with
-    ``--merge`` BOMs merged in."""
+    ``--merge`` BOMs merged in. File hashes come from the run's ``files``."""
     from scanner.inventory.build import build_inventory, inventory_running_environment
 
     if artifact.digest == "":
         inventory = inventory_running_environment(options)
     else:
         inventory = build_inventory(
-            artifact, options.input_type, verify_files=options.verify_files, author=options.author
+            artifact, options.input_type, verify_files=options.verify_files, author=options.author, files=files
         )
     if options.merges:
         from scanner.inventory.ingest import inventory_sbom, merge

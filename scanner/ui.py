@@ -75,7 +75,9 @@ def terminal_width(stream: Any = None) -> int:
     stream = stream or sys.stdout
     try:
         if stream.isatty():
-            return max(20, os.get_terminal_size(stream.fileno()).columns)
+            columns = os.get_terminal_size(stream.fileno()).columns
+            if columns > 0:  # a pseudo-terminal nobody sized reports 0
+                return max(20, columns)
     except (AttributeError, ValueError, OSError):
         pass
     return DEFAULT_WIDTH
