@@ -2,7 +2,11 @@
 docs/*.md. In a block, ``$ `` starts a command (``> `` continues it), every other line is output
 the command must print. Matching, in order and ignoring blank lines and trailing spaces:
 ``...`` on a line of its own skips any number of lines; ``...`` inside a line stands for any text;
-any other line must be the next line of the output."""
+any other line must be the next line of the output.
+
+A block that cannot run here (it needs a registry, a network service) says so in the line before
+its fence, ``<!-- not-run: the reason -->``; such blocks are listed by the tests, never silently
+skipped, and a reason is required."""
 
 from __future__ import annotations
 
@@ -13,11 +17,15 @@ from pathlib import Path
 FENCE = re.compile(r"^```(\S*)\s*$")
 
 
+NOT_RUN = re.compile(r"^<!--\s*not-run:\s*(.*?)\s*-->\s*$")
+
+
 @dataclass
 class Example:
     source: str
     line: int
     steps: list[tuple[str, list[str]]] = field(default_factory=list)  # (command, expected output)
+    not_run: str | None = None  # the reason, for a block marked <!-- not-run: ... -->
 
     @property
     def id(self) -> str:
@@ -29,12 +37,18 @@ def examples(path: Path, name: str) -> list[Example]:
     current: Example | None = None
     in_fence = False
     last_was_command = False
+    previous = ""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         m = FENCE.match(line)
         if m and not in_fence:
             in_fence = True
-            current = Example(name, number) if m.group(1) == "console" else None
+            marked = NOT_RUN.match(previous)
+            current = Example(name, number, not_run=marked.group(1) if marked else None)
+            if m.group(1) != "console" and not marked:
+                current = None
+            previous = line
             continue
+        previous = line
         if m and in_fence:
             in_fence = False
             if current is not None:
@@ -52,6 +66,8 @@ def examples(path: Path, name: str) -> list[Example]:
         else:
             last_was_command = False
             if not current.steps:
+                if current.not_run is not None:
+                    continue
                 raise ValueError(f"{name}:{number}: output before the first command")
             current.steps[-1][1].append(line)
     return out
