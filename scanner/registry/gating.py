@@ -1,0 +1,50 @@
+"""The one place promotion asks for a decision about a pulled artifact.
+
+Until ``scanner.pipeline`` exists this calls the gate (``scanner.gate.run_gate``) over the rebuilt
+tree; switching to the pipeline is a change to this function only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scanner.gate import GateOutcome
+    from scanner.registry.source import PulledArtifact
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """What the gate needs besides the artifact (the ``scanner gate`` flags, mapped)."""
+
+    stage: str
+    policy_dir: Path
+    policy_data: Mapping[str, Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    waivers: Sequence[Any] = ()
+    data_file: Path | None = None
+    waiver_file: Path | None = None
+
+
+def gate_pulled(pulled: PulledArtifact, request: GateRequest) -> GateOutcome:
+    """Decide on ``pulled``. Its identity is the manifest digest in its repository: the tree's
+    files were each verified against the layer digests that manifest commits to."""
+    from scanner.artifact import detect
+    from scanner.gate import run_gate
+
+    local = detect(pulled.root)
+    artifact = replace(local, name=pulled.repository, digest=pulled.digest)
+    outcome = run_gate(
+        artifact,
+        stage=request.stage,
+        policy_dir=request.policy_dir,
+        policy_data=request.policy_data,
+        settings={**request.settings, "stage": request.stage, "policy_data": request.policy_data},
+        waivers=request.waivers,
+        evidence={"data_file": request.data_file, "waiver_file": request.waiver_file},
+    )
+    outcome.record["artifact"]["path"] = pulled.ref
+    outcome.record["artifact"]["source"] = {"ref": pulled.ref, "format": pulled.format, "model": pulled.name}
+    return outcome
