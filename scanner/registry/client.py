@@ -1,7 +1,7 @@
 """One registry, spoken to over oras's HTTP session with the distribution spec's auth.
 
 oras 0.2.43 finds the credentials (Docker config, credential helpers) and fetches bearer tokens;
-this module sends the requests itself because oras's own request path does not fit a gate:
+this module sends the requests itself (on the same kind of session oras uses) because oras's own request path does not fit a gate:
 it retries any failure for minutes with sleeps, re-serialises manifests (changing their digest),
 reads whole blobs into memory on upload, and follows redirects with its headers.
 
@@ -67,15 +67,20 @@ class Client:
     """Requests to one registry host. ``bytes_in``/``bytes_out`` count blob bytes moved."""
 
     def __init__(self, registry: str, options: RegistryOptions) -> None:
-        import oras.provider
+        from http.cookiejar import DefaultCookiePolicy
+
+        import oras.auth
+        import requests
 
         self.registry = registry
         self.options = options
         self.scheme = "http" if options.plain_http else "https"
-        self._oras = oras.provider.Registry(hostname=registry, insecure=options.plain_http, auth_backend="token")
-        self.session: requests.Session = self._oras.session
+        # The session and token backend oras.provider.Registry builds, without importing
+        # oras.provider (it pulls jsonschema: seconds of start-up for nothing used here).
+        self.session: requests.Session = requests.Session()
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # as oras: no cookies
         self.session.auth = _NoAuth()
-        self._backend = self._oras.auth
+        self._backend = oras.auth.get_auth_backend("token", self.session, options.plain_http, tls_verify=True)
         self.credentials: CredentialSource = load_into(self._backend, registry)
         self._authorization: str | None = None
         self.bytes_in = 0

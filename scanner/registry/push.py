@@ -30,7 +30,7 @@ WEIGHT_SUFFIXES = {
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".gguf", ".onnx",
     ".h5", ".keras", ".npy", ".npz", ".pb", ".tflite", ".msgpack", ".mlmodel", ".skops", ".dduf",
 }  # fmt: skip
-DOC_SUFFIXES = {".md", ".txt", ".rst", ".pdf", ".html"}
+DOC_SUFFIXES = {".md", ".rst", ".pdf", ".html"}  # .txt is mostly tokenizer data (vocab, merges)
 DOC_NAMES = {"LICENSE", "LICENCE", "NOTICE", "README", "COPYING"}
 CODE_SUFFIXES = {".py", ".ipynb", ".sh", ".js", ".ts", ".go", ".rs", ".c", ".cpp", ".h"}
 DATASET_SUFFIXES = {".parquet", ".csv", ".tsv", ".jsonl", ".arrow"}

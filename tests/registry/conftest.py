@@ -149,3 +149,37 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     for name in ("SCANNER_REGISTRY_USERNAME", "SCANNER_REGISTRY_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     os.environ.pop("SCANNER_CONFIG", None)
+
+
+@pytest.fixture(autouse=True)
+def _ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every decision goes to a ledger of the test's own."""
+    path = tmp_path / "ledger.db"
+    monkeypatch.setenv("SCANNER_LEDGER", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sign_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(private PEM, public PEM) of a throwaway EC key for the verification summaries."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    d = tmp_path_factory.mktemp("sign-key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = d / "vsa.key", d / "vsa.pub"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def registry2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A second, independent registry (cross-registry promotion)."""
+    reg = launch(tmp_path_factory.mktemp("registry2"))
+    yield reg
+    reg.kill()
