@@ -1,8 +1,8 @@
 """One registry, spoken to over oras's HTTP session with the distribution spec's auth.
 
 oras 0.2.43 finds the credentials (Docker config, credential helpers) and fetches bearer tokens;
-this module sends the requests itself (on the same kind of session oras uses) because oras's own request path does not fit a gate:
-it retries any failure for minutes with sleeps, re-serialises manifests (changing their digest),
+this module sends the requests itself, on the same kind of session oras uses, because oras's own
+request path does not fit a gate: it retries any failure for minutes with sleeps, re-serialises manifests (changing their digest),
 reads whole blobs into memory on upload, and follows redirects with its headers.
 
 Rules kept here:

@@ -75,7 +75,11 @@ def _row(client: Client, repository: str, tag: str, digest: str, refs: list[Desc
             info = _read(client, repository, desc, budget)
             if info is not None and info.subject_digest == digest:
                 summaries.append((desc, info))
-    mine = [s for s in summaries if s[0].annotations.get("dev.scanner.tag") == tag] or summaries
+    # the summaries written for this tag; else ones that name no tag (another tool's), never
+    # those written for another tag of the same digest
+    mine = [s for s in summaries if s[0].annotations.get("dev.scanner.tag") == tag] or [
+        s for s in summaries if "dev.scanner.tag" not in s[0].annotations
+    ]
     if not mine:
         return StageRow(tag, digest, attached=attached)
     desc, info = max(mine, key=lambda s: s[1].time or "")

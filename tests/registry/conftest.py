@@ -78,12 +78,12 @@ def htpasswd_line(user: str, password: str) -> str:
     """A bcrypt htpasswd line: htpasswd (apache2-utils), else the bcrypt module, else crypt(3)."""
     tool = shutil.which("htpasswd")
     if tool:
-        out = subprocess.run([tool, "-nbB", user, password], check=True, capture_output=True, text=True)
+        out = subprocess.run([tool, "-nbB", "-C", "4", user, password], check=True, capture_output=True, text=True)
         return out.stdout.strip()
     try:
         import bcrypt  # type: ignore[import-not-found]
 
-        return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}"
+        return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}"
     except ImportError:
         import warnings
 
@@ -91,7 +91,7 @@ def htpasswd_line(user: str, password: str) -> str:
             warnings.simplefilter("ignore", DeprecationWarning)
             import crypt  # Python 3.11: glibc's crypt(3) does bcrypt
 
-        return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}"
+        return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}"
 
 
 def launch(tmp: Path, *, auth: bool = False) -> Registry:

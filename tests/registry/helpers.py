@@ -63,9 +63,9 @@ def raw_manifest(
     """Push blobs and a hand-made manifest (as another tool would) and tag it."""
     cfg = push_bytes(client, repo, config[0], config[1])
     layers = []
-    for data, media, annotations in files:
+    for data, media, notes in files:
         desc = push_bytes(client, repo, data, media)
-        layers.append(Descriptor(media, desc.digest, desc.size, annotations))
+        layers.append(Descriptor(media, desc.digest, desc.size, notes))
     manifest = build_manifest(config=cfg, layers=layers, artifact_type=artifact_type, subject=subject)
     client.put_manifest(repo, tag, manifest)
     return manifest
