@@ -2,8 +2,9 @@
 
 oras 0.2.43 finds the credentials (Docker config, credential helpers) and fetches bearer tokens;
 this module sends the requests itself, on the same kind of session oras uses, because oras's own
-request path does not fit a gate: it retries any failure for minutes with sleeps, re-serialises manifests (changing their digest),
-reads whole blobs into memory on upload, and follows redirects with its headers.
+request path does not fit a gate: it retries any failure for minutes with sleeps, re-serialises
+manifests (changing their digest), reads whole blobs into memory on upload, and follows redirects
+with its headers.
 
 Rules kept here:
 - credentials (Basic or a bearer token) go only to the registry's own origin; a redirect to another
