@@ -33,6 +33,7 @@ def gate_pulled(pulled: PulledArtifact, request: GateRequest) -> GateOutcome:
     files were each verified against the layer digests that manifest commits to."""
     from scanner.artifact import detect
     from scanner.gate import run_gate
+    from scanner.registry.evidence_checks import registry_checks
 
     local = detect(pulled.root)
     artifact = replace(local, name=pulled.repository, digest=pulled.digest)
@@ -43,6 +44,7 @@ def gate_pulled(pulled: PulledArtifact, request: GateRequest) -> GateOutcome:
         policy_data=request.policy_data,
         settings={**request.settings, "stage": request.stage, "policy_data": request.policy_data},
         waivers=request.waivers,
+        checks=registry_checks(pulled),
         evidence={"data_file": request.data_file, "waiver_file": request.waiver_file},
     )
     outcome.record["artifact"]["path"] = pulled.ref

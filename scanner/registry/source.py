@@ -27,7 +27,8 @@ class PulledArtifact:
     """``root``: the rebuilt tree (the single file itself when the artifact is one top-level file).
     ``repository``: ``registry/repo``. ``digest``: the manifest digest. ``ref``: ``oci://…@digest``.
     ``signatures``/``attestations``: Sigstore bundles and in-toto/DSSE documents attached to the
-    digest, fetched as files (outside ``root``). ``manifest_file``: the manifest's exact bytes, the
+    digest, fetched as files (outside ``root``); ``summaries``: verification summaries (VSAs) of
+    earlier promotions. ``manifest_file``: the manifest's exact bytes, the
     file a signature over the digest signs."""
 
     root: Path
@@ -42,6 +43,7 @@ class PulledArtifact:
     manifest_file: Path
     signatures: tuple[Path, ...] = ()
     attestations: tuple[Path, ...] = ()
+    summaries: tuple[Path, ...] = ()
     attached: tuple[Attached, ...] = field(default_factory=tuple)
     bytes_fetched: int = 0
 
@@ -80,7 +82,8 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
         files=tuple(files),
         manifest_file=manifest_file,
         signatures=tuple(p for a in attached if a.kind == "signature" for p in a.files),
-        attestations=tuple(p for a in attached if a.kind in ("attestation", "vsa") for p in a.files),
+        attestations=tuple(p for a in attached if a.kind == "attestation" for p in a.files),
+        summaries=tuple(p for a in attached if a.kind == "vsa" for p in a.files),
         attached=tuple(attached),
         bytes_fetched=budget.used,
     )

@@ -94,3 +94,29 @@ def data_relaxed_prod(tmp: Path) -> Path:
     path = tmp / "data.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def signed_bundle(
+    private_key: Path, digest: str, name: str, predicate_type: str = "https://example.com/reviewed/v1"
+) -> bytes:
+    """A Sigstore bundle v0.3 as cosign writes with a key: a DSSE envelope over an in-toto
+    statement about the manifest ``digest``, signed with ``private_key``, with the key's hint."""
+    from cryptography.hazmat.primitives import serialization
+
+    from scanner.verify.keyed import key_hint, sign_envelope
+
+    key = serialization.load_pem_private_key(private_key.read_bytes(), None)
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": digest.split(":", 1)[1]}}],
+        "predicateType": predicate_type,
+        "predicate": {"reviewed": True},
+    }
+    payload = json.dumps(statement).encode()
+    envelope = sign_envelope(key, payload, "application/vnd.in-toto+json")
+    bundle = {
+        "mediaType": mt.SIGSTORE_BUNDLE,
+        "verificationMaterial": {"publicKey": {"hint": key_hint(key.public_key())}},  # type: ignore[arg-type]
+        "dsseEnvelope": envelope,
+    }
+    return json.dumps(bundle).encode()

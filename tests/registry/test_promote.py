@@ -19,13 +19,12 @@ from scanner.registry.push import push
 from scanner.registry.reference import parse_reference
 from scanner.registry.referrers import list_referrers
 from scanner.resources import policies_dir
-from tests.registry.helpers import PLAIN, malicious_model, model_dir, raw_manifest
+from tests.registry.helpers import PLAIN, malicious_model, model_dir, raw_manifest, signed_bundle
 
 
-def _gate(stage: str) -> GateRequest:
-    return GateRequest(
-        stage=stage, policy_dir=policies_dir(), policy_data=json.loads((policies_dir() / "data.json").read_text())
-    )
+def _gate(stage: str, **settings: object) -> GateRequest:
+    data = json.loads((policies_dir() / "data.json").read_text())
+    return GateRequest(stage=stage, policy_dir=policies_dir(), policy_data=data, settings=settings)
 
 
 def _pushed(registry, repo: str, tmp_path: Path, tag: str = "dev", **kw) -> str:
@@ -105,7 +104,7 @@ def test_cosign_style_referrers_are_copied_and_preserved(registry, repo, tmp_pat
     client = Client(registry.host, PLAIN)
     digest = _pushed(registry, repo, tmp_path)
     subject = client.get_manifest(repo, digest).descriptor()
-    bundle = json.dumps({"mediaType": mt.SIGSTORE_BUNDLE, "verificationMaterial": {}, "messageSignature": {}}).encode()
+    bundle = signed_bundle(sign_key[0], digest, f"{registry.host}/{repo}")
     signature = raw_manifest(client, repo, "sig-src", [(bundle, mt.SIGSTORE_BUNDLE, {})],
                              artifact_type=mt.SIGSTORE_BUNDLE, subject=subject)  # fmt: skip
     # written the way cosign writes to a registry without the referrers API: the tag-schema index
@@ -113,14 +112,14 @@ def test_cosign_style_referrers_are_copied_and_preserved(registry, repo, tmp_pat
     # the target repository already lists another signature for this digest
     target = repo + "-release"
     raw_manifest(client, target, "placeholder", [(b"x", "text/plain", {})])
-    theirs = raw_manifest(client, target, "sig-dst", [(bundle + b" ", mt.SIGSTORE_BUNDLE, {})],
+    theirs = raw_manifest(client, target, "sig-dst", [(bundle + b"\n", mt.SIGSTORE_BUNDLE, {})],
                           artifact_type=mt.SIGSTORE_BUNDLE, subject=subject)  # fmt: skip
     client.put_manifest(target, tag_for(digest), build_index([theirs.descriptor()]))
 
     result = promote(
         parse_reference(registry.ref(repo, "dev")),
         parse_reference(registry.ref(target, "staging")),
-        _gate("staging"),
+        _gate("staging", key=sign_key[1]),
         PLAIN,
         sign_key=sign_key[0],
         record_ledger=False,
@@ -129,6 +128,25 @@ def test_cosign_style_referrers_are_copied_and_preserved(registry, repo, tmp_pat
     listed = {d.digest for d in list_referrers(client, target, digest)}
     assert {signature.digest, theirs.digest} <= listed and len(listed) == 5
     assert _kinds(client, repo, digest) == ["signature"]  # the source is left as it was
+    signatures = result.outcome.record["sections"]["signatures"]
+    assert [s["verified"] for s in signatures] == [True]  # found in the registry, verified with --key
+    assert signatures[0]["bundle"].startswith(f"oci://{registry.host}/{repo}@{digest} referrer ")
+
+
+def test_signature_in_the_registry_counts_and_a_bad_one_denies(registry, repo, tmp_path, sign_key) -> None:
+    client = Client(registry.host, PLAIN)
+    digest = _pushed(registry, repo, tmp_path)
+    subject = client.get_manifest(repo, digest).descriptor()
+    other = digest[:-4] + "beef" if not digest.endswith("beef") else digest[:-4] + "cafe"
+    forged = signed_bundle(sign_key[0], other, "elsewhere")  # a valid signature about another digest
+    sig = raw_manifest(client, repo, "sig", [(forged, mt.SIGSTORE_BUNDLE, {})], artifact_type=mt.SIGSTORE_BUNDLE,
+                       subject=subject)  # fmt: skip
+    client.put_manifest(repo, tag_for(digest), build_index([sig.descriptor()]))
+    src, dst = parse_reference(registry.ref(repo, "dev")), parse_reference(registry.ref(repo, "staging"))
+    result = promote(src, dst, _gate("staging", key=sign_key[1]), PLAIN, sign_key=sign_key[0], record_ledger=False)
+    assert not result.allowed
+    assert any(d.rule == "signature-invalid" for d in result.outcome.decision.deny)
+    assert client.resolve(repo, "staging") is None
 
 
 def test_malicious_model_is_pushed_and_refused(cli, registry, repo, tmp_path, sign_key, _ledger) -> None:
