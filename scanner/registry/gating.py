@@ -47,6 +47,29 @@ def gate_pulled(pulled: PulledArtifact, request: GateRequest) -> GateOutcome:
         checks=registry_checks(pulled),
         evidence={"data_file": request.data_file, "waiver_file": request.waiver_file},
     )
+    tree = pulled.root.parent if pulled.root.is_file() else pulled.root
+    outcome.record = relabel(outcome.record, str(tree), pulled.ref)
+    outcome.policy_input = relabel(outcome.policy_input, str(tree), pulled.ref)
+    outcome.decision = replace(
+        outcome.decision,
+        deny=tuple(replace(r, message=relabel(r.message, str(tree), pulled.ref)) for r in outcome.decision.deny),
+        warn=tuple(replace(r, message=relabel(r.message, str(tree), pulled.ref)) for r in outcome.decision.warn),
+    )
     outcome.record["artifact"]["path"] = pulled.ref
     outcome.record["artifact"]["source"] = {"ref": pulled.ref, "format": pulled.format, "model": pulled.name}
     return outcome
+
+
+def relabel(value: Any, tree: str, ref: str) -> Any:
+    """Paths under the private temporary tree named as files inside the artifact: ``TREE/a/b`` →
+    ``a/b`` and ``TREE`` itself → the pinned reference. The tree's path is random, so nothing
+    else can contain it."""
+    if isinstance(value, str):
+        if tree not in value:
+            return value
+        return value.replace(tree + "/", "").replace(tree, ref)
+    if isinstance(value, dict):
+        return {k: relabel(v, tree, ref) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relabel(v, tree, ref) for v in value]
+    return value

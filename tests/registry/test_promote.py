@@ -157,6 +157,8 @@ def test_malicious_model_is_pushed_and_refused(cli, registry, repo, tmp_path, si
     assert r.code == 1
     doc = json.loads(r.out)
     assert not doc["allowed"] and any(d["rule"] == "model-unsafe" for d in doc["decision"]["deny"])
+    unsafe = next(d for d in doc["decision"]["deny"] if d["rule"] == "model-unsafe")
+    assert "MODEL-PICKLE-GLOBAL model.pkl" in unsafe["message"]  # a file inside the artifact, not a temp path
     assert "DENIED: target untouched" in r.err
     client = Client(registry.host, PLAIN)
     assert client.resolve(repo, "staging") is None
