@@ -191,8 +191,21 @@ def _has_vsa(client: Client, repo: str, digest: str, stage: str, tag: str | None
 
 def _copy_referrers(src: Client, src_repo: str, dst: Client, dst_repo: str, digest: str) -> int:
     """Signatures, provenance and earlier evidence attached to the digest in SRC, copied to DST
-    by their exact bytes and listed for the same digest there."""
+    by their exact bytes and listed for the same digest there; also cosign's older
+    ``sha256-<hex>.sig``/``.att``/``.sbom`` tags (copied when DST has none of that name)."""
     copied = 0
+    prefix = digest.replace(":", "-", 1)
+    for tag in src.tags(src_repo):
+        if tag.startswith(prefix + ".") and tag.rsplit(".", 1)[1] in ("sig", "att", "sbom"):
+            if dst.resolve(dst_repo, tag) is not None:
+                continue
+            legacy = src.get_manifest(src_repo, tag)
+            if legacy.is_index:
+                continue
+            for blob in legacy.blobs():
+                ensure_blob(src, src_repo, dst, dst_repo, blob)
+            dst.put_manifest(dst_repo, tag, legacy)
+            copied += 1
     for desc in list_referrers(src, src_repo, digest):
         referrer = src.get_manifest(src_repo, desc.digest)
         if referrer.subject is None or referrer.subject.digest != digest or referrer.is_index:

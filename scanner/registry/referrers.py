@@ -28,12 +28,21 @@ def list_referrers(client: Client, repository: str, digest: str) -> list[Descrip
     return list(index.manifests) if index is not None else []
 
 
-def _tag_index(client: Client, repository: str, digest: str) -> Manifest | None:
+def _tag_index(client: Client, repository: str, digest: str, *, writing: bool = False) -> Manifest | None:
+    """The tag-schema index, or None when the tag does not exist. A tag of that name holding
+    something else is ignored when reading and refused when writing (never overwritten)."""
     try:
         found = client.get_manifest(repository, tag_for(digest))
     except NotFound:
         return None
-    return found if found.is_index else None
+    if found.is_index:
+        return found
+    if writing:
+        raise RegistryError(
+            f"{client.registry}/{repository}: tag {tag_for(digest)} holds a {found.media_type}, not a referrers "
+            "index: not overwritten"
+        )
+    return None
 
 
 def attach(client: Client, repository: str, referrer: Manifest) -> None:
@@ -46,7 +55,7 @@ def attach(client: Client, repository: str, referrer: Manifest) -> None:
         return  # the registry indexes referrers itself
     entry = referrer.descriptor(referrer.annotations)
     for _ in range(ATTEMPTS):
-        current = _tag_index(client, repository, subject)
+        current = _tag_index(client, repository, subject, writing=True)
         listed = list(current.manifests) if current is not None else []
         if any(d.digest == entry.digest for d in listed):
             return

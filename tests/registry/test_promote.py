@@ -109,6 +109,10 @@ def test_cosign_style_referrers_are_copied_and_preserved(registry, repo, tmp_pat
                              artifact_type=mt.SIGSTORE_BUNDLE, subject=subject)  # fmt: skip
     # written the way cosign writes to a registry without the referrers API: the tag-schema index
     client.put_manifest(repo, tag_for(digest), build_index([signature.descriptor()]))
+    # and the older cosign layout: a signature manifest tagged sha256-<hex>.sig
+    legacy = raw_manifest(
+        client, repo, tag_for(digest) + ".sig", [(b"MEUCIQ", "application/vnd.dev.cosign.simplesigning.v1+json", {})]
+    )
     # the target repository already lists another signature for this digest
     target = repo + "-release"
     raw_manifest(client, target, "placeholder", [(b"x", "text/plain", {})])
@@ -124,7 +128,8 @@ def test_cosign_style_referrers_are_copied_and_preserved(registry, repo, tmp_pat
         sign_key=sign_key[0],
         record_ledger=False,
     )
-    assert result.referrers_copied == 1
+    assert result.referrers_copied == 2
+    assert client.get_manifest(target, tag_for(digest) + ".sig").raw == legacy.raw
     listed = {d.digest for d in list_referrers(client, target, digest)}
     assert {signature.digest, theirs.digest} <= listed and len(listed) == 5
     assert _kinds(client, repo, digest) == ["signature"]  # the source is left as it was
@@ -227,3 +232,14 @@ def test_index_referrer_without_subject_is_refused(registry, repo) -> None:
     client = Client(registry.host, PLAIN)
     with pytest.raises(ScanError, match="has no subject"):
         attach(client, repo, build_index([]))
+
+
+def test_a_tag_schema_tag_that_is_not_an_index_is_never_overwritten(registry, repo, tmp_path, sign_key) -> None:
+    client = Client(registry.host, PLAIN)
+    digest = _pushed(registry, repo, tmp_path)
+    squatter = raw_manifest(client, repo, tag_for(digest), [(b"not an index", "text/plain", {})])
+    src, dst = parse_reference(registry.ref(repo, "dev")), parse_reference(registry.ref(repo, "staging"))
+    with pytest.raises(RegistryError, match="not a referrers index: not overwritten"):
+        promote(src, dst, _gate("staging"), PLAIN, sign_key=sign_key[0], record_ledger=False)
+    assert client.resolve(repo, tag_for(digest)) == squatter.digest
+    assert client.resolve(repo, "staging") is None
