@@ -182,7 +182,10 @@ class Client:
         realm = urlsplit(header.realm or "")
         if realm.scheme not in ("http", "https") or not realm.netloc:
             raise AuthError(f"{self.registry}: bearer challenge without a usable token realm")
-        if basic and realm.scheme == "http" and not (self.options.plain_http and realm.netloc == self.registry):
+        same_host = realm.hostname == urlsplit(f"//{self.registry}").hostname
+        if basic and realm.scheme == "http" and not (self.options.plain_http and same_host):
+            # plain HTTP carries the password in the clear: only to the host the user already
+            # chose to reach over plain HTTP (--plain-http), never to another one
             raise AuthError(f"{self.registry}: refused to send credentials to a token service over plain HTTP")
         token = self._backend.request_token(header) if basic else self._backend.request_anonymous_token(header)
         if not token:
