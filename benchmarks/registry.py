@@ -105,28 +105,7 @@ print(time.perf_counter() - start)
 """
 
 
-GATE = """
-import json, sys, tempfile
-from pathlib import Path
-from scanner.registry.gating import GateRequest, gate_pulled
-from scanner.registry.options import RegistryOptions
-from scanner.registry.source import open_source
-from scanner.resources import policies_dir
-data = json.loads((policies_dir() / "data.json").read_text())
-with tempfile.TemporaryDirectory() as work:
-    pulled = open_source(sys.argv[1], Path(work), RegistryOptions(plain_http=True))
-    outcome = gate_pulled(pulled, GateRequest("dev", policies_dir(), data))
-sys.exit(0 if outcome.decision.allow else 1)
-"""
-
-
 def gate_command(ref: str) -> list[str]:
-    """``scanner gate oci://…`` once the pipeline reads registry sources; before that the same
-    two calls it makes (open_source, then the gate), in a fresh process too."""
-    try:
-        import scanner.pipeline  # noqa: F401
-    except ImportError:
-        return [sys.executable, "-c", GATE, f"oci://{ref}"]
     return [sys.executable, "-m", "scanner", "gate", f"oci://{ref}", "--stage", "dev", "--plain-http", "--no-ledger"]
 
 

@@ -9,9 +9,16 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
-from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
-from scanner.cli.registry_options import registry_options, to_options
-from scanner.cli.verify import gate_options, gate_settings
+from scanner.cli.options import (
+    common_options,
+    config_author,
+    output_options,
+    plan_outputs,
+    setting_sources,
+    write_outputs,
+)
+from scanner.cli.registry_options import from_context, registry_options
+from scanner.cli.verify import gate_options, verify_options
 
 FORMATS = ["table", "json"]
 
@@ -21,10 +28,9 @@ FORMATS = ["table", "json"]
 @click.argument("target", metavar="oci://DST:TAG")
 @click.option(
     "--stage",
-    type=click.Choice(["dev", "staging", "prod"], case_sensitive=False),
     required=True,
     envvar="SCANNER_STAGE",
-    help="The stage DST stands for (the gate decides for this stage).",
+    help="The stage DST stands for (the gate decides for this stage; the policy data defines the ladder).",
 )
 @click.option("--policy", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory.")
 @click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
@@ -53,8 +59,6 @@ def promote(
     no_ledger: bool,
     db: Path | None,
     max_db_age: int | None,
-    plain_http: bool,
-    max_artifact_size: str | None,
     formats: tuple[str, ...],
     output: str | None,
     **verify_flags: Any,
@@ -69,41 +73,37 @@ def promote(
     """
     from scanner import ui
     from scanner.cli.render import record_renderer
-    from scanner.jsonfile import load_policy_data
-    from scanner.registry.gating import GateRequest
+    from scanner.options import GateOptions, InventoryOptions, VulnOptions
     from scanner.registry.promote import promote as do_promote
     from scanner.registry.promote import summary_line
     from scanner.registry.reference import parse_reference
-    from scanner.resources import policies_dir
     from scanner.waivers import load_waivers
 
     src = parse_reference(source, require="tag-or-digest")
     dst = parse_reference(target, require="tag")
     plan = plan_outputs(formats, output, FORMATS)
-    policy_dir = policy or policies_dir()
-    data_file = data or policy_dir / "data.json"
-    gate = GateRequest(
-        stage=stage.lower(),
-        policy_dir=policy_dir,
-        policy_data=load_policy_data(data_file, required=data is not None),
-        settings={"db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)},
-        waivers=load_waivers(waivers) if waivers else [],
-        data_file=data_file,
+    ctx = click.get_current_context()
+    registry = from_context()
+    options = GateOptions(
+        stage=stage,
+        policy_dir=policy,
+        data_file=data,
+        waivers=tuple(load_waivers(waivers)) if waivers else (),
         waiver_file=waivers,
+        inventory=InventoryOptions(author=config_author(ctx)),
+        vulns=VulnOptions(db=db, max_db_age=max_db_age),
+        verify=verify_options(verify_flags),
+        registry=registry,
+        settings_sources=setting_sources(ctx),
     )
     result = do_promote(
-        src,
-        dst,
-        gate,
-        to_options(plain_http, max_artifact_size),
-        sign_key=verify_flags.get("sign_key"),
-        ledger=ledger,
-        record_ledger=not no_ledger,
+        src, dst, options, registry, sign_key=verify_flags.get("sign_key"), ledger=ledger, record_ledger=not no_ledger
     )
     ui.info(summary_line(result))
 
     def render(fmt: str) -> str:
         if fmt == "json":
+            assert result.outcome.decision is not None
             doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
             return json.dumps(doc, indent=2) + "\n"
         return record_renderer(result.outcome.record)("table")

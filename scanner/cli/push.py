@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scanner.cli.options import common_options
-from scanner.cli.registry_options import registry_options, to_options
+from scanner.cli.registry_options import from_context, registry_options
 
 
 @click.command()
@@ -15,7 +15,7 @@ from scanner.cli.registry_options import registry_options, to_options
 @click.argument("target", metavar="oci://REGISTRY/REPO:TAG")
 @registry_options
 @common_options
-def push(path: Path, target: str, plain_http: bool, max_artifact_size: str | None) -> int:
+def push(path: Path, target: str) -> int:
     """Push PATH to TARGET: a model directory or file as a CNCF ModelPack artifact (one layer per
     file, name/version/licences from the ML-BOM), anything else as an OCI artifact with an
     artifactType. Prints the pinned reference REF@sha256:…
@@ -29,7 +29,7 @@ def push(path: Path, target: str, plain_http: bool, max_artifact_size: str | Non
     from scanner.registry.reference import parse_reference
 
     ref = parse_reference(target, require="tag")
-    options = to_options(plain_http, max_artifact_size)
+    options = from_context()
     result = do_push(path, ref, Client(ref.registry, options))
     ui.info(f"pushed {result.files} file(s) as {result.artifact_type} ({result.bytes_uploaded} bytes uploaded)")
     click.echo(result.pinned)

@@ -7,7 +7,7 @@ import json
 import click
 
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
-from scanner.cli.registry_options import registry_options, to_options
+from scanner.cli.registry_options import from_context, registry_options
 
 FORMATS = ["table", "json"]
 
@@ -17,9 +17,7 @@ FORMATS = ["table", "json"]
 @registry_options
 @output_options(FORMATS, fail_on=False)
 @common_options
-def status(
-    repository: str, plain_http: bool, max_artifact_size: str | None, formats: tuple[str, ...], output: str | None
-) -> int:
+def status(repository: str, formats: tuple[str, ...], output: str | None) -> int:
     """The stage board of REPOSITORY: for every tag, the digest, and from the signed verification
     summaries attached to it the stage, decision, time and who promoted it; and what else is
     attached (signatures, attestations, SBOMs, evidence records)."""
@@ -29,7 +27,7 @@ def status(
 
     ref = parse_reference(repository)
     plan = plan_outputs(formats, output, FORMATS)
-    rows = board(Client(ref.registry, to_options(plain_http, max_artifact_size)), ref.repository)
+    rows = board(Client(ref.registry, from_context()), ref.repository)
 
     def render(fmt: str) -> str:
         if fmt == "json":

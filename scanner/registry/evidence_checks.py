@@ -35,7 +35,7 @@ class RegistrySignatureCheck(Check):
         from scanner.verify.api import Options, verify_artifact
 
         local = SignatureCheck().run(ctx)
-        opts = Options.from_settings(ctx.settings)
+        opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         results = []
         for bundle in self.pulled.signatures:
             for r in verify_artifact(self.pulled.manifest_file, bundle, opts):
@@ -65,8 +65,8 @@ class RegistryProvenanceCheck(Check):
         from scanner.verify.provenance import Expectations, evaluate
 
         local = ProvenanceCheck().run(ctx)
-        opts = Options.from_settings(ctx.settings)
-        expect = Expectations.from_settings(ctx.settings)
+        opts = Options.from_options(ctx.options.verify, ctx.policy_data)
+        expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         entries = []
         for document in self.pulled.attestations:
             for r in verify_artifact(self.pulled.manifest_file, document, opts):

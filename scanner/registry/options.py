@@ -1,30 +1,18 @@
-"""How the registry is reached and how much may be fetched from it."""
+"""Registry options (``scanner.options.RegistryOptions``, one type for the pipeline and the
+registry commands) and the size parser of ``--max-artifact-size``."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from scanner.errors import ScanError
+from scanner.options import RegistryOptions
 
-GiB = 1 << 30
-DEFAULT_MAX_ARTIFACT = 32 * GiB
-DEFAULT_MAX_MANIFEST = 4 << 20  # what distribution itself accepts
+__all__ = ["DEFAULT_MAX_ARTIFACT", "RegistryOptions", "parse_size"]
+
+DEFAULT_MAX_ARTIFACT = RegistryOptions().max_bytes
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-@dataclass(frozen=True)
-class RegistryOptions:
-    """``plain_http``: talk HTTP instead of HTTPS (a local registry without TLS).
-    ``max_artifact_size``: the most bytes of blobs one artifact may bring (layers and config).
-    ``max_manifest_size``: the most bytes of one manifest or index.
-    ``timeout``: seconds to wait for the registry to connect or answer (not the whole transfer)."""
-
-    plain_http: bool = False
-    max_artifact_size: int = DEFAULT_MAX_ARTIFACT
-    max_manifest_size: int = DEFAULT_MAX_MANIFEST
-    timeout: float = 30.0
 
 
 def parse_size(text: str) -> int:

@@ -36,7 +36,7 @@ from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import ensure_blob
 from scanner.registry.client import Client
 from scanner.registry.discover import kind_of
-from scanner.registry.gating import GateRequest, gate_pulled
+from scanner.registry.gating import gate_pulled
 from scanner.registry.options import RegistryOptions
 from scanner.registry.reference import Reference
 from scanner.registry.referrers import attach, build_referrer, list_referrers
@@ -44,7 +44,8 @@ from scanner.registry.source import PulledArtifact, pull_source
 from scanner.registry.vsa_reader import read_vsa
 
 if TYPE_CHECKING:
-    from scanner.gate import GateOutcome
+    from scanner.options import GateOptions
+    from scanner.pipeline import Outcome
 
 Event = Callable[[str], None]
 
@@ -55,7 +56,7 @@ class PromotionResult:
     source: str
     target: str
     digest: str
-    outcome: GateOutcome
+    outcome: Outcome
     blobs: dict[str, int] = field(default_factory=dict)
     referrers_copied: int = 0
     attached: list[str] = field(default_factory=list)
@@ -92,7 +93,7 @@ def actor() -> str:
 def promote(
     source: Reference,
     target: Reference,
-    gate: GateRequest,
+    gate: GateOptions,
     options: RegistryOptions,
     *,
     sign_key: Path | None = None,
@@ -100,7 +101,10 @@ def promote(
     record_ledger: bool = True,
     on_event: Event | None = None,
 ) -> PromotionResult:
-    """Gate ``source`` for ``gate.stage`` and promote it to ``target`` when allowed."""
+    """Gate ``source`` for the stage of ``gate`` and promote it to ``target`` when allowed."""
+    from dataclasses import replace as _replace
+
+    gate = _replace(gate, registry=options)
     event = on_event or (lambda _step: None)
     if not target.tag:
         raise ScanError(f"{target}: the target needs a tag (the stage tag to move)")
@@ -114,17 +118,19 @@ def promote(
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")
         outcome = gate_pulled(pulled, gate)
+        assert outcome.decision is not None and outcome.stage is not None
+        stage = outcome.stage.name
         result = PromotionResult(outcome.decision.allow, pulled.ref, str(target), pulled.digest, outcome)
         outcome.record["registry"] = {
             "source": pulled.ref,
             "target": str(target),
             "digest": pulled.digest,
-            "stage": gate.stage,
+            "stage": stage,
             "promoted": False,
         }
         try:
             if result.allowed:
-                _promote_allowed(src, dst, pulled, target, gate, sign_key, result, Path(work), event)
+                _promote_allowed(src, dst, pulled, target, stage, sign_key, result, Path(work), event)
                 outcome.record["registry"].update(result.to_dict(), promoted=True)
         except ScanError as exc:
             outcome.record["registry"]["error"] = str(exc)
@@ -142,7 +148,7 @@ def _promote_allowed(
     dst: Client,
     pulled: PulledArtifact,
     target: Reference,
-    gate: GateRequest,
+    stage: str,
     sign_key: Path | None,
     result: PromotionResult,
     work: Path,
@@ -150,13 +156,12 @@ def _promote_allowed(
 ) -> None:
     repo = target.repository
     manifest = pulled.manifest
-    if dst.resolve(repo, target.reference) == manifest.digest and _has_vsa(
-        dst, repo, manifest.digest, gate.stage, target.tag
-    ):
+    at_target = dst.resolve(repo, target.reference) == manifest.digest
+    if at_target and _has_vsa(dst, repo, manifest.digest, stage, target.tag):
         result.unchanged = True
         event("unchanged")
         return
-    evidence = _evidence(result.outcome, pulled, target, gate, sign_key, work)
+    evidence = _evidence(result.outcome, pulled, target, stage, sign_key, work)
     event("evidence-signed")
     moved_before = dst.bytes_out
     for desc in manifest.blobs():
@@ -218,15 +223,15 @@ def _copy_referrers(src: Client, src_repo: str, dst: Client, dst_repo: str, dige
 
 
 def _evidence(
-    outcome: GateOutcome,
+    outcome: Outcome,
     pulled: PulledArtifact,
     target: Reference,
-    gate: GateRequest,
+    stage: str,
     sign_key: Path | None,
     work: Path,
 ) -> list[tuple[str, list[tuple[bytes, str]], dict[str, str], str]]:
     """(artifactType, [(bytes, media type)], annotations, label) for the VSA, SBOM and record."""
-    from scanner.verify.vsa import PREDICATE_TYPE, write_vsa
+    from scanner.evidence.vsa import PREDICATE_TYPE, write_vsa
 
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     pinned = str(target.at(pulled.digest))
@@ -235,15 +240,15 @@ def _evidence(
     write_vsa(
         vsa_outcome,
         vsa_path,
-        policy_dir=gate.policy_dir,
-        policy_data=gate.policy_data,
+        policy_dir=outcome.policy_dir or Path("."),
+        policy_data=outcome.policy_data,
         sign_key=sign_key,
         resource_uri=pinned,
     )
     vsa = vsa_path.read_bytes()
     parsed = read_vsa(vsa)
     is_bundle = parsed.container == "bundle"
-    common = {mt.ANN_CREATED: now, mt.ANN_STAGE: gate.stage, "dev.scanner.tag": target.tag or ""}
+    common = {mt.ANN_CREATED: now, mt.ANN_STAGE: stage, "dev.scanner.tag": target.tag or ""}
     vsa_annotations = {
         **common,
         mt.ANN_PREDICATE: PREDICATE_TYPE,

@@ -10,8 +10,9 @@ repository (``PulledArtifact.ref``), which commits to every file's digest.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scanner.registry.blobs import Budget
 from scanner.registry.client import Client
@@ -20,6 +21,9 @@ from scanner.registry.manifest import Manifest
 from scanner.registry.options import RegistryOptions
 from scanner.registry.pull import PulledFile, artifact_format, model_name, pull_tree
 from scanner.registry.reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    from scanner.pipeline import Outcome
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
     base = Path(tempfile.mkdtemp(prefix="oci-", dir=workdir))  # mode 0700
     tree = base / "tree"
     tree.mkdir(mode=0o700)
-    budget = Budget(options.max_artifact_size)
+    budget = Budget(options.max_bytes)
     budget.charge(manifest.size, str(pinned))
     files, config = pull_tree(client, reference.repository, manifest, tree, budget)
     manifest_file = base / "manifest.json"
@@ -87,3 +91,35 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
         attached=tuple(attached),
         bytes_fetched=budget.used,
     )
+
+
+def relabel_outcome(outcome: Outcome, pulled: PulledArtifact) -> None:
+    """Paths under the private temporary tree named as files inside the artifact (``TREE/a/b`` →
+    ``a/b``, ``TREE`` itself → the pinned reference) in the record, the policy input and the
+    decision's messages. The tree's path is random, so nothing else can contain it."""
+    tree = str(pulled.root.parent if pulled.root.is_file() else pulled.root)
+    outcome.record = relabel(outcome.record, tree, pulled.ref)
+    outcome.policy_input = relabel(outcome.policy_input, tree, pulled.ref)
+    if outcome.decision is not None:
+        decision = outcome.decision
+        outcome.decision = replace(
+            decision,
+            deny=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.deny),
+            warn=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.warn),
+        )
+    artifact = outcome.record.get("artifact")
+    if isinstance(artifact, dict):
+        artifact["path"] = pulled.ref
+        artifact["source"] = {"ref": pulled.ref, "format": pulled.format, "model": pulled.name}
+
+
+def relabel(value: Any, tree: str, ref: str) -> Any:
+    if isinstance(value, str):
+        if tree not in value:
+            return value
+        return value.replace(tree + "/", "").replace(tree, ref)
+    if isinstance(value, dict):
+        return {k: relabel(v, tree, ref) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relabel(v, tree, ref) for v in value]
+    return value

@@ -10,21 +10,19 @@ from pathlib import Path
 import pytest
 
 from scanner.errors import ScanError
+from scanner.options import GateOptions, VerifyOptions
 from scanner.registry import mediatypes as mt
 from scanner.registry.client import Client, RegistryError
-from scanner.registry.gating import GateRequest
 from scanner.registry.manifest import build_index, tag_for
 from scanner.registry.promote import promote
 from scanner.registry.push import push
 from scanner.registry.reference import parse_reference
 from scanner.registry.referrers import list_referrers
-from scanner.resources import policies_dir
 from tests.registry.helpers import PLAIN, malicious_model, model_dir, raw_manifest, signed_bundle
 
 
-def _gate(stage: str, **settings: object) -> GateRequest:
-    data = json.loads((policies_dir() / "data.json").read_text())
-    return GateRequest(stage=stage, policy_dir=policies_dir(), policy_data=data, settings=settings)
+def _gate(stage: str, key: Path | None = None) -> GateOptions:
+    return GateOptions(stage=stage, verify=VerifyOptions(key=key))
 
 
 def _pushed(registry, repo: str, tmp_path: Path, tag: str = "dev", **kw) -> str:
