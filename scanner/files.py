@@ -35,6 +35,13 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
     return digest
 
 
+def remember_digest(path: Path, hexdigest: str) -> None:
+    """Record the SHA-256 of a file this process has just written and hashed on the way (a
+    registry blob verified while it streamed), so it is not read a second time to hash it."""
+    st = path.stat()
+    _digest_cache[(str(path.resolve()), st.st_size, st.st_mtime_ns)] = hexdigest
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """A file found under a root. ``escapes`` is true for a symlink whose target leaves the root
