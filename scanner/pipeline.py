@@ -156,7 +156,7 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
-    with _opened(source, options) as (artifact, pulled):
+    with opened_pulled(source, options) as (artifact, pulled):
         if pulled is not None and checks is None:
             from scanner.registry.evidence_checks import registry_checks
 
@@ -244,12 +244,12 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
     """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
     temporary directory that is removed afterwards."""
-    with _opened(source, options) as (artifact, _pulled):
+    with opened_pulled(source, options) as (artifact, _pulled):
         yield artifact
 
 
 @contextlib.contextmanager
-def _opened(source: Source | None, options: GateOptions) -> Iterator[tuple[Artifact, Any]]:
+def opened_pulled(source: Source | None, options: GateOptions) -> Iterator[tuple[Artifact, Any]]:
     """(Artifact, the ``scanner.registry.source.PulledArtifact`` or None). ``source`` may also be
     an artifact already pulled (``scanner promote`` pulls once, gates, then copies the same bytes)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):

@@ -124,10 +124,33 @@ def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], outp
 
     plan = plan_outputs(formats, output, FORMATS)
     options = GateOptions(verify=verify_options({**flags, "bundle": bundle}), registry=from_context())
-    with pipeline.opened(source, options) as identified:
-        doc = _verify(identified.path, options.verify)
+    with pipeline.opened_pulled(source, options) as (identified, pulled):
+        if pulled is None or options.verify.bundles:
+            doc = _verify(identified.path, options.verify)
+        else:
+            doc = _verify_attached(pulled, options.verify)
     write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))
     return 0 if doc["verified"] else 1
+
+
+def _verify_attached(pulled: Any, options: VerifyOptions) -> dict[str, Any]:
+    """A registry artifact: the signatures and attestations attached to its digest, verified
+    against the manifest's exact bytes (what a signature over the digest signs)."""
+    from dataclasses import replace
+
+    from scanner.core import ScanError
+
+    attached = (*pulled.signatures, *pulled.attestations)
+    if not attached:
+        raise ScanError("no signature or attestation attached to the digest (looked at its referrers)", pulled.ref)
+    doc = _verify(pulled.manifest_file, replace(options, bundles=attached))
+    doc["artifact"] = pulled.ref
+    for entry in [*doc["signatures"], *doc["provenance"]]:
+        if entry.get("bundle"):
+            entry["bundle"] = f"{pulled.ref} referrer {Path(str(entry['bundle'])).name}"
+        if "subject" in entry:
+            entry["subject"] = pulled.ref
+    return doc
 
 
 def _verify(artifact: Path, options: VerifyOptions) -> dict[str, Any]:
