@@ -65,3 +65,24 @@ def test_verify_checks_the_signatures_attached_to_the_digest(cli, registry, repo
     doc = json.loads(r.out)
     assert doc["verified"] and doc["artifact"] == f"oci://{registry.host}/{repo}@{digest}"
     assert doc["signatures"][0]["bundle"].startswith(f"oci://{registry.host}/{repo}@{digest} referrer ")
+
+
+def test_pickle_inside_a_kitops_layer_is_found(cli, registry, repo, tmp_path: Path) -> None:
+    """ModelKit layers stay tarballs on disk; the model check reads inside them by content."""
+    import pickle
+
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.client import Client
+    from tests.registry.helpers import PLAIN, System, raw_manifest, tar_bytes
+
+    layer = tar_bytes({"model/weights.pkl": pickle.dumps(System(), protocol=4)}, gzip=True)
+    raw_manifest(
+        Client(registry.host, PLAIN),
+        repo,
+        "kit",
+        [(layer, "application/vnd.kitops.modelkit.model.v1.tar+gzip", {})],
+        config=(b'{"manifestVersion": "1.0"}', mt.KITOPS_CONFIG),
+    )
+    r = cli("scan", registry.ref(repo, "kit"), "--plain-http", "-f", "json")
+    assert r.code == 1, r.err
+    assert "MODEL-PICKLE-GLOBAL" in r.out and "model/weights.pkl" in r.out
