@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from scanner.errors import ScanError
-from scanner.files import remember_digest
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget, fetch_bytes, fetch_to_file
 from scanner.registry.client import Client
@@ -171,7 +170,6 @@ def pull_tree(
         dest = root.joinpath(*rel.split("/"))
         os.makedirs(dest.parent, mode=0o700, exist_ok=True)
         fetch_to_file(client, repository, desc, dest, budget)
-        remember_digest(dest, desc.digest.split(":", 1)[1])  # verified while it streamed
         files.append(PulledFile(rel, dest, desc.digest, desc.size, desc.media_type))
     return files, config
 

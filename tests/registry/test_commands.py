@@ -52,7 +52,9 @@ def test_verify_checks_the_signatures_attached_to_the_digest(cli, registry, repo
     pinned = cli("push", model_dir(tmp_path), registry.ref(repo, "v1"), "--plain-http").out.strip()
     digest = pinned.rsplit("@", 1)[1]
     r = cli("verify", registry.ref(repo, "v1"), "--plain-http", "--key", sign_key[1])
-    assert r.code == 2 and "no signature or attestation attached" in r.err
+    assert (
+        r.code == 2 and f"oci://{registry.host}/{repo}@{digest}: no signature found (looked at the referrers" in r.err
+    )
 
     client = Client(registry.host, PLAIN)
     subject = client.get_manifest(repo, digest).descriptor()
