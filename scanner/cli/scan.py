@@ -15,6 +15,7 @@ from scanner.cli.options import (
     setting_sources,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.errors import ScanError
 from scanner.report import FORMATS
@@ -47,6 +48,7 @@ RECORD_FORMATS = [f for f in FORMATS if f != "cyclonedx-json"]
     help="Waivers YAML (accepted risks with owner and expiry), as for gate and audit.",
 )
 @output_options(RECORD_FORMATS)
+@registry_options
 @common_options
 def scan(
     source: str,
@@ -71,6 +73,7 @@ def scan(
     options = GateOptions(
         waivers=tuple(load_waivers(waivers)) if waivers else (),
         waiver_file=waivers,
+        registry=from_context(),
         model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
         settings_sources=setting_sources(click.get_current_context()),
     )

@@ -60,6 +60,9 @@ def examples(path: Path, name: str) -> list[Example]:
         if line.startswith("$ "):
             current.steps.append((line[2:], []))
             last_was_command = True
+        elif last_was_command and current.steps and current.steps[-1][0].rstrip().endswith("\\"):
+            command, expected = current.steps[-1]  # a `\` continuation line
+            current.steps[-1] = (command + "\n" + line, expected)
         elif line.startswith("> ") and last_was_command and current.steps:
             command, expected = current.steps[-1]
             current.steps[-1] = (command + "\n" + line[2:], expected)
