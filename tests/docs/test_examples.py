@@ -21,6 +21,8 @@ import pytest
 from tests.conftest import REPO
 from tests.docs.examples import examples, mismatch
 
+RC = "__scanner_docs_rc__="
+EXIT = re.compile(r"^\[exit (\d+)\]$")
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 ALL = [ex for page in PAGES for ex in examples(page, str(page.relative_to(REPO)))]
 
@@ -31,6 +33,7 @@ def test_the_parser_and_matcher() -> None:
     assert mismatch(["x ... z"], "x yyy z") is None
     assert mismatch(["a"], "a\nb") == "unexpected output after the last expected line: 'b'"
     assert mismatch(["a", "..."], "a\nb") is None
+    assert EXIT.match("[exit 2]")
     assert len(ALL) >= 8, "the examples were not found"
 
 
@@ -79,7 +82,7 @@ def test_examples_of_page(page: str, tmp_path: Path) -> None:
     for example in (ex for ex in ALL if ex.source == page and ex.not_run is None):
         marker = "__scanner_docs_step__"
         script = "__rc=0\n" + "".join(
-            f"echo {marker}\n( exit $__rc )\n{_command(cmd)}\n__rc=$?\n" for cmd, _ in example.steps
+            f"echo {marker}\n( exit $__rc )\n{_command(cmd)}\n__rc=$?\necho {RC}$__rc\n" for cmd, _ in example.steps
         )
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-c", script],
@@ -93,7 +96,12 @@ def test_examples_of_page(page: str, tmp_path: Path) -> None:
         outputs = proc.stdout.split(marker + "\n")[1:]
         assert len(outputs) == len(example.steps), proc.stdout[-2000:]
         for (command, expected), actual in zip(example.steps, outputs, strict=True):
-            problem = mismatch(expected, actual)
+            actual, _, rc = actual.rpartition(RC)
+            wanted = [e for e in expected if EXIT.match(e.strip())]
+            for e in wanted:  # `[exit N]`: the exit status the page shows
+                want = EXIT.match(e.strip()).group(1)  # type: ignore[union-attr]
+                assert rc.strip() == want, f"{example.id}: `{command}` exited {rc.strip()}, the page says {want}"
+            problem = mismatch([e for e in expected if e not in wanted], actual)
             assert problem is None, f"{example.id}: `{command}`: {problem}\n--- actual output ---\n{actual[-3000:]}"
 
 
