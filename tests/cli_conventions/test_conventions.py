@@ -205,9 +205,49 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"record": record, "ledger": ledger, "root": root}
 
 
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real registry (tests/registry's launcher) holding the example model."""
+    from tests.registry.conftest import launch
+
+    registry = launch(tmp_path_factory.mktemp("registry"))
+    try:
+        model = tmp_path_factory.mktemp("model")
+        (model / "config.json").write_text('{"model_type": "bert"}')
+        proc = subprocess.run(
+            [sys.executable, "-m", "scanner", "push", str(model), registry.ref("docs/m", "build"), "--plain-http"],
+            capture_output=True,
+            env=_env(),
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr.decode()
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        registry.key = model.parent / "promotion-key.pem"
+        registry.key.write_bytes(key)
+        yield registry
+    finally:
+        registry.kill()
+
+
 @pytest.mark.slow
-def test_every_format_listed_in_help_works_for_its_command(cli: Any, inputs: dict[str, Path]) -> None:
+def test_every_format_listed_in_help_works_for_its_command(cli: Any, inputs: dict[str, Path], pushed: Any) -> None:
     args = {
+        ("promote",): [
+            pushed.ref("docs/m", "build"),
+            pushed.ref("docs/m", "dev"),
+            "--stage",
+            "dev",
+            "--plain-http",
+            "--no-ledger",
+            "--sign-key",
+            str(pushed.key),
+        ],
+        ("status",): [pushed.ref("docs/m"), "--plain-http"],
         ("gate",): [str(APP), "--no-ledger"],
         ("audit",): [str(APP), "--fail-on", "none"],
         ("scan",): [str(APP), "--fail-on", "none"],
