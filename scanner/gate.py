@@ -44,6 +44,7 @@ def run_gate(
     """``evidence`` adds keyword arguments for the evidence record (``data_file``,
     ``waiver_file``, ``sbom``)."""
     from scanner.checks import load_checks
+    from scanner.evidence.quality import gather as gather_quality
     from scanner.evidence.record import build_record
     from scanner.inventory.build import build_inventory
     from scanner.policy.engine import PolicyEngine
@@ -53,9 +54,13 @@ def run_gate(
     inventory = build_inventory(artifact)
     ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, settings=settings)
     results = run_checks(ctx, checks if checks is not None else load_checks())
+    quality = gather_quality(ctx)
+    results.append(quality.result)
     now = now or dt.datetime.now(dt.timezone.utc)
     matched = match_waivers(results, waivers, now)
-    policy_input = build_input(artifact, stage, inventory, results, matched, now=now)
+    policy_input = build_input(
+        artifact, stage, inventory, results, matched, now=now, evidence=quality.policy_sections()
+    )
     decision = engine.evaluate(policy_input)
     from scanner.inventory.cyclonedx import to_cyclonedx_dict
 
@@ -71,6 +76,7 @@ def run_gate(
         stage=stage,
         now=now,
         policy_dir=policy_dir,
+        extra={"quality": quality.record(stage, policy_data)},
         **evidence,
     )
     return GateOutcome(artifact, inventory, results, policy_input, decision, record)

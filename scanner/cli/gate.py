@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
+from scanner.cli.evidence_options import attestation_options
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, gate_settings
@@ -55,6 +56,7 @@ from scanner.report import FORMATS
 @db_option
 @max_age_option
 @gate_options
+@attestation_options
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
@@ -91,6 +93,9 @@ def gate(
     artifact = detect(path, ArtifactKind(kind) if kind else None)
     settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)}
     settings["policy_data"] = policy_data
+    from scanner.evidence.ledger import DEFAULT_PATH
+
+    settings["ledger"] = ledger or DEFAULT_PATH  # the quality baseline is read from it
     outcome = run_gate(
         artifact,
         stage=stage.lower(),

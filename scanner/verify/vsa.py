@@ -58,6 +58,16 @@ def build_statement(
             "verificationResult": "PASSED" if passed else "FAILED",
             "verifiedLevels": _levels(passed, levels, (doc.get("promotion") or {}).get("to")),
             "slsaVersion": "1.0",
+            # not part of SLSA: the model identity and the metrics the gate judged, so that a
+            # registry gate can read the baseline of a stage back from its tag's VSA
+            "scanner": {
+                "model": (outcome.record.get("quality") or {}).get("model", artifact.name),
+                "metrics": {
+                    name: m["value"]
+                    for name, m in (doc.get("metrics") or {}).items()
+                    if isinstance(m, Mapping) and isinstance(m.get("value"), (int, float))
+                },
+            },
         },
     }
 

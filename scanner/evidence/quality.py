@@ -1,0 +1,377 @@
+"""The evidence the quality rules read: verified attestations by predicate type, the model's
+metrics (signed or not, and from where), and the baseline — the metrics of the model the target
+stage holds now.
+
+``gather`` runs once per gate, after the checks: it verifies the attestations given with
+``--attestation`` (and any handed over as bytes, e.g. discovered in a registry), collects the
+metrics, finds the baseline, and returns a ``QualityEvidence`` whose ``result`` joins the
+check results (its findings are waivable like any other) and whose ``policy_sections()`` become
+the policy input's ``attestations``, ``metrics`` and ``baseline``.
+
+Settings read: ``attestation`` (paths), ``attestation_documents`` (``(source, bytes)`` pairs),
+``attestation_key`` (paths), the identity options of ``verify``, ``model_name`` (the model
+identity the baseline is looked up by; default the artifact's name), ``ledger`` (the ledger
+path to find the baseline in; none: no ledger baseline) and ``baseline`` (a ``Baseline`` the
+caller found itself, e.g. from the stage tag's VSA in a registry; it replaces the ledger lookup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.check import CheckResult
+from scanner.core import Finding, Severity
+from scanner.evidence.predicates import VSA, Metric, is_cyclonedx, performance_metric
+
+if TYPE_CHECKING:
+    from scanner.check import GateContext
+    from scanner.inventory.model import Inventory
+    from scanner.verify.attestation import Attestation, AttestationTrust
+
+SIGNED = "attestation"
+CARD = "model-card"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the target stage holds now. ``found`` is false for a first promotion; ``error``
+    says why the baseline could not be established (the regression rule then denies)."""
+
+    found: bool
+    source: str | None = None  # "ledger" or "registry"
+    stage: str | None = None
+    model: str | None = None
+    digest: str | None = None
+    where: str | None = None  # ledger path and entry, or the VSA's reference
+    recorded_at: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "source": self.source,
+            "stage": self.stage,
+            "model": self.model,
+            "digest": self.digest,
+            "where": self.where,
+            "recorded_at": self.recorded_at,
+            "metrics": dict(self.metrics),
+            "error": self.error,
+        }
+
+
+@dataclass
+class QualityEvidence:
+    model: str
+    attestations: list[Attestation]
+    metrics: dict[str, dict[str, Any]]
+    baseline: Baseline
+
+    @property
+    def result(self) -> CheckResult:
+        """The attestation check's result: one finding per attestation that did not count."""
+        findings = [_finding(a) for a in self.attestations if not a.counted]
+        counted = sum(a.counted for a in self.attestations)
+        return CheckResult(
+            check="attestation",
+            findings=findings,
+            data=[a.to_entry() for a in self.attestations],
+            section="attestations",
+            summary={"attestations": len(self.attestations), "counted": counted, "not_counted": len(findings)},
+        )
+
+    def policy_sections(self) -> dict[str, Any]:
+        """``attestations`` (counted ones, by predicate type), ``metrics`` and ``baseline``."""
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for a in self.attestations:
+            if a.counted and a.predicate_type:
+                by_type.setdefault(a.predicate_type, []).append(a.to_entry())
+        return {"attestations": by_type, "metrics": self.metrics, "baseline": self.baseline.to_dict()}
+
+    def record(self, stage: str, policy_data: Mapping[str, Any]) -> dict[str, Any]:
+        """The evidence record's ``quality`` section: what reports show (metrics against the
+        stage's bounds and the baseline, every attestation and whether it counted) and what a
+        later gate reads back as its baseline."""
+        bounds = stage_quality(policy_data, stage)
+        return {
+            "model": self.model,
+            "metrics": self.metrics,
+            "bounds": bounds,
+            "baseline": self.baseline.to_dict(),
+            "attestations": [a.to_entry() for a in self.attestations],
+            "comparison": compare(self.metrics, bounds, self.baseline),
+        }
+
+
+def stage_quality(policy_data: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    conf = _get(policy_data, "scanner", "config", "stages", stage)
+    quality = conf.get("quality") if isinstance(conf, Mapping) else None
+    q = quality if isinstance(quality, Mapping) else {}
+    return {
+        "min": dict(q.get("min") or {}),
+        "max": dict(q.get("max") or {}),
+        "no_regression": list(q.get("no_regression") or []),
+        "signed_only": bool(q.get("signed_only")),
+        "evidence_required": list(conf.get("evidence_required") or []) if isinstance(conf, Mapping) else [],
+        "previous_stage_required": bool(conf.get("previous_stage_required")) if isinstance(conf, Mapping) else False,
+    }
+
+
+def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any], baseline: Baseline) -> list[dict]:
+    """One row per metric that has a bound, a regression check, or a baseline value: value,
+    bound(s), baseline, delta (value - baseline) and whether it is within its bounds."""
+    names = [*bounds["min"], *bounds["max"], *bounds["no_regression"]]
+    rows = []
+    for name in dict.fromkeys([*names, *(n for n in metrics if n in baseline.metrics)]):
+        entry = metrics.get(name)
+        value = entry["value"] if entry else None
+        lo, hi = _number(bounds["min"].get(name)), _number(bounds["max"].get(name))
+        base = baseline.metrics.get(name)
+        usable = entry is not None and (entry["signed"] or not bounds["signed_only"])
+        ok = usable and (lo is None or value >= lo) and (hi is None or value <= hi)
+        rows.append(
+            {
+                "metric": name,
+                "value": value,
+                "source": entry["source"] if entry else None,
+                "signed": entry["signed"] if entry else None,
+                "min": lo,
+                "max": hi,
+                "baseline": base,
+                "delta": None if value is None or base is None else round(value - base, 10),
+                "within_bounds": bool(ok),
+            }
+        )
+    return rows
+
+
+def gather(ctx: GateContext) -> QualityEvidence:
+    from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
+
+    settings = ctx.settings
+    trust = AttestationTrust.from_settings(settings)
+    files = [Path(p) for p in _seq(settings.get("attestation"))]
+    docs = list(settings.get("attestation_documents") or ())
+    attestations = (
+        check_documents(docs, files, subject=SubjectIdentity.of_artifact(ctx.artifact), trust=trust)
+        if files or docs
+        else []
+    )
+    model = str(settings.get("model_name") or ctx.artifact.name)
+    metrics = collect_metrics(ctx.inventory, attestations)
+    baseline = settings.get("baseline")
+    if not isinstance(baseline, Baseline):
+        ledger = settings.get("ledger")
+        baseline = ledger_baseline(Path(ledger), ctx.stage, model) if ledger else Baseline(found=False)
+    return QualityEvidence(model, attestations, metrics, baseline)
+
+
+def collect_metrics(inventory: Inventory | None, attestations: Sequence[Attestation]) -> dict[str, dict[str, Any]]:
+    """Metric name → ``{value, source, signed, signer, where, slice, confidence_interval}``.
+
+    Signed metrics (CycloneDX predicates of counted attestations) come first; the model card's
+    (``model-index`` / the ML-BOM's modelCard) only fill names no signed attestation gave. A
+    name is the metric type, ``type@slice`` for a sliced one; a type measured on exactly one
+    slice and never without one is also reachable by its bare type."""
+    out: dict[str, dict[str, Any]] = {}
+    for a in attestations:
+        if a.counted and a.predicate_type and is_cyclonedx(a.predicate_type):
+            metrics = [m for m in (performance_metric(m) for m in _summary_metrics(a)) if m is not None]
+            _add(out, metrics, source=SIGNED, signed=True, signer=a.signer, where=a.source)
+    card: list[Metric] = []
+    for extras in (inventory.cyclonedx_extras.values() if inventory else []):
+        qa = _get(extras, "modelCard", "quantitativeAnalysis")
+        for entry in qa.get("performanceMetrics") or [] if isinstance(qa, Mapping) else []:
+            metric = performance_metric(entry)
+            if metric is not None:
+                card.append(metric)
+    _add(out, card, source=CARD, signed=False, signer=None, where="model card")
+    return out
+
+
+def _summary_metrics(a: Attestation) -> list[dict[str, Any]]:
+    """The summary's metrics back in CycloneDX shape for ``performance_metric``."""
+    out = []
+    for m in a.summary.get("metrics") or []:
+        ci = m.get("confidence_interval") or {}
+        out.append(
+            {
+                "type": m["type"],
+                "value": m["value"],
+                "slice": m.get("slice"),
+                "confidenceInterval": {"lowerBound": ci.get("lower"), "upperBound": ci.get("upper")},
+            }
+        )
+    return out
+
+
+def _add(
+    out: dict[str, dict[str, Any]],
+    metrics: Sequence[Metric],
+    *,
+    source: str,
+    signed: bool,
+    signer: str | None,
+    where: str,
+) -> None:
+    added: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        if m.name in out or m.name in added:
+            continue  # an earlier (signed, or first-given) value wins
+        added[m.name] = {
+            "value": m.value,
+            "source": source,
+            "signed": signed,
+            "signer": signer,
+            "where": where,
+            **{k: v for k, v in m.to_dict().items() if k in ("slice", "confidence_interval")},
+        }
+    sliced: dict[str, list[str]] = {}
+    for m in metrics:
+        sliced.setdefault(m.type, []).append(m.name)
+    out.update(added)
+    for kind, names in sliced.items():
+        if kind not in out and len(names) == 1 and names[0] in added:
+            out[kind] = added[names[0]]
+
+
+def ledger_baseline(path: Path, stage: str, model: str) -> Baseline:
+    """The last decision in the ledger that ALLOWED a model with this identity to ``stage``:
+    its recorded metrics. The chain is verified first; a broken ledger is no baseline (error)."""
+    from scanner.errors import ScanError
+    from scanner.evidence.ledger import Ledger
+
+    if not path.is_file():
+        return Baseline(found=False, source="ledger", stage=stage, model=model)
+    try:
+        with Ledger(path, create=False) as ledger:
+            check = ledger.verify()
+            if not check.ok:
+                return Baseline(
+                    found=False,
+                    source="ledger",
+                    stage=stage,
+                    model=model,
+                    where=str(path),
+                    error=f"the ledger {path} fails verification ({check.problems[0]}): no trustworthy baseline",
+                )
+            for entry in ledger.allowed_to(stage):
+                quality = entry.record.get("quality")
+                if not isinstance(quality, Mapping) or quality.get("model") != model:
+                    continue
+                values = {
+                    name: m["value"]
+                    for name, m in (quality.get("metrics") or {}).items()
+                    if isinstance(m, Mapping) and isinstance(m.get("value"), (int, float))
+                }
+                return Baseline(
+                    found=True,
+                    source="ledger",
+                    stage=stage,
+                    model=model,
+                    digest=entry.artifact_digest,
+                    where=f"{path}#{entry.seq}",
+                    recorded_at=entry.recorded_at,
+                    metrics=values,
+                )
+    except ScanError as exc:
+        return Baseline(found=False, source="ledger", stage=stage, model=model, where=str(path), error=str(exc))
+    return Baseline(found=False, source="ledger", stage=stage, model=model)
+
+
+def vsa_baseline(
+    documents: Sequence[tuple[str, bytes]],
+    *,
+    stage: str,
+    stage_digest: str,
+    trust: AttestationTrust,
+    model: str | None = None,
+) -> Baseline:
+    """Registry mode: the baseline from the VSA referrers of the digest the stage tag points
+    at. ``documents`` are ``(reference, bytes)`` of those referrers; the first VSA that counts
+    (signed by a trusted signer, about ``stage_digest``), PASSED and admitting to ``stage``
+    gives the metrics. When the tag points at nothing, call nothing: the baseline is
+    ``Baseline(found=False)``. When it points at a digest without such a VSA, the result carries
+    an ``error`` (the regression rule then refuses rather than compare with nothing)."""
+    from scanner.verify.attestation import SubjectIdentity, verify_attestation_bytes
+
+    subject = SubjectIdentity(digest=stage_digest, name=stage)
+    reasons = []
+    for source, data in documents:
+        for a in verify_attestation_bytes(data, source=source, subject=subject, trust=trust):
+            if a.predicate_type != VSA:
+                continue
+            if not a.counted:
+                reasons.append(f"{source}: {a.reason}")
+            elif a.result != "PASSED" or a.summary.get("stage") != stage:
+                reasons.append(f"{source}: {a.result} for stage {a.summary.get('stage')}")
+            elif model is not None and a.summary.get("model") not in (None, model):
+                reasons.append(f"{source}: about model {a.summary.get('model')}, not {model}")
+            else:
+                values = {m["type"]: m["value"] for m in a.summary.get("metrics") or []}
+                return Baseline(
+                    found=True,
+                    source="registry",
+                    stage=stage,
+                    model=model or a.summary.get("model"),
+                    digest=stage_digest,
+                    where=source,
+                    recorded_at=a.summary.get("time_verified"),
+                    metrics=values,
+                )
+    why = "; ".join(reasons) if reasons else "no verification summary attached"
+    return Baseline(
+        found=False,
+        source="registry",
+        stage=stage,
+        model=model,
+        digest=stage_digest,
+        error=f"the {stage} tag's digest {stage_digest[:19]}… has no usable verification summary ({why})",
+    )
+
+
+_FIX = {
+    "ATTESTATION-UNTRUSTED": "sign it with a key given to --attestation-key, or a keyless identity the gate trusts",
+    "ATTESTATION-SUBJECT-MISMATCH": "attest this artifact's digest (scanner attest PATH ... computes it)",
+    "ATTESTATION-INVALID": "give an in-toto Statement v1 in a DSSE envelope or a Sigstore bundle",
+}
+
+
+def _finding(a: Attestation) -> Finding:
+    problem = a.problem or "ATTESTATION-INVALID"
+    return Finding(
+        id=problem,
+        check="attestation",
+        severity=Severity.MEDIUM,
+        subject=a.source,
+        message=f"attestation {a.source} does not count: {a.reason}",
+        evidence={
+            "bundle": a.source,
+            "predicate_type": a.predicate_type,
+            "signer": a.signer,
+            "reason": a.reason,
+        },
+        fix=_FIX.get(problem),
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _seq(value: Any) -> list[Any]:
+    if not value:
+        return []
+    return [value] if isinstance(value, (str, Path)) else list(value)
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return {}
+        d = d.get(k)
+    return d if d is not None else {}
