@@ -78,7 +78,8 @@ def _test_result(predicate: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"result": "FAILED" if result == "FAILED" else "PASSED", "metrics": []}
     if result == "WARNED":
         out["warned"] = True
-    for key, name in (("passedTests", "passed_tests"), ("failedTests", "failed_tests"), ("warnedTests", "warned_tests")):
+    counts = (("passedTests", "passed_tests"), ("failedTests", "failed_tests"), ("warnedTests", "warned_tests"))
+    for key, name in counts:
         tests = predicate.get(key)
         if isinstance(tests, list):
             out[name] = len(tests)
@@ -93,7 +94,9 @@ def _test_result(predicate: Mapping[str, Any]) -> dict[str, Any]:
 def _vsa(predicate: Mapping[str, Any]) -> dict[str, Any]:
     result = predicate.get("verificationResult")
     if result not in ("PASSED", "FAILED"):
-        raise PredicateError(f"verification summary has verificationResult {_short(result)} (expected PASSED or FAILED)")
+        raise PredicateError(
+            f"verification summary has verificationResult {_short(result)} (expected PASSED or FAILED)"
+        )
     levels = predicate.get("verifiedLevels")
     levels = [v for v in levels if isinstance(v, str)] if isinstance(levels, list) else []
     stages = [v.removeprefix(STAGE_LEVEL_PREFIX).lower() for v in levels if v.startswith(STAGE_LEVEL_PREFIX)]

@@ -128,11 +128,11 @@ def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any],
     rows = []
     for name in dict.fromkeys([*names, *(n for n in metrics if n in baseline.metrics)]):
         entry = metrics.get(name)
-        value = entry["value"] if entry else None
+        value: float | None = entry["value"] if entry else None
         lo, hi = _number(bounds["min"].get(name)), _number(bounds["max"].get(name))
         base = baseline.metrics.get(name)
-        usable = entry is not None and (entry["signed"] or not bounds["signed_only"])
-        ok = usable and (lo is None or value >= lo) and (hi is None or value <= hi)
+        usable = value is not None and entry is not None and (entry["signed"] or not bounds["signed_only"])
+        ok = usable and value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
         rows.append(
             {
                 "metric": name,
@@ -183,7 +183,7 @@ def collect_metrics(inventory: Inventory | None, attestations: Sequence[Attestat
             metrics = [m for m in (performance_metric(m) for m in _summary_metrics(a)) if m is not None]
             _add(out, metrics, source=SIGNED, signed=True, signer=a.signer, where=a.source)
     card: list[Metric] = []
-    for extras in (inventory.cyclonedx_extras.values() if inventory else []):
+    for extras in inventory.cyclonedx_extras.values() if inventory else []:
         qa = _get(extras, "modelCard", "quantitativeAnalysis")
         for entry in qa.get("performanceMetrics") or [] if isinstance(qa, Mapping) else []:
             metric = performance_metric(entry)
