@@ -169,11 +169,11 @@ def verify_attestation_bytes(
     key or the trusted root itself cannot be used (the run cannot complete)."""
     from scanner.verify.bundle import parse_documents
 
+    keys = trust.public_keys()  # an unusable trusted key stops the run, whatever the document
     try:
         docs = parse_documents(data, Path(source))
     except VerifyFailure as failure:
         return [Attestation(source=source, envelope="unknown").refuse(INVALID, f"not an attestation: {failure}")]
-    keys = trust.public_keys()
     return [_verify_one(doc, subject, trust, keys) for doc in docs]
 
 
