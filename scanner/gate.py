@@ -54,7 +54,11 @@ def run_gate(
     inventory = build_inventory(artifact)
     ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, settings=settings)
     results = run_checks(ctx, checks if checks is not None else load_checks())
-    quality = gather_quality(ctx)
+    from scanner.verify.api import Options as VerifyApiOptions
+    from scanner.verify.attestation import AttestationOptions
+
+    attestation_options = settings.get("attestations") or AttestationOptions()
+    quality = gather_quality(artifact, inventory, stage, attestation_options, VerifyApiOptions.from_settings(settings))
     results.append(quality.result)
     now = now or dt.datetime.now(dt.timezone.utc)
     matched = match_waivers(results, waivers, now)

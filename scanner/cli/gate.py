@@ -94,8 +94,10 @@ def gate(
     settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)}
     settings["policy_data"] = policy_data
     from scanner.evidence.ledger import DEFAULT_PATH
+    from scanner.verify.attestation import AttestationOptions
 
-    settings["ledger"] = ledger or DEFAULT_PATH  # the quality baseline is read from it
+    # the quality baseline is read from the ledger the decisions go to
+    settings["attestations"] = AttestationOptions.from_flags(verify_flags, ledger=ledger or DEFAULT_PATH)
     outcome = run_gate(
         artifact,
         stage=stage.lower(),

@@ -8,60 +8,29 @@ metrics, finds the baseline, and returns a ``QualityEvidence`` whose ``result`` 
 check results (its findings are waivable like any other) and whose ``policy_sections()`` become
 the policy input's ``attestations``, ``metrics`` and ``baseline``.
 
-Settings read: ``attestation`` (paths), ``attestation_documents`` (``(source, bytes)`` pairs),
-``attestation_key`` (paths), the identity options of ``verify``, ``model_name`` (the model
-identity the baseline is looked up by; default the artifact's name), ``ledger`` (the ledger
-path to find the baseline in; none: no ledger baseline) and ``baseline`` (a ``Baseline`` the
-caller found itself, e.g. from the stage tag's VSA in a registry; it replaces the ledger lookup).
+Options: ``scanner.verify.attestation.AttestationOptions`` (files, trusted keys, model name,
+documents as bytes, the ledger to find the baseline in, or a baseline found by the caller).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scanner.check import CheckResult
 from scanner.core import Finding, Severity
-from scanner.evidence.predicates import VSA, Metric, is_cyclonedx, performance_metric
+from scanner.evidence.baseline import Baseline, ledger_baseline
+from scanner.evidence.predicates import Metric, is_cyclonedx, performance_metric
 
 if TYPE_CHECKING:
-    from scanner.check import GateContext
+    from scanner.core import Artifact
     from scanner.inventory.model import Inventory
-    from scanner.verify.attestation import Attestation, AttestationTrust
+    from scanner.verify.api import Options as VerifyApiOptions
+    from scanner.verify.attestation import Attestation, AttestationOptions
 
 SIGNED = "attestation"
 CARD = "model-card"
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """What the target stage holds now. ``found`` is false for a first promotion; ``error``
-    says why the baseline could not be established (the regression rule then denies)."""
-
-    found: bool
-    source: str | None = None  # "ledger" or "registry"
-    stage: str | None = None
-    model: str | None = None
-    digest: str | None = None
-    where: str | None = None  # ledger path and entry, or the VSA's reference
-    recorded_at: str | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "source": self.source,
-            "stage": self.stage,
-            "model": self.model,
-            "digest": self.digest,
-            "where": self.where,
-            "recorded_at": self.recorded_at,
-            "metrics": dict(self.metrics),
-            "error": self.error,
-        }
 
 
 @dataclass
@@ -149,24 +118,28 @@ def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any],
     return rows
 
 
-def gather(ctx: GateContext) -> QualityEvidence:
+def gather(
+    artifact: Artifact,
+    inventory: Inventory | None,
+    stage: str,
+    options: AttestationOptions,
+    verify: VerifyApiOptions,
+) -> QualityEvidence:
+    """Verify the attestations (files, then documents held as bytes), collect the metrics and
+    find the baseline. ``verify`` gives the keyless identity rules and the trusted root."""
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
 
-    settings = ctx.settings
-    trust = AttestationTrust.from_settings(settings)
-    files = [Path(p) for p in _seq(settings.get("attestation"))]
-    docs = list(settings.get("attestation_documents") or ())
+    trust = AttestationTrust.of(options.keys, verify)
     attestations = (
-        check_documents(docs, files, subject=SubjectIdentity.of_artifact(ctx.artifact), trust=trust)
-        if files or docs
+        check_documents(options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact), trust=trust)
+        if options.files or options.documents
         else []
     )
-    model = str(settings.get("model_name") or ctx.artifact.name)
-    metrics = collect_metrics(ctx.inventory, attestations)
-    baseline = settings.get("baseline")
-    if not isinstance(baseline, Baseline):
-        ledger = settings.get("ledger")
-        baseline = ledger_baseline(Path(ledger), ctx.stage, model) if ledger else Baseline(found=False)
+    model = options.model_name or artifact.name
+    metrics = collect_metrics(inventory, attestations)
+    baseline = options.baseline
+    if baseline is None:
+        baseline = ledger_baseline(options.ledger, stage, model) if options.ledger else Baseline(found=False)
     return QualityEvidence(model, attestations, metrics, baseline)
 
 
@@ -239,101 +212,6 @@ def _add(
             out[kind] = added[names[0]]
 
 
-def ledger_baseline(path: Path, stage: str, model: str) -> Baseline:
-    """The last decision in the ledger that ALLOWED a model with this identity to ``stage``:
-    its recorded metrics. The chain is verified first; a broken ledger is no baseline (error)."""
-    from scanner.errors import ScanError
-    from scanner.evidence.ledger import Ledger
-
-    if not path.is_file():
-        return Baseline(found=False, source="ledger", stage=stage, model=model)
-    try:
-        with Ledger(path, create=False) as ledger:
-            check = ledger.verify()
-            if not check.ok:
-                return Baseline(
-                    found=False,
-                    source="ledger",
-                    stage=stage,
-                    model=model,
-                    where=str(path),
-                    error=f"the ledger {path} fails verification ({check.problems[0]}): no trustworthy baseline",
-                )
-            for entry in ledger.allowed_to(stage):
-                quality = entry.record.get("quality")
-                if not isinstance(quality, Mapping) or quality.get("model") != model:
-                    continue
-                values = {
-                    name: m["value"]
-                    for name, m in (quality.get("metrics") or {}).items()
-                    if isinstance(m, Mapping) and isinstance(m.get("value"), (int, float))
-                }
-                return Baseline(
-                    found=True,
-                    source="ledger",
-                    stage=stage,
-                    model=model,
-                    digest=entry.artifact_digest,
-                    where=f"{path}#{entry.seq}",
-                    recorded_at=entry.recorded_at,
-                    metrics=values,
-                )
-    except ScanError as exc:
-        return Baseline(found=False, source="ledger", stage=stage, model=model, where=str(path), error=str(exc))
-    return Baseline(found=False, source="ledger", stage=stage, model=model)
-
-
-def vsa_baseline(
-    documents: Sequence[tuple[str, bytes]],
-    *,
-    stage: str,
-    stage_digest: str,
-    trust: AttestationTrust,
-    model: str | None = None,
-) -> Baseline:
-    """Registry mode: the baseline from the VSA referrers of the digest the stage tag points
-    at. ``documents`` are ``(reference, bytes)`` of those referrers; the first VSA that counts
-    (signed by a trusted signer, about ``stage_digest``), PASSED and admitting to ``stage``
-    gives the metrics. When the tag points at nothing, call nothing: the baseline is
-    ``Baseline(found=False)``. When it points at a digest without such a VSA, the result carries
-    an ``error`` (the regression rule then refuses rather than compare with nothing)."""
-    from scanner.verify.attestation import SubjectIdentity, verify_attestation_bytes
-
-    subject = SubjectIdentity(digest=stage_digest, name=stage)
-    reasons = []
-    for source, data in documents:
-        for a in verify_attestation_bytes(data, source=source, subject=subject, trust=trust):
-            if a.predicate_type != VSA:
-                continue
-            if not a.counted:
-                reasons.append(f"{source}: {a.reason}")
-            elif a.result != "PASSED" or a.summary.get("stage") != stage:
-                reasons.append(f"{source}: {a.result} for stage {a.summary.get('stage')}")
-            elif model is not None and a.summary.get("model") not in (None, model):
-                reasons.append(f"{source}: about model {a.summary.get('model')}, not {model}")
-            else:
-                values = {m["type"]: m["value"] for m in a.summary.get("metrics") or []}
-                return Baseline(
-                    found=True,
-                    source="registry",
-                    stage=stage,
-                    model=model or a.summary.get("model"),
-                    digest=stage_digest,
-                    where=source,
-                    recorded_at=a.summary.get("time_verified"),
-                    metrics=values,
-                )
-    why = "; ".join(reasons) if reasons else "no verification summary attached"
-    return Baseline(
-        found=False,
-        source="registry",
-        stage=stage,
-        model=model,
-        digest=stage_digest,
-        error=f"the {stage} tag's digest {stage_digest[:19]}… has no usable verification summary ({why})",
-    )
-
-
 _FIX = {
     "ATTESTATION-UNTRUSTED": "sign it with a key given to --attestation-key, or a keyless identity the gate trusts",
     "ATTESTATION-SUBJECT-MISMATCH": "attest this artifact's digest (scanner attest PATH ... computes it)",
@@ -361,12 +239,6 @@ def _finding(a: Attestation) -> Finding:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _seq(value: Any) -> list[Any]:
-    if not value:
-        return []
-    return [value] if isinstance(value, (str, Path)) else list(value)
 
 
 def _get(d: Any, *keys: str) -> Any:

@@ -8,7 +8,7 @@ registry (referrers of the digest) go through exactly the same checks as files g
 ``--attestation``::
 
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, verify_attestation_bytes
-    trust = AttestationTrust.from_settings(settings)          # --attestation-key, identity flags
+    trust = AttestationTrust.of(keys, verify_options)         # --attestation-key, identity flags
     subject = SubjectIdentity(digest="sha256:<manifest digest>", name="registry/repo")
     for att in verify_attestation_bytes(blob, source="oci://registry/repo@sha256:…", subject=subject, trust=trust):
         att.counted, att.predicate_type, att.signer, att.reason
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
     from scanner.core import Artifact
+    from scanner.evidence.baseline import Baseline
+    from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.bundle import SignedDoc
 
 MAX_BYTES = 16 << 20
@@ -50,18 +52,10 @@ class AttestationTrust:
     staging: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> AttestationTrust:
-        """``attestation_key`` paths, and the keyless identity options shared with ``verify``."""
-        from scanner.verify.api import Options
-
-        opts = Options.from_settings(settings)
-        keys = settings.get("attestation_key") or ()
-        return cls(
-            keys=tuple(Path(k) for k in ([keys] if isinstance(keys, (str, Path)) else keys)),
-            rules=opts.rules,
-            trusted_root=opts.trusted_root,
-            staging=opts.staging,
-        )
+    def of(cls, keys: Sequence[Path], verify: VerifyApiOptions) -> AttestationTrust:
+        """``--attestation-key`` paths, and the keyless identity rules and trusted root of
+        ``verify`` (``scanner.verify.api.Options``: identity flags, else the policy data)."""
+        return cls(keys=tuple(keys), rules=verify.rules, trusted_root=verify.trusted_root, staging=verify.staging)
 
     def public_keys(self) -> list[tuple[Path, PublicKeyTypes]]:
         """The trusted keys, loaded (ScanError naming an unreadable one)."""
@@ -260,32 +254,25 @@ def check_documents(
 
 @dataclass(frozen=True)
 class AttestationOptions:
-    """The typed options of ``--attestation``/``--attestation-key``/``--model-name`` (see
-    ``scanner.cli.evidence_options.attestation_options``), for ``gate`` and ``promote``.
-    ``documents`` are attestations held as bytes, e.g. referrers found in a registry."""
+    """The typed options of ``--attestation``/``--attestation-key``/``--model-name`` (the click
+    decorator is ``scanner.cli.evidence_options.attestation_options``), for ``gate`` and
+    ``promote``. ``documents`` are attestations held as bytes, e.g. referrers found in a
+    registry (``(reference, bytes)``); ``ledger`` is where the baseline is looked up (none: no
+    ledger baseline); ``baseline`` replaces that lookup (registry mode: ``vsa_baseline``)."""
 
     files: tuple[Path, ...] = ()
     keys: tuple[Path, ...] = ()
     model_name: str | None = None
     documents: tuple[tuple[str, bytes], ...] = ()
+    ledger: Path | None = None
+    baseline: Baseline | None = None
 
     @classmethod
-    def from_flags(cls, values: Mapping[str, Any]) -> AttestationOptions:
+    def from_flags(cls, values: Mapping[str, Any], *, ledger: Path | None = None) -> AttestationOptions:
+        """From the decorator's values (``attestation``, ``attestation_key``, ``model_name``)."""
         return cls(
             files=tuple(Path(p) for p in values.get("attestation") or ()),
             keys=tuple(Path(p) for p in values.get("attestation_key") or ()),
             model_name=values.get("model_name") or None,
+            ledger=ledger,
         )
-
-    def settings(self) -> dict[str, Any]:
-        """The settings keys ``scanner.evidence.quality.gather`` reads."""
-        out: dict[str, Any] = {}
-        if self.files:
-            out["attestation"] = self.files
-        if self.keys:
-            out["attestation_key"] = self.keys
-        if self.model_name:
-            out["model_name"] = self.model_name
-        if self.documents:
-            out["attestation_documents"] = self.documents
-        return out

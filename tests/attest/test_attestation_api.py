@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scanner.artifact import detect
-from scanner.evidence.quality import vsa_baseline
+from scanner.evidence.baseline import vsa_baseline
 from scanner.verify.attestation import AttestationTrust, SubjectIdentity, verify_attestation_bytes
 from scanner.verify.identity import IdentityRule
 from tests.attest.conftest import CDX, data_file, metrics_bom
