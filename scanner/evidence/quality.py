@@ -77,22 +77,28 @@ class QualityEvidence:
 
 
 def stage_quality(policy_data: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    """The stage's quality and evidence settings, every key present (for reports)."""
     conf = _get(policy_data, "scanner", "config", "stages", stage)
-    quality = conf.get("quality") if isinstance(conf, Mapping) else None
-    q = quality if isinstance(quality, Mapping) else {}
+    conf = conf if isinstance(conf, Mapping) else {}
+    q = conf.get("quality") if isinstance(conf.get("quality"), Mapping) else {}
     return {
         "min": dict(q.get("min") or {}),
         "max": dict(q.get("max") or {}),
         "no_regression": list(q.get("no_regression") or []),
-        "signed_only": bool(q.get("signed_only")),
-        "evidence_required": list(conf.get("evidence_required") or []) if isinstance(conf, Mapping) else [],
-        "previous_stage_required": bool(conf.get("previous_stage_required")) if isinstance(conf, Mapping) else False,
+        "signed_only": q.get("signed_only") is True,
+        "lower_is_better": list(q.get("lower_is_better") or []),
+        "regression_tolerance": dict(q.get("regression_tolerance") or {}),
+        "evidence_required": list(conf.get("evidence_required") or []),
+        "previous_stage_required": conf.get("previous_stage_required") is True,
     }
 
 
 def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any], baseline: Baseline) -> list[dict]:
     """One row per metric that has a bound, a regression check, or a baseline value: value,
-    bound(s), baseline, delta (value - baseline) and whether it is within its bounds."""
+    bound(s), baseline, delta (value - baseline) and ``status`` — ``ok``, ``missing``,
+    ``unsigned`` (the stage takes only signed metrics), ``below-min``, ``above-max``,
+    ``regressed`` or ``unchecked`` (no bound or regression check names it). For the reports:
+    the policy (``policies/quality.rego``) decides; this mirrors it."""
     names = [*bounds["min"], *bounds["max"], *bounds["no_regression"]]
     rows = []
     for name in dict.fromkeys([*names, *(n for n in metrics if n in baseline.metrics)]):
@@ -100,8 +106,26 @@ def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any],
         value: float | None = entry["value"] if entry else None
         lo, hi = _number(bounds["min"].get(name)), _number(bounds["max"].get(name))
         base = baseline.metrics.get(name)
-        usable = value is not None and entry is not None and (entry["signed"] or not bounds["signed_only"])
-        ok = usable and value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
+        lower_better = name in bounds["lower_is_better"] or (hi is not None and lo is None)
+        tolerance = _number(bounds["regression_tolerance"].get(name)) or 0.0
+        if name not in names:
+            status = "unchecked"  # shown for its baseline delta; no bound or regression check
+        elif value is None or entry is None:
+            status = "missing"
+        elif not entry["signed"] and bounds["signed_only"]:
+            status = "unsigned"
+        elif lo is not None and value < lo:
+            status = "below-min"
+        elif hi is not None and value > hi:
+            status = "above-max"
+        elif (
+            name in bounds["no_regression"]
+            and base is not None
+            and (value > base + tolerance if lower_better else value < base - tolerance)
+        ):
+            status = "regressed"
+        else:
+            status = "ok"
         rows.append(
             {
                 "metric": name,
@@ -112,7 +136,8 @@ def compare(metrics: Mapping[str, Mapping[str, Any]], bounds: Mapping[str, Any],
                 "max": hi,
                 "baseline": base,
                 "delta": None if value is None or base is None else round(value - base, 10),
-                "within_bounds": bool(ok),
+                "lower_is_better": lower_better,
+                "status": status,
             }
         )
     return rows

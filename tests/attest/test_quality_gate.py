@@ -140,7 +140,8 @@ def test_regression_against_the_ledger_baseline(cli, keys, tmp_path: Path) -> No
         "max": None,
         "baseline": 0.93,
         "delta": -0.01,
-        "within_bounds": True,
+        "lower_is_better": False,
+        "status": "regressed",
     }
     # equal is no regression; the denied run did not move the baseline
     code, same = gate(cli, v2, "staging", data, *common, *signed_eval(cli, v2, keys, tmp_path, accuracy=0.93))
@@ -286,3 +287,42 @@ def test_attestation_verifies_with_scanner_verify(cli, model: Path, keys, tmp_pa
     (model / "extra.txt").write_text("added after the evaluation\n")
     changed = cli("verify", model, "--bundle", dsse, "--key", keys["eval"].public)
     assert changed.code == 1
+
+
+def test_reports_show_metrics_bounds_baseline_and_attestations(cli, keys, tmp_path: Path) -> None:
+    from scanner.policy.schema import input_errors
+    from scanner.report import render
+
+    ledger = tmp_path / "ledger.db"
+    data = data_file(tmp_path, staging={"quality": {"min": {"accuracy": 0.9}, "no_regression": ["accuracy"]}})
+    v1 = make_model(tmp_path / "v1" / "sentiment", [1.0, 2.0])
+    v2 = make_model(tmp_path / "v2" / "sentiment", [1.0, 3.0])
+    assert (
+        gate(cli, v1, "staging", data, "--ledger", ledger, *signed_eval(cli, v1, keys, tmp_path, accuracy=0.93))[0] == 0
+    )
+    stray = attest(cli, v1, CDX, metrics_bom(accuracy=0.99), keys["other"].private, tmp_path / "stray.dsse.json")
+    saved = tmp_path / "input.json"
+    code, record = gate(
+        cli,
+        v2,
+        "staging",
+        data,
+        "--ledger",
+        ledger,
+        "--save-input",
+        saved,
+        "--attestation",
+        stray,
+        *signed_eval(cli, v2, keys, tmp_path, accuracy=0.92),
+    )
+    assert code == 1
+    assert input_errors(json.loads(saved.read_text())) == []
+    md = render("markdown", record)
+    assert "| accuracy | 0.92 | signed | ≥ 0.9 | 0.93 | -0.01 | ❌ regressed |" in md
+    assert "| https://cyclonedx.org/bom | key:sha256:" in md and "❌ no | — signature not trusted" in md
+    table = render("table", record, width=400)
+    assert "accuracy: 0.92 (signed), bounds ≥ 0.9, baseline 0.93, delta -0.01: regressed" in table
+    assert "NOT counted (signature not trusted" in table
+    html = render("html", record)
+    assert '<section id="quality">' in html and "regressed</span>" in html and "<td>0.93</td>" not in html
+    assert '<td class="num">-0.01</td>' in html
