@@ -80,7 +80,8 @@ def stage_quality(policy_data: Mapping[str, Any], stage: str) -> dict[str, Any]:
     """The stage's quality and evidence settings, every key present (for reports)."""
     conf = _get(policy_data, "scanner", "config", "stages", stage)
     conf = conf if isinstance(conf, Mapping) else {}
-    q = conf.get("quality") if isinstance(conf.get("quality"), Mapping) else {}
+    quality = conf.get("quality")
+    q: Mapping[str, Any] = quality if isinstance(quality, Mapping) else {}
     return {
         "min": dict(q.get("min") or {}),
         "max": dict(q.get("max") or {}),
