@@ -47,17 +47,37 @@ usable(name) if metrics[name].signed == true
 
 metric_value(name) := metrics[name].value
 
+# numbers as text: the engine's own formatting of floats is noisy (0.8100000000000001), so
+# values come with their shortest text from the input builder; bounds are printed from 6 decimals
+value_text(name) := object.get(metrics[name], "text", num_text(metrics[name].value))
+
+baseline_text(name) := object.get(object.get(baseline, "text", {}), name, num_text(baseline.metrics[name]))
+
+num_text(x) := format_int(x, 10) if {
+	x == round(x)
+} else := concat("", [sign_text(x), format_int(whole, 10), ".", frac]) if {
+	n := round(abs(x) * 1000000)
+	whole := floor(n / 1000000)
+	digits := format_int(n - whole * 1000000, 10)
+	frac := trim_right(concat("", [substring("000000", 0, 6 - count(digits)), digits]), "0")
+	frac != ""
+} else := text(x)
+
+sign_text(x) := "-" if x < 0
+
+else := ""
+
 source_text(name) := concat("", [" (signed attestation by ", text(metrics[name].signer), ")"]) if {
 	metrics[name].signed == true
 } else := concat("", [" (unsigned, from the ", text(metrics[name].source), ")"])
 
 bounds_text(name) := concat(" and ", [b | some b in [min_text(name), max_text(name)]; b != ""])
 
-min_text(name) := concat("", ["min ", text(min_bounds[name])]) if {
+min_text(name) := concat("", ["min ", num_text(min_bounds[name])]) if {
 	min_bounds[name] != null
 } else := ""
 
-max_text(name) := concat("", ["max ", text(max_bounds[name])]) if {
+max_text(name) := concat("", ["max ", num_text(max_bounds[name])]) if {
 	max_bounds[name] != null
 } else := ""
 
@@ -77,7 +97,7 @@ violation contains {
 violation contains {
 	"rule": "quality-metric",
 	"message": concat("", [
-		"metric ", name, " ", text(metric_value(name)), source_text(name), " is not signed: stage ", stage,
+		"metric ", name, " ", value_text(name), source_text(name), " is not signed: stage ", stage,
 		" accepts only metrics from a signed attestation (requires ", bounds_text(name), ")",
 	]),
 	"remediation": quality_remediation,
@@ -90,7 +110,7 @@ violation contains {
 violation contains {
 	"rule": "quality-metric",
 	"message": concat("", [
-		"metric ", name, " ", text(metric_value(name)), " is below the minimum ", text(bound), source_text(name),
+		"metric ", name, " ", value_text(name), " is below the minimum ", num_text(bound), source_text(name),
 	]),
 	"remediation": "improve the model, or change quality.min in the policy data",
 } if {
@@ -102,7 +122,7 @@ violation contains {
 violation contains {
 	"rule": "quality-metric",
 	"message": concat("", [
-		"metric ", name, " ", text(metric_value(name)), " is above the maximum ", text(bound), source_text(name),
+		"metric ", name, " ", value_text(name), " is above the maximum ", num_text(bound), source_text(name),
 	]),
 	"remediation": "improve the model, or change quality.max in the policy data",
 } if {
@@ -151,7 +171,7 @@ violation contains {
 violation contains {
 	"rule": "quality-regression",
 	"message": concat("", [
-		"metric ", name, " regressed: ", text(metric_value(name)), " is worse than ", text(baseline_value(name)),
+		"metric ", name, " regressed: ", value_text(name), " is worse than ", baseline_text(name),
 		held_text,
 	]),
 	"remediation": "promote a model at least as good as the one the stage holds, or change quality.no_regression",
@@ -166,7 +186,7 @@ violation contains {
 	"rule": "quality-regression",
 	"message": concat("", [
 		"metric ", name, " cannot be compared: it is missing", unusable_text(name), ", and the model ", stage,
-		" holds has ", text(baseline_value(name)), held_text,
+		" holds has ", baseline_text(name), held_text,
 	]),
 	"remediation": quality_remediation,
 } if {

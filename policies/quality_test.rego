@@ -197,3 +197,14 @@ test_uncounted_attestation_warns_dev_denies_prod if {
 	d := outcome("prod", {}, {}, no_baseline, staging_vsa, untrusted_index).deny
 	"attestation-invalid" in object.keys(d)
 }
+
+# --- numbers in messages ------------------------------------------------------------------------
+
+test_numbers_print_without_float_noise if {
+	gate.num_text(0.81) == "0.81"
+	gate.num_text(120) == "120"
+	gate.num_text(-0.5) == "-0.5"
+	gate.num_text(0.8999) == "0.8999"
+	d := quality_denies("staging", {"min": {"accuracy": 0.81}}, {"accuracy": object.union(signed(0.8), {"text": "0.8"})}, no_baseline)
+	d["quality-metric"] == "metric accuracy 0.8 is below the minimum 0.81 (signed attestation by key:sha256:1234 (eval.pub))"
+}

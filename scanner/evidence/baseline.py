@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.evidence.predicates import VSA
+from scanner.evidence.predicates import VSA, number_text
 
 if TYPE_CHECKING:
     from scanner.verify.attestation import AttestationTrust
@@ -49,6 +49,7 @@ class Baseline:
             "where": self.where,
             "recorded_at": self.recorded_at,
             "metrics": dict(self.metrics),
+            "text": {name: number_text(v) for name, v in self.metrics.items()},
             "error": self.error,
         }
 

@@ -174,6 +174,13 @@ def performance_metric(entry: Any) -> Metric | None:
     )
 
 
+def number_text(value: float) -> str:
+    """The shortest text that reads back as the same number (``0.81``, not the engine's
+    ``0.8100000000000001``): policies print values from this, never format floats themselves."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _finite(value: Any) -> float | None:
     """A finite number from a JSON number or numeric text ("0.91", "91.2%" is not numeric)."""
     if isinstance(value, bool):

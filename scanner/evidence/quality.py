@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.check import CheckResult
 from scanner.core import Finding, Severity
 from scanner.evidence.baseline import Baseline, ledger_baseline
-from scanner.evidence.predicates import Metric, is_cyclonedx, performance_metric
+from scanner.evidence.predicates import Metric, is_cyclonedx, number_text, performance_metric
 
 if TYPE_CHECKING:
     from scanner.core import Artifact
@@ -223,6 +223,7 @@ def _add(
             continue  # an earlier (signed, or first-given) value wins
         added[m.name] = {
             "value": m.value,
+            "text": number_text(m.value),
             "source": source,
             "signed": signed,
             "signer": signer,

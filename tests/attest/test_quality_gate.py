@@ -92,6 +92,7 @@ def test_unsigned_card_metrics_accepted_at_dev_refused_with_signed_only(cli, mod
     assert code == 0, denies(record)
     assert record["quality"]["metrics"]["accuracy"] == {
         "value": 0.95,
+        "text": "0.95",
         "source": "model-card",
         "signed": False,
         "signer": None,
