@@ -44,7 +44,14 @@ GOOD_PROVENANCE = {
 # the PASSED verification summary from staging that promotion to prod needs (stage-skipped)
 STAGING_VSA = {
     "https://slsa.dev/verification_summary/v1": [
-        {"source": "staging.vsa.json", "counted": True, "result": "PASSED", "stage": "staging", "signer": "key:x"}
+        {
+            "source": "staging.vsa.json",
+            "counted": True,
+            "predicate_type": "https://slsa.dev/verification_summary/v1",
+            "signer": "key:sha256:0123456789abcdef (gate.pub)",
+            "result": "PASSED",
+            "stage": "staging",
+        }
     ]
 }
 FRESH_DB = {"vulnerability_db": {"source": "osv", "snapshot_date": "2026-11-22", "age_days": 1, "records": 10}}
