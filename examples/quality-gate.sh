@@ -30,8 +30,10 @@ stages["staging"]["quality"] = {"min": {"accuracy": 0.8}, "signed_only": True}
 stages["staging"]["evidence_required"] = ["https://in-toto.io/attestation/test-result/v0.1"]
 stages["prod"]["quality"] = {"min": {"accuracy": 0.8}, "no_regression": ["accuracy"], "signed_only": True}
 stages["prod"]["previous_stage_required"] = True
-for stage in stages.values():  # the demo model is not signed by a CI identity: judge quality only
-    for rule in ("signature-required", "provenance-required", "sbom-incomplete"):
+# the demo model is not signed by a CI identity, and the bundled vulnerability snapshot is old
+# (run `scanner db update` in real use): judge evidence and quality only
+for stage in stages.values():
+    for rule in ("signature-required", "provenance-required", "sbom-incomplete", "vuln-db-stale"):
         stage["rules"][rule] = "off"
 json.dump(data, open("quality.json", "w"), indent=2)
 EOF

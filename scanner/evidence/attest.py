@@ -67,7 +67,7 @@ def build_statement(artifact: Artifact, ptype: str, predicate: Mapping[str, Any]
 def sign_statement(statement: Mapping[str, Any], sign_key: Path | None) -> tuple[str, str]:
     """(DSSE envelope or Sigstore bundle JSON, how it was signed): with the PEM key, else
     Sigstore keyless when the environment offers an ambient OIDC credential."""
-    from scanner.verify.vsa import _sign_keyless, load_private_key
+    from scanner.evidence.vsa import _sign_keyless, load_private_key
 
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
     if sign_key is None:
