@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from scanner.verify.bundle import SignedDoc
 
 MAX_BYTES = 16 << 20
+MAX_DOCUMENTS = 256  # JSON lines of signed statements in one file (each costs a verification)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,9 @@ def verify_attestation_bytes(
         docs = parse_documents(data, Path(source))
     except VerifyFailure as failure:
         return [Attestation(source=source, envelope="unknown").refuse(INVALID, f"not an attestation: {failure}")]
+    if len(docs) > MAX_DOCUMENTS:
+        reason = f"{len(docs)} documents in one file, more than the {MAX_DOCUMENTS} read: none verified"
+        return [Attestation(source=source, envelope="unknown").refuse(INVALID, reason)]
     return [_verify_one(doc, subject, trust, keys) for doc in docs]
 
 

@@ -117,3 +117,14 @@ def test_registry_baseline_from_the_stage_tags_vsa(staging_vsa, keys) -> None:
     assert not other_stage.found and "PASSED for stage staging" in (other_stage.error or "")
     nothing = vsa_baseline([], stage="prod", stage_digest=digest, trust=trust)
     assert not nothing.found and "no verification summary attached" in (nothing.error or "")
+
+
+def test_too_many_documents_in_one_file_are_not_verified(model: Path, keys) -> None:
+    subject = SubjectIdentity.of_artifact(detect(model))
+    stmt = statement([("sentiment", subject.digest.partition(":")[2])], CDX, metrics_bom(accuracy=0.91))
+    line = envelope_bytes(stmt, keys["eval"])
+    trust = AttestationTrust(keys=(keys["eval"].public,))
+    ok = verify_attestation_bytes(b"\n".join([line] * 3), source="s", subject=subject, trust=trust)
+    assert [a.counted for a in ok] == [True, True, True] and ok[1].source == "s:2"
+    [refused] = verify_attestation_bytes(b"\n".join([line] * 257), source="s", subject=subject, trust=trust)
+    assert not refused.counted and refused.reason == "257 documents in one file, more than the 256 read: none verified"
