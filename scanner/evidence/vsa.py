@@ -96,7 +96,10 @@ def policy_digest(policy_dir: Path, policy_data: Mapping[str, Any]) -> str:
 
 def input_attestations(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
-    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or [])]:
+    counted = [
+        {"bundle": a.get("source")} for entries in (doc.get("attestations") or {}).values() for a in entries
+    ]  # the attestations that counted (metrics, test results, the previous stage's VSA)
+    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or []), *counted]:
         where = entry.get("bundle")
         if not where:
             continue

@@ -4,6 +4,8 @@ Every statement is signed here with keys made here; every decision comes from th
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -204,8 +206,27 @@ def test_prod_needs_the_staging_vsa_for_the_same_digest(cli, model: Path, keys, 
     vsa = tmp_path / "staging.vsa.json"
     code, _ = gate(cli, model, "staging", data, "--sign-key", keys["gate"].private, "--attestation-output", vsa)
     assert code == 0
-    code, record = gate(cli, model, "prod", data, "--attestation", vsa, "--attestation-key", keys["gate"].public)
+    prod_vsa = tmp_path / "prod.vsa.json"
+    code, record = gate(
+        cli,
+        model,
+        "prod",
+        data,
+        "--attestation",
+        vsa,
+        "--attestation-key",
+        keys["gate"].public,
+        "--sign-key",
+        keys["gate"].private,
+        "--attestation-output",
+        prod_vsa,
+    )
     assert code == 0, denies(record)
+    # the prod VSA names the staging VSA among the attestations it relied on
+    statement = json.loads(base64.b64decode(json.loads(prod_vsa.read_text())["payload"]))
+    assert {"uri": vsa.resolve().as_uri(), "digest": {"sha256": hashlib.sha256(vsa.read_bytes()).hexdigest()}} in (
+        statement["predicate"]["inputAttestations"]
+    )
     # the same VSA signed by a key the gate does not trust: skipped
     code, record = gate(cli, model, "prod", data, "--attestation", vsa, "--attestation-key", keys["eval"].public)
     assert code == 1 and "stage-skipped" in denies(record)
