@@ -26,10 +26,10 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, ArtifactKind, Decision, ScanError
+from scanner.core import Artifact, ArtifactKind, Decision
 from scanner.inventory.model import Inventory
 from scanner.options import (
     GateOptions,
@@ -40,6 +40,9 @@ from scanner.options import (
     VulnOptions,
 )
 from scanner.stage import Stage, stage_ladder
+
+if TYPE_CHECKING:
+    from scanner.registry.source import PulledArtifact
 from scanner.text import clean_text
 
 __all__ = [
@@ -61,6 +64,8 @@ __all__ = [
 ]
 
 OCI_SCHEME = "oci://"
+# A path, an ``oci://`` reference, or an artifact already pulled from a registry.
+Source = Union[str, Path, "PulledArtifact"]
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,13 @@ def _policy_inputs(options: GateOptions) -> tuple[Path, Mapping[str, Any], Path 
     return policy_dir, load_policy_data(data_file, required=options.data_file is not None), data_file
 
 
-def gate(source: str | Path, options: GateOptions, *, policy: PreparedPolicy | None = None) -> Outcome:
+def gate(source: Source, options: GateOptions, *, policy: PreparedPolicy | None = None) -> Outcome:
     """Every stage: the promotion decision for one source."""
     return run(source, GATE, options, policy=policy)
 
 
 def run(
-    source: str | Path | None,
+    source: Source | None,
     stages: Stages,
     options: GateOptions,
     *,
@@ -151,7 +156,11 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
-    with opened(source, options) as artifact:
+    with _opened(source, options) as (artifact, pulled):
+        if pulled is not None and checks is None:
+            from scanner.registry.evidence_checks import registry_checks
+
+            checks = registry_checks(pulled)  # signatures attached to the digest count too
         inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
         if artifact.digest == "":  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
@@ -163,6 +172,10 @@ def run(
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
         _decide_and_record(outcome, stages, options, policy, data_file)
+        if pulled is not None:
+            from scanner.registry.source import relabel_outcome
+
+            relabel_outcome(outcome, pulled)  # name files inside the artifact, not the temp tree
     return outcome
 
 
@@ -249,11 +262,22 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
     """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
     temporary directory that is removed afterwards."""
+    with _opened(source, options) as (artifact, _pulled):
+        yield artifact
+
+
+@contextlib.contextmanager
+def _opened(source: Source | None, options: GateOptions) -> Iterator[tuple[Artifact, Any]]:
+    """(Artifact, the ``scanner.registry.source.PulledArtifact`` or None). ``source`` may also be
+    an artifact already pulled (``scanner promote`` pulls once, gates, then copies the same bytes)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
             yield _pull(source, Path(work), options)
         return
-    yield identify(source, options.kind)
+    if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
+        yield _pulled_artifact(source, options), source
+        return
+    yield identify(source, options.kind), None
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -269,14 +293,18 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
     return detect(Path(source), kind)
 
 
-def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
-    try:
-        from scanner.registry.source import open_source  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise ScanError("registry support is not available in this build", ref) from None
-    from scanner.artifact import detect
+def _pull(ref: str, workdir: Path, options: GateOptions) -> tuple[Artifact, PulledArtifact]:
+    from scanner.registry.source import open_source
 
     pulled = open_source(ref, workdir, options.registry)
+    return _pulled_artifact(pulled, options), pulled
+
+
+def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:
+    """A pulled artifact's identity: the manifest digest in its repository (the manifest commits
+    to every file's digest, each verified while it streamed)."""
+    from scanner.artifact import detect
+
     local = detect(pulled.root, options.kind)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.registry_options import from_context, registry_options
 
 if TYPE_CHECKING:
     from scanner.options import VerifyOptions
@@ -108,6 +109,7 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
 @click.option("--source-repo", help="Provenance: expected source repository.")
 @click.option("--source-ref", help="Provenance: expected source ref.")
 @output_options(FORMATS, fail_on=False)
+@registry_options
 @common_options
 def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], output: str | None, **flags: Any) -> int:
     """Verify ARTIFACT's signatures offline: Sigstore bundles, OpenSSF model signatures (for a
@@ -121,7 +123,7 @@ def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], outp
     from scanner.options import GateOptions
 
     plan = plan_outputs(formats, output, FORMATS)
-    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}))
+    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}), registry=from_context())
     with pipeline.opened(source, options) as identified:
         doc = _verify(identified.path, options.verify)
     write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))

@@ -1,0 +1,43 @@
+"""Every command reads an ``oci://`` source through the same pipeline as a path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.registry.helpers import malicious_model, model_dir
+
+
+def test_gate_scan_sbom_audit_read_from_the_registry(cli, registry, repo, tmp_path: Path) -> None:
+    pinned = cli("push", model_dir(tmp_path), registry.ref(repo, "v1"), "--plain-http").out.strip()
+    digest = pinned.rsplit("@", 1)[1]
+    r = cli("gate", registry.ref(repo, "v1"), "--stage", "dev", "--plain-http", "-f", "json", "--no-ledger")
+    assert r.code == 0, r.err
+    record = json.loads(r.out)
+    assert record["artifact"]["digest"] == digest
+    assert record["artifact"]["path"] == f"oci://{registry.host}/{repo}@{digest}"
+    assert {f["path"] for f in record["artifact"]["files"]} >= {"model.safetensors", "tokenizer/vocab.txt"}
+
+    r = cli("sbom", registry.ref(repo, "v1"), "--plain-http", "-f", "cyclonedx-json")
+    assert r.code == 0, r.err
+    bom = json.loads(r.out)
+    assert any(c.get("type") == "machine-learning-model" for c in bom["components"] + [bom["metadata"]["component"]])
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("requests==2.31.0\n")
+    cli("push", requirements, registry.ref(repo + "-app", "v1"), "--plain-http")
+    r = cli("audit", registry.ref(repo + "-app", "v1"), "--plain-http", "-f", "json", "--fail-on", "none")
+    assert r.code == 0, r.err
+
+
+def test_scan_finds_the_pickle_inside_a_registry_artifact(cli, registry, repo, tmp_path: Path) -> None:
+    cli("push", malicious_model(tmp_path), registry.ref(repo, "v1"), "--plain-http")
+    r = cli("scan", registry.ref(repo, "v1"), "--plain-http", "-f", "json")
+    assert r.code == 1
+    assert "MODEL-PICKLE-GLOBAL" in r.out and "model.pkl" in r.out
+    assert "/tmp/" not in r.out  # files are named inside the artifact
+
+
+def test_without_plain_http_a_plain_registry_is_a_clear_error(cli, registry, repo) -> None:
+    r = cli("gate", registry.ref(repo, "v1"), "--stage", "dev", "--no-ledger")
+    assert r.code == 2 and "use --plain-http" in r.err
