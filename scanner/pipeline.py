@@ -161,6 +161,12 @@ def run(
             from scanner.registry.evidence_checks import registry_checks
 
             checks = registry_checks(pulled)  # signatures attached to the digest count too
+        if pulled is not None and stages.decide:
+            from scanner.evidence.quality import attached_documents
+
+            found = attached_documents(pulled)  # attestations attached to the digest count too
+            given = options.attestations
+            options = replace(options, attestations=replace(given, documents=given.documents + found))
         inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
         if artifact.digest == "":  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scanner.core import Artifact
 from scanner.errors import ScanError
 from scanner.evidence.predicates import CYCLONEDX_BOM, TEST_RESULT, VSA, PredicateError, summarize
 
@@ -47,13 +46,14 @@ def read_predicate(path: Path) -> Any:
     return value
 
 
-def build_statement(artifact: Artifact, ptype: str, predicate: Mapping[str, Any]) -> dict[str, Any]:
-    """The statement; a predicate of a type the gate reads must have that type's shape (so a job
-    cannot sign something the gate would then refuse to count)."""
-    algorithm, _, value = artifact.digest.partition(":")
+def build_statement(name: str, digest: str, ptype: str, predicate: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement about ``digest`` (``sha256:<hex>``); a predicate of a type the gate reads
+    must have that type's shape (so a job cannot sign something the gate would then refuse to
+    count)."""
+    algorithm, _, value = digest.partition(":")
     statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": artifact.name, "digest": {algorithm: value}}],
+        "subject": [{"name": name, "digest": {algorithm: value}}],
         "predicateType": ptype,
         "predicate": dict(predicate),
     }
@@ -76,3 +76,45 @@ def sign_statement(statement: Mapping[str, Any], sign_key: Path | None) -> tuple
 
     envelope = sign_envelope(load_private_key(sign_key), payload, PAYLOAD_TYPE)
     return json.dumps(envelope, indent=2), f"DSSE, key {sign_key}"
+
+
+def attach_to_registry(ref: str, ptype: str, signed: str, keyless: bool, options: Any) -> str:
+    """Attach a signed attestation to the manifest ``ref`` names as an OCI referrer (the referrers
+    API, else the tag schema, as ``scanner promote`` attaches its evidence); returns the
+    referrer's digest. ``scanner gate oci://…`` then discovers and verifies it."""
+    import datetime as dt
+
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.client import Client
+    from scanner.registry.reference import parse_reference
+    from scanner.registry.referrers import attach, build_referrer
+
+    reference = parse_reference(ref, require="tag-or-digest")
+    client = Client(reference.registry, options)
+    manifest = client.get_manifest(reference.repository, reference.reference)
+    media = mt.SIGSTORE_BUNDLE if keyless else mt.DSSE_ENVELOPE
+    notes = {
+        mt.ANN_PREDICATE: ptype,
+        mt.ANN_CREATED: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    referrer = build_referrer(
+        client,
+        reference.repository,
+        manifest.descriptor(),
+        mt.SIGSTORE_BUNDLE if keyless else mt.IN_TOTO,
+        [(signed.encode(), media)],
+        notes,
+    )
+    attach(client, reference.repository, referrer)
+    return referrer.digest
+
+
+def registry_subject(ref: str, options: Any) -> tuple[str, str]:
+    """(name, digest) of the manifest an ``oci://`` reference resolves to: the identity the gate
+    gives a registry artifact (the manifest digest, which commits to every file)."""
+    from scanner.registry.client import Client
+    from scanner.registry.reference import parse_reference
+
+    reference = parse_reference(ref, require="tag-or-digest")
+    manifest = Client(reference.registry, options).get_manifest(reference.repository, reference.reference)
+    return reference.name, manifest.digest

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from scanner.resources import policies_dir
+from tests.registry.conftest import _no_ambient_credentials, registry, repo, sign_key  # noqa: F401  (fixtures)
 from tests.verify.conftest import KeyPair, make_keypair
 
 CDX = "https://cyclonedx.org/bom"
