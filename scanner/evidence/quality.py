@@ -155,7 +155,7 @@ def gather(
     find the baseline. ``verify`` gives the keyless identity rules and the trusted root."""
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
 
-    trust = AttestationTrust.of(options.keys, verify)
+    trust = AttestationTrust.of(options.keys, verify, options.signing_key)
     attestations = (
         check_documents(options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact), trust=trust)
         if options.files or options.documents
@@ -167,6 +167,26 @@ def gather(
     if baseline is None:
         baseline = ledger_baseline(options.ledger, stage, model) if options.ledger else Baseline(found=False)
     return QualityEvidence(model, attestations, metrics, baseline)
+
+
+def attached_documents(pulled: Any) -> tuple[tuple[str, bytes], ...]:
+    """Registry mode: the attestations attached to the digest (in-toto/DSSE referrers, the
+    gate's VSAs of earlier promotions, and Sigstore bundles that carry a DSSE statement), as
+    ``(oci://REPO@REFERRER-DIGEST, bytes)`` for ``AttestationOptions.documents``. ``pulled`` is a
+    ``scanner.registry.source.PulledArtifact``; a signature over the manifest is not a statement."""
+    from scanner.safeio import read_bounded
+    from scanner.verify.attestation import MAX_BYTES
+
+    out = []
+    for attached in pulled.attached:
+        if attached.kind not in ("attestation", "vsa", "signature"):
+            continue
+        for path in attached.files:
+            data = read_bounded(path, MAX_BYTES, what="attached attestation")
+            if attached.kind == "signature" and b'"dsseEnvelope"' not in data:
+                continue
+            out.append((f"oci://{pulled.repository}@{attached.descriptor.digest}", data))
+    return tuple(out)
 
 
 def collect_metrics(inventory: Inventory | None, attestations: Sequence[Attestation]) -> dict[str, dict[str, Any]]:

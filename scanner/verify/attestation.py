@@ -51,18 +51,31 @@ class AttestationTrust:
     rules: tuple[IdentityRule, ...] = ()
     trusted_root: Path | None = None
     staging: bool = False
+    signing_key: Path | None = None  # the gate's own --sign-key: its public half is trusted too
 
     @classmethod
-    def of(cls, keys: Sequence[Path], verify: VerifyApiOptions) -> AttestationTrust:
-        """``--attestation-key`` paths, and the keyless identity rules and trusted root of
-        ``verify`` (``scanner.verify.api.Options``: identity flags, else the policy data)."""
-        return cls(keys=tuple(keys), rules=verify.rules, trusted_root=verify.trusted_root, staging=verify.staging)
+    def of(cls, keys: Sequence[Path], verify: VerifyApiOptions, signing_key: Path | None = None) -> AttestationTrust:
+        """``--attestation-key`` paths, the gate's own signing key (the VSAs it wrote before
+        count), and the keyless identity rules and trusted root of ``verify``
+        (``scanner.verify.api.Options``: identity flags, else the policy data)."""
+        return cls(
+            keys=tuple(keys),
+            rules=verify.rules,
+            trusted_root=verify.trusted_root,
+            staging=verify.staging,
+            signing_key=signing_key,
+        )
 
     def public_keys(self) -> list[tuple[Path, PublicKeyTypes]]:
         """The trusted keys, loaded (ScanError naming an unreadable one)."""
         from scanner.verify.keyed import load_public_key
 
-        return [(p, load_public_key(p)) for p in self.keys]
+        keys = [(p, load_public_key(p)) for p in self.keys]
+        if self.signing_key is not None:
+            from scanner.evidence.vsa import load_private_key
+
+            keys.append((self.signing_key, load_private_key(self.signing_key).public_key()))
+        return keys
 
 
 @dataclass(frozen=True)
@@ -172,17 +185,21 @@ def verify_attestation_bytes(
     if len(docs) > MAX_DOCUMENTS:
         reason = f"{len(docs)} documents in one file, more than the {MAX_DOCUMENTS} read: none verified"
         return [Attestation(source=source, envelope="unknown").refuse(INVALID, reason)]
-    return [_verify_one(doc, subject, trust, keys) for doc in docs]
+    return [_verify_one(doc, subject, trust, keys, f"{source}:{doc.line}" if doc.line else source) for doc in docs]
 
 
 def _verify_one(
-    doc: SignedDoc, subject: SubjectIdentity, trust: AttestationTrust, keys: list[tuple[Path, PublicKeyTypes]]
+    doc: SignedDoc,
+    subject: SubjectIdentity,
+    trust: AttestationTrust,
+    keys: list[tuple[Path, PublicKeyTypes]],
+    where: str,
 ) -> Attestation:
     from scanner.evidence.predicates import PredicateError, summarize
     from scanner.verify.api import peek_predicate
     from scanner.verify.statement import describe_subjects, parse_statement
 
-    att = Attestation(source=doc.where, envelope="dsse" if doc.kind == "envelope" else "sigstore-bundle")
+    att = Attestation(source=where, envelope="dsse" if doc.kind == "envelope" else "sigstore-bundle")
     att.predicate_type = peek_predicate(doc)
     if doc.envelope is None:
         return att.refuse(INVALID, "a message signature, not an attestation (no in-toto statement inside)")
@@ -270,13 +287,17 @@ class AttestationOptions:
     documents: tuple[tuple[str, bytes], ...] = ()
     ledger: Path | None = None
     baseline: Baseline | None = None
+    signing_key: Path | None = None
 
     @classmethod
     def from_flags(cls, values: Mapping[str, Any], *, ledger: Path | None = None) -> AttestationOptions:
-        """From the decorator's values (``attestation``, ``attestation_key``, ``model_name``)."""
+        """From the decorator's values (``attestation``, ``attestation_key``, ``model_name``) and
+        the gate's ``sign_key`` (the gate trusts the VSAs it signed itself)."""
+        sign_key = values.get("sign_key")
         return cls(
             files=tuple(Path(p) for p in values.get("attestation") or ()),
             keys=tuple(Path(p) for p in values.get("attestation_key") or ()),
             model_name=values.get("model_name") or None,
             ledger=ledger,
+            signing_key=Path(sign_key) if sign_key else None,
         )
