@@ -37,6 +37,7 @@ def test_bytes_from_a_registry_are_checked_like_files(model: Path, keys) -> None
     )
     assert att.counted and att.signer_kind == "key" and att.signer.endswith("(eval.pub)")
     assert att.summary["metrics"] == [{"type": "accuracy", "value": 0.91, "slice": None}]
+    assert att.source == "oci://r/m@sha256:x"  # a registry reference stays as given
     [untrusted] = verify_attestation_bytes(
         envelope_bytes(stmt, keys["other"]), source="ref", subject=subject, trust=trust
     )

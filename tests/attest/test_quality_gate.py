@@ -230,6 +230,9 @@ def test_prod_needs_the_staging_vsa_for_the_same_digest(cli, model: Path, keys, 
     # the same VSA signed by a key the gate does not trust: skipped
     code, record = gate(cli, model, "prod", data, "--attestation", vsa, "--attestation-key", keys["eval"].public)
     assert code == 1 and "stage-skipped" in denies(record)
+    # the gate trusts the key it signs with: its own earlier VSA counts without --attestation-key
+    code, record = gate(cli, model, "prod", data, "--attestation", vsa, "--sign-key", keys["gate"].private)
+    assert code == 0, denies(record)
     # a dev VSA does not let a model skip staging
     dev_vsa = tmp_path / "dev.vsa.json"
     gate(cli, model, "dev", data, "--sign-key", keys["gate"].private, "--attestation-output", dev_vsa)
