@@ -351,3 +351,57 @@ def test_reports_show_metrics_bounds_baseline_and_attestations(cli, keys, tmp_pa
     html = render("html", record)
     assert '<section id="quality">' in html and "regressed</span>" in html and "<td>0.93</td>" not in html
     assert '<td class="num">-0.01</td>' in html
+
+
+# --- every rule: the evidence that satisfies it, signed by an untrusted key or about another digest --
+
+
+def _evidence_for(rule: str, cli, target: Path, keys, tmp_path: Path, key: str) -> list[Any]:
+    """Attestations that satisfy ``rule`` when signed by ``eval`` about ``model``; made about
+    ``target`` with ``key`` instead."""
+    out = tmp_path / f"{rule}-{key}-{target.name}.json"
+    if rule == "stage-skipped":
+        (tmp_path / "vsa-data").mkdir(exist_ok=True)
+        data = data_file(tmp_path / "vsa-data")  # the staging gate that writes the VSA
+        run = cli("gate", target, "--stage", "staging", "--data", data, "--sign-key", keys[key].private,
+                  "--attestation-output", out, "-q", "-f", f"json={tmp_path / 'vsa-record.json'}")  # fmt: skip
+        assert run.code == 0, run.err
+        return ["--attestation", out, "--attestation-key", keys["gate"].public]
+    if rule == "evidence-required":
+        attest(cli, target, TEST_RESULT, {"result": "PASSED"}, keys[key].private, out)
+    else:
+        attest(cli, target, CDX, metrics_bom(accuracy=0.95), keys[key].private, out)
+    return ["--attestation", out, "--attestation-key", keys["eval"].public]
+
+
+RULE_DATA = {
+    "quality-metric": ("staging", {"quality": {"min": {"accuracy": 0.9}, "signed_only": True}}),
+    "quality-regression": ("staging", {"quality": {"no_regression": ["accuracy"], "signed_only": True}}),
+    "evidence-required": ("staging", {"evidence_required": [TEST_RESULT]}),
+    "stage-skipped": ("prod", {}),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_DATA))
+def test_each_rule_refuses_evidence_from_an_untrusted_key_or_about_another_digest(
+    cli, model: Path, keys, tmp_path: Path, rule: str
+) -> None:
+    stage, conf = RULE_DATA[rule]
+    data = data_file(tmp_path, **{stage: conf})
+    common: list[Any] = []
+    if rule == "quality-regression":  # a baseline of 0.95 in the ledger
+        ledger = tmp_path / "ledger.db"
+        common = ["--ledger", ledger]
+        good = _evidence_for(rule, cli, model, keys, tmp_path, "eval")
+        assert gate(cli, model, stage, data, *common, *good)[0] == 0
+    signer = "gate" if rule == "stage-skipped" else "eval"
+    good = _evidence_for(rule, cli, model, keys, tmp_path, signer)
+    code, record = gate(cli, model, stage, data, *common, *good)
+    assert code == 0, denies(record)
+    other = make_model(tmp_path / "other", [7.0, 7.0])
+    for evidence in (
+        _evidence_for(rule, cli, model, keys, tmp_path, "other"),  # untrusted signer
+        _evidence_for(rule, cli, other, keys, tmp_path, signer),  # another digest
+    ):
+        code, record = gate(cli, model, stage, data, *common, *evidence)
+        assert code == 1 and rule in denies(record), denies(record)
