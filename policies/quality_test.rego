@@ -31,7 +31,7 @@ from_stage := {"dev": null, "staging": "dev", "prod": "staging"}
 
 # {rule: [messages]} of the quality rules that deny / warn
 outcome(stage, conf, metrics, baseline, attestations, index) := r if {
-	stages := stages_with(stage, conf)
+	custom := stages_with(stage, conf)
 	r := {
 		"deny": {d.rule: d.message | some d in gate.deny; d.rule in quality_rules},
 		"warn": {w.rule: w.message | some w in gate.warn; w.rule in quality_rules},
@@ -45,7 +45,7 @@ outcome(stage, conf, metrics, baseline, attestations, index) := r if {
 		with input.metrics as metrics
 		with input.baseline as baseline
 		with input.attestations as attestations
-		with data.scanner.config.stages as stages
+		with data.scanner.config.stages as custom
 }
 
 # `q` merged into the stage's shipped quality settings
