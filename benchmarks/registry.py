@@ -85,7 +85,9 @@ def start_registry() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def timed(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS MiB, stdout) of ``cmd`` run under GNU time."""
+    """(wall seconds, peak RSS MiB, stdout) of ``cmd`` run under GNU time, after flushing dirty
+    pages (the previous step's written gigabyte must not be written back during this one)."""
+    os.sync()
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
         r = subprocess.run([TIME, "-f", "%M", "-o", rss.name, *cmd], capture_output=True, text=True)
@@ -117,6 +119,7 @@ def peer(ref: str, out: Path) -> tuple[float, float, int]:
     pull_s, pull_rss, inner = timed([sys.executable, "-c", PEER, ref, str(out)])
     files = sorted(str(p) for p in out.rglob("*") if p.is_file())
     dgst_s, _, _ = timed(["openssl", "dgst", "-sha256", *files])
+    shutil.rmtree(out)  # like the gate, which removes its private directory
     return pull_s + dgst_s, float(inner.strip()) + dgst_s, pull_rss
 
 
@@ -138,11 +141,12 @@ def main() -> None:
         ref = f"{host}/bench/model:dev"
         peers, peers_inner, gates, promos, moved = [], [], [], [], []
         peer_rss = gate_rss = promo_rss = 0
-        for i in range(args.runs):
+        for _ in range(args.runs):
             s, inner, rss = peer(ref, WORK / "oras-pull")
             peers.append(s)
             peers_inner.append(inner)
             peer_rss = max(peer_rss, rss)
+        for i in range(args.runs):  # gate and promotion alternate, so both see the same conditions
             s, rss, _ = timed(gate_command(ref), ok=(0, 1))
             gates.append(s)
             gate_rss = max(gate_rss, rss)

@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision
-from scanner.inventory.model import Inventory
+from scanner.files import FileEntry, FileSet
+from scanner.inventory.components import Inventory
 from scanner.options import (
     GateOptions,
     InventoryOptions,
@@ -40,10 +41,10 @@ from scanner.options import (
     VulnOptions,
 )
 from scanner.stage import Stage, stage_ladder
+from scanner.text import clean_text
 
 if TYPE_CHECKING:
     from scanner.registry.source import PulledArtifact
-from scanner.text import clean_text
 
 __all__ = [
     "GateOptions",
@@ -99,6 +100,7 @@ class Outcome:
     stage: Stage | None = None
     policy_dir: Path | None = None
     policy_data: Mapping[str, Any] = field(default_factory=dict)
+    files: FileSet | None = None  # the artifact's files as this run read them (None: running environment)
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,12 @@ def run(
     *,
     policy: PreparedPolicy | None = None,
     checks: Sequence[Check] | None = None,
+    after_open: Callable[[FileEntry], None] | None = None,
 ) -> Outcome:
     """Run the selected stages over one source (``None``: the running interpreter's environment,
-    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins)."""
+    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins);
+    ``after_open`` is a test hook called right after each file of the artifact was opened
+    (``scanner.files.FileSet``)."""
     if stages.decide and policy is None:
         policy = prepare_policy(options)  # compile first: a broken policy fails before any work
     if policy is not None:
@@ -156,7 +161,7 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
-    with _opened(source, options) as (artifact, pulled):
+    with _located(source, options, after_open) as (artifact, files, pulled):
         if pulled is not None and checks is None:
             from scanner.registry.evidence_checks import registry_checks
 
@@ -164,19 +169,40 @@ def run(
         if pulled is not None and stages.decide:
             from scanner.evidence.quality import attached_documents
 
-            found = attached_documents(pulled)  # attestations attached to the digest count too
+            attached = attached_documents(pulled)  # attestations attached to the digest count too
             given = options.attestations
-            options = replace(options, attestations=replace(given, documents=given.documents + found))
-        inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
-        if artifact.digest == "":  # the running environment: identified by what is installed
+            options = replace(options, attestations=replace(given, documents=given.documents + attached))
+        selected = [check for check in _select(checks, stages) if check.applies_to(artifact)]
+        examined: dict[str, Any] = {}
+        if files is not None:
+            # identify: the one pass over the files' bytes (each opened once, hashed from the
+            # descriptor the checks read), then the artifact digest from those file digests
+            for check in selected:
+                found = check.examine(files, options)
+                if found is not None:
+                    examined[check.name] = found
+            if not artifact.digest:
+                artifact = replace(artifact, digest=files.artifact_digest())
+            else:
+                files.hash_all()  # a pulled artifact keeps its manifest digest; its files are still read once
+        inventory = build(artifact, options.inventory, files) if stages.inventory else Inventory()
+        if files is None:  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
 
             artifact = replace(artifact, digest=environment_digest(inventory))
-        ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, options=options, policy_data=policy_data)
-        selected = _select(checks, stages)
-        results = [check.run(ctx) for check in selected if check.applies_to(artifact)]
+        ctx = GateContext(
+            artifact=artifact,
+            inventory=inventory,
+            stage=stage,
+            options=options,
+            policy_data=policy_data,
+            files=files,
+            examined=examined,
+        )
+        results = [check.run(ctx) for check in selected]
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
+        outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file)
         if pulled is not None:
             from scanner.registry.source import relabel_outcome
@@ -186,7 +212,7 @@ def run(
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
-    from scanner.checks import load_checks
+    from scanner.checklist import load_checks
 
     available = list(checks) if checks is not None else load_checks()
     if stages.checks is None:
@@ -238,6 +264,7 @@ def _decide_and_record(
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
             extra=extra,
+            files=outcome.files,
             **evidence,
         )
     )
@@ -266,24 +293,41 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
-    """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
-    temporary directory that is removed afterwards."""
-    with _opened(source, options) as (artifact, _pulled):
+    """The Artifact of a source (its digest taken), valid inside the ``with``: a registry
+    artifact is pulled into a temporary directory that is removed afterwards."""
+    with _located(source, options, None) as (artifact, files, _pulled):
+        if files is not None and not artifact.digest:
+            artifact = replace(artifact, digest=files.artifact_digest())
         yield artifact
 
 
 @contextlib.contextmanager
-def _opened(source: Source | None, options: GateOptions) -> Iterator[tuple[Artifact, Any]]:
-    """(Artifact, the ``scanner.registry.source.PulledArtifact`` or None). ``source`` may also be
-    an artifact already pulled (``scanner promote`` pulls once, gates, then copies the same bytes)."""
+def _located(
+    source: Source | None, options: GateOptions, after_open: Callable[[FileEntry], None] | None
+) -> Iterator[tuple[Artifact, FileSet | None, PulledArtifact | None]]:
+    """The Artifact (kind known; digest empty for a local path until the run's pass over the
+    files fills it), its FileSet (``None`` for the running environment) and, for a registry
+    source, the pulled artifact. ``source`` may be an artifact already pulled (``scanner promote``
+    pulls once, gates, then copies the same bytes)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
+        from scanner.registry.source import open_source
+
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
-            yield _pull(source, Path(work), options)
+            pulled = open_source(source, Path(work), options.registry)
+            artifact = _pulled_artifact(pulled, options)
+            yield artifact, FileSet(artifact.path, after_open=after_open), pulled
         return
     if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
-        yield _pulled_artifact(source, options), source
+        artifact = _pulled_artifact(source, options)
+        yield artifact, FileSet(artifact.path, after_open=after_open), source
         return
-    yield identify(source, options.kind), None
+    if source is None:
+        yield identify(None), None, None
+        return
+    from scanner.artifact import detect
+
+    artifact = detect(Path(source), options.kind, digest=False)
+    yield artifact, FileSet(artifact.path, after_open=after_open), None
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -299,19 +343,12 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
     return detect(Path(source), kind)
 
 
-def _pull(ref: str, workdir: Path, options: GateOptions) -> tuple[Artifact, PulledArtifact]:
-    from scanner.registry.source import open_source
-
-    pulled = open_source(ref, workdir, options.registry)
-    return _pulled_artifact(pulled, options), pulled
-
-
 def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:
     """A pulled artifact's identity: the manifest digest in its repository (the manifest commits
     to every file's digest, each verified while it streamed)."""
     from scanner.artifact import detect
 
-    local = detect(pulled.root, options.kind)
+    local = detect(pulled.root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
 
@@ -319,16 +356,16 @@ def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:
 # -- inventory --
 
 
-def build(artifact: Artifact, options: InventoryOptions) -> Inventory:
+def build(artifact: Artifact, options: InventoryOptions, files: FileSet | None = None) -> Inventory:
     """The one inventory of an artifact (``scanner.inventory.build`` picks the reader), with
-    ``--merge`` BOMs merged in."""
+    ``--merge`` BOMs merged in. File hashes come from the run's ``files``."""
     from scanner.inventory.build import build_inventory, inventory_running_environment
 
     if artifact.digest == "":
         inventory = inventory_running_environment(options)
     else:
         inventory = build_inventory(
-            artifact, options.input_type, verify_files=options.verify_files, author=options.author
+            artifact, options.input_type, verify_files=options.verify_files, author=options.author, files=files
         )
     if options.merges:
         from scanner.inventory.ingest import inventory_sbom, merge

@@ -15,27 +15,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact
 from scanner.verify.check import ProvenanceCheck, SignatureCheck, _finding, _provenance_finding
 
 if TYPE_CHECKING:
     from scanner.registry.source import PulledArtifact
 
 
-class RegistrySignatureCheck(Check):
-    name = SignatureCheck.name
+class RegistrySignatureCheck(SignatureCheck):
     description = SignatureCheck.description + "; and those attached to the digest in the registry"
 
     def __init__(self, pulled: PulledArtifact) -> None:
         self.pulled = pulled
 
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
-
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner.verify.api import Options, verify_artifact
 
-        local = SignatureCheck().run(ctx)
+        local = super().run(ctx)
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         results = []
         for bundle in self.pulled.signatures:
@@ -46,26 +41,23 @@ class RegistrySignatureCheck(Check):
         findings = [*local.findings, *(_finding(r) for r in results if not r.verified)]
         summary = dict(local.summary)
         summary["registry_bundles"] = len(self.pulled.signatures)
+        summary["bundles"] = summary.get("bundles", 0) + len(self.pulled.signatures)
         summary["verified"] = summary.get("verified", 0) + sum(r.verified for r in results)
         summary["failed"] = len(findings)
         return replace(local, findings=findings, data=[*local.data, *(r.to_entry() for r in results)], summary=summary)
 
 
-class RegistryProvenanceCheck(Check):
-    name = ProvenanceCheck.name
+class RegistryProvenanceCheck(ProvenanceCheck):
     description = ProvenanceCheck.description + "; and provenance attached to the digest in the registry"
 
     def __init__(self, pulled: PulledArtifact) -> None:
         self.pulled = pulled
 
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
-
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner.verify.api import Options, verify_artifact
         from scanner.verify.provenance import Expectations, evaluate
 
-        local = ProvenanceCheck().run(ctx)
+        local = super().run(ctx)
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         entries = []
@@ -88,7 +80,7 @@ class RegistryProvenanceCheck(Check):
 
 def registry_checks(pulled: PulledArtifact) -> list[Check]:
     """The gate's checks with the two evidence checks extended to the registry."""
-    from scanner.checks import load_checks
+    from scanner.checklist import load_checks
 
     checks: list[Check] = []
     for check in load_checks():

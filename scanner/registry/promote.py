@@ -102,18 +102,12 @@ def promote(
     on_event: Event | None = None,
 ) -> PromotionResult:
     """Gate ``source`` for the stage of ``gate`` and promote it to ``target`` when allowed."""
-    from dataclasses import replace as _replace
-
-    gate = _replace(gate, registry=options)
+    gate = replace(gate, registry=options)
     event = on_event or (lambda _step: None)
     if not target.tag:
         raise ScanError(f"{target}: the target needs a tag (the stage tag to move)")
     src = Client(source.registry, options)
-    dst = (
-        src
-        if (target.registry, options.plain_http) == (source.registry, options.plain_http)
-        else Client(target.registry, options)
-    )
+    dst = src if target.registry == source.registry else Client(target.registry, options)
     with tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")

@@ -30,6 +30,7 @@ class StageRow:
     promoted_at: str | None = None
     by: str | None = None
     signer: str | None = None
+    signature_verified: bool | None = None
     source: str | None = None
     attached: dict[str, int] = field(default_factory=dict)
 
@@ -42,13 +43,16 @@ class StageRow:
             "promoted_at": self.promoted_at,
             "by": self.by,
             "signer": self.signer,
+            "signature_verified": self.signature_verified,
             "source": self.source,
             "attached": dict(self.attached),
         }
 
 
-def board(client: Client, repository: str) -> list[StageRow]:
-    """One row per tag (tag-schema and cosign ``.sig``/``.att`` tags left out), stages first."""
+def board(client: Client, repository: str, key: Any = None) -> list[StageRow]:
+    """One row per tag (tag-schema and cosign ``.sig``/``.att`` tags left out), stages first.
+    With ``key`` (a public key object) each summary's signature is verified; a summary that does
+    not verify is shown as such and never chosen over one that does."""
     rows: list[StageRow] = []
     referrers: dict[str, list[Descriptor]] = {}
     budget = Budget(64 << 20)
@@ -60,19 +64,21 @@ def board(client: Client, repository: str) -> list[StageRow]:
             continue
         if digest not in referrers:
             referrers[digest] = list_referrers(client, repository, digest)
-        rows.append(_row(client, repository, tag, digest, referrers[digest], budget))
+        rows.append(_row(client, repository, tag, digest, referrers[digest], budget, key))
     rows.sort(key=lambda r: (STAGE_ORDER.get(r.stage or r.tag, 9), r.tag))
     return rows
 
 
-def _row(client: Client, repository: str, tag: str, digest: str, refs: list[Descriptor], budget: Budget) -> StageRow:
+def _row(
+    client: Client, repository: str, tag: str, digest: str, refs: list[Descriptor], budget: Budget, key: Any
+) -> StageRow:
     attached: dict[str, int] = {}
     summaries: list[tuple[Descriptor, VsaInfo]] = []
     for desc in refs:
         kind = kind_of(desc)
         attached[kind] = attached.get(kind, 0) + 1
         if kind == "vsa":
-            info = _read(client, repository, desc, budget)
+            info = _read(client, repository, desc, budget, key)
             if info is not None and info.subject_digest == digest:
                 summaries.append((desc, info))
     # the summaries written for this tag; else ones that name no tag (another tool's), never
@@ -82,7 +88,7 @@ def _row(client: Client, repository: str, tag: str, digest: str, refs: list[Desc
     ]
     if not mine:
         return StageRow(tag, digest, attached=attached)
-    desc, info = max(mine, key=lambda s: s[1].time or "")
+    desc, info = max(mine, key=lambda s: (s[1].verified is not False, s[1].time or ""))
     ann = desc.annotations
     return StageRow(
         tag=tag,
@@ -92,16 +98,17 @@ def _row(client: Client, repository: str, tag: str, digest: str, refs: list[Desc
         promoted_at=info.time,
         by=ann.get(mt.ANN_ACTOR),
         signer=info.signer,
+        signature_verified=info.verified,
         source=ann.get(mt.ANN_SOURCE_REF),
         attached=attached,
     )
 
 
-def _read(client: Client, repository: str, desc: Descriptor, budget: Budget) -> VsaInfo | None:
+def _read(client: Client, repository: str, desc: Descriptor, budget: Budget, key: Any) -> VsaInfo | None:
     manifest = client.get_manifest(repository, desc.digest)
     for layer in manifest.layers:
         if layer.size <= MAX_VSA:
-            return read_vsa(fetch_bytes(client, repository, layer, budget, MAX_VSA))
+            return read_vsa(fetch_bytes(client, repository, layer, budget, MAX_VSA), key)
     return None
 
 
@@ -120,7 +127,7 @@ def render_table(repository: str, rows: list[StageRow]) -> str:
                 r.decision or "-",
                 r.promoted_at or "-",
                 r.by or "-",
-                r.signer or "-",
+                _signer(r),
                 attached,
             )
         )
@@ -128,3 +135,10 @@ def render_table(repository: str, rows: list[StageRow]) -> str:
     lines = [f"{repository}"]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     return "\n".join(lines) + "\n"
+
+
+def _signer(row: StageRow) -> str:
+    if not row.signer:
+        return "-"
+    mark = {True: " (verified)", False: " (NOT VERIFIED)", None: ""}[row.signature_verified]
+    return row.signer + mark

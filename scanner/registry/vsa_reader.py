@@ -19,9 +19,28 @@ class VsaInfo:
     time: str | None
     signer: str
     subject_digest: str | None
+    verified: bool | None = None  # the signature checked with a given key (None: not checked)
 
 
-def read_vsa(data: bytes) -> VsaInfo:
+def read_vsa(data: bytes, key: Any = None) -> VsaInfo:
+    """The summary's facts; with ``key`` (a public key object) the DSSE signature is verified and
+    ``verified`` says whether it held (a Sigstore bundle is not checked here: ``verified`` None)."""
+    info = _read(data)
+    if key is None or info.container != "dsse":
+        return info
+    from dataclasses import replace
+
+    from scanner.verify.keyed import verify_envelope
+    from scanner.verify.result import VerifyFailure
+
+    try:
+        verify_envelope(key, json.loads(data))
+    except (VerifyFailure, KeyError, TypeError, ValueError):
+        return replace(info, verified=False)
+    return replace(info, verified=True)
+
+
+def _read(data: bytes) -> VsaInfo:
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):

@@ -33,6 +33,16 @@ def test_stage_board_after_dev_staging_prod(cli, registry, repo, tmp_path, sign_
         assert row["source"] == f"oci://{registry.host}/{repo}@{digest}"
         assert row["attached"] == {"vsa": 3, "sbom": 3, "record": 3}
     assert rows["build-7"]["stage"] is None and rows["build-7"]["decision"] is None
+    assert rows["prod"]["signature_verified"] is None  # not checked without --key
+
+    checked = json.loads(cli("status", registry.ref(repo), "--plain-http", "-f", "json", "--key", sign_key[1]).out)
+    assert {row["tag"]: row["signature_verified"] for row in checked["tags"]} == {
+        "dev": True, "staging": True, "prod": True, "build-7": None,
+    }  # fmt: skip
+    other = _other_public_key(tmp_path)
+    wrong = json.loads(cli("status", registry.ref(repo), "--plain-http", "-f", "json", "--key", other).out)
+    assert wrong["tags"][0]["signature_verified"] is False
+    assert "(NOT VERIFIED)" in cli("status", registry.ref(repo), "--plain-http", "--key", other).out
 
     table = cli("status", registry.ref(repo), "--plain-http").out
     lines = table.splitlines()
@@ -45,3 +55,13 @@ def test_stage_board_after_dev_staging_prod(cli, registry, repo, tmp_path, sign_
 def test_status_of_an_unknown_repository_is_empty(cli, registry, repo) -> None:
     r = cli("status", registry.ref(repo), "--plain-http")
     assert r.code == 0 and r.out.strip() == f"{registry.host}/{repo}: no tags"
+
+
+def _other_public_key(tmp_path) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path / "other.pub"
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    path.write_bytes(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return str(path)
