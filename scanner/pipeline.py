@@ -276,7 +276,8 @@ def _quality(outcome: Outcome, options: GateOptions) -> Any:
     from scanner.verify.api import Options as VerifyApiOptions
 
     verify = VerifyApiOptions.from_options(options.verify, outcome.policy_data)
-    return gather(outcome.artifact, outcome.inventory, str(outcome.stage), options.attestations, verify)
+    stage = str(outcome.stage)
+    return gather(outcome.artifact, outcome.inventory, stage, options.attestations, verify, outcome.files)
 
 
 def _waiver_docs(matched: Any) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from scanner.evidence.predicates import Metric, is_cyclonedx, number_text, perfo
 
 if TYPE_CHECKING:
     from scanner.core import Artifact
+    from scanner.files import FileSet
     from scanner.inventory.model import Inventory
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.attestation import Attestation, AttestationOptions
@@ -150,14 +151,18 @@ def gather(
     stage: str,
     options: AttestationOptions,
     verify: VerifyApiOptions,
+    files: FileSet | None = None,
 ) -> QualityEvidence:
     """Verify the attestations (files, then documents held as bytes), collect the metrics and
-    find the baseline. ``verify`` gives the keyless identity rules and the trusted root."""
+    find the baseline. ``verify`` gives the keyless identity rules and the trusted root;
+    ``files`` is the run's FileSet (a directory's file digests, without reading it again)."""
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
 
     trust = AttestationTrust.of(options.keys, verify, options.signing_key)
     attestations = (
-        check_documents(options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact), trust=trust)
+        check_documents(
+            options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact, files), trust=trust
+        )
         if options.files or options.documents
         else []
     )

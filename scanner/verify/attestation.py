@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from scanner.core import Artifact
     from scanner.evidence.baseline import Baseline
+    from scanner.files import FileSet
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.bundle import SignedDoc
 
@@ -88,15 +89,18 @@ class SubjectIdentity:
     files: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of_artifact(cls, artifact: Artifact) -> SubjectIdentity:
+    def of_artifact(cls, artifact: Artifact, files: FileSet | None = None) -> SubjectIdentity:
         """The gate's artifact identity (the digest every command reports) and, for a directory,
-        its files as the evidence record lists them."""
-        files: tuple[tuple[str, str], ...] = ()
+        its files as the evidence record lists them (from the run's ``files``: each file was
+        hashed once, from the bytes the checks read)."""
+        listed: tuple[tuple[str, str], ...] = ()
         if Path(artifact.path).is_dir():
             from scanner.evidence.record import artifact_files
 
-            files = tuple((f["path"], f["sha256"]) for f in artifact_files(Path(artifact.path)) if f.get("sha256"))
-        return cls(digest=artifact.digest, name=artifact.name, files=files)
+            listed = tuple(
+                (f["path"], f["sha256"]) for f in artifact_files(Path(artifact.path), files) if f.get("sha256")
+            )
+        return cls(digest=artifact.digest, name=artifact.name, files=listed)
 
     def matches(self, subjects: Sequence[Mapping[str, Any]]) -> bool:
         algorithm, _, value = self.digest.partition(":")
