@@ -47,7 +47,7 @@ def attest(path: str, ptype: str, predicate: Path, sign_key: Path | None, output
     Exit 0 when written, 2 when it could not be (bad predicate, key, or path).
     """
     from scanner import ui
-    from scanner.artifact import detect
+    from scanner.pipeline import identify
     from scanner.core import ScanError
     from scanner.evidence.attest import build_statement, predicate_type, read_predicate, sign_statement
 
@@ -55,7 +55,7 @@ def attest(path: str, ptype: str, predicate: Path, sign_key: Path | None, output
         raise ScanError("attesting an artifact in a registry (oci:// with --attach) is not available yet", path)
     kind = predicate_type(ptype)
     body = read_predicate(predicate)
-    artifact = detect(Path(path))
+    artifact = identify(path)  # the identity every command gives PATH
     text, how = sign_statement(build_statement(artifact, kind, body), sign_key)
     if output == "-":
         sys.stdout.write(text + "\n")
