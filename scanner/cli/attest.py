@@ -71,9 +71,9 @@ def attest(path: str, ptype: str, predicate: Path, sign_key: Path | None, output
     if remote:
         name, digest = registry_subject(path, from_context())
     else:
-        from scanner.artifact import detect
+        from scanner.pipeline import identify
 
-        artifact = detect(Path(path))
+        artifact = identify(path)  # the identity every command gives PATH
         name, digest = artifact.name, artifact.digest
     text, how = sign_statement(build_statement(name, digest, kind, body), sign_key)
     if output == "-":
