@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
+from scanner.cli.evidence_options import attestation_options
 from scanner.cli.options import (
     common_options,
     config_author,
@@ -62,6 +63,7 @@ from scanner.report import FORMATS
 @db_option
 @max_age_option
 @gate_options
+@attestation_options
 @output_options(list(FORMATS), fail_on=False)
 @registry_options
 @common_options
@@ -87,7 +89,9 @@ def gate(
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline
+    from scanner.evidence.ledger import DEFAULT_PATH
     from scanner.options import GateOptions, InventoryOptions, VulnOptions
+    from scanner.verify.attestation import AttestationOptions
     from scanner.waivers import load_waivers
 
     ctx = click.get_current_context()
@@ -103,6 +107,8 @@ def gate(
         inventory=InventoryOptions(author=config_author(ctx)),
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         verify=verify_options(verify_flags),
+        # the quality baseline is read from the ledger the decisions go to
+        attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or DEFAULT_PATH),
         settings_sources=setting_sources(ctx),
     )
     outcome = pipeline.gate(source, options)

@@ -229,6 +229,20 @@ class Ledger:
             for r in rows
         ]
 
+    def allowed_to(self, stage: str) -> Iterator[Entry]:
+        """Decisions that allowed an artifact to ``stage``, newest first (read lazily: the
+        quality baseline wants only the most recent match)."""
+        try:
+            cursor = self._db.execute(
+                "SELECT seq, recorded_at, artifact, artifact_digest, stage, allow, actor, hash, record"
+                " FROM decisions WHERE stage = ? AND allow = 1 ORDER BY seq DESC",
+                (stage,),
+            )
+            for r in cursor:
+                yield Entry(r[0], r[1], r[2], r[3], r[4], True, r[6], r[7], json.loads(r[8]))
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot read ledger: {exc}", self.path) from None
+
     def verify(self) -> Verification:
         """Walk every row: seq contiguous from 1, each record's sha256 and chain hash recomputed,
         the head kept in ``meta`` equal to the last row."""

@@ -29,9 +29,11 @@ def build_input(
     *,
     now: dt.datetime,
     context: dict[str, Any] | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
     ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
+    ``evidence`` holds ``attestations``, ``metrics`` and ``baseline`` (``scanner.evidence.quality``).
     Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     if isinstance(stage, str):
         stage = Stage.parse(stage)
@@ -59,6 +61,9 @@ def build_input(
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
         "signatures": [],
         "provenance": [],
+        "attestations": {},
+        "metrics": {},
+        "baseline": {"found": False, "metrics": {}},
         "waivers": waiver_docs,
         "waivers_index": index_waivers(waiver_docs),
         "context": {
@@ -72,6 +77,7 @@ def build_input(
         if r.section:
             doc[r.section] = r.data
         doc["context"].update(r.context)
+    doc.update(evidence or {})
     return doc
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.report import view
+from scanner.report.quality import quality_view
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 LIMIT = 50
@@ -47,6 +48,7 @@ def render(record: dict[str, Any], *, limit: int = LIMIT, **_: Any) -> str:
         "policy": policy[:19] if policy else None,
         "db": inputs.get("vulnerability_db"),
         "run_url": md_url(view.ci_run(record)),
+        "quality": quality_view(record),
     }
     template = environment(autoescape=False).get_template("report.md.j2")
     return template.render(record=record, v=v).rstrip() + "\n"

@@ -37,6 +37,10 @@ def render(record: dict[str, Any], *, color: bool = False, width: int | None = N
     counts = record.get("counts") or {}
     if counts:
         console.print(", ".join(f"{counts[s.value]} {s.value}" for s in reversed(Severity) if s.value in counts))
+    from scanner.report.quality import lines as quality_lines
+
+    for line in quality_lines(record):
+        console.print(line, markup=False)
     decision = record.get("decision")
     if decision is not None:
         verdict = "ALLOWED" if decision["allow"] else "DENIED"

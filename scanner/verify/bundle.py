@@ -69,6 +69,15 @@ def read_documents(path: Path) -> list[SignedDoc]:
         raise ScanError("signature path is a directory", path) from None
     except OSError as exc:
         raise ScanError(f"cannot read signature file: {exc.strerror or exc}", path) from None
+    return parse_documents(raw, path)
+
+
+def parse_documents(raw: bytes, path: Path) -> list[SignedDoc]:
+    """Every signed document in ``raw`` (one JSON document, or JSON lines); ``path`` names where
+    the bytes came from (a file, or a registry reference). VerifyFailure when it is not a
+    signature document at all."""
+    if len(raw) > MAX_BYTES:
+        raise VerifyFailure(f"signature document is {len(raw)} bytes, more than the {MAX_BYTES >> 20} MiB allowed")
     try:
         return [classify(_parse(raw), raw, path)]
     except json.JSONDecodeError as whole:
