@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 
 LEDGER_FORMAT = "scanner-ledger/1"
@@ -224,7 +225,7 @@ class Ledger:
                 allow=None if r[5] is None else bool(r[5]),
                 actor=r[6],
                 hash=r[7],
-                record=json.loads(r[8]),
+                record=jsonfile.loads(r[8]),
             )
             for r in rows
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import lzma
+import os
 import struct
 import zlib
 from collections import Counter
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scanner.core import Finding, Severity
+from scanner.core import Finding, ScanError, Severity
 from scanner.files import walk
 from scanner.models import containers, sniff
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
@@ -138,13 +139,21 @@ class Dispatcher:
             return [], "symlink", 0  # an in-tree directory link: its files are scanned where they are
         if is_link and not path.exists():
             return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
+        from scanner.safeio import NotRegularFile, open_regular
+
         try:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
+            # a FIFO would block forever and a device stream without end: regular files only,
+            # checked on the opened descriptor (a link named on the command line is followed)
+            with open_regular(path, follow=is_link) as fh:
+                size = os.fstat(fh.fileno()).st_size
                 fmt = sniff.sniff_stream(fh, size, path.name)
                 ctx = self._ctx(path, base)
                 budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
                 findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
+        except NotRegularFile as exc:
+            return [unscannable(shown, exc.message, file_type=_file_type(path))], "special", 0
+        except ScanError as exc:
+            return [unscannable(shown, f"cannot read: {exc.message}")], "unreadable", 0
         except OSError as exc:
             return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable", 0
         return findings, fmt, size
@@ -350,6 +359,15 @@ def _verdict(findings: list[Finding]) -> str:
     if any(f.id == UNSCANNABLE for f in findings):
         return "unscannable"
     return "findings" if findings else "clean"
+
+
+def _file_type(path: Path) -> str:
+    from scanner.safeio import describe_mode
+
+    try:
+        return describe_mode(path.stat().st_mode)
+    except OSError:
+        return "unknown"
 
 
 def _link_target(path: Path) -> str:

@@ -63,7 +63,7 @@ def run_modelscan(
     }
     eligible = []
     for entry in files:
-        if entry.format in ("symlink", "unreadable") or Path(entry.path).suffix.lower() not in extensions:
+        if entry.format in ("symlink", "unreadable", "special") or Path(entry.path).suffix.lower() not in extensions:
             continue
         if entry.size > max_bytes:
             report.skipped.append(entry.path)

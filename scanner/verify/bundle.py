@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.verify.result import VerifyFailure
 
@@ -88,7 +89,7 @@ def read_documents(path: Path) -> list[SignedDoc]:
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return jsonfile.loads(raw)
     except UnicodeDecodeError:
         raise VerifyFailure("not valid JSON (not UTF-8 text)") from None
     except RecursionError:

@@ -9,7 +9,6 @@ a ``reason``; the audit turns it into a ``VULN-UNAUDITED`` finding instead of dr
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import urllib.parse
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner import jsonfile
 from scanner.core import ArtifactKind
 from scanner.errors import ScanError
 from scanner.vulns.osv import normalize_name
@@ -114,28 +114,45 @@ def from_app_dir(path: Path) -> list[Dependency]:
 # ---------------------------------------------------------------- requirements
 
 
-def from_requirements(path: Path, _depth: int = 0, _seen: set[Path] | None = None) -> list[Dependency]:
-    """Pinned requirements, ``-r`` includes followed (bounded, no cycles); options that change
-    where packages come from are ignored, ``-e`` and URL requirements cannot be audited."""
+def from_requirements(
+    path: Path, _depth: int = 0, _seen: set[Path] | None = None, _project: Path | None = None
+) -> list[Dependency]:
+    """Pinned requirements, ``-r`` includes followed (bounded, no cycles, confined to the
+    project tree, regular files only); options that change where packages come from are
+    ignored, ``-e`` and URL requirements cannot be audited."""
+    from scanner.inventory.requirements import include_path, read_requirements_text
+
     seen = _seen if _seen is not None else set()
+    project = _project or path.parent
     real = path.resolve()
     if real in seen:
         return []
     seen.add(real)
-    text = _read_text(path, MAX_MANIFEST_BYTES)
+    text = read_requirements_text(path, follow=_depth == 0)
     deps: list[Dependency] = []
     for lineno, line in _logical_lines(text):
         where = f"{path}:{lineno}"
         if line.startswith("-"):
             opt, arg = re.split(r"[\s=]", line, maxsplit=1)[0], _option_arg(line)
-            if opt in ("-r", "--requirement") and arg:
-                if _depth >= MAX_INCLUDE_DEPTH:
-                    raise ScanError(f"requirements includes nested deeper than {MAX_INCLUDE_DEPTH}", where)
-                deps.extend(from_requirements(path.parent / arg, _depth + 1, seen))
+            if opt in ("-r", "--requirement", "-c", "--constraint"):
+                target = include_path(path, lineno, arg, project)
+                if opt in ("-r", "--requirement"):
+                    if _depth >= MAX_INCLUDE_DEPTH:
+                        raise ScanError(f"requirements includes nested deeper than {MAX_INCLUDE_DEPTH}", where)
+                    deps.extend(from_requirements(target, _depth + 1, seen, project))
             elif opt in ("-e", "--editable"):
-                deps.append(Dependency(arg or line, None, where, "editable requirement: no pinned version"))
+                shown = (arg or line) if _depth == 0 else "editable requirement"
+                deps.append(Dependency(shown, None, where, "editable requirement: no pinned version"))
             continue
-        deps.extend(requirement(line, where))
+        found = requirement(line, where)
+        if _depth > 0:  # an included file's text is never echoed (an include may name a secrets file)
+            found = [
+                Dependency("unparseable line", None, where, "unparseable requirement")
+                if (d.reason or "").startswith("unparseable")
+                else d
+                for d in found
+            ]
+        deps.extend(found)
     return deps
 
 
@@ -273,7 +290,7 @@ def from_sbom(path: Path) -> list[Dependency]:
     if text.lstrip().startswith("<"):
         raise ScanError("CycloneDX XML is not supported for audit; give the JSON form", path)
     try:
-        doc = json.loads(text)
+        doc = jsonfile.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ScanError(f"invalid JSON: {exc}", path) from None
     if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
