@@ -40,7 +40,7 @@ def parse(text: str | bytes | bytearray, where: str | Path, what: str = "JSON do
     except json.JSONDecodeError as exc:
         raise ScanError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where) from None
     except UnicodeDecodeError:
-        raise ScanError(f"{what} is not UTF-8", where) from None
+        raise ScanError(f"cannot read {what}: not UTF-8 text", where) from None
     except RecursionError:
         raise ScanError(f"{what} nested too deeply", where) from None
     except ValueError as exc:

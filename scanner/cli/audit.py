@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from scanner.cli.options import common_options, exceeds, output_options, parse_fail_on, plan_outputs, write_outputs
+from scanner.cli.options import common_options, exit_code, output_options, parse_fail_on, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
 
@@ -93,7 +93,7 @@ def audit(
         deps = collect(path, artifact_kind)
         result = run_audit(deps, database)
         info = database.info
-    check = check_result(result, info, now)
+    check = check_result(result, info, now, str(path) if path is not None else None)
     outcome = apply_waivers(check.findings, waiver_list, now.date())
     for w in outcome.expired:
         ui.warn(f"waiver {w.id} expired on {w.expires.isoformat()}: it no longer ignores anything")
@@ -126,7 +126,7 @@ def audit(
         extra={"vulnerability_db": check.context["vulnerability_db"], "audit": check.summary},
     )
     write_outputs(plan, record_renderer(record))
-    return 1 if exceeds(record["findings"], threshold) else 0
+    return exit_code(record, threshold)
 
 
 def _purl(dep: Dependency) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cli.options import common_options, exceeds, output_options, parse_fail_on, plan_outputs, write_outputs
+from scanner.cli.options import common_options, exit_code, output_options, parse_fail_on, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
 
@@ -61,4 +61,4 @@ def scan(
     results = run_checks(GateContext(artifact=artifact, inventory=Inventory(), settings=settings), checks)
     record = build_record(command="scan", artifact=artifact, inventory=None, results=results)
     write_outputs(plan, record_renderer(record))
-    return 1 if exceeds(record["findings"], threshold) else 0
+    return exit_code(record, threshold)

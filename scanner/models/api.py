@@ -23,6 +23,7 @@ from scanner.core import Finding, Severity
 
 CHECK = "model"
 UNSCANNABLE = "MODEL-UNSCANNABLE"
+NOTHING_TO_JUDGE = "MODEL-NOTHING-TO-JUDGE"
 
 
 @dataclass(frozen=True)
@@ -73,4 +74,18 @@ def unscannable(subject: str, reason: str, **evidence: Any) -> Finding:
         fix="re-export the model in a safe format (safetensors) or remove the file",
         reason=reason,
         **evidence,
+    )
+
+
+def nothing_to_judge(subject: str, files: int) -> Finding:
+    """No file (of ``files``) was in any model format: the model check judged nothing, and
+    nothing judged is never reported clean."""
+    what = "no files" if files == 0 else f"{files} file(s), none of them in a model format"
+    return finding(
+        NOTHING_TO_JUDGE,
+        Severity.HIGH,
+        subject,
+        f"nothing to judge: {what} (empty, text only, or content no model loader reads)",
+        fix="point the scan at the model's weights (safetensors, GGUF, ONNX, pickle-based checkpoints, ...)",
+        files=files,
     )

@@ -25,6 +25,7 @@ class ModelCheck(Check):
         return artifact.kind.is_model
 
     def run(self, ctx: GateContext) -> CheckResult:
+        from scanner.models.api import nothing_to_judge
         from scanner.models.dispatch import scan_path
         from scanner.models.second_opinion import DEFAULT_MAX_BYTES, run_modelscan
 
@@ -40,6 +41,11 @@ class ModelCheck(Check):
         result = scan_path(path, settings)
         findings = result.findings
         summary = result.summary()
+        complete = result.complete
+        if result.judged == 0 and not findings:
+            # an empty directory, text only, an unknown JSON: nothing was judged, which is not clean
+            findings = [*findings, nothing_to_judge(str(path), len(result.files))]
+            complete = False
         if settings.get("model_second_opinion", True):
             findings, opinion = run_modelscan(
                 result.files, findings, int(settings.get("model_second_opinion_max_bytes", DEFAULT_MAX_BYTES))
@@ -48,7 +54,7 @@ class ModelCheck(Check):
         return CheckResult(
             check=self.name,
             findings=findings,
-            complete=result.complete,
+            complete=complete,
             summary=summary,
             data=[{"path": f.path, "format": f.format, "verdict": f.verdict} for f in result.files],
             section=None,

@@ -83,7 +83,9 @@ def test_real_bundle_checked_against_policy_identities(tmp_path: Path) -> None:
         "error": error,
     }
     assert out.policy_input["signatures"][0]["verified"] is False
-    assert out.decision.allow  # the shipped dev stage blocks at "critical" only
+    # the shipped dev stage blocks at "critical" only; the text file lists no dependency, which
+    # is nothing to audit (an incomplete check), the only reason to deny
+    assert [r.rule for r in out.decision.deny] == ["checks-incomplete"]
     prod = gate(a, {"staging": True, "policy_data": policy_data(signatures=regexp)}, "prod", ArtifactKind.REQUIREMENTS)
     assert not prod.decision.allow
     assert any("SIGNATURE-INVALID" in r.message for r in prod.decision.deny)
