@@ -90,6 +90,8 @@ def read_documents(path: Path) -> list[SignedDoc]:
 def _parse(raw: bytes) -> Any:
     try:
         return jsonfile.loads(raw)
+    except jsonfile.DuplicateKey as exc:
+        raise VerifyFailure(f"not valid JSON: {exc}") from None
     except UnicodeDecodeError:
         raise VerifyFailure("not valid JSON (not UTF-8 text)") from None
     except RecursionError:

@@ -19,6 +19,8 @@ def parse_statement(payload: bytes) -> dict[str, Any]:
     """The statement in a DSSE payload; VerifyFailure when it is not an in-toto statement."""
     try:
         stmt = jsonfile.loads(payload)
+    except jsonfile.DuplicateKey as exc:
+        raise VerifyFailure(f"DSSE payload: {exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VerifyFailure("DSSE payload is not valid JSON") from None
     except RecursionError:
