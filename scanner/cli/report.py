@@ -12,6 +12,7 @@ import click
 from scanner.cli.options import common_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
+from scanner.textsafe import terminal
 
 HISTORY_FORMATS = ["html", "markdown", "json"]
 
@@ -139,5 +140,5 @@ def verify_ledger(db: Path | None, as_json: bool) -> int:
     else:
         click.echo(f"ledger {result.path}: BROKEN, {len(result.problems)} problem(s) in {result.count} record(s)")
         for problem in result.problems:
-            click.echo(f"  {problem}")
+            click.echo(f"  {terminal(problem)}")
     return 0 if result.ok else 1
