@@ -94,9 +94,9 @@ def audit(
         result = run_audit(deps, database)
         info = database.info
     check = check_result(result, info, now, str(path) if path is not None else None)
-    outcome = apply_waivers(check.findings, waiver_list, now.date())
+    outcome = apply_waivers(check.findings, waiver_list, now)
     for w in outcome.expired:
-        ui.warn(f"waiver {w.id} expired on {w.expires.isoformat()}: it no longer ignores anything")
+        ui.warn(f"waiver {w.id} expired on {w.expires_text}: it no longer ignores anything")
     waived = [f for f in outcome.findings if f["waived"]]
     if waived:
         ui.info(f"{len(waived)} finding(s) waived: " + ", ".join(_waived_label(f) for f in waived))

@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
-from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.options import check_writable, common_options, output_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, gate_settings
-from scanner.core import ArtifactKind
+from scanner.core import ArtifactKind, ScanError
 from scanner.report import FORMATS
 
 
@@ -100,12 +100,18 @@ def gate(
         waivers=waiver_list,
         evidence={"data_file": data_file, "waiver_file": waivers},
     )
+    # Evidence first, the ledger entry after it: a run whose report or evidence could not be
+    # written stops here (exit 2) and is never recorded as a promotion.
+    check_writable(plan, save_input, verify_flags.get("attestation_output"))
+    if save_input:
+        try:
+            save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise ScanError(f"cannot write the policy input: {exc.strerror or exc}", save_input) from None
+    emit_attestation(outcome, verify_flags, policy_dir, policy_data)
     if not no_ledger:
         from scanner.evidence.ledger import record_decision
 
         record_decision(ledger, outcome.record)
-    if save_input:
-        save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
-    emit_attestation(outcome, verify_flags, policy_dir, policy_data)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1

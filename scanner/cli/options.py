@@ -117,6 +117,22 @@ def plan_outputs(
     return plan
 
 
+def check_writable(plan: Sequence[tuple[str, str | None]], *extra: str | Path | None) -> None:
+    """Fail (exit 2) before anything is recorded when a report or evidence file cannot be
+    written: a decision whose evidence is missing must not stand in the ledger as a promotion."""
+    for dest in [d for _, d in plan if d is not None] + [str(e) for e in extra if e]:
+        target = Path(dest)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            existed = target.exists()
+            with open(target, "a", encoding="utf-8"):
+                pass
+            if not existed:
+                target.unlink()
+        except OSError as exc:
+            raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
+
+
 def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str]) -> None:
     for fmt, dest in plan:
         text = render(fmt)

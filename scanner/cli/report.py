@@ -69,6 +69,7 @@ def report(
     with Ledger(ledger, create=False) as db:
         entries = db.entries(since=window["since"], until=window["until"], artifact=artifact)
         verification = db.verify()
+        verification.problems.extend(db.damaged)
     doc = history.build(entries, verification, window)
     write_outputs(plan, lambda fmt: history.render(fmt, doc))
     _warn_problems(verification)

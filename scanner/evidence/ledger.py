@@ -106,6 +106,7 @@ class Ledger:
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.damaged: list[str] = []
         if not create and not self.path.is_file():
             raise ScanError("ledger not found", self.path)
         try:
@@ -197,38 +198,37 @@ class Ledger:
         self, *, since: str | None = None, until: str | None = None, artifact: str | None = None
     ) -> list[Entry]:
         """Records in order; ``since``/``until`` compare with the record's UTC timestamp
-        (ISO text, a date alone means its whole day)."""
-        sql = "SELECT seq, recorded_at, artifact, artifact_digest, stage, allow, actor, hash, record FROM decisions"
-        where, args = [], []
-        if since:
-            where.append("recorded_at >= ?")
-            args.append(since)
-        if until:
-            where.append("recorded_at < ?")
-            args.append(until)
-        if artifact:
-            where.append("artifact = ?")
-            args.append(artifact)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        (ISO text, a date alone means its whole day).
+
+        Every value comes from the chained record itself, never from the convenience columns
+        beside it (``artifact``, ``stage``, ``allow``, ``actor``, ``recorded_at``), which the hash
+        chain does not cover: editing them in SQLite must not turn a blocked decision into a
+        promotion in a report. A row whose record cannot be read is left out and named in
+        ``damaged`` (``verify`` reports it as edited too)."""
+        sql = "SELECT seq, hash, record FROM decisions ORDER BY seq"
+        self.damaged = []
         try:
-            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+            rows = self._db.execute(sql).fetchall()
         except sqlite3.DatabaseError as exc:
             raise ScanError(f"cannot read ledger: {exc}", self.path) from None
-        return [
-            Entry(
-                seq=r[0],
-                recorded_at=r[1],
-                artifact=r[2],
-                artifact_digest=r[3],
-                stage=r[4],
-                allow=None if r[5] is None else bool(r[5]),
-                actor=r[6],
-                hash=r[7],
-                record=jsonfile.loads(r[8]),
-            )
-            for r in rows
-        ]
+        out: list[Entry] = []
+        for seq, digest, body in rows:
+            try:
+                record = jsonfile.loads(body)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+                entry = _entry(seq, digest, record)
+            except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+                self.damaged.append(f"#{seq}: record damaged ({str(exc)[:80]}): left out of the report")
+                continue
+            if since and entry.recorded_at < since:
+                continue
+            if until and entry.recorded_at >= until:
+                continue
+            if artifact and entry.artifact != artifact:
+                continue
+            out.append(entry)
+        return out
 
     def verify(self) -> Verification:
         """Walk every row: seq contiguous from 1, each record's sha256 and chain hash recomputed,
@@ -260,6 +260,23 @@ class Ledger:
                 f"last row is #{out.head_seq} {out.head_hash[:12]}… (newest rows removed or head edited)"
             )
         return out
+
+
+def _entry(seq: int, digest: str, record: dict[str, Any]) -> Entry:
+    artifact = record.get("artifact") or {}
+    decision = record.get("decision") or {}
+    allow = decision.get("allow")
+    return Entry(
+        seq=int(seq),
+        recorded_at=str(record.get("timestamp") or ""),
+        artifact=str(artifact.get("name", "")),
+        artifact_digest=str(artifact.get("digest", "")),
+        stage=record.get("stage"),
+        allow=allow if isinstance(allow, bool) else None,
+        actor=(record.get("ci") or {}).get("actor"),
+        hash=str(digest),
+        record=record,
+    )
 
 
 def record_decision(path: Path | None, record: dict[str, Any]) -> None:
