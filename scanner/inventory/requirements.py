@@ -61,7 +61,7 @@ def read_requirements_text(path: Path, what: str = "requirements file", *, follo
         data = read_bounded(path, FILE_LIMIT, what=what, follow=follow)
     except ScanError:
         if not path.exists() and not path.is_symlink():
-            raise ScanError("no such file", path) from None
+            raise ScanError("cannot read requirements file: no such file", path) from None
         raise
     try:
         return data.decode("utf-8")
@@ -138,6 +138,7 @@ def _read(
                     f"editable requirement {spec!r} is not inventoried"
                     if depth == 0
                     else "editable requirement is not inventoried",
+                    spec.split(None, 1)[-1].removeprefix("--editable=").strip() if depth == 0 else "(included file)",
                 )
             )
             current = None
@@ -154,7 +155,9 @@ def _read(
                 if depth == 0
                 else "cannot parse this line (an included file's text is not shown)"
             )
-            inv.findings.append(_finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", shown))
+            inv.findings.append(
+                _finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", shown, spec if depth == 0 else "(included file)")
+            )
             current = None
             continue
         current = None
@@ -186,6 +189,7 @@ def _read(
                         lineno,
                         "SBOM-CONFLICTING-REQUIREMENT",
                         f"{name} is required as {previous.version or 'unpinned'} and {version or 'unpinned'}",
+                        spec,
                     )
                 )
             current = name
@@ -237,13 +241,14 @@ def _logical_lines(text: str) -> list[tuple[int, str | None, list[str]]]:
     return out
 
 
-def _finding(path: Path, lineno: int, rule: str, message: str) -> Finding:
+def _finding(path: Path, lineno: int, rule: str, message: str, requirement: str) -> Finding:
+    """``requirement`` (the line's text) lets the audit name what it could not audit."""
     return Finding(
         id=rule,
         check="sbom",
         severity=Severity.MEDIUM,
         subject=f"{path}:{lineno}",
         message=message,
-        evidence={"file": str(path), "line": lineno},
+        evidence={"file": str(path), "line": lineno, "requirement": requirement},
         fix="fix the requirements file (pip-compile or uv pip compile write a complete pinned one)",
     )

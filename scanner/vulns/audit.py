@@ -15,7 +15,7 @@ from scanner.core import Finding, Severity
 from scanner.errors import ScanError
 from scanner.vulns import osv
 from scanner.vulns.db import Database, DbInfo, Vulnerability
-from scanner.vulns.deps import Dependency, unique
+from scanner.vulns.dependency import Dependency, unique
 
 CHECK = "vulns"
 UNAUDITED_SEVERITY = Severity.MEDIUM
@@ -132,13 +132,18 @@ def describe(info: DbInfo, now: dt.datetime | None = None) -> str:
 
 
 def check_result(
-    result: AuditResult, info: DbInfo, now: dt.datetime | None = None, source: str | None = None
+    result: AuditResult,
+    info: DbInfo,
+    now: dt.datetime | None = None,
+    source: str | None = None,
+    *,
+    expects: bool = True,
 ) -> CheckResult:
     """The contract shape. Dependencies that could not be audited are ``VULN-UNAUDITED``
     findings (medium), so the policy weighs them per stage; the check itself examined everything
     it was given, so it is complete (a database it cannot read stops it with a ScanError)."""
     findings = list(result.findings)
-    nothing = result.audited + result.unaudited == 0
+    nothing = expects and result.audited + result.unaudited == 0
     if nothing:
         findings.append(
             Finding(
