@@ -36,6 +36,11 @@ class Limits:
     max_ratio: int = 200  # decompressed / compressed, per member (zip bombs)
     max_entries: int = 100_000  # members of one archive
     max_header_bytes: int = 100 << 20  # safetensors / GGUF / JSON headers
+    # one budget for the whole artifact, across all nesting levels (see streams.ArtifactBudget)
+    max_artifact_entries: int = 200_000  # embedded entries examined
+    max_artifact_archives: int = 1_000  # archives found inside other content
+    max_artifact_bytes: int = 32 << 30  # decompressed
+    max_artifact_seconds: float = 600.0  # spent below the top level of files
 
 
 @dataclass

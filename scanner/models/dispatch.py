@@ -21,7 +21,7 @@ from scanner.core import Finding, ScanError, Severity
 from scanner.files import walk
 from scanner.models import containers, sniff
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
-from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
+from scanner.models.streams import ArtifactBudget, Budget, LimitExceeded, TruncatedStream
 
 RULE_SYMLINK = "MODEL-SYMLINK-ESCAPE"
 RULE_DEPTH = "MODEL-ARCHIVE-DEPTH"
@@ -62,6 +62,8 @@ MODEL_SUFFIXES = frozenset(
         ".mar",
     }
 )
+# findings that mean some content was not examined (the check is incomplete)
+NOT_EXAMINED = frozenset({UNSCANNABLE, containers.RULE_BOMB, RULE_DEPTH})
 ARCHIVES = {sniff.ZIP, sniff.TAR, sniff.GZIP, sniff.BZIP2, sniff.XZ, sniff.ZLIB}
 
 
@@ -81,7 +83,7 @@ class ScanResult:
 
     @property
     def complete(self) -> bool:
-        return not any(f.id == UNSCANNABLE for f in self.findings)
+        return not any(f.id in NOT_EXAMINED for f in self.findings)
 
     def summary(self) -> dict[str, Any]:
         verdicts = Counter(f.verdict for f in self.files)
@@ -102,6 +104,10 @@ class Dispatcher:
         self.settings = dict(settings or {})
         self.limits = limits or Limits()
         self.judged = 0  # files (and members) recognised as a model format and examined
+        lim = self.limits
+        self.artifact_budget = ArtifactBudget(
+            lim.max_artifact_entries, lim.max_artifact_archives, lim.max_artifact_bytes, lim.max_artifact_seconds
+        )
 
     # -- files --
 
@@ -144,6 +150,9 @@ class Dispatcher:
             return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
         from scanner.safeio import NotRegularFile, open_regular
 
+        if self.artifact_budget.exhausted:
+            reason = f"not scanned: the artifact's budget is spent ({self.artifact_budget.exhausted})"
+            return [unscannable(shown, reason)], "skipped", 0
         try:
             # a FIFO would block forever and a device stream without end: regular files only,
             # checked on the opened descriptor (a link named on the command line is followed)
@@ -151,7 +160,12 @@ class Dispatcher:
                 size = os.fstat(fh.fileno()).st_size
                 fmt = sniff.sniff_stream(fh, size, path.name)
                 ctx = self._ctx(path, base)
-                budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
+                budget = Budget(
+                    self.limits.max_total_bytes,
+                    self.limits.max_member_bytes,
+                    self.limits.max_ratio,
+                    artifact=self.artifact_budget,
+                )
                 findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
         except NotRegularFile as exc:
             return [unscannable(shown, exc.message, file_type=_file_type(path))], "special", 0
@@ -184,6 +198,12 @@ class Dispatcher:
         member: str | None = None,
     ) -> list[Finding]:
         """An embedded file (archive member, decompressed stream, nested payload)."""
+        if self.artifact_budget.exhausted:
+            return []  # already reported once (MODEL-ARCHIVE-BOMB): nothing more is opened
+        try:
+            self.artifact_budget.entry()
+        except LimitExceeded as exc:
+            return [containers._bomb(subject, str(exc), member=member)]
         if depth > self.limits.max_depth:
             return [
                 finding(
@@ -246,6 +266,8 @@ class Dispatcher:
 
         if fmt not in (sniff.UNKNOWN, sniff.TEXT, sniff.EMPTY, sniff.JSON):
             self.judged += 1
+        if depth > 0 and fmt in ARCHIVES | {sniff.SEVENZIP}:
+            self.artifact_budget.archive()
         sub_ctx = FormatContext(
             root=ctx.root,
             path=ctx.path,
@@ -391,7 +413,7 @@ def _has_chat_template(data: BinaryIO, size: int) -> bool:
 
 
 def _verdict(findings: list[Finding]) -> str:
-    if any(f.id == UNSCANNABLE for f in findings):
+    if any(f.id in NOT_EXAMINED for f in findings):
         return "unscannable"
     return "findings" if findings else "clean"
 
