@@ -413,7 +413,7 @@ def _has_chat_template(data: BinaryIO, size: int) -> bool:
 
 
 def _verdict(findings: list[Finding]) -> str:
-    if any(f.id in NOT_EXAMINED for f in findings):
+    if any(f.id == UNSCANNABLE for f in findings):
         return "unscannable"
     return "findings" if findings else "clean"
 
