@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.core import Decision, Reason, ScanError
+from scanner.policy import address_space
 from scanner.userdirs import cache_dir
 
 QUERY = "data.scanner.gate"
@@ -42,6 +43,10 @@ FALLBACK_QUERY = (
     '"deny": object.get(data.scanner.gate, "deny", set()), '
     '"warn": object.get(data.scanner.gate, "warn", set())}'
 )
+
+
+# regopy aborts the process (SIGABRT) under a low address-space limit: stop first, clearly.
+address_space.check()
 
 
 @dataclass(frozen=True)
