@@ -59,6 +59,25 @@ def canonical(record: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+# The inventory parts of a record: the ledger keeps their digest and size, not a copy per gate.
+INVENTORY_KEYS = ("components", "sbom")
+
+
+def ledger_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the ledger stores it: the inventory (``components``, ``sbom``) replaced by
+    the sha256 of its canonical JSON and its length, so that a 25 MB BOM is not written into the
+    ledger on every gate while the chain still pins exactly which inventory was judged (compare
+    with the JSON evidence record, which carries it whole)."""
+    out = dict(record)
+    for key in INVENTORY_KEYS:
+        value = record.get(key)
+        if isinstance(value, (list, dict)) and value:
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            size = len(value) if isinstance(value, list) else len(value.get("components") or [])
+            out[key] = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "items": size}
+    return out
+
+
 def chain_hash(seq: int, prev_hash: str, record_sha256: str) -> str:
     return hashlib.sha256(f"{LEDGER_FORMAT}\n{seq}\n{prev_hash}\n{record_sha256}".encode()).hexdigest()
 
@@ -155,7 +174,7 @@ class Ledger:
 
     def append(self, record: dict[str, Any]) -> tuple[int, str]:
         """Append one record in one transaction; returns its (seq, hash)."""
-        body = canonical(record)
+        body = canonical(ledger_view(record))
         record_sha = hashlib.sha256(body.encode()).hexdigest()
         decision = record.get("decision") or {}
         allow = decision.get("allow")
