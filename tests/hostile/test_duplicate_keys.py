@@ -51,10 +51,10 @@ def test_policy_data_and_input_with_duplicate_keys(hostile: Hostile) -> None:
     data.write_text('{"stages": {}, "stages": {"prod": {}}}')
     inp = hostile.work / "input.json"
     inp.write_text(json.dumps({"artifact": {"name": "x"}})[:-1] + ', "artifact": {}}')
-    out = hostile.run("policy", "eval", "--input", inp)
+    out = hostile.run("policy", "eval", "--input", inp, memory=False)
     assert out.code == 2, out.text
     assert f"{inp}: " in out.err and "duplicate key 'artifact'" in out.err
-    out = hostile.run("policy", "test", "--data", data)
+    out = hostile.run("policy", "test", "--data", data, memory=False)
     assert out.code == 2, out.text
     assert f"{data}: " in out.err and "duplicate key 'stages'" in out.err
 

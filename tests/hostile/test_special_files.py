@@ -103,11 +103,10 @@ def test_include_outside_the_project_is_refused(hostile: Hostile) -> None:
     secret.write_text("AWS_SECRET_ACCESS_KEY=abc123verysecret\n")
     req = hostile.work / "requirements.txt"
     req.write_text(f"-r {secret}\nsix==1.16.0\n")
-    for fmt in ("json", "sarif", "markdown"):
-        out = hostile.run("audit", req, "-f", fmt)
-        assert out.code == 2, out.text
-        assert "abc123verysecret" not in out.text
-        assert "requirements.txt" in out.err and "outside" in out.err
+    out = hostile.run("audit", req, "-f", "json", "-f", f"sarif={hostile.work / 'r.sarif'}")
+    assert out.code == 2, out.text
+    assert "abc123verysecret" not in out.text
+    assert "requirements.txt" in out.err and "outside" in out.err
 
 
 def test_include_with_traversal_is_refused(hostile: Hostile) -> None:
@@ -143,9 +142,11 @@ def test_included_content_never_reaches_output(hostile: Hostile) -> None:
     (hostile.work / "extra.txt").write_text("SECRET_TOKEN_VALUE=zzz-top-secret-zzz\n")
     req = hostile.work / "requirements.txt"
     req.write_text("-r extra.txt\n")
-    for fmt in ("json", "sarif", "markdown", "table"):
-        out = hostile.run("audit", req, "-f", fmt)
-        assert "zzz-top-secret-zzz" not in out.text, fmt
+    reports = [f"{fmt}={hostile.work / ('r.' + fmt)}" for fmt in ("json", "sarif", "markdown", "html")]
+    out = hostile.run("audit", req, "-f", "table", *[a for r in reports for a in ("-f", r)])
+    assert "zzz-top-secret-zzz" not in out.text
+    for fmt in ("json", "sarif", "markdown", "html"):
+        assert "zzz-top-secret-zzz" not in (hostile.work / f"r.{fmt}").read_text(), fmt
     out = hostile.run("gate", req, "-f", "json", memory=False)
     assert "zzz-top-secret-zzz" not in out.text
     ledger = (hostile.work / ".scanner" / "ledger.db").read_bytes()
