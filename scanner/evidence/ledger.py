@@ -134,7 +134,7 @@ class Ledger:
             self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if create:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._wal()
                 with self._transaction():
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         self._db.execute(statement)
@@ -144,6 +144,22 @@ class Ledger:
             raise ScanError(f"cannot open ledger: {exc}", self.path) from None
         except OSError as exc:
             raise ScanError(f"cannot open ledger: {exc.strerror or exc}", self.path) from None
+
+    def _wal(self) -> None:
+        """Switch to WAL once (the mode is kept in the file). Changing the journal mode does not
+        wait on SQLite's busy handler, so writers starting together retry here."""
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                if str(self._db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()
