@@ -210,6 +210,7 @@ def _decide_and_record(
             data_file=data_file if stages.decide else None,
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
+            components=outcome.policy_input["sbom"]["components"] if outcome.policy_input else None,
             **evidence,
         )
     )
