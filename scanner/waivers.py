@@ -244,13 +244,14 @@ class _WaiverIndex:
 
 def load_waivers(path: Path) -> list[Waiver]:
     from scanner import safeyaml
+    from scanner.safeio import read_bounded
 
+    if not path.exists():
+        raise ScanError("waivers file not found", path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScanError("waivers file not found", path) from None
-    except OSError as exc:
-        raise ScanError(f"cannot read waivers file: {exc.strerror}", path) from None
+        raw = read_bounded(path, safeyaml.MAX_BYTES, what="waivers file", follow=True)  # never a FIFO
+    except ScanError as exc:
+        raise ScanError(f"cannot read waivers file: {exc.message}", path) from None
     doc = safeyaml.load(raw, str(path))
     if doc is None:
         return []

@@ -75,9 +75,7 @@ def build_record(
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
-        "components": (
-            list(components) if components is not None else [c.to_dict() for c in inventory.components]
-        )
+        "components": (list(components) if components is not None else [c.to_dict() for c in inventory.components])
         if inventory
         else [],
         "sbom": sbom,

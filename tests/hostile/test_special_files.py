@@ -214,3 +214,15 @@ def test_db_import_rejects_links_and_special_files(hostile: Hostile) -> None:
         (dump / name).unlink()
     ok = hostile.run("db", "import", dump, "--db", db)
     assert ok.code == 0, ok.text
+
+
+def test_fifo_or_device_named_on_the_command_line(hostile: Hostile) -> None:
+    os.mkfifo(hostile.work / "pipe")
+    for command in (("scan", "pipe"), ("audit", "pipe"), ("gate", "/dev/zero", "--no-ledger")):
+        out = hostile.run(*command, memory=command[0] != "gate")
+        assert out.code == 2, out.text
+        assert "not a regular file or directory: not read" in out.err and command[1] in out.err
+    req = hostile.work / "requirements.txt"
+    req.write_text("six==1.16.0\n")
+    out = hostile.run("audit", req, "--waivers", "pipe")
+    assert out.code == 2 and "pipe: cannot read waivers file: is a fifo" in out.err
