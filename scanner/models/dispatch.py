@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import lzma
-import os
 import struct
 import zlib
 from collections import Counter
@@ -17,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scanner.core import Finding, ScanError, Severity
-from scanner.files import walk
-from scanner.models import containers, sniff
+from scanner import files as fs
+from scanner.core import Finding, Severity
+from scanner.files import FileEntry, FileSet, OpenedFile
+from scanner.formats import sniff
+from scanner.models import containers
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
 from scanner.models.streams import ArtifactBudget, Budget, LimitExceeded, TruncatedStream
 
@@ -97,12 +98,21 @@ class ScanResult:
 
 
 class Dispatcher:
-    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``)."""
+    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``);
+    ``files`` is the run's FileSet: each file is opened once, hashed from its descriptor, and
+    that descriptor is what sniffing and the format scanners read."""
 
-    def __init__(self, root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        files: FileSet | None = None,
+    ) -> None:
         self.root = root
         self.settings = dict(settings or {})
         self.limits = limits or Limits()
+        self.files = files if files is not None else FileSet(root)
         self.judged = 0  # files (and members) recognised as a model format and examined
         lim = self.limits
         self.artifact_budget = ArtifactBudget(
@@ -113,67 +123,39 @@ class Dispatcher:
 
     def scan(self) -> ScanResult:
         result = ScanResult()
-        is_dir = self.root.is_dir()
+        is_dir = self.files.is_dir
         base = self.root if is_dir else self.root.parent
-        for entry in walk(self.root):
+        for entry, opened in self.files.open_each():
             shown = str(self.root / entry.rel) if is_dir else str(self.root)
-            # a file named on the command line is scanned even when it is a link: it was asked for
-            escapes = entry.escapes and is_dir
-            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
+            if opened is None:
+                findings, fmt = _not_read(entry, shown)
+                size = 0
+            else:
+                findings, fmt = self._scan_opened(opened, shown, base)
+                size = opened.size
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
         result.judged = self.judged
         return result
 
-    def _scan_entry(
-        self, path: Path, shown: str, is_link: bool, escapes: bool, base: Path
-    ) -> tuple[list[Finding], str, int]:
-        if escapes:
-            target = _link_target(path)
-            return (
-                [
-                    finding(
-                        RULE_SYMLINK,
-                        Severity.HIGH,
-                        shown,
-                        f"symlink points outside the scanned directory (to {target}); not followed",
-                        fix="replace the link with the file it points to, or remove it",
-                        target=target,
-                    )
-                ],
-                "symlink",
-                0,
-            )
-        if is_link and path.is_dir():
-            return [], "symlink", 0  # an in-tree directory link: its files are scanned where they are
-        if is_link and not path.exists():
-            return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
-        from scanner.safeio import NotRegularFile, open_regular
-
+    def _scan_opened(self, opened: OpenedFile, shown: str, base: Path) -> tuple[list[Finding], str]:
+        fh, size, path = opened.fh, opened.size, opened.entry.path
         if self.artifact_budget.exhausted:
             reason = f"not scanned: the artifact's budget is spent ({self.artifact_budget.exhausted})"
-            return [unscannable(shown, reason)], "skipped", 0
+            return [unscannable(shown, reason)], "skipped"
         try:
-            # a FIFO would block forever and a device stream without end: regular files only,
-            # checked on the opened descriptor (a link named on the command line is followed)
-            with open_regular(path, follow=is_link) as fh:
-                size = os.fstat(fh.fileno()).st_size
-                fmt = sniff.sniff_stream(fh, size, path.name)
-                ctx = self._ctx(path, base)
-                budget = Budget(
-                    self.limits.max_total_bytes,
-                    self.limits.max_member_bytes,
-                    self.limits.max_ratio,
-                    artifact=self.artifact_budget,
-                )
-                findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
-        except NotRegularFile as exc:
-            return [unscannable(shown, exc.message, file_type=_file_type(path))], "special", 0
-        except ScanError as exc:
-            return [unscannable(shown, f"cannot read: {exc.message}")], "unreadable", 0
+            fmt = sniff.sniff_stream(fh, size, path.name)
+            ctx = self._ctx(path, base)
+            budget = Budget(
+                self.limits.max_total_bytes,
+                self.limits.max_member_bytes,
+                self.limits.max_ratio,
+                artifact=self.artifact_budget,
+            )
+            findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
         except OSError as exc:
-            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable", 0
-        return findings, fmt, size
+            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable"
+        return findings, fmt
 
     def _ctx(self, path: Path, base: Path) -> FormatContext:
         return FormatContext(
@@ -418,21 +400,29 @@ def _verdict(findings: list[Finding]) -> str:
     return "findings" if findings else "clean"
 
 
-def _file_type(path: Path) -> str:
-    from scanner.safeio import describe_mode
+def _not_read(entry: FileEntry, shown: str) -> tuple[list[Finding], str]:
+    """The finding for an entry the walk listed but never opened (``scanner.files``)."""
+    if entry.problem == fs.ESCAPES:
+        return [
+            finding(
+                RULE_SYMLINK,
+                Severity.HIGH,
+                shown,
+                f"symlink points outside the scanned directory (to {entry.detail}); not followed",
+                fix="replace the link with the file it points to, or remove it",
+                target=entry.detail,
+            )
+        ], "symlink"
+    if entry.problem == fs.DIR_LINK:
+        return [], "symlink"  # a directory link inside the tree: its files are scanned where they are
+    if entry.problem == fs.LOOP:
+        return [unscannable(shown, "symlink loop: not followed", target=entry.detail)], "symlink"
+    if entry.problem == fs.DANGLING:
+        return [unscannable(shown, "dangling symlink", target=entry.detail)], "symlink"
+    return [unscannable(shown, f"is a {entry.detail}, not a regular file: not read", kind=entry.detail)], "special"
 
-    try:
-        return describe_mode(path.stat().st_mode)
-    except OSError:
-        return "unknown"
 
-
-def _link_target(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return "?"
-
-
-def scan_path(root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> ScanResult:
-    return Dispatcher(root, settings, limits).scan()
+def scan_path(
+    root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None, files: FileSet | None = None
+) -> ScanResult:
+    return Dispatcher(root, settings, limits, files).scan()
