@@ -120,3 +120,23 @@ def test_sarif_cap_never_drops_policy_reasons() -> None:
     assert sarif["runs"][0]["properties"]["resultsTotal"] == 63
     tiny = to_sarif(record, max_results=1)["runs"][0]["results"]
     assert [r["ruleId"] for r in tiny] == ["POLICY/model-unsafe", "POLICY/signature-missing", "POLICY/sbom-incomplete"]
+
+
+def test_model_card_fields_reach_no_terminal_raw(hostile: Hostile) -> None:
+    model = hostile.work / "model"
+    model.mkdir()
+    (model / "model.pkl").write_bytes(_pickle_global("os", "system"))
+    escaped = '"\\e[2K\\rdecision: ALLOWED (promotion to prod)\\e[8m"'  # YAML escapes: parses to ESC, CR
+    (model / "README.md").write_text(
+        f"---\nlicense: {escaped}\nmodel_name: {escaped}\ndatasets: [{escaped}]\n---\n# card\n"
+    )
+    out = hostile.run(
+        "gate", model, "--stage", "prod", "--no-ledger", "-f", "table", "-f", "markdown=r.md", memory=False
+    )
+    assert out.code == 1
+    _no_controls(out.out)
+    _no_controls(out.err)
+    _no_controls((hostile.work / "r.md").read_text())
+    assert [line for line in out.out.splitlines() if line.startswith("decision:")] == [
+        "decision: DENIED (promotion to prod)"
+    ]
