@@ -120,7 +120,7 @@ def plan_outputs(
 def check_writable(plan: Sequence[tuple[str, str | None]], *extra: str | Path | None) -> None:
     """Fail (exit 2) before anything is recorded when a report or evidence file cannot be
     written: a decision whose evidence is missing must not stand in the ledger as a promotion."""
-    for dest in [d for _, d in plan if d is not None] + [str(e) for e in extra if e]:
+    for dest in [d for _, d in plan if d not in (None, "-")] + [str(e) for e in extra if e and str(e) != "-"]:
         target = Path(dest)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
