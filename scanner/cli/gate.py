@@ -11,6 +11,7 @@ import click
 from scanner.cli.audit import db_option, max_age_option
 from scanner.cli.evidence_options import attestation_options
 from scanner.cli.options import (
+    check_writable,
     common_options,
     config_author,
     output_options,
@@ -21,7 +22,7 @@ from scanner.cli.options import (
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, verify_options
-from scanner.core import ArtifactKind
+from scanner.core import ArtifactKind, ScanError
 from scanner.report import FORMATS
 
 
@@ -113,12 +114,18 @@ def gate(
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None
+    # Evidence first, the ledger entry after it: a run whose report or evidence could not be
+    # written stops here (exit 2) and is never recorded as a promotion.
+    check_writable(plan, save_input, verify_flags.get("attestation_output"))
+    if save_input:
+        try:
+            save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise ScanError(f"cannot write the policy input: {exc.strerror or exc}", save_input) from None
+    emit_attestation(outcome, verify_flags)
     if not no_ledger:
         from scanner.evidence.ledger import record_decision
 
         record_decision(ledger, outcome.record)
-    if save_input:
-        save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
-    emit_attestation(outcome, verify_flags)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1

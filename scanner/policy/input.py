@@ -17,7 +17,7 @@ from scanner.waivers import Waiver, WaiverOutcome, apply_waivers
 
 def match_waivers(results: Sequence[CheckResult], waivers: Sequence[Waiver], now: dt.datetime) -> WaiverOutcome:
     """The one place findings meet waivers: every path (gate, audit, reports) calls this."""
-    return apply_waivers([f for r in results for f in r.findings], waivers, now.date())
+    return apply_waivers([f for r in results for f in r.findings], waivers, now)
 
 
 def build_input(
@@ -44,7 +44,7 @@ def build_input(
     waiver_docs = [
         {
             **w.to_dict(),
-            "expires_ns": _day_end_ns(w.expires),
+            "expires_ns": _ns(w.ends),
             "expired": w.id in expired,
             "unused": w.id in unused,
             "matched": waivers.used.get(w.id, []),
@@ -201,11 +201,6 @@ def _ns(moment: dt.datetime) -> int:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def _day_end_ns(day: dt.date) -> int:
-    """The first instant after a waiver's last valid day (UTC): it is expired from then on."""
-    return _ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
 
 
 _OPERATORS = {"AND", "OR", "WITH"}

@@ -7,21 +7,21 @@ evidence (policy digest, database snapshot, CI run, ledger entry).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
 from scanner.report import view
 from scanner.report.quality import quality_view
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 LIMIT = 50
 
 
 def md_escape(value: Any) -> str:
-    """Scanned text (file names, messages) must not become Markdown or HTML structure."""
-    text = " ".join(str(value).split())
-    return _SPECIAL.sub(r"\\\1", text)
+    """Scanned text (file names, messages) must not become Markdown or HTML structure, links,
+    images or mentions (see ``scanner.textsafe.markdown``)."""
+    from scanner.textsafe import markdown
+
+    return markdown(value)
 
 
 def md_url(url: Any) -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.verify.result import VerifyFailure
 
@@ -97,7 +98,9 @@ def parse_documents(raw: bytes, path: Path) -> list[SignedDoc]:
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return jsonfile.loads(raw)
+    except jsonfile.DuplicateKey as exc:
+        raise VerifyFailure(f"not valid JSON: {exc}") from None
     except UnicodeDecodeError:
         raise VerifyFailure("not valid JSON (not UTF-8 text)") from None
     except RecursionError:
