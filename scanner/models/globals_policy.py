@@ -277,6 +277,7 @@ _SAFE_EXACT: dict[tuple[str, str], tuple[str, str]] = {
     ("numpy._core.numeric", "_frombuffer"): (CALLABLE, _W_NUMPY),
     ("numpy.ma.core", "_mareconstruct"): (CALLABLE, _W_NUMPY),
     ("numpy.ma.core", "MaskedArray"): (CALLABLE, _W_NUMPY),
+    ("numpy.ma", "MaskedArray"): (CALLABLE, _W_NUMPY),
     ("numpy", "memmap"): (CLASS, "reconstructing gives an in-memory array; called with arguments it opens a file"),
     ("numpy.core.memmap", "memmap"): (CLASS, "reconstructing gives an in-memory array; called it opens a file"),
     ("numpy._core.memmap", "memmap"): (CLASS, "reconstructing gives an in-memory array; called it opens a file"),
@@ -325,6 +326,11 @@ _SAFE_EXACT: dict[tuple[str, str], tuple[str, str]] = {
     },
 }
 
+# Cython's generated unpickle helper of a cdef class: checks a layout checksum, allocates the class
+# given as its first argument (``cls.__new__(cls)``) and assigns the fields from the state tuple.
+_PYX_UNPICKLE = re.compile(r"^(numpy|sklearn|scipy|pandas)(\.[A-Za-z0-9_]+)+\.__pyx_unpickle_[A-Za-z0-9_]+$")
+_W_PYX = "Cython's generated unpickle helper: allocates the cdef class given to it and assigns its fields"
+
 # Patterns over the dotted name: (pattern, tier, why).
 _SAFE_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^torch\._utils\._rebuild_[a-z0-9_]+$"), CALLABLE, _W_TORCH),
@@ -356,6 +362,7 @@ _SAFE_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
         "a numpy scalar type",
     ),
     (re.compile(r"^numpy\.dtypes\.[A-Za-z0-9_]+DType$"), CALLABLE, "a numpy dtype class"),
+    (_PYX_UNPICKLE, CALLABLE, _W_PYX),
     (re.compile(r"^sklearn(\.[a-z0-9_]+)+\.[A-Z][A-Za-z0-9_]*$"), CALLABLE, _W_SKLEARN),
     (re.compile(r"^sklearn(\.[a-z0-9_]+)+\._(loss|tree)\.[A-Za-z_]+$"), CALLABLE, _W_SKLEARN),
     (re.compile(r"^xgboost(\.[a-z0-9_]+)+\.[A-Z][A-Za-z0-9_]*$"), CALLABLE, "an xgboost model class"),
@@ -534,7 +541,7 @@ def _judge_one(module: str, name: str, torchscript: bool) -> Verdict:
         for part in name.split("."):
             if part.startswith("__") or part in _DENIED_MODULES or ("builtins", part) in _DENIED_NAMES:
                 return Verdict(DENIED, Severity.CRITICAL, f"reaches {part!r} through attribute traversal", full)
-    if module in ("builtins", "__builtin__"):
+    if module == "builtins":  # (__builtin__ is judged as the builtins it maps to)
         if name in _SAFE_BUILTINS:
             return Verdict(SAFE, Severity.INFO, _WHY_BUILTIN, full, CALLABLE)
         return Verdict(DENIED, Severity.HIGH, "a built-in outside the data types", full)
@@ -547,6 +554,8 @@ def _judge_one(module: str, name: str, torchscript: bool) -> Verdict:
 def reconstructor_slots(resolved: str) -> tuple[int, int] | None:
     """For a reconstruction helper (by its resolved dotted name): (class slot, called base slot)."""
     module, _, name = resolved.rpartition(".")
+    if _PYX_UNPICKLE.match(resolved):
+        return (0, -1)
     return RECONSTRUCTORS.get((module, name))
 
 

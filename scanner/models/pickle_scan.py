@@ -29,7 +29,8 @@ from scanner.models.streams import LimitExceeded, Window, buffered
 
 CHUNK = 1 << 16
 MAX_KEEP = 4096  # longer strings/bytes are skipped by seeking, their value is not kept
-MAX_LINE = 1 << 16  # protocol 0 text arguments
+MAX_LINE = 1 << 16  # protocol 0 text arguments kept whole; longer ones are streamed through
+MAX_NAME = 1 << 16  # a module or class name (GLOBAL / INST): no importable name is longer
 MAX_MEMO = 2_000_000
 MAX_STACK = 5_000_000
 MAX_CONTAINER = 256  # items kept in a symbolic tuple/dict
@@ -198,7 +199,11 @@ class Reader:
         self.i += 1
         return b
 
-    def line(self) -> bytes:
+    def line(self) -> bytes | LongLine:
+        """One newline-terminated argument. Up to MAX_LINE bytes it is returned whole; a longer one
+        (a Python 2 pickle writes array data as one escaped text line: gensim models carry lines
+        of hundreds of KB) is streamed through in chunks and only its ends are kept, so memory
+        stays bounded and time linear whatever its length."""
         start = self.pos
         while True:
             j = self.buf.find(b"\n", self.i)
@@ -207,10 +212,25 @@ class Reader:
                 self.i = j + 1
                 return out
             if len(self.buf) - self.i > MAX_LINE:
-                raise Malformed(f"text argument longer than {MAX_LINE} bytes", start)
+                return self._long_line(start)
             before = len(self.buf) - self.i
             self._fill(before + CHUNK)
             if len(self.buf) - self.i == before:
+                raise Malformed("text argument without a newline", start)
+
+    def _long_line(self, start: int) -> LongLine:
+        head = self.buf[self.i : self.i + 16]
+        tail = b""
+        while True:
+            j = self.buf.find(b"\n", self.i)
+            if j >= 0:
+                tail = (tail + self.buf[self.i : j])[-16:]
+                self.i = j + 1
+                return LongLine(head, tail, self.pos - 1 - start)
+            tail = (tail + self.buf[self.i :])[-16:]
+            self.i = len(self.buf)
+            self._fill(CHUNK)
+            if not self.buf:
                 raise Malformed("text argument without a newline", start)
 
     def skip(self, n: int) -> None:
@@ -222,6 +242,15 @@ class Reader:
             self.base = self.pos + n
             self.buf = b""
             self.i = 0
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A protocol 0 text argument longer than MAX_LINE: its first and last bytes and its length."""
+
+    head: bytes
+    tail: bytes
+    length: int
 
 
 # --- analysis ----------------------------------------------------------------------------------
@@ -717,6 +746,11 @@ class PickleScan:
         line = r.line()
         if kind == "stringnl_noescape":  # PERSID
             return ANY
+        if isinstance(line, LongLine):
+            # the value is not kept (like a long bytes payload); STRING's quoting is still checked
+            if kind == "stringnl" and not (line.head[:1] == line.tail[-1:] and line.head[:1] in (b"'", b'"')):
+                raise Malformed("STRING argument is not quoted", offset)
+            return ANY
         if kind == "stringnl":
             return self._quoted(line, offset)
         if kind == "unicodestringnl":
@@ -769,7 +803,9 @@ class PickleScan:
         self.extra.extend(self.ctx.recurse(buffered(Window(self.data, start, n)), n, sub))
 
     @staticmethod
-    def _text(line: bytes, offset: int) -> str:
+    def _text(line: bytes | LongLine, offset: int) -> str:
+        if isinstance(line, LongLine) or len(line) > MAX_NAME:
+            raise Malformed(f"module or class name longer than {MAX_NAME} bytes", offset)
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
