@@ -181,6 +181,13 @@ _DENIED_NAMES.update(
         ("sklearn.externals.joblib", "load"): (Severity.CRITICAL, "loads a nested pickle"),
         ("pandas", "read_pickle"): (Severity.CRITICAL, "loads a nested pickle"),
         ("pandas.io.pickle", "read_pickle"): (Severity.CRITICAL, "loads a nested pickle"),
+        ("gensim.utils", "unpickle"): (Severity.CRITICAL, "loads a nested pickle from a file"),
+        ("gensim.utils", "pickle"): (Severity.HIGH, "writes files"),
+        ("gensim.utils", "smart_open"): (Severity.HIGH, "opens files and URLs"),
+        ("gensim.utils", "open"): (Severity.HIGH, "opens files and URLs"),
+        ("numpy", "memmap"): (Severity.HIGH, "opens and maps files when called"),
+        ("numpy.core.memmap", "memmap"): (Severity.HIGH, "opens and maps files when called"),
+        ("numpy._core.memmap", "memmap"): (Severity.HIGH, "opens and maps files when called"),
     }
 )
 
@@ -488,6 +495,10 @@ def judge_use(
     if verdict.kind == SAFE and (verdict.tier == CALLABLE or use < Use.CALLED):
         return Judgement(None, Severity.INFO, raw, resolved, use, SAFE, verdict.why)
     if use == Use.CALLED:
+        module_r, _, name_r = resolved.rpartition(".")
+        denied = _DENIED_NAMES.get((module_r, name_r))
+        if verdict.kind == SAFE and denied is not None:  # safe to reconstruct, I/O when called
+            return Judgement(RULE_GLOBAL, denied[0], raw, resolved, use, DENIED, f"called: {denied[1]}")
         if verdict.kind == SAFE:
             why = f"known safe only to reconstruct ({verdict.why}), but here called with arguments the file chose"
         elif resolved.startswith("__main__."):
@@ -538,9 +549,13 @@ def _judge_one(module: str, name: str, torchscript: bool) -> Verdict:
             return Verdict(DENIED, denied[0], denied[1], full)
     if "." in name:
         # protocol 4 resolves dotted names by attribute traversal: torch._utils.os.system is os.system
-        for part in name.split("."):
+        parts = name.split(".")
+        for part in parts:
             if part.startswith("__") or part in _DENIED_MODULES or ("builtins", part) in _DENIED_NAMES:
                 return Verdict(DENIED, Severity.CRITICAL, f"reaches {part!r} through attribute traversal", full)
+        if parts[-1] in _LOADER_METHODS:
+            # KeyedVectors.load / Module.load_state_dict...: a method that loads or runs what it is given
+            return Verdict(DENIED, Severity.HIGH, f"reaches the method {parts[-1]!r} through attribute traversal", full)
     if module == "builtins":  # (__builtin__ is judged as the builtins it maps to)
         if name in _SAFE_BUILTINS:
             return Verdict(SAFE, Severity.INFO, _WHY_BUILTIN, full, CALLABLE)
@@ -557,6 +572,17 @@ def reconstructor_slots(resolved: str) -> tuple[int, int] | None:
     if _PYX_UNPICKLE.match(resolved):
         return (0, -1)
     return RECONSTRUCTORS.get((module, name))
+
+
+# Method names that load files, nested pickles or models, or run things, when reached as ``Class.method``.
+_LOADER_METHODS = frozenset(
+    {
+        "load", "loads", "load_model", "load_word2vec_format", "load_fasttext_format", "load_state_dict",
+        "from_pretrained", "from_file", "read_pickle", "unpickle", "open", "read", "read_text", "read_bytes",
+        "write", "write_text", "write_bytes", "system", "popen", "run", "call", "exec", "eval", "spawn",
+        "save", "to_pickle", "mkdir", "unlink", "rmdir", "rename", "replace", "touch", "chmod", "symlink_to",
+    }
+)  # fmt: skip
 
 
 def _prefixes(dotted: str) -> list[str]:

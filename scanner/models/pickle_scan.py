@@ -351,7 +351,7 @@ class PickleScan:
                         hit.rule,
                         hit.severity,
                         self.subject,
-                        f"{hit.why} at offset {hit.offset}: what it imports is decided at load time",
+                        f"{hit.why} at offset {hit.offset}",
                         fix="do not load this file",
                         **{"global": hit.name, "offset": hit.offset, "format": "pickle", "count": hit.count},
                     ),
@@ -417,7 +417,13 @@ class PickleScan:
             hit.count += 1
 
     def _dynamic(self, why: str, offset: int) -> Global:
-        self._hit(RULE_DYNAMIC, Severity.HIGH, f"<dynamic@{offset}>", why, offset)
+        self._hit(
+            RULE_DYNAMIC,
+            Severity.HIGH,
+            f"<dynamic@{offset}>",
+            f"{why}: what it imports is decided at load time",
+            offset,
+        )
         return Global(None, None, offset)
 
     # -- uses --
@@ -440,6 +446,12 @@ class PickleScan:
     def _apply(self, func: Any, args: Any, offset: int, opcode: str) -> None:
         """REDUCE / INST / OBJ: ``func(*args)``."""
         if not isinstance(args, tuple):
+            self.opaque_args = True
+        if not isinstance(func, Global):
+            # the pickler only ever calls imported names: calling an object built at load time (an
+            # instance's __call__, a callable returned by another call) runs code chosen at load time
+            why = f"{opcode} calls an object built at load time (not an imported name): the code it runs is chosen then"
+            self._hit(RULE_DYNAMIC, Severity.HIGH, f"<call@{offset}>", why, offset)
             self.opaque_args = True
         if not self.tracking:
             return
@@ -653,6 +665,11 @@ class PickleScan:
                 if isinstance(obj, Call):
                     obj.state = state
                     self._after_build(obj, offset)
+                elif isinstance(obj, Global):
+                    # the pickler never writes this: state set onto an imported class, function or
+                    # module replaces its attributes (its __setstate__ is called unbound with the state)
+                    what = obj.dotted if obj.module is not None else "a dynamically imported object"
+                    self._hit(RULE_GLOBAL, Severity.HIGH, what, f"BUILD assigns state onto the imported {what}", offset)
             elif name in ("PERSID",):
                 stack.append(ANY)
             elif name == "BINPERSID":

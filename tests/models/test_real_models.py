@@ -215,3 +215,28 @@ def test_cli_passes_a_real_model_dir_with_the_second_opinion(cli, real, tmp_path
     r = cli("scan", benign, "-f", "json")
     doc = json.loads(r.out)
     assert r.code == 0, [(f["id"], f["subject"], f["severity"]) for f in doc["findings"]]
+
+
+def test_state_onto_an_imported_object_and_calling_a_built_object_are_caught() -> None:
+    # BUILD onto a class (patches its attributes); the pickler never writes this
+    (f,) = scan(proto4(sbu("collections") + sbu("OrderedDict") + b"\x93}" + sbu("x") + b"Nsb"))
+    assert (f.id, f.severity) == ("MODEL-PICKLE-GLOBAL", Severity.HIGH) and "BUILD" in f.message
+    # an instance reconstructed, then called with the file's arguments (its __call__ runs)
+    body = sbu("torch.nn.modules.linear") + sbu("Linear") + b"\x93)\x81" + sbu("x") + b"\x85R"
+    (f,) = scan(proto4(body))
+    assert (f.id, f.severity) == ("MODEL-PICKLE-DYNAMIC-GLOBAL", Severity.HIGH)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("gensim.models.keyedvectors", "KeyedVectors.load"),
+        ("gensim.utils", "unpickle"),
+        ("torch.nn.modules.module", "Module.load_state_dict"),
+        ("pathlib", "Path.write_text"),
+        ("numpy", "memmap"),
+    ],
+)
+def test_loaders_reached_through_safe_names_are_denied(module: str, name: str) -> None:
+    for use in gp.Use:
+        assert gp.judge_use(module, name, use).severity >= Severity.HIGH
