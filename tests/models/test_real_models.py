@@ -234,9 +234,13 @@ def test_state_onto_an_imported_object_and_calling_a_built_object_are_caught() -
         ("gensim.utils", "unpickle"),
         ("torch.nn.modules.module", "Module.load_state_dict"),
         ("pathlib", "Path.write_text"),
-        ("numpy", "memmap"),
     ],
 )
 def test_loaders_reached_through_safe_names_are_denied(module: str, name: str) -> None:
     for use in gp.Use:
         assert gp.judge_use(module, name, use).severity >= Severity.HIGH
+
+
+def test_a_class_safe_to_reconstruct_is_denied_when_called_for_io() -> None:
+    assert gp.judge_use("numpy", "memmap", gp.Use.RECONSTRUCTED).rule is None
+    assert gp.judge_use("numpy", "memmap", gp.Use.CALLED).severity == Severity.HIGH
