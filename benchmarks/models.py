@@ -42,7 +42,7 @@ PEERS = {
 ENV = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}
 
 
-def venv(name: str, packages: list[str], where: Path) -> Path:
+def venv(name: str, packages: list[str], where: Path = WORK) -> Path:
     root = where / f"venv-{name}"
     marker = root / ".installed"
     if not marker.exists():
