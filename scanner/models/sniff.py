@@ -119,20 +119,16 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
     import pickletools
 
     count = 0
-    imports = calls = False
+    imports = False
     try:
         for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
             count += 1
             imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
-            calls = calls or opcode.name in ("REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD")
             if opcode.name == "STOP":
                 return count >= 2
             if count >= (_ENOUGH_FRAMED if framed else _ENOUGH_OPCODES):  # no text or random data gets this far
                 return True
     except ValueError as exc:
-        # Text that reads as a lone protocol 0 GLOBAL and then ends (a labels file "cat\ndog\n" is
-        # GLOBAL at.dog) calls nothing: it is text, not a pickle.
-        imports = imports and (calls or framed or not (complete and _is_text(head)))
         if any(t in str(exc) for t in _TRUNCATED):
             return framed or imports or (not complete and count >= 2)
         return (framed or imports) and count >= 3

@@ -339,7 +339,7 @@ def build_real_models(root: Path) -> list[RealSample]:
 
     # TFLite with and without Flex ops (and associated files zipped after the flatbuffer)
     plain = [(CONV_2D, None), (FULLY_CONNECTED, None), (SOFTMAX, None)]
-    add("model.tflite", tflite(plain, {"labels.txt": b"cat\ndog\n"}), set())
+    add("model.tflite", tflite(plain, {"labels.txt": b"background\nperson\nbicycle\n"}), set())
     flex = [*plain, (CUSTOM, "FlexRFFT"), (CUSTOM, "FlexAddV2"), (CUSTOM, "TFLite_Detection_PostProcess")]
     add("model_flex.tflite", tflite(flex), set(), {"RFFT"})
     add("model_flex_pyfunc.tflite", tflite([*flex, (CUSTOM, "FlexPyFunc")]), {FLEX_OP})
