@@ -200,6 +200,7 @@ _WHY_BUILTIN = "a built-in data type: building one from values runs no other cod
 # Tiers of the known-safe table.
 CALLABLE = "callable"  # safe to call with any arguments (a value constructor or rebuild helper)
 CLASS = "class"  # safe to allocate and give state (new + __setstate__/__dict__); calling it is unknown
+ENUM = "enum"  # an Enum: reconstructing, or calling with one constant (member lookup by value), is safe
 
 _W_TORCH = "torch's own tensor/storage rebuild helper or value type: builds tensors from storages, no I/O"
 _W_NUMPY = "numpy's array/dtype/scalar reconstruction: builds arrays from bytes, no I/O"
@@ -337,6 +338,43 @@ _SAFE_EXACT: dict[tuple[str, str], tuple[str, str]] = {
 # given as its first argument (``cls.__new__(cls)``) and assigns the fields from the state tuple.
 _PYX_UNPICKLE = re.compile(r"^(numpy|sklearn|scipy|pandas)(\.[A-Za-z0-9_]+)+\.__pyx_unpickle_[A-Za-z0-9_]+$")
 _W_PYX = "Cython's generated unpickle helper: allocates the cdef class given to it and assigns its fields"
+
+_W_HF_ENUM = (
+    "a transformers ExplicitEnum (str, Enum): calling it with a value looks a member up; its _missing_ only "
+    "raises ValueError (transformers/utils/generic.py)"
+)
+_W_HF_ARGS = (
+    "a transformers dataclass (training_args.bin): no __setstate__/__reduce__, state restored into __dict__; "
+    "calling it runs __post_init__, which may create directories"
+)
+_SAFE_EXACT.update(
+    {
+        **{
+            (m, n): (ENUM, _W_HF_ENUM)
+            for m, names in (
+                ("transformers.training_args", ("OptimizerNames", "ParallelMode")),
+                (
+                    "transformers.trainer_utils",
+                    (
+                        "IntervalStrategy",
+                        "SaveStrategy",
+                        "HubStrategy",
+                        "HPSearchBackend",
+                        "SchedulerType",
+                        "FSDPOption",
+                    ),
+                ),
+                ("transformers.utils.generic", ("PaddingStrategy", "TensorType", "ExplicitEnum")),
+                ("transformers.debug_utils", ("DebugOption",)),
+            )
+            for n in names
+        },
+        ("transformers.training_args", "TrainingArguments"): (CLASS, _W_HF_ARGS),
+        ("transformers.training_args_seq2seq", "Seq2SeqTrainingArguments"): (CLASS, _W_HF_ARGS),
+        ("transformers.trainer_pt_utils", "AcceleratorConfig"): (CLASS, _W_HF_ARGS),
+        ("enum", "Enum"): (ENUM, "the enum base class"),
+    }
+)
 
 # Patterns over the dotted name: (pattern, tier, why).
 _SAFE_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
@@ -564,6 +602,12 @@ def _judge_one(module: str, name: str, torchscript: bool) -> Verdict:
     if safe is not None:
         return safe
     return Verdict(UNKNOWN, Severity.MEDIUM, "imports a name outside the known-safe list", full)
+
+
+def is_enum_lookup(module: str, name: str) -> bool:
+    """Whether calling ``module.name`` with one constant is an Enum member lookup (ENUM tier)."""
+    verdict = judge(module, name)
+    return verdict.kind == SAFE and verdict.tier == ENUM
 
 
 def reconstructor_slots(resolved: str) -> tuple[int, int] | None:

@@ -475,6 +475,17 @@ class PickleScan:
             n = len(args) if isinstance(args, tuple) else "computed"
             if opcode in ("INST", "OBJ") and args == () and _classlike(func.name):
                 self._use(func, gp.Use.RECONSTRUCTED, f"instantiated by {opcode} without arguments at offset {offset}")
+            elif (
+                func.seen is not None
+                and isinstance(args, tuple)
+                and len(args) == 1
+                and isinstance(args[0], str | int)
+                and func.module is not None
+                and func.name is not None
+                and gp.is_enum_lookup(func.module, func.name)
+            ):
+                how = f"enum member looked up by the value {args[0]!r} at offset {offset}"
+                self._use(func, gp.Use.RECONSTRUCTED, how)
             else:
                 self._use(func, gp.Use.CALLED, f"called by {opcode} with {n} argument(s) at offset {offset}")
         self._pass_to(args, callee, offset)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import enum
 import io
 import os
 import pickle
@@ -214,21 +215,69 @@ class AttributeDict(dict):  # type: ignore[type-arg]
         return self[key]
 
 
-def _lightning_module() -> Callable[[], None]:
-    name = "lightning_fabric.utilities.data"
-    mods = {}
-    for part in ("lightning_fabric", "lightning_fabric.utilities", name):
+def _library_module(name: str, *classes: type) -> Callable[[], None]:
+    """Register ``classes`` under the module name their library gives them (the library itself is
+    not installed here), so that pickle writes exactly the names the library's files carry."""
+    parts = name.split(".")
+    made = []
+    for i in range(1, len(parts) + 1):
+        part = ".".join(parts[:i])
         if part not in sys.modules:
-            mods[part] = sys.modules[part] = types.ModuleType(part)
-    sys.modules[name].AttributeDict = AttributeDict  # type: ignore[attr-defined]
-    AttributeDict.__module__ = name
+            made.append(part)
+            sys.modules[part] = types.ModuleType(part)
+    for cls in classes:
+        setattr(sys.modules[name], cls.__name__, cls)
+        cls.__module__ = name
 
     def undo() -> None:
-        AttributeDict.__module__ = __name__
-        for part in mods:
+        for cls in classes:
+            cls.__module__ = __name__
+        for part in made:
             del sys.modules[part]
 
     return undo
+
+
+def _lightning_module() -> Callable[[], None]:
+    return _library_module("lightning_fabric.utilities.data", AttributeDict)
+
+
+# --- transformers training_args.bin ------------------------------------------------------------
+
+
+class IntervalStrategy(str, enum.Enum):
+    """transformers' ExplicitEnum subclasses are (str, Enum): pickled as a call with the value."""
+
+    NO = "no"
+    STEPS = "steps"
+
+
+class OptimizerNames(str, enum.Enum):
+    ADAMW_TORCH = "adamw_torch"
+
+
+@dataclasses.dataclass
+class TrainingArguments:
+    output_dir: str = "out"
+    eval_strategy: IntervalStrategy = IntervalStrategy.STEPS
+    save_strategy: IntervalStrategy = IntervalStrategy.NO
+    optim: OptimizerNames = OptimizerNames.ADAMW_TORCH
+    learning_rate: float = 5e-5
+    report_to: list = dataclasses.field(default_factory=list)  # type: ignore[type-arg]
+
+
+def training_args(path: Path, evil: bool = False) -> None:
+    """``torch.save(TrainingArguments)`` as the Trainer writes training_args.bin."""
+    import torch
+
+    undo = _library_module("transformers.trainer_utils", IntervalStrategy)
+    undo2 = _library_module("transformers.training_args", OptimizerNames, TrainingArguments)
+    try:
+        args = TrainingArguments(report_to=[System()] if evil else ["tensorboard"])
+        torch.save(args, path)
+    finally:
+        undo2()
+        undo()
 
 
 def lightning_checkpoint(path: Path, evil: bool = False) -> None:
@@ -336,6 +385,10 @@ def build_real_models(root: Path) -> list[RealSample]:
     # Lightning checkpoints
     add("lightning.ckpt", lambda p: lightning_checkpoint(p), set())
     add("lightning_evil.ckpt", lambda p: lightning_checkpoint(p, evil=True), {GLOBAL})
+
+    # transformers training_args.bin (a dataclass with str enums)
+    add("training_args.bin", lambda p: training_args(p), set())
+    add("training_args_evil.bin", lambda p: training_args(p, evil=True), {GLOBAL})
 
     # TFLite with and without Flex ops (and associated files zipped after the flatbuffer)
     plain = [(CONV_2D, None), (FULLY_CONNECTED, None), (SOFTMAX, None)]

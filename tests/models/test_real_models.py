@@ -244,3 +244,12 @@ def test_loaders_reached_through_safe_names_are_denied(module: str, name: str) -
 def test_a_class_safe_to_reconstruct_is_denied_when_called_for_io() -> None:
     assert gp.judge_use("numpy", "memmap", gp.Use.RECONSTRUCTED).rule is None
     assert gp.judge_use("numpy", "memmap", gp.Use.CALLED).severity == Severity.HIGH
+
+
+def test_enum_members_looked_up_by_value_are_not_calls() -> None:
+    lookup = sbu("transformers.trainer_utils") + sbu("IntervalStrategy") + b"\x93" + sbu("steps") + b"\x85R"
+    assert scan(proto4(lookup)) == []
+    # the same enum called with something other than one constant is judged as a call
+    call = sbu("transformers.trainer_utils") + sbu("IntervalStrategy") + b"\x93" + sbu("a") + sbu("b") + b"\x86R"
+    (f,) = scan(proto4(call))
+    assert (f.evidence["use"], f.severity) == ("called", Severity.MEDIUM)
