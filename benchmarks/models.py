@@ -66,7 +66,7 @@ def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=ENV,
-        cwd="/",  # `python -m` puts the working directory first on sys.path: never a checkout's
+        cwd=WORK,  # `python -m` puts the working directory first on sys.path: never a checkout
         start_new_session=True,
     )
     try:
