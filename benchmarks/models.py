@@ -53,7 +53,7 @@ def venv(name: str, packages: list[str], where: Path = WORK) -> Path:
     return root / "bin"
 
 
-def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
+def run(cmd: list[str], timeout: float = 600, cwd: Path | None = None) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in MB, exit code of one process (-9 when killed at the timeout).
 
     Peak RSS comes from /usr/bin/time: a child forked from this (large) Python process would
@@ -66,7 +66,7 @@ def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=ENV,
-        cwd=WORK,  # `python -m` puts the working directory first on sys.path: never a checkout
+        cwd=cwd,
         start_new_session=True,
     )
     try:
@@ -117,7 +117,8 @@ def generate(small: int, big_mb: int) -> tuple[Path, Path]:
 
 def scanner_cmd(checkout: Path) -> list[str]:
     """`scanner scan` with the code of ``checkout`` (this one, or a baseline), in this interpreter."""
-    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-m", "scanner", "scan", "{path}", "-f", "json"]
+    # -P: the working directory is not put on sys.path, so PYTHONPATH decides which code runs
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-m", "scanner", "scan", "{path}", "-f", "json"]
 
 
 def commands(bins: dict[str, Path], baseline: Path | None = None) -> dict[str, list[str]]:
@@ -193,7 +194,7 @@ def modelaudit_verdicts(cmd: list[str], root: Path) -> dict[str, int]:
     critical is located in it (what makes its single-file run exit 1), else 0."""
     fd, out = tempfile.mkstemp(prefix="modelaudit-", suffix=".json", dir=WORK)
     os.close(fd)
-    run(["sh", "-c", '"$0" "$@" > "' + out + '"', *[c.format(path=root) for c in cmd], "--format", "json"], 1800)
+    run(["sh", "-c", '"$0" "$@" > "' + out + '"', *[c.format(path=root) for c in cmd], "--format", "json"], 1800, WORK)
     try:
         doc = json.loads(Path(out).read_text() or "{}")
     except ValueError:
@@ -224,7 +225,8 @@ def detection_table(title: str, root: Path, samples: list[tuple[str, bool]], cmd
             if t in whole_dir:
                 code = whole_dir[t].get(name, 0)
             else:
-                _, _, code = run([c.format(path=root / name) for c in cmds[t]], timeout=120)
+                # from .work: fickling writes safety_results.json into its working directory
+                _, _, code = run([c.format(path=root / name) for c in cmds[t]], timeout=120, cwd=WORK)
             flagged = flagged_by(code)
             caught[t] += malicious and flagged
             false_pos[t] += not malicious and flagged

@@ -107,14 +107,39 @@ class Dispatcher:
         result = ScanResult()
         is_dir = self.root.is_dir()
         base = self.root if is_dir else self.root.parent
+        jobs: list[_Job] = []
         for entry in walk(self.root):
             shown = str(self.root / entry.rel) if is_dir else str(self.root)
             # a file named on the command line is scanned even when it is a link: it was asked for
             escapes = entry.escapes and is_dir
-            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
+            jobs.append((entry.path, shown, entry.is_symlink, escapes, base))
+        for (_, shown, *_rest), (findings, fmt, size) in zip(jobs, self._run(jobs), strict=True):
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
         return result
+
+    def _run(self, jobs: list[_Job]) -> list[tuple[list[Finding], str, int]]:
+        """Files in parallel on the available cores (up to ``MAX_WORKERS`` processes, each
+        streaming one file at a time with the same bounded readers: memory grows with the number
+        of workers, not of files). Small runs stay in this process (forking costs more)."""
+        workers = _workers(self.settings, len(jobs))
+        if workers < 2:
+            return [self._scan_entry(*job) for job in jobs]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        results: list[tuple[list[Finding], str, int] | None] = [None] * len(jobs)
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started
+            ) as pool:
+                futures = [pool.submit(_scan_job, self, job) for job in jobs]
+                for i, future in enumerate(futures):
+                    results[i] = future.result()
+        except BrokenProcessPool:
+            pass  # a worker died: what it did not finish is scanned here, one file at a time
+        return [r if r is not None else self._scan_entry(*job) for r, job in zip(results, jobs, strict=True)]
 
     def _scan_entry(
         self, path: Path, shown: str, is_link: bool, escapes: bool, base: Path
@@ -322,6 +347,38 @@ class Dispatcher:
         data.seek(0)
         found: list[Finding] = scanner_module.scan(data, size, subject, ctx)
         return found
+
+
+_Job = tuple[Path, str, bool, bool, Path]  # path, shown, is a link, escapes the root, base
+MAX_WORKERS = 4
+MIN_PARALLEL_FILES = 8  # below this, forking workers costs more than it saves
+
+
+def _workers(settings: dict[str, Any], files: int) -> int:
+    """``model_workers`` from the settings, else the cores this process may use (capped)."""
+    import os
+
+    if files < MIN_PARALLEL_FILES:
+        return 1
+    wanted = settings.get("model_workers")
+    if isinstance(wanted, int) and wanted > 0:
+        return min(wanted, files)
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS, files))
+
+
+def _worker_started() -> None:
+    """In a forked worker: never share the parent's HDF5 reader child (its pipes belong to the
+    parent); this worker starts its own when it needs one and stops it when it exits."""
+    from multiprocessing.util import Finalize
+
+    from scanner.models.formats import hdf5
+
+    hdf5._reader = hdf5._ChildReader()
+    Finalize(hdf5._reader, hdf5._reader.close, exitpriority=10)
+
+
+def _scan_job(dispatcher: Dispatcher, job: _Job) -> tuple[list[Finding], str, int]:
+    return dispatcher._scan_entry(*job)
 
 
 def _looks_like_keras_json(data: BinaryIO) -> bool:
