@@ -119,23 +119,39 @@ class Dispatcher:
         return result
 
     def _run(self, jobs: list[_Job]) -> list[tuple[list[Finding], str, int]]:
-        """Files in parallel on the available cores (up to ``MAX_WORKERS`` processes, each
-        streaming one file at a time with the same bounded readers: memory grows with the number
-        of workers, not of files). Small runs stay in this process (forking costs more)."""
-        workers = _workers(self.settings, len(jobs))
-        if workers < 2:
-            return [self._scan_entry(*job) for job in jobs]
+        """Files one after another in this process; once that has taken ``PARALLEL_AFTER``
+        seconds and enough files remain, the rest are spread over forked workers on the available
+        cores (up to ``MAX_WORKERS``; each streams one file at a time with the same bounded
+        readers, so memory grows with the number of workers, not of files). Most directories
+        finish before that point: forking workers costs more than it saves on a fast scan."""
+        import time
+
+        results: list[tuple[list[Finding], str, int]] = []
+        started = time.monotonic()
+        for i, job in enumerate(jobs):
+            left = len(jobs) - i
+            if time.monotonic() - started > PARALLEL_AFTER and _workers(self.settings, left) > 1:
+                return results + self._parallel(jobs[i:], _workers(self.settings, left))
+            results.append(self._scan_entry(*job))
+        return results
+
+    def _parallel(self, jobs: list[_Job], workers: int) -> list[tuple[list[Finding], str, int]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         results: list[tuple[list[Finding], str, int] | None] = [None] * len(jobs)
+        # HDF5 files stay here: they are read by this process's one h5py child, which a worker
+        # would otherwise start again (starting Python and h5py costs more than reading the file)
+        here = [i for i, job in enumerate(jobs) if _is_hdf5(job[0])]
         try:
             with ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started
             ) as pool:
-                futures = [pool.submit(_scan_job, self, job) for job in jobs]
-                for i, future in enumerate(futures):
+                futures = {i: pool.submit(_scan_job, self, job) for i, job in enumerate(jobs) if i not in here}
+                for i in here:
+                    results[i] = self._scan_entry(*jobs[i])
+                for i, future in futures.items():
                     results[i] = future.result()
         except BrokenProcessPool:
             pass  # a worker died: what it did not finish is scanned here, one file at a time
@@ -351,11 +367,13 @@ class Dispatcher:
 
 _Job = tuple[Path, str, bool, bool, Path]  # path, shown, is a link, escapes the root, base
 MAX_WORKERS = 4
-MIN_PARALLEL_FILES = 8  # below this, forking workers costs more than it saves
+MIN_PARALLEL_FILES = 4  # files left when going parallel: fewer are finished here
+PARALLEL_AFTER = 0.5  # seconds of scanning in this process before the rest is spread over workers
 
 
 def _workers(settings: dict[str, Any], files: int) -> int:
-    """``model_workers`` from the settings, else the cores this process may use (capped)."""
+    """``model_workers`` from the settings (1: never in parallel), else the cores this process
+    may use (capped)."""
     import os
 
     if files < MIN_PARALLEL_FILES:
@@ -364,6 +382,14 @@ def _workers(settings: dict[str, Any], files: int) -> int:
     if isinstance(wanted, int) and wanted > 0:
         return min(wanted, files)
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS, files))
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def _worker_started() -> None:
