@@ -376,6 +376,12 @@ _SAFE_EXACT.update(
     }
 )
 
+_W_OMEGACONF = (
+    "an omegaconf config container, node or metadata dataclass (Hydra configs in Lightning hparams): "
+    "__setstate__ updates __dict__ and rebuilds typing annotations, no I/O; interpolations are strings "
+    "resolved only when read (omegaconf/base.py, basecontainer.py)"
+)
+
 # Patterns over the dotted name: (pattern, tier, why).
 _SAFE_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^torch\._utils\._rebuild_[a-z0-9_]+$"), CALLABLE, _W_TORCH),
@@ -433,6 +439,7 @@ _SAFE_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
         CLASS,
         _W_GENSIM,
     ),
+    (re.compile(r"^omegaconf\.(dictconfig|listconfig|base|nodes)\.[A-Z][A-Za-z]*$"), CLASS, _W_OMEGACONF),
 ]
 
 # Names safe inside a TorchScript archive: resolved by TorchScript's own class table, not imports.

@@ -253,3 +253,21 @@ def test_enum_members_looked_up_by_value_are_not_calls() -> None:
     call = sbu("transformers.trainer_utils") + sbu("IntervalStrategy") + b"\x93" + sbu("a") + sbu("b") + b"\x86R"
     (f,) = scan(proto4(call))
     assert (f.evidence["use"], f.severity) == ("called", Severity.MEDIUM)
+
+
+def test_hydra_config_in_checkpoint_hparams_is_reconstructed_only() -> None:
+    # the shape of a pickled omegaconf DictConfig: NEWOBJ + BUILD with metadata dataclasses, nodes
+    # and typing references (omegaconf/basecontainer.py __getstate__)
+    def newobj(module: str, name: str, state: bytes) -> bytes:
+        return sbu(module) + sbu(name) + b"\x93)\x81" + state + b"b"
+
+    meta = newobj("omegaconf.base", "ContainerMetadata", b"}" + sbu("key_type") + sbu("typing") + sbu("Any") + b"\x93s")
+    node = newobj("omegaconf.nodes", "AnyNode", b"}" + sbu("_val") + sbu("0.001") + b"s")
+    body = newobj(
+        "omegaconf.dictconfig",
+        "DictConfig",
+        b"}" + sbu("_metadata") + meta + b"s" + sbu("_content") + b"}" + sbu("lr") + node + b"ss",
+    )
+    assert scan(proto4(body)) == []
+    (f,) = scan(proto4(stack_global("omegaconf.dictconfig", "DictConfig", "x")))
+    assert f.severity == Severity.MEDIUM  # a config class called with the file's arguments is not a reconstruction
