@@ -162,7 +162,7 @@ def engine_throughput(big: Path) -> None:
     )
     # started through /usr/bin/time so that the child's RSS is its own (not this process's at fork)
     out = subprocess.run(
-        ["/usr/bin/time", "-f", "", str(REPO / ".venv" / "bin" / "python"), "-c", code, str(big)],
+        ["/usr/bin/time", "-f", "", "env", f"PYTHONPATH={REPO}", sys.executable, "-P", "-c", code, str(big)],
         capture_output=True,
         text=True,
     )
