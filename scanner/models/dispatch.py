@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from scanner import files as fs
 from scanner.core import Finding, Severity
-from scanner.files import walk
-from scanner.models import containers, sniff
+from scanner.files import FileEntry, FileSet, OpenedFile
+from scanner.formats import sniff
+from scanner.models import containers
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
 from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
 
@@ -94,102 +96,50 @@ class ScanResult:
 
 
 class Dispatcher:
-    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``)."""
+    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``);
+    ``files`` is the run's FileSet: each file is opened once, hashed from its descriptor, and
+    that descriptor is what sniffing and the format scanners read."""
 
-    def __init__(self, root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        files: FileSet | None = None,
+    ) -> None:
         self.root = root
         self.settings = dict(settings or {})
         self.limits = limits or Limits()
+        self.files = files if files is not None else FileSet(root)
 
     # -- files --
 
     def scan(self) -> ScanResult:
         result = ScanResult()
-        is_dir = self.root.is_dir()
+        is_dir = self.files.is_dir
         base = self.root if is_dir else self.root.parent
-        jobs: list[_Job] = []
-        for entry in walk(self.root):
+        for entry, opened in self.files.open_each():
             shown = str(self.root / entry.rel) if is_dir else str(self.root)
-            # a file named on the command line is scanned even when it is a link: it was asked for
-            escapes = entry.escapes and is_dir
-            jobs.append((entry.path, shown, entry.is_symlink, escapes, base))
-        for (_, shown, *_rest), (findings, fmt, size) in zip(jobs, self._run(jobs), strict=True):
+            if opened is None:
+                findings, fmt = _not_read(entry, shown)
+                size = 0
+            else:
+                findings, fmt = self._scan_opened(opened, shown, base)
+                size = opened.size
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
         return result
 
-    def _run(self, jobs: list[_Job]) -> list[tuple[list[Finding], str, int]]:
-        """Files one after another in this process; once that has taken ``PARALLEL_AFTER``
-        seconds and enough files remain, the rest are spread over forked workers on the available
-        cores (up to ``MAX_WORKERS``; each streams one file at a time with the same bounded
-        readers, so memory grows with the number of workers, not of files). Most directories
-        finish before that point: forking workers costs more than it saves on a fast scan."""
-        import time
-
-        results: list[tuple[list[Finding], str, int]] = []
-        started = time.monotonic()
-        for i, job in enumerate(jobs):
-            left = len(jobs) - i
-            if time.monotonic() - started > PARALLEL_AFTER and _workers(self.settings, left) > 1:
-                return results + self._parallel(jobs[i:], _workers(self.settings, left))
-            results.append(self._scan_entry(*job))
-        return results
-
-    def _parallel(self, jobs: list[_Job], workers: int) -> list[tuple[list[Finding], str, int]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        results: list[tuple[list[Finding], str, int] | None] = [None] * len(jobs)
-        # HDF5 files stay here: they are read by this process's one h5py child, which a worker
-        # would otherwise start again (starting Python and h5py costs more than reading the file)
-        here = [i for i, job in enumerate(jobs) if _is_hdf5(job[0])]
+    def _scan_opened(self, opened: OpenedFile, shown: str, base: Path) -> tuple[list[Finding], str]:
+        fh, size, path = opened.fh, opened.size, opened.entry.path
         try:
-            with ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started
-            ) as pool:
-                futures = {i: pool.submit(_scan_job, self, job) for i, job in enumerate(jobs) if i not in here}
-                for i in here:
-                    results[i] = self._scan_entry(*jobs[i])
-                for i, future in futures.items():
-                    results[i] = future.result()
-        except BrokenProcessPool:
-            pass  # a worker died: what it did not finish is scanned here, one file at a time
-        return [r if r is not None else self._scan_entry(*job) for r, job in zip(results, jobs, strict=True)]
-
-    def _scan_entry(
-        self, path: Path, shown: str, is_link: bool, escapes: bool, base: Path
-    ) -> tuple[list[Finding], str, int]:
-        if escapes:
-            target = _link_target(path)
-            return (
-                [
-                    finding(
-                        RULE_SYMLINK,
-                        Severity.HIGH,
-                        shown,
-                        f"symlink points outside the scanned directory (to {target}); not followed",
-                        fix="replace the link with the file it points to, or remove it",
-                        target=target,
-                    )
-                ],
-                "symlink",
-                0,
-            )
-        if is_link and path.is_dir():
-            return [], "symlink", 0  # an in-tree directory link: its files are scanned where they are
-        if is_link and not path.exists():
-            return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
-        try:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                fmt = sniff.sniff_stream(fh, size, path.name)
-                ctx = self._ctx(path, base)
-                budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
-                findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
+            fmt = sniff.sniff_stream(fh, size, path.name)
+            ctx = self._ctx(path, base)
+            budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
+            findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
         except OSError as exc:
-            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable", 0
-        return findings, fmt, size
+            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable"
+        return findings, fmt
 
     def _ctx(self, path: Path, base: Path) -> FormatContext:
         return FormatContext(
@@ -365,48 +315,6 @@ class Dispatcher:
         return found
 
 
-_Job = tuple[Path, str, bool, bool, Path]  # path, shown, is a link, escapes the root, base
-MAX_WORKERS = 4
-MIN_PARALLEL_FILES = 4  # files left when going parallel: fewer are finished here
-PARALLEL_AFTER = 0.5  # seconds of scanning in this process before the rest is spread over workers
-
-
-def _workers(settings: dict[str, Any], files: int) -> int:
-    """``model_workers`` from the settings (1: never in parallel), else the cores this process
-    may use (capped)."""
-    import os
-
-    if files < MIN_PARALLEL_FILES:
-        return 1
-    wanted = settings.get("model_workers")
-    if isinstance(wanted, int) and wanted > 0:
-        return min(wanted, files)
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS, files))
-
-
-def _is_hdf5(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False
-
-
-def _worker_started() -> None:
-    """In a forked worker: never share the parent's HDF5 reader child (its pipes belong to the
-    parent); this worker starts its own when it needs one and stops it when it exits."""
-    from multiprocessing.util import Finalize
-
-    from scanner.models.formats import hdf5
-
-    hdf5._reader = hdf5._ChildReader()
-    Finalize(hdf5._reader, hdf5._reader.close, exitpriority=10)
-
-
-def _scan_job(dispatcher: Dispatcher, job: _Job) -> tuple[list[Finding], str, int]:
-    return dispatcher._scan_entry(*job)
-
-
 def _looks_like_keras_json(data: BinaryIO) -> bool:
     data.seek(0)
     head = data.read(sniff.HEAD_BYTES)
@@ -441,12 +349,29 @@ def _verdict(findings: list[Finding]) -> str:
     return "findings" if findings else "clean"
 
 
-def _link_target(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return "?"
+def _not_read(entry: FileEntry, shown: str) -> tuple[list[Finding], str]:
+    """The finding for an entry the walk listed but never opened (``scanner.files``)."""
+    if entry.problem == fs.ESCAPES:
+        return [
+            finding(
+                RULE_SYMLINK,
+                Severity.HIGH,
+                shown,
+                f"symlink points outside the scanned directory (to {entry.detail}); not followed",
+                fix="replace the link with the file it points to, or remove it",
+                target=entry.detail,
+            )
+        ], "symlink"
+    if entry.problem == fs.DIR_LINK:
+        return [], "symlink"  # a directory link inside the tree: its files are scanned where they are
+    if entry.problem == fs.LOOP:
+        return [unscannable(shown, "symlink loop: not followed", target=entry.detail)], "symlink"
+    if entry.problem == fs.DANGLING:
+        return [unscannable(shown, "dangling symlink", target=entry.detail)], "symlink"
+    return [unscannable(shown, f"is a {entry.detail}, not a regular file: not read", kind=entry.detail)], "special"
 
 
-def scan_path(root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> ScanResult:
-    return Dispatcher(root, settings, limits).scan()
+def scan_path(
+    root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None, files: FileSet | None = None
+) -> ScanResult:
+    return Dispatcher(root, settings, limits, files).scan()

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from scanner.core import Finding, Severity
+from scanner.formats import sniff
 from scanner.models import globals_policy as gp
-from scanner.models import sniff
 from scanner.models.api import FormatContext
 from scanner.models.pickle_scan import PickleScan
 from tests.models.corpus import proto4, sbu, stack_global
