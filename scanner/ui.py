@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from scanner.textsafe import terminal  # messages carry file names and artifact text
+
 COLOR_MODES = ("auto", "always", "never")
 DEFAULT_WIDTH = 120  # a report that goes to a file or a pipe, with no COLUMNS
 
@@ -93,22 +95,22 @@ def quiet() -> bool:
 
 def info(message: str) -> None:
     if not _state["quiet"]:
-        print(message, file=sys.stderr)
+        print(terminal(message), file=sys.stderr)
 
 
 def detail(message: str) -> None:
     """Progress detail, with ``-v`` only."""
     if _state["verbose"] and not _state["quiet"]:
-        print(message, file=sys.stderr)
+        print(terminal(message), file=sys.stderr)
 
 
 def warn(message: str) -> None:
     if not _state["quiet"]:
-        print(f"scanner: warning: {message}", file=sys.stderr)
+        print(f"scanner: warning: {terminal(message)}", file=sys.stderr)
 
 
 def error(message: str) -> None:
-    print(f"scanner: error: {message}", file=sys.stderr)
+    print(f"scanner: error: {terminal(message)}", file=sys.stderr)
 
 
 def progress_enabled() -> bool:

@@ -8,7 +8,7 @@ import click
 
 from scanner.cli.options import (
     common_options,
-    exceeds,
+    exit_code,
     output_options,
     parse_fail_on,
     plan_outputs,
@@ -84,4 +84,4 @@ def scan(
         if w.get("expired"):
             ui.warn(f"waiver {w['id']} expired on {w['expires']}: it no longer ignores anything")
     write_outputs(plan, record_renderer(outcome.record))
-    return 1 if exceeds(outcome.record["findings"], threshold) else 0
+    return exit_code(outcome.record, threshold)

@@ -15,6 +15,7 @@ from typing import Any
 
 from scanner.core import Severity
 from scanner.report import view
+from scanner.report.quality import quality_view
 
 MAX_FILES = 2000
 
@@ -84,6 +85,7 @@ def page_view(record: Mapping[str, Any]) -> dict[str, Any]:
         "model_card": view.model_card(record),
         "model_check": view.check_summary(record, "model"),
         "reasons": view.decision_evidence(record),
+        "quality": quality_view(record),
     }
 
 
