@@ -165,7 +165,7 @@ def test_sarif_anchors_artifact_wide_results_to_the_artifact(
             assert loc["logicalLocations"] == [{"fullyQualifiedName": name, "kind": "artifact"}]
     # a package still points at the line of the manifest that pins it
     run = to_sarif(records["app"])["runs"][0]
-    idna = next(r for r in run["results"] if r["properties"]["evidence"].get("package") == "idna")
+    idna = next(r for r in run["results"] if r["properties"].get("evidence", {}).get("package") == "idna")
     assert idna["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "app/requirements.txt"},
         "region": {"startLine": 3},
