@@ -17,7 +17,7 @@ class VulnCheck(Check):
     description = "Known vulnerabilities of PyPI dependencies (local OSV database, offline)."
 
     def applies_to(self, artifact: Artifact) -> bool:
-        return not artifact.kind.is_model
+        return True  # a model's runtime dependencies (MLflow env, requirements.txt) are audited too
 
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner import ui
@@ -26,10 +26,13 @@ class VulnCheck(Check):
         from scanner.vulns.deps import from_inventory
         from scanner.vulns.snapshot import resolve_db
 
+        deps = from_inventory(ctx.inventory)
+        if ctx.artifact.kind.is_model and not deps:
+            return CheckResult(check=self.name, summary={"dependencies": 0})  # weights only: nothing to audit
         db_setting = ctx.settings.get("db")
         max_age = ctx.settings.get("max_db_age")
         with Database(resolve_db(Path(db_setting) if db_setting else None)) as db:
             check_age(db.info, int(max_age) if max_age is not None else None)
             ui.info(describe(db.info))
-            result = audit(from_inventory(ctx.inventory), db)
+            result = audit(deps, db)
             return check_result(result, db.info)

@@ -316,6 +316,8 @@ def from_inventory(inventory: Inventory) -> list[Dependency]:
     """The gate's inventory is the source of truth there: its PyPI components."""
     deps: list[Dependency] = []
     for comp in inventory.components:
+        if comp.scope == "excluded":  # not part of what runs (e.g. the library that wrote a model config)
+            continue
         purl = comp.purl or (comp.bom_ref if comp.bom_ref.startswith("pkg:") else None)
         dep = component_dependency(purl, comp.name, comp.type, comp.bom_ref, comp.source or "inventory")
         if dep is not None and dep.version is None and dep.reason == "no version in the package URL":
