@@ -144,6 +144,10 @@ def _mlflow(root: Path, shown: Callable[[str], str], present: set[str], pkg: Mod
         python_model = conf.get("python_model")
         if isinstance(python_model, str) and python_model.endswith(".py"):
             pkg.code.append(CodeRef(MLFLOW_MODEL_CODE, f"{flavor}.python_model", "MLmodel", rel=python_model))
+        code_path = conf.get("model_code_path")  # MLflow 3 models-from-code: the author's path, copied beside
+        if isinstance(code_path, str) and code_path:
+            base = code_path.replace("\\", "/").rsplit("/", 1)[-1]
+            pkg.code.append(CodeRef(MLFLOW_MODEL_CODE, f"{flavor}.model_code_path: {code_path}", "MLmodel", rel=base))
         if isinstance(conf.get("loader_module"), str):
             props["mlflow:loader-module"] = conf["loader_module"]
         if isinstance(conf.get("python_version"), str):
