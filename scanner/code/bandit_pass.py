@@ -63,7 +63,7 @@ def _manager() -> Any:
     from bandit.core import manager as b_manager
 
     with warnings.catch_warnings():  # stevedore's deprecation notes while bandit loads its plugins
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         return b_manager.BanditManager(b_config.BanditConfig(), "file", ignore_nosec=True, quiet=True)
 
 

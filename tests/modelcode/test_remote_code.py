@@ -205,3 +205,17 @@ def test_plain_model_without_code_passes(gate, tmp_path: Path) -> None:
     assert findings(record, "CODE-") == [] and findings(record, "MODEL-") == []
     assert record["input"]["code"] == []
     assert record["decision"]["allow"] and record["exit"] == 0
+
+
+def test_processor_code(gate, tmp_path: Path) -> None:
+    d = write_hf(tmp_path / "vision", {"image_processing_tiny.py": "class TinyImageProcessor:\n    pass\n"}, {})
+    (d / "preprocessor_config.json").write_text(
+        json.dumps({"auto_map": {"AutoImageProcessor": "image_processing_tiny.TinyImageProcessor"}})
+    )
+    record = gate(d, "dev")
+    assert findings(record, "CODE-") == [("CODE-PRESENT", "info", "image_processing_tiny.py")]
+    proc = components(record)["file:image_processing_tiny.py"]
+    assert props(proc)["code-role"] == "processor-code"
+    assert props(proc)["code-entry"] == (
+        "preprocessor_config.json: AutoImageProcessor: image_processing_tiny.TinyImageProcessor"
+    )
