@@ -59,11 +59,11 @@ def _manager() -> Any:
     import warnings
 
     logging.getLogger("bandit").setLevel(logging.CRITICAL)
-    from bandit.core import config as b_config
-    from bandit.core import manager as b_manager
-
     with warnings.catch_warnings():  # stevedore's deprecation notes while bandit loads its plugins
         warnings.simplefilter("ignore")
+        from bandit.core import config as b_config
+        from bandit.core import manager as b_manager
+
         return b_manager.BanditManager(b_config.BanditConfig(), "file", ignore_nosec=True, quiet=True)
 
 
