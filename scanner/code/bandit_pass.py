@@ -69,9 +69,9 @@ def _manager() -> Any:
 
 def run(source: bytes, name: str) -> list[BanditIssue]:
     """Bandit's issues for ``source`` (already parsed by our pass, so it is valid Python)."""
+    mgr = _manager()  # first: it imports bandit's plugin loader with warnings silenced
     from bandit.core import node_visitor
 
-    mgr = _manager()
     visitor = node_visitor.BanditNodeVisitor(name, io.BytesIO(source), mgr.b_ma, mgr.b_ts, False, {}, mgr.metrics)
     visitor.process(source)
     out = []
