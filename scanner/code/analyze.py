@@ -353,7 +353,7 @@ class _Pass:
             label = _describe(func)
             if isinstance(func, ast.Name) and func.id in self.functions:
                 self._add("CODE-IMPORT-TIME-CALL", node, label, True, f"{what} of the file's own function")
-            elif isinstance(func, ast.Attribute | ast.Call | ast.Subscript):
+            else:  # a name from a star import, an attribute of a local object, a call's result ...
                 self._add("CODE-IMPORT-TIME-CALL", node, label, True, what)
             return
         top = name.split(".")[0]

@@ -119,6 +119,7 @@ def test_ordinary_model_code_is_quiet() -> None:
 
 def test_unknown_import_time_call_is_low() -> None:
     assert issues("import mypkg\nmypkg.setup()\n") == [("CODE-IMPORT-TIME-CALL", "low", 2, "mypkg.setup")]
+    assert issues("from mypkg import *\n\nrun()\n") == [("CODE-IMPORT-TIME-CALL", "low", 3, "run")]
 
 
 @pytest.mark.parametrize(
