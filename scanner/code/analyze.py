@@ -237,16 +237,17 @@ class _Pass:
         self.tree = tree
         self.aliases: dict[str, str] = {}
         self.functions: dict[str, list[ast.AST]] = {}
+        self.classes: dict[str, list[ast.ClassDef]] = {}
         self.issues: dict[tuple[str, int, str], CodeIssue] = {}
 
     def run(self) -> list[CodeIssue]:
         self._collect(self.tree)
         import_time = self._import_time_functions()
         self._visit(self.tree.body, at_import=True)
-        for name, defs in self.functions.items():
+        for defs in self.functions.values():
             for fn in defs:
                 assert isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
-                self._visit(fn.body, at_import=name in import_time)
+                self._visit(fn.body, at_import=id(fn) in import_time)
         # lambdas and nested functions are visited inside their enclosing bodies (deferred code)
         # a line with a finding of what it does needs no "runs at import time" finding besides
         busy = {i.line for i in self.issues.values() if i.rule != "CODE-IMPORT-TIME-CALL"}
@@ -268,26 +269,39 @@ class _Pass:
                         self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.functions.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.ClassDef):
+                self.classes.setdefault(node.name, []).append(node)
 
-    def _import_time_functions(self) -> set[str]:
-        """Names of the file's functions that import-time code calls or applies as decorators,
-        closed over calls between the file's own functions."""
-        called: set[str] = set()
+    def _targets(self, name: str) -> list[ast.AST]:
+        """The file's code a reference to ``name`` runs: its functions of that name, or the
+        constructors of its classes of that name."""
+        out: list[ast.AST] = list(self.functions.get(name, []))
+        for cls in self.classes.get(name, []):
+            out.extend(
+                n
+                for n in cls.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                and n.name in ("__init__", "__new__", "__post_init__", "__call__")
+            )
+        return out
+
+    def _import_time_functions(self) -> set[int]:
+        """The file's functions (by node id) that import-time code calls, instantiates (class
+        constructors) or applies as decorators, closed over the calls between them."""
+        found: dict[int, ast.AST] = {}
         for node in self._import_time_nodes():
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
-                called.add(node.func.id)
-            elif isinstance(node, ast.Name) and node.id in self.functions and isinstance(node.ctx, ast.Load):
-                called.add(node.id)  # decorators, callbacks registered at import (atexit.register(f))
-        todo = list(called)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                # calls, decorators, callbacks registered at import (atexit.register(f))
+                found.update((id(t), t) for t in self._targets(node.id))
+        todo = list(found.values())
         while todo:
-            for fn in self.functions.get(todo.pop(), []):
-                for node in ast.walk(fn):
-                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                        name = node.func.id
-                        if name in self.functions and name not in called:
-                            called.add(name)
-                            todo.append(name)
-        return called
+            for node in ast.walk(todo.pop()):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    for t in self._targets(node.func.id):
+                        if id(t) not in found:
+                            found[id(t)] = t
+                            todo.append(t)
+        return set(found)
 
     def _import_time_nodes(self) -> list[ast.AST]:
         out: list[ast.AST] = []
@@ -351,6 +365,8 @@ class _Pass:
         name = self.resolve(func)
         if name is None:
             label = _describe(func)
+            if isinstance(func, ast.Name) and func.id in self.classes:
+                return  # an instance of the file's own class: its constructor is analysed as import time
             if isinstance(func, ast.Name) and func.id in self.functions:
                 self._add("CODE-IMPORT-TIME-CALL", node, label, True, f"{what} of the file's own function")
             else:  # a name from a star import, an attribute of a local object, a call's result ...

@@ -130,3 +130,14 @@ def test_unknown_import_time_call_is_low() -> None:
 def test_unparseable_source_raises(src: bytes) -> None:
     with pytest.raises(ParseError):
         analyze(src)
+
+
+def test_instantiating_a_class_at_import_runs_its_constructor() -> None:
+    src = (
+        "import socket\n\n\nclass Model:\n    def __init__(self):\n        socket.socket()\n\n"
+        "    def predict(self, x):\n        socket.socket()\n\n\nmodel = Model()\n"
+    )
+    assert issues(src) == [
+        ("CODE-NETWORK", "critical", 6, "socket.socket"),
+        ("CODE-NETWORK", "high", 9, "socket.socket"),
+    ]
