@@ -1,4 +1,5 @@
-"""The gate's code check: every Python file the model's inventory names as code, analysed
+"""The gate's code check: every Python file the inventory names as code a model carries (a
+``code-role`` on the component: chosen by content, never by the artifact's kind), analysed
 statically (``scanner.code.analyze`` and bandit), never imported or executed.
 
 Findings (``check`` = ``code``):
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, Finding, ScanError, Severity
+from scanner.core import Finding, ScanError, Severity
 from scanner.inventory.model import Component
 
 CHECK = "code"
@@ -40,9 +41,6 @@ _ROLE_TEXT = {
 class CodeCheck(Check):
     name = CHECK
     description = "Static analysis of the Python a model carries (remote code, MLflow code paths)"
-
-    def applies_to(self, artifact: Artifact) -> bool:
-        return artifact.kind.is_model
 
     def run(self, ctx: GateContext) -> CheckResult:
         findings: list[Finding] = []
