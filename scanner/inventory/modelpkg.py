@@ -289,13 +289,15 @@ class _Deps:
 
     def spec(self, spec: Any, where: str, build: bool = False) -> None:
         if not isinstance(spec, str) or not spec.strip():
-            self.pkg.findings.append(_unparseable(self.shown(where.split(":")[0]), where, repr(spec)[:200]))
+            self.pkg.findings.append(
+                _unparseable(self.shown(where.split(":")[0]), where, repr(spec)[:200], str(spec)[:200])
+            )
             return
         text = spec.split(" #", 1)[0].strip()
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
-            self.pkg.findings.append(_unparseable(self.shown(where.split(":")[0]), where, f"{text!r}: {exc}"))
+            self.pkg.findings.append(_unparseable(self.shown(where.split(":")[0]), where, f"{text!r}: {exc}", text))
             return
         name = canonicalize_name(req.name)
         pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
@@ -383,13 +385,14 @@ def _invalid(shown: str, problem: str) -> Finding:
     )
 
 
-def _unparseable(shown: str, where: str, problem: str) -> Finding:
+def _unparseable(shown: str, where: str, problem: str, requirement: str) -> Finding:
+    """Kept as an unauditable dependency by the vulnerability check (``evidence.requirement``)."""
     return Finding(
         id="SBOM-UNPARSEABLE-REQUIREMENT",
         check="sbom",
         severity=Severity.MEDIUM,
         subject=where,
         message=f"cannot parse the dependency {problem}",
-        evidence={"file": shown, "where": where},
+        evidence={"file": shown, "where": where, "requirement": requirement},
         fix="write each dependency as a PEP 508 requirement, pinned with ==",
     )

@@ -32,9 +32,7 @@ def test_default_skops_directory_is_a_model_with_its_environment(gate, made: Pat
     assert record["input"]["artifact"]["kind"] == "model-dir"
     # conda.yaml is YAML, not a pickle: an MLflow model is not denied for its environment file.
     assert findings(record, "MODEL-") == [] and findings(record, "CODE-") == []
-    assert findings(record, "VULN-") == [
-        ("VULN-UNAUDITED", "medium", "python_env.yaml:build_dependencies[3]#pkg:pypi/wheel")
-    ]
+    assert findings(record, "VULN-") == [("VULN-UNAUDITED", "medium", "python_env.yaml:build_dependencies[3]")]
     assert record["decision"]["allow"]
     comps = components(record)
     root_ref = record["sbom"]["metadata"]["component"]["bom-ref"]
@@ -180,3 +178,16 @@ def test_hostile_environment_files(gate, made: Path, tmp_path: Path) -> None:
     assert "anchors and aliases are not allowed" in sbom[0][1]
     assert "names '../../../etc/passwd', not a file of the package" in sbom[1][1]
     assert findings(record, "MODEL-") == []
+
+
+def test_unparseable_dependency_is_unaudited(gate, made: Path, tmp_path: Path) -> None:
+    d = tmp_path / "odd-env"
+    shutil.copytree(made / "mlflow-sklearn-skops", d)
+    (d / "python_env.yaml").write_text("python: 3.11.7\ndependencies:\n- 'numpy ==== 1'\n- 7\n")
+    record = gate(d, "prod")
+    sbom = sorted((f["id"], f["subject"]) for f in record["findings"] if f["id"] == "SBOM-UNPARSEABLE-REQUIREMENT")
+    assert sbom == [
+        ("SBOM-UNPARSEABLE-REQUIREMENT", "python_env.yaml:dependencies[1]"),
+        ("SBOM-UNPARSEABLE-REQUIREMENT", "python_env.yaml:dependencies[2]"),
+    ]
+    assert "vuln-unaudited" in denied(record)
