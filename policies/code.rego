@@ -12,18 +12,22 @@ package scanner.gate
 
 import rego.v1
 
-code_severities := s if {
-	threshold := setting("finding_severity", "high")
-	lower := {true: threshold, false: "high"}[severity_rank[threshold] < severity_rank.high]
-	s := object.get(at_or_above, lower, ["critical", "high"])
-}
+# the stage's finding threshold when it is below high, else high
+code_threshold := t if {
+	t := setting("finding_severity", "high")
+	severity_rank[t] < severity_rank.high
+} else := "high"
 
-unsafe_code := [[rule, s] |
-	some s in code_severities
+code_severities := object.get(at_or_above, code_threshold, ["critical", "high"])
+
+# (`sev`, not `s`: with a comprehension variable named like model.rego's, regopy 1.5.2 changed the
+# iteration order of model.rego's unsafe_model; tests/policy/test_rules.py pins that order)
+unsafe_code := [[rule, sev] |
+	some sev in code_severities
 	some rule in sort(object.keys(open_rules))
 	open_rules[rule].check == "code"
 	rule != "CODE-PRESENT"
-	open_rules[rule].severities[s]
+	open_rules[rule].severities[sev]
 ]
 
 violation contains {
