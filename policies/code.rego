@@ -12,7 +12,9 @@ package scanner.gate
 
 import rego.v1
 
-# the stage's finding threshold when it is below high, else high
+# the stage's finding threshold when it is below high, else high. (Written as a rule with `else`:
+# an earlier version binding `s` in a rule body made regopy 1.5.2 change the iteration order of
+# model.rego's unsafe_model; tests/policy/test_rules.py pins that order.)
 code_threshold := t if {
 	t := setting("finding_severity", "high")
 	severity_rank[t] < severity_rank.high
@@ -20,8 +22,6 @@ code_threshold := t if {
 
 code_severities := object.get(at_or_above, code_threshold, ["critical", "high"])
 
-# (`sev`, not `s`: with a comprehension variable named like model.rego's, regopy 1.5.2 changed the
-# iteration order of model.rego's unsafe_model; tests/policy/test_rules.py pins that order)
 unsafe_code := [[rule, sev] |
 	some sev in code_severities
 	some rule in sort(object.keys(open_rules))
