@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,23 +19,56 @@ from typing import Any
 import pytest
 
 MAKER = Path(__file__).with_name("make_models.py")
+# One generation per test run, shared by the xdist workers of the run (the imports of mlflow,
+# skops and scikit-learn alone take seconds): started in the background when a worker imports this
+# file, so the other tests run meanwhile; each worker copies the result into its own temporary
+# directory, and the worker that generated it removes it when it exits.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+_SHARED = Path(tempfile.gettempdir()) / f"scanner-modelcode-{_RUN}"
+_LOCK = Path(f"{_SHARED}.lock")
+_errors: list[str] = []
+
+
+def _generate_locked() -> None:
+    if (_SHARED / ".done").exists():
+        return
+    proc = subprocess.run([sys.executable, str(MAKER), str(_SHARED)], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        _errors.append(proc.stderr[-3000:])
+        return
+    (_SHARED / ".done").touch()
+    atexit.register(_cleanup)
+
+
+def _generate() -> None:
+    with open(_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _generate_locked()
+
+
+def _cleanup() -> None:
+    with open(_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(_SHARED, ignore_errors=True)
+    _LOCK.unlink(missing_ok=True)
+
+
+_background = threading.Thread(target=_generate, daemon=True)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _background.start()
 
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The MLflow / skops directories of ``make_models.py``, written once per test session (the
-    workers of one xdist run share them: the library imports alone take seconds)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    target = root / "modelcode-made"
-    with open(root / "modelcode-made.lock", "w") as lock:
+    """The MLflow / skops directories of ``make_models.py`` (a copy private to this worker)."""
+    if _background.is_alive():
+        _background.join()
+    target = tmp_path_factory.mktemp("modelcode-made")
+    with open(_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".done").exists():
-            proc = subprocess.run(
-                [sys.executable, str(MAKER), str(target)], capture_output=True, text=True, timeout=600
-            )
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            (target / ".done").touch()
+        _generate_locked()  # not started in the background, or removed by a worker that finished
+        assert not _errors, _errors[-1]
+        shutil.copytree(_SHARED, target, dirs_exist_ok=True, symlinks=True)
     return target
 
 
