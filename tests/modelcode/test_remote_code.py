@@ -219,3 +219,30 @@ def test_processor_code(gate, tmp_path: Path) -> None:
     assert props(proc)["code-entry"] == (
         "preprocessor_config.json: AutoImageProcessor: image_processing_tiny.TinyImageProcessor"
     )
+
+
+def test_hub_cache_snapshot_remote_code_is_read_through_its_blob(gate, tmp_path: Path) -> None:
+    """In the hub cache, snapshot files link to ../../blobs/<sha256>: the remote code is the blob,
+    analysed with the digest the ML-BOM records (what trust_remote_code would import)."""
+    import os
+
+    staged = write_hf(
+        tmp_path / "staged",
+        {"configuration_tiny.py": BENIGN_CONFIG, "modeling_tiny.py": "import os\n\nos.system('true')\n"},
+        AUTO_MAP,
+    )
+    repo = tmp_path / "hub" / "models--acme--tiny-remote"
+    snap = repo / "snapshots" / ("0" * 40)
+    (repo / "blobs").mkdir(parents=True)
+    snap.mkdir(parents=True)
+    for f in sorted(staged.iterdir()):
+        digest = sha(f)
+        f.rename(repo / "blobs" / digest)
+        os.symlink(Path("..", "..", "blobs", digest), snap / f.name)
+    record = gate(snap, "dev")
+    assert [f for f in findings(record, "CODE-") if f[0] != "CODE-PRESENT"] == [
+        ("CODE-PROCESS", "critical", "modeling_tiny.py:3")
+    ]
+    blob = Path(os.readlink(snap / "modeling_tiny.py")).name
+    assert components(record)["file:modeling_tiny.py"]["hashes"][0]["content"] == blob
+    assert "code-unsafe" in denied(record)
