@@ -270,7 +270,7 @@ def _package_components(
         locate=lambda rel: _own_file(artifact.path, rel, origin),
     )
     inv.findings.extend(pkg.findings)
-    root.properties.update(pkg.mlflow)
+    root.properties.update(pkg.properties)
     roles = pkg.code_roles()
     entries: dict[str, list[str]] = {}
     for ref in pkg.code:

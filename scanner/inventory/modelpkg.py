@@ -71,7 +71,7 @@ class CodeRef:
 class ModelPackage:
     """Facts about the package; ``dependencies`` are ``pkg:pypi`` components (one per purl)."""
 
-    mlflow: dict[str, str] = field(default_factory=dict)  # ML-BOM root properties
+    properties: dict[str, str] = field(default_factory=dict)  # the model's (ML-BOM root) properties
     code: list[CodeRef] = field(default_factory=list)
     dependencies: list[Component] = field(default_factory=list)
     conda_packages: list[Component] = field(default_factory=list)
@@ -126,7 +126,7 @@ def _mlflow(root: Path, shown: Callable[[str], str], present: set[str], pkg: Mod
         if doc is not None:
             pkg.findings.append(_invalid(shown("MLmodel"), "no flavors mapping"))
         return
-    props = pkg.mlflow
+    props = pkg.properties
     props["mlflow:flavors"] = ",".join(sorted(str(k) for k in flavors))
     if isinstance(doc.get("mlflow_version"), str):
         props["mlflow:version"] = doc["mlflow_version"]
@@ -181,7 +181,7 @@ def _conda(root: Path, rel: str, shown: Callable[[str], str], pkg: ModelPackage,
         return
     channels = doc.get("channels")
     if isinstance(channels, list):
-        pkg.mlflow["conda:channels"] = ",".join(str(c) for c in channels if isinstance(c, str))
+        pkg.properties["conda:channels"] = ",".join(str(c) for c in channels if isinstance(c, str))
     items = doc.get("dependencies")
     if not isinstance(items, list):
         return
@@ -198,7 +198,7 @@ def _conda(root: Path, rel: str, shown: Callable[[str], str], pkg: ModelPackage,
                 version = None
             if name == "python":
                 if m.group(3):
-                    pkg.mlflow["python-version"] = m.group(3).rstrip(".*")
+                    pkg.properties["python-version"] = m.group(3).rstrip(".*")
                 continue
             purl = f"pkg:conda/{name}@{version}" if version else f"pkg:conda/{name}"
             pkg.conda_packages.append(
@@ -217,7 +217,7 @@ def _python_env(root: Path, rel: str, shown: Callable[[str], str], pkg: ModelPac
     if not isinstance(doc, dict):
         return
     if isinstance(doc.get("python"), str | float | int):
-        pkg.mlflow["python-version"] = str(doc["python"])
+        pkg.properties["python-version"] = str(doc["python"])
     for key in ("build_dependencies", "dependencies"):
         items = doc.get(key)
         if not isinstance(items, list):
