@@ -71,6 +71,17 @@ def main(target: Path) -> None:
     mlflow.pyfunc.save_model(target / "mlflow-pyfunc-cloudpickle", python_model=Echo(), pip_requirements=CLEAN)
     skops.io.dump(model, target / "model.skops")
 
+    import mlflow.pytorch
+    import torch  # already imported by skops (through scikit-learn's array-API support)
+
+    # pt2 (the default) traces the model with an input example; the pickle format is the classic path
+    mlflow.pytorch.save_model(
+        torch.nn.Linear(2, 1),
+        target / "mlflow-pytorch-pickle",
+        serialization_format="pickle",
+        pip_requirements=["torch==2.13.0"],
+    )
+
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))

@@ -191,3 +191,18 @@ def test_unparseable_dependency_is_unaudited(gate, made: Path, tmp_path: Path) -
         ("SBOM-UNPARSEABLE-REQUIREMENT", "python_env.yaml:dependencies[2]"),
     ]
     assert "vuln-unaudited" in denied(record)
+
+
+def test_pytorch_pickle_flavor(gate, made: Path) -> None:
+    record = gate(made / "mlflow-pytorch-pickle", "dev")
+    comps = components(record)
+    assert props(comps["file:data/model.pth"])["format"] == "zip"
+    root = props(comps[record["sbom"]["metadata"]["component"]["bom-ref"]])
+    assert (root["mlflow:flavors"], root["mlflow:loader-module"], root["mlflow:model-files"]) == (
+        "python_function,pytorch",
+        "mlflow.pytorch",
+        "data",
+    )
+    assert "pkg:pypi/torch@2.13.0" in comps
+    assert findings(record, "MODEL-") == [] and findings(record, "CODE-") == []
+    assert record["decision"]["allow"]
