@@ -24,7 +24,7 @@ from typing import Any
 
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Finding, ScanError, Severity
-from scanner.inventory.model import Component
+from scanner.inventory.components import Component
 
 CHECK = "code"
 MAX_SOURCE_BYTES = 4 << 20

@@ -31,7 +31,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, ScanError, Severity
-from scanner.inventory.model import Component
+from scanner.inventory.components import Component
 
 CONFIG_MAX_BYTES = 16 << 20
 YAML_MAX_BYTES = 1 << 20

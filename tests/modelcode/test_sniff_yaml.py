@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.models.sniff import PICKLE, TEXT, sniff, sniff_file
+from scanner.formats.sniff import PICKLE, TEXT, sniff, sniff_file
 
 
 @pytest.mark.parametrize("name", ["conda.yaml", "MLmodel", "python_env.yaml", "requirements.txt"])
