@@ -7,201 +7,19 @@ at import time is tracked: module-level code, class bodies, decorator expression
 values, and the body of every function of the file that import-time code calls (transitively).
 Code under ``if __name__ == "__main__":`` is not run by an import.
 
-Each call is sorted into one category (``CATEGORIES``); its severity is the category's, raised to
+Each call is sorted into one category (``patterns.CATEGORIES``); its severity is the category's, raised to
 critical when it runs at import time. A file that cannot be parsed is reported, never passed.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
+from scanner.code import patterns
 from scanner.core import Severity
 
 MAX_ISSUES = 100
-
-# rule id → (severity anywhere, severity at import time, what it does)
-CATEGORIES: dict[str, tuple[Severity, Severity, str]] = {
-    "CODE-PROCESS": (Severity.HIGH, Severity.CRITICAL, "runs a process or shell command"),
-    "CODE-DYNAMIC": (Severity.HIGH, Severity.CRITICAL, "runs or imports code chosen at run time"),
-    "CODE-OBFUSCATED": (Severity.CRITICAL, Severity.CRITICAL, "runs code decoded from data"),
-    "CODE-NETWORK": (Severity.HIGH, Severity.CRITICAL, "opens a network connection"),
-    "CODE-FILE-WRITE": (Severity.MEDIUM, Severity.HIGH, "writes, moves or deletes files"),
-    "CODE-CREDENTIALS": (Severity.HIGH, Severity.CRITICAL, "reads credentials or the whole environment"),
-    "CODE-ENV-READ": (Severity.LOW, Severity.MEDIUM, "reads an environment variable"),
-    "CODE-IMPORT-TIME-CALL": (Severity.LOW, Severity.LOW, "runs when the module is imported"),
-}
-
-_PROCESS = (
-    "os.system",
-    "os.popen",
-    "os.exec",
-    "os.spawn",
-    "os.fork",
-    "os.forkpty",
-    "os.posix_spawn",
-    "os.startfile",
-    "posix.system",
-    "subprocess.",
-    "pty.spawn",
-    "commands.",
-    "asyncio.create_subprocess_",
-    "multiprocessing.Process",
-    "platform.popen",
-)
-_DYNAMIC = (
-    "builtins.exec",
-    "builtins.eval",
-    "builtins.compile",
-    "builtins.__import__",
-    "builtins.execfile",
-    "importlib.",
-    "imp.",
-    "runpy.",
-    "marshal.loads",
-    "marshal.load",
-    "types.CodeType",
-    "types.FunctionType",
-    "ctypes.",
-    "cffi.",
-    "code.interact",
-    "code.InteractiveInterpreter",
-    "pydoc.locate",
-    "zipimport.",
-)
-_DECODERS = (
-    "base64.",
-    "binascii.a2b",
-    "binascii.unhexlify",
-    "zlib.decompress",
-    "gzip.decompress",
-    "bz2.decompress",
-    "lzma.decompress",
-    "codecs.decode",
-    "marshal.loads",
-    "bytes.fromhex",
-    "builtins.bytes.fromhex",
-)
-_RUNNERS = ("builtins.exec", "builtins.eval", "builtins.compile", "types.FunctionType", "marshal.loads")
-_NETWORK = (
-    "socket.",
-    "urllib.request.",
-    "urllib.urlopen",
-    "urllib2.",
-    "http.client.",
-    "httplib.",
-    "requests.",
-    "httpx.",
-    "aiohttp.",
-    "ftplib.",
-    "smtplib.",
-    "telnetlib.",
-    "paramiko.",
-    "websocket.",
-    "websockets.",
-    "xmlrpc.client.",
-    "pycurl.",
-    "dns.resolver.",
-)
-_FILE_WRITE = (
-    "os.remove",
-    "os.unlink",
-    "os.rmdir",
-    "os.removedirs",
-    "os.rename",
-    "os.renames",
-    "os.replace",
-    "os.makedirs",
-    "os.mkdir",
-    "os.chmod",
-    "os.chown",
-    "os.symlink",
-    "os.link",
-    "os.truncate",
-    "os.write",
-    "shutil.",
-)
-_FILE_WRITE_METHODS = {"write_text", "write_bytes", "unlink", "rmtree", "rmdir", "chmod", "symlink_to", "touch"}
-_ENV = ("os.getenv", "os.environ", "os.getenvb", "os.environb", "posix.environ")
-_ENV_DUMP = ("os.environ.copy", "os.environ.items", "os.environ.keys", "os.environ.values")
-_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH|SESSION)", re.I)
-_SECRET_PATH = re.compile(
-    r"(\.ssh/|id_rsa|id_ed25519|\.aws/credentials|\.netrc|\.git-credentials|\.docker/config\.json|"
-    r"\.kube/config|huggingface/token|\.pypirc|/etc/shadow|/etc/passwd|\.config/gcloud|\.azure/)"
-)
-# Calls that commonly run at import time in ordinary model code and do nothing but build values.
-_BENIGN_MODULES = (
-    "logging",
-    "typing",
-    "typing_extensions",
-    "dataclasses",
-    "functools",
-    "enum",
-    "re",
-    "collections",
-    "abc",
-    "warnings",
-    "math",
-    "itertools",
-    "operator",
-    "string",
-    "transformers",
-    "torch",
-    "numpy",
-    "tokenizers",
-    "sentencepiece",
-    "mlflow",
-    "sklearn",
-    "pandas",
-    "packaging",
-)
-_BENIGN_BUILTINS = {
-    "int",
-    "str",
-    "float",
-    "bool",
-    "bytes",
-    "tuple",
-    "list",
-    "dict",
-    "set",
-    "frozenset",
-    "object",
-    "super",
-    "len",
-    "range",
-    "isinstance",
-    "issubclass",
-    "property",
-    "staticmethod",
-    "classmethod",
-    "type",
-    "max",
-    "min",
-    "sorted",
-    "enumerate",
-    "zip",
-    "map",
-    "print",
-    "hasattr",
-    "repr",
-    "abs",
-    "round",
-    "sum",
-    "any",
-    "all",
-    "iter",
-    "next",
-    "slice",
-    "NotImplementedError",
-    "ValueError",
-    "TypeError",
-    "RuntimeError",
-    "KeyError",
-    "ImportError",
-}
-_BUILTINS = set(dir(__import__("builtins")))
 
 
 @dataclass(frozen=True)
@@ -373,9 +191,9 @@ class _Pass:
                 self._add("CODE-IMPORT-TIME-CALL", node, label, True, what)
             return
         top = name.split(".")[0]
-        if top == "builtins" and name.split(".", 1)[1] in _BENIGN_BUILTINS:
+        if top == "builtins" and name.split(".", 1)[1] in patterns.BENIGN_BUILTINS:
             return
-        if top in _BENIGN_MODULES:
+        if top in patterns.BENIGN_MODULES:
             return
         if self._categorise_name(name) is None:
             self._add("CODE-IMPORT-TIME-CALL", node, name, True, what)
@@ -386,13 +204,14 @@ class _Pass:
             base = self.resolve(node.value)
             if base in ("os.environ", "os.environb", "posix.environ"):
                 key = node.slice
-                secret = isinstance(key, ast.Constant) and isinstance(key.value, str) and _SECRET_NAME.search(key.value)
+                named = isinstance(key, ast.Constant) and isinstance(key.value, str)
+                secret = named and bool(patterns.SECRET_NAME.search(str(getattr(key, "value", ""))))
                 self._add("CODE-CREDENTIALS" if secret else "CODE-ENV-READ", node, "os.environ[...]", at_import)
 
     def _categorise(self, node: ast.Call, name: str | None) -> str | None:
         if name is not None:
             args = [*node.args, *(k.value for k in node.keywords)]
-            if name in _RUNNERS and any(self._decodes(arg) for arg in args):
+            if name in patterns.RUNNERS and any(self._decodes(arg) for arg in args):
                 return "CODE-OBFUSCATED"
             if name in ("builtins.getattr",) and len(node.args) >= 2:
                 target = self.resolve(node.args[0])
@@ -403,13 +222,13 @@ class _Pass:
             if name == "builtins.open":
                 return "CODE-FILE-WRITE" if _writes(node) else None
             copies_env = name == "builtins.dict" and bool(node.args) and self.resolve(node.args[0]) == "os.environ"
-            if name in _ENV_DUMP or copies_env:
+            if name in patterns.ENV_DUMP or copies_env:
                 return "CODE-CREDENTIALS"
             found = self._categorise_name(name)
             if found is not None:
                 return found
         if isinstance(node.func, ast.Attribute):
-            if node.func.attr in _FILE_WRITE_METHODS:
+            if node.func.attr in patterns.FILE_WRITE_METHODS:
                 return "CODE-FILE-WRITE"
             if node.func.attr == "open" and _writes(node, mode_arg=0):
                 return "CODE-FILE-WRITE"
@@ -417,14 +236,14 @@ class _Pass:
 
     @staticmethod
     def _categorise_name(name: str) -> str | None:
-        if name.startswith(_ENV_DUMP):
+        if name.startswith(patterns.ENV_DUMP):
             return "CODE-CREDENTIALS"
         for rule, prefixes in (
-            ("CODE-PROCESS", _PROCESS),
-            ("CODE-DYNAMIC", _DYNAMIC),
-            ("CODE-NETWORK", _NETWORK),
-            ("CODE-FILE-WRITE", _FILE_WRITE),
-            ("CODE-ENV-READ", _ENV),
+            ("CODE-PROCESS", patterns.PROCESS),
+            ("CODE-DYNAMIC", patterns.DYNAMIC),
+            ("CODE-NETWORK", patterns.NETWORK),
+            ("CODE-FILE-WRITE", patterns.FILE_WRITE),
+            ("CODE-ENV-READ", patterns.ENV),
         ):
             if name.startswith(prefixes):
                 return rule
@@ -434,7 +253,7 @@ class _Pass:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 name = self.resolve(sub.func) or ""
-                if name.startswith(_DECODERS):
+                if name.startswith(patterns.DECODERS):
                     return True
                 method = sub.func.attr if isinstance(sub.func, ast.Attribute) else None
                 if method in ("decode", "fromhex") and self._decodes_inner(sub):
@@ -444,25 +263,26 @@ class _Pass:
     def _decodes_inner(self, call: ast.Call) -> bool:
         base = call.func.value if isinstance(call.func, ast.Attribute) else None
         return base is not None and any(
-            isinstance(s, ast.Call) and (self.resolve(s.func) or "").startswith(_DECODERS) for s in ast.walk(base)
+            isinstance(s, ast.Call) and (self.resolve(s.func) or "").startswith(patterns.DECODERS)
+            for s in ast.walk(base)
         )
 
     def _secret_env(self, node: ast.Call) -> bool:
         return any(
-            isinstance(a, ast.Constant) and isinstance(a.value, str) and bool(_SECRET_NAME.search(a.value))
+            isinstance(a, ast.Constant) and isinstance(a.value, str) and bool(patterns.SECRET_NAME.search(a.value))
             for a in node.args[:1]
         )
 
     @staticmethod
     def _reads_secret_path(node: ast.Call) -> bool:
         return any(
-            isinstance(s, ast.Constant) and isinstance(s.value, str) and bool(_SECRET_PATH.search(s.value))
+            isinstance(s, ast.Constant) and isinstance(s.value, str) and bool(patterns.SECRET_PATH.search(s.value))
             for arg in node.args
             for s in ast.walk(arg)
         )
 
     def _add(self, rule: str, node: ast.AST, call: str, at_import: bool, what: str | None = None) -> None:
-        anywhere, on_import, does = CATEGORIES[rule]
+        anywhere, on_import, does = patterns.CATEGORIES[rule]
         severity = on_import if at_import else anywhere
         when = " at import time" if at_import else ""
         line = getattr(node, "lineno", 0)
@@ -481,7 +301,7 @@ class _Pass:
                 return self.aliases[node.id]
             if node.id in ("__builtins__", "builtins"):
                 return "builtins"
-            if node.id in _BUILTINS and node.id not in self.functions:
+            if node.id in patterns.BUILTINS and node.id not in self.functions:
                 return f"builtins.{node.id}"
             return None
         if isinstance(node, ast.Attribute):
