@@ -7,8 +7,9 @@ at import time is tracked: module-level code, class bodies, decorator expression
 values, and the body of every function of the file that import-time code calls (transitively).
 Code under ``if __name__ == "__main__":`` is not run by an import.
 
-Each call is sorted into one category (``patterns.CATEGORIES``); its severity is the category's, raised to
-critical when it runs at import time. A file that cannot be parsed is reported, never passed.
+Each call is sorted into one category (``patterns.CATEGORIES``); its severity is the category's,
+raised when it runs at import time (the class bodies and constructors of the file's own classes
+instantiated at import included). A file that cannot be parsed is reported, never passed.
 """
 
 from __future__ import annotations
