@@ -246,3 +246,16 @@ def test_hub_cache_snapshot_remote_code_is_read_through_its_blob(gate, tmp_path:
     blob = Path(os.readlink(snap / "modeling_tiny.py")).name
     assert components(record)["file:modeling_tiny.py"]["hashes"][0]["content"] == blob
     assert "code-unsafe" in denied(record)
+
+
+def test_oversized_code_file_is_not_passed(gate, tmp_path: Path) -> None:
+    big = "x = 1\n" * (1 << 20)  # 6 MiB of Python: above the 4 MiB a code file may have
+    d = write_hf(tmp_path / "big", {"modeling_tiny.py": big}, {"AutoModel": "modeling_tiny.M"})
+    record = gate(d, "dev")
+    assert findings(record, "CODE-") == [
+        ("CODE-PRESENT", "info", "modeling_tiny.py"),
+        ("CODE-UNSCANNABLE", "high", "modeling_tiny.py"),
+    ]
+    f = next(f for f in record["findings"] if f["id"] == "CODE-UNSCANNABLE")
+    assert "larger than" in f["evidence"]["reason"]
+    assert {"code-unsafe", "checks-incomplete"} <= denied(record)
