@@ -52,6 +52,7 @@ AUTO_MAP_FILES = {
 }
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _CONDA_SPEC = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(==|=|<=|>=|<|>|!=|~=)?\s*([A-Za-z0-9_.*+!-]+)?")
+_INCLUDE = re.compile(r"\s*(?:-r|--requirement)(?:\s+|=)(\S+)\s*$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -224,9 +225,9 @@ def _python_env(root: Path, rel: str, shown: Callable[[str], str], pkg: ModelPac
             continue
         for i, spec in enumerate(items, 1):
             where = f"{rel}:{key}[{i}]"
-            if isinstance(spec, str) and spec.strip().startswith(("-r ", "--requirement")):
-                target = spec.strip().split(None, 1)[1].strip() if " " in spec.strip() else ""
-                deps.requirements_file(target, via=where)
+            include = _INCLUDE.match(spec) if isinstance(spec, str) else None
+            if include:
+                deps.requirements_file(include.group(1), via=where)
             else:
                 deps.spec(spec, where, build=key == "build_dependencies")
 
