@@ -119,9 +119,10 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
     imports = False
     try:
         for opcode, arg, _pos in pickletools.genops(io.BytesIO(head)):
-            if opcode.name in ("GLOBAL", "INST") and not _importable(arg):
-                # The unpickler would fail to import this and stop here: it is where the stream
-                # ends, not evidence of a pickle (``channels:`` opens every conda.yaml).
+            if not framed and opcode.name in ("GLOBAL", "INST") and not _importable(arg):
+                # Text has no PROTO header to say it is a pickle: an import of a name that is not
+                # a Python identifier is where an unpickler would stop, not evidence of a pickle
+                # (``channels:`` opens every conda.yaml). A framed stream stays a pickle.
                 raise ValueError("import of a name that is not a Python identifier")
             count += 1
             imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")

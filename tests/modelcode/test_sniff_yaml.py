@@ -39,3 +39,8 @@ def test_text_protocol_pickles_that_import_are_still_pickles(protocol: int) -> N
     # a payload that imports a real name, then breaks: still a pickle (its import runs first)
     head = b"cos\nsystem\n(S'true'\ntR"
     assert sniff(head, len(head)) == PICKLE
+
+
+def test_framed_pickle_with_an_odd_module_name_is_still_a_pickle() -> None:
+    data = b"\x80\x02c[x](https://evil.example)\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."
+    assert sniff(data, len(data)) == PICKLE
