@@ -148,12 +148,19 @@ def test_skops_file_types_are_judged_like_pickle_globals(cli, made: Path, tmp_pa
             "__id__": 1,
         }
         schema["content"]["content"]["odd"] = {"__class__": "Thing", "__module__": "mypkg", "__loader__": "ObjectNode"}
+        schema["content"]["content"]["built"] = {
+            "__class__": "Gadget",
+            "__module__": "mypkg",
+            "__loader__": "ReduceNode",
+            "__reduce__": {"args": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode"}},
+        }
 
     bad = _retamper(made / "model.skops", tmp_path / "evil.skops", evil)
     out = json.loads(cli("scan", bad, "-f", "json").out)["findings"]
     assert sorted((f["id"], f["severity"], f["evidence"]["type"], f["evidence"]["loader_use"]) for f in out) == [
         ("MODEL-SKOPS-TYPE", "critical", "os.system", "import the function"),
-        ("MODEL-SKOPS-TYPE", "medium", "mypkg.Thing", "instantiate"),
+        ("MODEL-SKOPS-TYPE", "low", "mypkg.Thing", "instantiate"),  # only reconstructed
+        ("MODEL-SKOPS-TYPE", "medium", "mypkg.Gadget", "call with arguments"),
     ]
     assert {f["subject"] for f in out} == {f"{bad}!schema.json"}
 

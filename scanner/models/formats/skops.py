@@ -6,13 +6,14 @@ routes here by content (a JSON object carrying ``__loader__`` and ``_skops_versi
 
 Every node names a type or function (``__module__`` + ``__class__``) that skops would import
 and use when loading. They are judged exactly like the globals of a pickle, through
-``scanner.models.globals_policy.judge``: what a pickle may not import, a skops file may not name.
-How the loader uses the name sets the wording, not the verdict: ``ObjectNode`` instantiates a
-class, ``ReduceNode``/``ConstructorFromReduceNode`` call it with arguments, ``FunctionNode`` /
-``TypeNode`` / ``MethodNode`` hand back a callable the model may call later.
+``scanner.models.globals_policy.judge_use``, by how the loader uses them: ``ObjectNode`` (and the
+container nodes) reconstruct a class, ``ReduceNode``/``ConstructorFromReduceNode``/
+``OperatorFuncNode`` call it with arguments from the file, ``FunctionNode`` / ``TypeNode`` /
+``MethodNode`` / ``PartialNode`` only reference a callable (handed to the model, not called).
 
-Findings: ``MODEL-SKOPS-TYPE`` (the verdict's severity for a denied name, the configured
-unknown-global severity for a name on neither list), ``MODEL-UNSCANNABLE`` for a schema that
+Findings: ``MODEL-SKOPS-TYPE`` (the judgement's severity: a denied name's whatever its use, an
+unknown name's by use — called: the configured unknown-global severity; referenced or
+reconstructed: low), ``MODEL-UNSCANNABLE`` for a schema that
 cannot be read completely (too large, too deep, not JSON, a loader this reader does not know).
 """
 
@@ -89,9 +90,10 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
 def _judge_tree(
     schema: dict[str, Any], subject: str, unknown_severity: Severity, extra: dict[str, Any]
 ) -> list[Finding]:
-    from scanner.models.globals_policy import DENIED, UNKNOWN, judge
+    from scanner.models.globals_policy import Use, judge_use
 
-    # name → (severity, why, how loaded, count)
+    # name → (severity, why, how loaded, count): the worst use of a name decides
+    uses = {"instantiate": Use.RECONSTRUCTED, "call with arguments": Use.CALLED, "build": Use.RECONSTRUCTED}
     hits: dict[str, tuple[Severity, str, str, int]] = {}
     problems: list[str] = []
     stack: list[tuple[Any, int]] = [(schema, 0)]
@@ -127,14 +129,18 @@ def _judge_tree(
             ctor = reduce["constructor"]
             if len(ctor) == 2 and all(isinstance(c, str) for c in ctor):
                 names.append((ctor[0], ctor[1]))
+        how = LOADERS[loader]
         for mod, name in names:
-            verdict = judge(mod, name)
-            if verdict.kind not in (DENIED, UNKNOWN):
+            use = uses.get(how, Use.CALLED if loader == "OperatorFuncNode" else Use.REFERENCED)
+            judged = judge_use(mod, name, use, unknown_severity=unknown_severity)
+            if judged.rule is None:
                 continue
-            severity = verdict.severity if verdict.kind == DENIED else unknown_severity
-            key = verdict.name
-            old = hits.get(key)
-            hits[key] = (severity, verdict.why, LOADERS[loader], (old[3] if old else 0) + 1)
+            old = hits.get(judged.resolved)
+            count = (old[3] if old else 0) + 1
+            if old is None or judged.severity > old[0]:
+                hits[judged.resolved] = (judged.severity, judged.why, how, count)
+            else:
+                hits[judged.resolved] = (*old[:3], count)
     findings = [
         finding(
             RULE,
