@@ -111,6 +111,8 @@ def test_code_paths_and_model_code(gate, made: Path) -> None:
     assert props(comps["file:code/helper.py"])["code-entry"] == "MLmodel: python_function.code: code"
     assert "pkg:pypi/pandas@3.1.1" in comps
     assert "remote-code" in warned(record) and "code-unsafe" not in denied(record)
+    # the model is code (models-from-code): judged by the code check, so not "nothing to judge"
+    assert findings(record, "MODEL-") == [] and record["decision"]["allow"]
 
 
 def test_malicious_code_path_is_denied(gate, made: Path) -> None:

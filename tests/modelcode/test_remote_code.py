@@ -137,6 +137,7 @@ def test_tokenizer_only_remote_code(gate, tmp_path: Path) -> None:
     assert props(tok)["code-role"] == "tokenizer-code"
     assert props(tok)["code-entry"] == "tokenizer_config.json: AutoTokenizer: tokenization_tiny.TinyTokenizer"
     assert "remote-code" in warned(record)
+    assert findings(record, "MODEL-") == [] and record["decision"]["allow"]
 
 
 def test_auto_map_to_another_repository(gate, tmp_path: Path) -> None:
