@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -280,8 +281,22 @@ def _located(
         return
     from scanner.artifact import detect
 
-    artifact = detect(Path(source), options.kind, digest=False)
+    artifact = detect(local_path(source), options.kind, digest=False)
     yield artifact, FileSet(artifact.path, after_open=after_open)
+
+
+def local_path(source: str | Path) -> Path:
+    """The path a local source names, refusing what ``Path`` would silently turn into something
+    else: an empty string (``Path("")`` is the working directory: an unset ``$ARTIFACT`` in CI
+    would gate the checkout) and a trailing slash after a file (``weights.bin/`` names a
+    directory; ``Path`` drops the slash)."""
+    text = os.fspath(source)
+    if text == "":
+        raise ScanError("empty path: name the artifact to judge (use . for the working directory)")
+    named = text.rstrip("/" + os.sep) or "/"
+    if text.endswith(("/", os.sep)) and os.path.lexists(named) and not os.path.isdir(text):
+        raise ScanError("not a directory (the path ends with a slash)", text)
+    return Path(text)
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -294,7 +309,7 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
 
         prefix = Path(sys.prefix)
         return Artifact(prefix, ArtifactKind.ENVIRONMENT, prefix.name, "", source_ref=str(prefix))
-    return detect(Path(source), kind)
+    return detect(local_path(source), kind)
 
 
 def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
