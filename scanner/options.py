@@ -105,3 +105,4 @@ class GateOptions:
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     settings_sources: Mapping[str, str] = field(default_factory=dict)
     now: dt.datetime | None = None
+    user_config: Path | None = None  # the user-level config read without --config: never from the scanned tree

@@ -146,6 +146,7 @@ def run(
     for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins);
     ``after_open`` is a test hook called right after each file of the artifact was opened
     (``scanner.files.FileSet``)."""
+    refuse_user_files_inside(source, stages, options)
     if stages.decide and policy is None:
         policy = prepare_policy(options)  # compile first: a broken policy fails before any work
     if policy is not None:
@@ -191,6 +192,38 @@ def run(
         outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file)
     return outcome
+
+
+def refuse_user_files_inside(source: str | Path | None, stages: Stages, options: GateOptions) -> None:
+    """Stop (exit 2) when a per-user location found by default — the user-level config, the cache
+    holding the vulnerability database and the compiled policies — lies inside the folder of a
+    local artifact: a CI runner whose home directory is the checkout would otherwise let the
+    checkout choose its own policy, waivers or database. Named locations (``--config``,
+    ``SCANNER_CACHE_DIR``, ``--db``) are the user's choice and are not refused."""
+    if source is None or (isinstance(source, str) and source.startswith(OCI_SCHEME)):
+        return
+    path = local_path(source)
+    try:
+        folder = path if path.is_dir() else path.parent
+        trees = {Path(os.path.abspath(folder)), folder.resolve()}
+    except (OSError, RuntimeError):
+        return  # identify names the problem with the path itself
+    found: list[tuple[str, Path]] = []
+    if options.user_config is not None:
+        found.append(("user-level config", options.user_config))
+    if stages.decide or stages.checks is None or "vulns" in stages.checks:
+        from scanner import userdirs
+
+        if not userdirs.cache_dir_is_explicit():
+            found.append(("cache directory (vulnerability database, compiled policies)", userdirs.cache_dir()))
+    for what, location in found:
+        places = {Path(os.path.abspath(location)), location.resolve()}
+        if any(place.is_relative_to(tree) for place in places for tree in trees):
+            raise ScanError(
+                f"the {what} lies inside the scanned artifact's folder: the artifact would configure its own gate",
+                location,
+                hint="name a config with --config, or set XDG_CONFIG_HOME / SCANNER_CACHE_DIR outside the artifact",
+            )
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:

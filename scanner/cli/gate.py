@@ -15,6 +15,7 @@ from scanner.cli.options import (
     output_options,
     plan_outputs,
     setting_sources,
+    user_config,
     write_outputs,
 )
 from scanner.cli.render import record_renderer
@@ -101,6 +102,7 @@ def gate(
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         verify=verify_options(verify_flags),
         settings_sources=setting_sources(ctx),
+        user_config=user_config(ctx),
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None

@@ -165,6 +165,13 @@ def setting_sources(ctx: click.Context) -> dict[str, str]:
     return sources
 
 
+def user_config(ctx: click.Context) -> Path | None:
+    """The user-level config when it was read without ``--config`` (the pipeline refuses it when
+    it lies inside the scanned tree)."""
+    found = ctx.find_root().meta.get("scanner.user_config")
+    return Path(found) if found else None
+
+
 def config_author(ctx: click.Context) -> str | None:
     """The ``author`` key of the config file, if any (who authors generated SBOMs)."""
     author = ctx.find_root().meta.get("scanner.author")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, write_outputs
+from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, user_config, write_outputs
 
 SBOM_FORMATS = ["cyclonedx-json", "cyclonedx-xml", "spdx-json"]
 INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "sbom"]
@@ -71,6 +71,7 @@ def sbom(
             input_type=input_type, verify_files=verify_files, merges=merges, author=config_author(ctx)
         ),
         settings_sources=setting_sources(ctx),
+        user_config=user_config(ctx),
     )
     outcome = pipeline.run(source, pipeline.SBOM, options)
     inventory, artifact = outcome.inventory, outcome.artifact
