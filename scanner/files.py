@@ -99,6 +99,15 @@ def declared_root(path: Path) -> Path:
     return real
 
 
+def leaves(path: Path, root: Path) -> bool:
+    """``path`` (its links followed) lies outside ``root`` (already resolved), or cannot be
+    resolved: a reader of the artifact must not read it (the walk lists it as a problem)."""
+    try:
+        return not path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):
+        return True
+
+
 def walk(
     root: Path, declared: Path | None = None, before_list: Callable[[Path], None] | None = None
 ) -> Iterator[FileEntry]:
@@ -332,6 +341,16 @@ class FileSet:
         self._entries: list[FileEntry] | None = None
         self._digests: dict[str, FileDigest] = {}
         self._by_ident: dict[tuple[int, int], str] = {}
+
+    def escaping_under(self, rel: str) -> list[FileEntry]:
+        """Entries at or below ``rel`` (a relative folder) that the walk did not read because
+        they link out of the declared root (or nowhere, or into a loop)."""
+        prefix = rel.rstrip("/") + "/"
+        return [
+            e
+            for e in self.entries
+            if e.problem in (ESCAPES, DANGLING, LOOP) and (e.rel == rel or e.rel.startswith(prefix))
+        ]
 
     @property
     def entries(self) -> list[FileEntry]:

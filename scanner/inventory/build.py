@@ -116,6 +116,14 @@ def build_inventory(
 
         return _authored(inventory_model(artifact, files=files), author)
     kind, path = choice
+    if files is not None and files.is_dir and files.declared is not None:
+        from scanner.files import leaves
+
+        if leaves(path, files.declared.resolve()):
+            raise ScanError(
+                f"the {kind} input is a link leaving the artifact: not read (its content is not part of the digest)",
+                path,
+            )
     inv = read_input(kind, path, verify_files=verify_files, files=files)
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
