@@ -104,3 +104,18 @@ def test_user_config_beside_a_single_file_artifact_is_refused(
     r = cli("gate", root / "state.data", "--no-ledger")
     assert r.code == 2, (r.code, r.err)
     assert "inside the scanned" in r.err
+
+
+def test_record_names_the_environment_variable_that_was_actually_read(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click also reads ``SCANNER_<COMMAND>_<OPTION>`` for options without a variable of their
+    own: the evidence must name that variable, not one that was never set."""
+    root = tmp_path / "artifact"
+    plant(root)
+    saved = tmp_path / "input.json"
+    monkeypatch.setenv("SCANNER_GATE_SAVE_INPUT", str(saved))
+    r = cli("gate", root, "--no-ledger", "-f", "json")
+    assert r.code == 1, r.err
+    assert saved.is_file()
+    assert json.loads(r.out)["inputs"]["settings"]["save_input"] == "env:SCANNER_GATE_SAVE_INPUT"
