@@ -124,7 +124,7 @@ def build_inventory(
                 f"the {kind} input is a link leaving the artifact: not read (its content is not part of the digest)",
                 path,
             )
-    inv = read_input(kind, path, verify_files=verify_files, files=files)
+    inv = read_input(kind, path, verify_files=verify_files, files=files, beside=artifact.path.is_dir())
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
     # An ingested BOM keeps its own author and timestamp (NTIA judges it as it is).
@@ -168,7 +168,12 @@ def looks_like_env(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file() or any(p.suffix == ".dist-info" for p in path.iterdir())
 
 
-def read_input(kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None) -> Inventory:
+def read_input(
+    kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None, beside: bool = True
+) -> Inventory:
+    """Read one input. ``beside`` false: the file alone is the artifact, so nothing beside it
+    (a lock file's ``pyproject.toml``) is read — it is not in the digest and must not change the
+    verdict."""
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
@@ -185,7 +190,7 @@ def read_input(kind: str, path: Path, *, verify_files: bool = True, files: FileS
         from scanner.inventory.lockfiles import inventory_lockfile
 
         pyproject = path.parent / "pyproject.toml"
-        return inventory_lockfile(path, pyproject=pyproject if pyproject.is_file() else None)
+        return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None)
     if kind == "sbom":
         from scanner.inventory.ingest import inventory_sbom
 
