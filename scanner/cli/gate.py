@@ -18,6 +18,7 @@ from scanner.cli.options import (
     user_config,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, verify_options
 from scanner.core import ArtifactKind
@@ -63,6 +64,7 @@ from scanner.report import FORMATS
 @max_age_option
 @gate_options
 @output_options(list(FORMATS), fail_on=False)
+@registry_options
 @common_options
 def gate(
     source: str,
@@ -92,6 +94,7 @@ def gate(
     ctx = click.get_current_context()
     plan = plan_outputs(formats, output, list(FORMATS))
     options = GateOptions(
+        registry=from_context(),
         stage=stage,
         policy_dir=policy,
         data_file=data,

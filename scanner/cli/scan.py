@@ -14,6 +14,7 @@ from scanner.cli.options import (
     user_config,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.errors import ScanError
 from scanner.report import FORMATS
@@ -37,6 +38,7 @@ from scanner.report import FORMATS
     help="Severity of a pickle import that is neither known-safe nor denied.",
 )
 @output_options(list(FORMATS))
+@registry_options
 @common_options
 def scan(
     source: str,
@@ -57,6 +59,7 @@ def scan(
         raise click.BadParameter("must be a severity", param_hint="--unknown-globals")
     plan = plan_outputs(formats, output, list(FORMATS))
     options = GateOptions(
+        registry=from_context(),
         model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
         settings_sources=setting_sources(click.get_current_context()),
         user_config=user_config(click.get_current_context()),
