@@ -114,7 +114,35 @@ def build_inventory(
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
 
-        return _authored(inventory_model(artifact, files=files), author)
+        inv = inventory_model(artifact, files=files)
+    else:
+        inv = _read_choice(artifact, choice, verify_files, files)
+        if choice[0] == "sbom":  # an ingested BOM keeps its own author and timestamp (NTIA judges it as it is)
+            return inv
+    if artifact.kind in (ArtifactKind.MODEL_DIR, ArtifactKind.ENVIRONMENT) and input_type in (None, "auto"):
+        # A marker (a *.dist-info folder, a model config) chose this reader; it must not hide the
+        # application manifest beside it: that is read too and merged in.
+        manifest = app_manifest(artifact.path)
+        if manifest is not None:
+            from scanner.inventory.ingest import merge
+
+            inv = merge(inv, _read_choice(artifact, manifest, verify_files, files))
+    return _authored(inv, author)
+
+
+def app_manifest(directory: Path) -> tuple[str, Path] | None:
+    """The application input of a directory by the module doc's precedence (lock file,
+    requirements, pyproject, BOM; a single ``requirements*.txt``), or ``None`` when it holds none
+    or several requirements files and no other input."""
+    found = _candidates(directory)
+    for kind in ("lockfile", "requirements", "pyproject", "sbom"):
+        if found[kind]:
+            return kind, found[kind][0]
+    others = sorted(p for p in directory.glob("requirements*.txt") if p.is_file())
+    return ("requirements", others[0]) if len(others) == 1 else None
+
+
+def _read_choice(artifact: Artifact, choice: tuple[str, Path], verify_files: bool, files: FileSet | None) -> Inventory:
     kind, path = choice
     if files is not None and files.is_dir and files.declared is not None:
         from scanner.files import leaves
@@ -127,8 +155,7 @@ def build_inventory(
     inv = read_input(kind, path, verify_files=verify_files, files=files, beside=artifact.path.is_dir())
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
-    # An ingested BOM keeps its own author and timestamp (NTIA judges it as it is).
-    return inv if kind == "sbom" else _authored(inv, author)
+    return inv
 
 
 def inventory_running_environment(options: InventoryOptions) -> Inventory:
