@@ -160,7 +160,7 @@ test_missing_vulnerability_db_is_unaudited_for_a_model_dir_with_packages if {
 	# a model config.json beside a requirements.txt makes the kind "model-dir"; its packages still count
 	rules := {d.rule | some d in gate.deny} with input.promotion.to as "prod"
 		with input.artifact.kind as "model-dir"
-		with input.sbom.components as [{"bom_ref": "pkg:pypi/jinja2@2.11.2", "type": "library", "name": "jinja2", "purl": "pkg:pypi/jinja2@2.11.2"}]
+		with input.sbom.summary as {"components": 1, "by_type": {"library": 1}}
 		with input.findings_index as empty_index
 		with input.signatures as [good_signature]
 		with input.provenance as [good_provenance]

@@ -87,13 +87,10 @@ violation contains {
 }
 
 # The kind is guessed from markers the artifact controls (a model config.json beside a
-# requirements.txt makes it a "model-dir"): Python packages in the inventory count too.
+# requirements.txt makes it a "model-dir"): packages (libraries) in the inventory count too.
 has_dependencies if input.artifact.kind in dependency_kinds
 
-has_dependencies if {
-	some c in input.sbom.components
-	startswith(object.get(c, "purl", ""), "pkg:pypi/")
-}
+has_dependencies if object.get(input.sbom, ["summary", "by_type", "library"], 0) > 0
 
 max_db_age := setting("max_vulnerability_db_age_days", 7)
 
