@@ -355,7 +355,10 @@ class FileSet:
     @property
     def entries(self) -> list[FileEntry]:
         if self._entries is None:
-            self._entries = list(walk(self.root, self.declared, self._before_list))
+            try:
+                self._entries = list(walk(self.root, self.declared, self._before_list))
+            except RecursionError:  # one generator frame per folder level: deeper than Python goes
+                raise ScanError("folders nested too deep to walk: not scanned", self.root) from None
         return self._entries
 
     def open_each(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:

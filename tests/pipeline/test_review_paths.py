@@ -55,3 +55,18 @@ def test_dangling_link_as_the_artifact_is_a_clear_error(cli, tmp_path: Path, com
     r = cli(*_args(command, link))
     assert r.code == 2
     assert "model.pkl" in r.err and "internal error" not in r.err
+
+
+def test_very_deep_tree_is_a_clear_error_naming_the_folder(cli, tmp_path: Path) -> None:
+    """A tree nested deeper than the walk can follow stops the run naming the artifact (not a
+    bare "input nested too deeply" with no file, and never a partial, clean verdict)."""
+    root = tmp_path / "artifact"
+    here = root
+    here.mkdir()
+    for _ in range(1200):  # os.makedirs recurses once per level: one mkdir at a time
+        here = here / "d"
+        here.mkdir()
+    (here / "state.data").write_bytes(evil_pickle())
+    r = cli("scan", root, "--no-second-opinion")
+    assert r.code == 2, (r.code, r.err)
+    assert str(root) in r.err and "deep" in r.err
