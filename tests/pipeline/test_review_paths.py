@@ -61,12 +61,17 @@ def test_very_deep_tree_is_a_clear_error_naming_the_folder(cli, tmp_path: Path) 
     """A tree nested deeper than the walk can follow stops the run naming the artifact (not a
     bare "input nested too deeply" with no file, and never a partial, clean verdict)."""
     root = tmp_path / "artifact"
-    here = root
-    here.mkdir()
-    for _ in range(1200):  # os.makedirs recurses once per level: one mkdir at a time
-        here = here / "d"
-        here.mkdir()
-    (here / "state.data").write_bytes(evil_pickle())
-    r = cli("scan", root, "--no-second-opinion")
-    assert r.code == 2, (r.code, r.err)
-    assert str(root) in r.err and "deep" in r.err
+    levels = [root]
+    root.mkdir()
+    for _ in range(1200):  # os.makedirs (and shutil.rmtree) recurse once per level: one at a time
+        levels.append(levels[-1] / "d")
+        levels[-1].mkdir()
+    (levels[-1] / "state.data").write_bytes(evil_pickle())
+    try:
+        r = cli("scan", root, "--no-second-opinion")
+        assert r.code == 2, (r.code, r.err)
+        assert str(root) in r.err and "deep" in r.err
+    finally:  # pytest's own clean-up of tmp_path would recurse too deep
+        (levels[-1] / "state.data").unlink()
+        for level in reversed(levels):
+            level.rmdir()
