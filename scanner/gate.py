@@ -40,16 +40,19 @@ def run_gate(
     checks: Sequence[Check] | None = None,
     now: dt.datetime | None = None,
     evidence: Mapping[str, Any] | None = None,
+    engine: Any = None,
 ) -> GateOutcome:
     """``evidence`` adds keyword arguments for the evidence record (``data_file``,
-    ``waiver_file``, ``sbom``)."""
+    ``waiver_file``, ``sbom``). ``engine`` is a PolicyEngine already compiled from
+    ``policy_dir`` and ``policy_data`` (batch workers compile once and reuse it)."""
     from scanner.checks import load_checks
     from scanner.evidence.record import build_record
     from scanner.inventory.build import build_inventory
     from scanner.policy.engine import PolicyEngine
     from scanner.policy.input import build_input, match_waivers
 
-    engine = PolicyEngine(policy_dir, dict(policy_data))  # load policies first: fail before work
+    if engine is None:
+        engine = PolicyEngine(policy_dir, dict(policy_data))  # load policies first: fail before work
     inventory = build_inventory(artifact)
     ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, settings=settings)
     results = run_checks(ctx, checks if checks is not None else load_checks())

@@ -1,0 +1,251 @@
+"""What a worker does: prepare once, then identify and judge one artifact per task.
+
+``prepare`` runs once per worker (the local pool's initializer, or on first use in a Dask worker
+thread): it writes the shipped policy snapshot to a private directory, compiles the policies,
+loads the policy data and waivers, opens the vulnerability database and works out the worker's
+context (what decides its verdicts). ``judge`` is the one function that calls the gate; every
+executor goes through ``run_task``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scanner.batch.budget import BudgetExceeded, time_budget
+from scanner.batch.model import ArtifactResult, BatchOptions, Known, Outcome, PolicySnapshot, Task
+from scanner.core import Artifact, ScanError
+
+
+@dataclass
+class Prepared:
+    options: BatchOptions
+    policy_dir: Path
+    data_file: Path | None
+    waivers_file: Path | None
+    data: dict[str, Any]
+    waivers: list[Any]
+    engine: Any
+    checks: list[Any]
+    settings: dict[str, Any]
+    context: dict[str, str]
+    known: frozenset[str]
+    database: Any = None
+    mismatch: str | None = None
+
+
+def snapshot_digest(policy: PolicySnapshot) -> str:
+    """Same formula as ``files.directory_digest`` over the policy directory's files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel, content in policy.policy_files:
+        h.update(f"{rel}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def context_of(options: BatchOptions, db_snapshot: str) -> dict[str, str]:
+    """Everything besides the artifact that decides a verdict (the cache key's first part)."""
+    import hashlib
+
+    from scanner import __version__
+
+    def sha(data: bytes | None) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest() if data is not None else "none"
+
+    return {
+        "scanner": __version__,
+        "stage": options.stage,
+        "policy": snapshot_digest(options.policy),
+        "data": sha(options.policy.data),
+        "waivers": sha(options.policy.waivers),
+        "db": db_snapshot,
+        "max_db_age": "none" if options.max_db_age is None else str(options.max_db_age),
+    }
+
+
+def db_snapshot(info: Any) -> str:
+    return f"{info.source} | snapshot {info.snapshot_date} | imported {info.imported_at} | {info.records} records"
+
+
+def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
+    """Write the snapshot into a private temporary directory (removed at exit)."""
+    root = Path(tempfile.mkdtemp(prefix="scanner-batch-"))
+    atexit.register(shutil.rmtree, root, True)
+    policy_dir = root / "policy"
+    for rel, content in policy.policy_files:
+        target = policy_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    policy_dir.mkdir(exist_ok=True)
+    data_file = waivers_file = None
+    if policy.data is not None:
+        data_file = root / "data.json"
+        data_file.write_bytes(policy.data)
+    if policy.waivers is not None:
+        waivers_file = root / "waivers.yaml"
+        waivers_file.write_bytes(policy.waivers)
+    return policy_dir, data_file, waivers_file
+
+
+def prepare(options: BatchOptions, known: frozenset[str] = frozenset(), *, with_checks: bool = True) -> Prepared:
+    """Compile the policies and open the database: once per worker. The driver prepares too
+    (``with_checks=False``: it judges nothing) so that a policy that does not compile fails
+    before any worker starts, and to learn the run's context."""
+    from scanner.checks import load_checks
+    from scanner.jsonfile import load_policy_data
+    from scanner.policy.engine import PolicyEngine
+    from scanner.vulns.db import Database
+    from scanner.vulns.snapshot import resolve_db
+    from scanner.waivers import load_waivers
+
+    policy_dir, data_file, waivers_file = materialise(options.policy)
+    data = load_policy_data(data_file, required=True) if data_file else {}
+    waivers = load_waivers(waivers_file) if waivers_file else []
+    engine = PolicyEngine(policy_dir, dict(data))
+    db_path = resolve_db(Path(options.db) if options.db else None)
+    database = Database(db_path)
+    context = context_of(options, db_snapshot(database.info))
+    mismatch = None
+    if options.context and dict(options.context) != context:
+        differs = sorted(k for k, v in dict(options.context).items() if context.get(k) != v)
+        mismatch = f"this worker's {', '.join(differs)} differ from the driver's: it would not give the same verdicts"
+    settings: dict[str, Any] = {
+        "stage": options.stage,
+        "db": db_path,
+        "max_db_age": options.max_db_age,
+        "policy_data": data,
+    }
+    return Prepared(
+        options=options,
+        policy_dir=policy_dir,
+        data_file=data_file,
+        waivers_file=waivers_file,
+        data=data,
+        waivers=waivers,
+        engine=engine,
+        checks=load_checks() if with_checks else [],
+        settings=settings,
+        context=context,
+        known=known,
+        database=database,
+        mismatch=mismatch,
+    )
+
+
+_STATES: dict[tuple[str, int], Prepared] = {}
+_LOCK = threading.Lock()
+
+
+def install(options: BatchOptions, known: frozenset[str], *, eager: bool = True) -> Prepared | None:
+    """Prepare for this thread (a local pool worker's initializer calls it before any task).
+
+    Not ``eager`` (a run that expects cache hits): only quieten the worker; answering a cache
+    hit needs the artifact's digest and the run's context, not compiled policies, so the
+    preparation waits for the first artifact that must be judged."""
+    from scanner import ui
+
+    ui.configure(quiet=True, no_color=True, debug=False)
+    if not eager:
+        return None
+    prepared = prepare(options, known)
+    with _LOCK:
+        _STATES[(options.run_id, threading.get_ident())] = prepared
+    return prepared
+
+
+def state_for(options: BatchOptions, known: frozenset[str]) -> Prepared:
+    """This thread's prepared state for the run, made on first use (Dask worker threads)."""
+    with _LOCK:
+        prepared = _STATES.get((options.run_id, threading.get_ident()))
+    if prepared is None:
+        prepared = install(options, known)
+        assert prepared is not None
+    return prepared
+
+
+def forget(run_id: str) -> None:
+    """Drop a run's prepared state (its database handle is closed by its own thread or by
+    garbage collection: SQLite handles belong to the thread that opened them)."""
+    with _LOCK:
+        for key in [k for k in _STATES if k[0] == run_id]:
+            prepared = _STATES.pop(key)
+            if key[1] == threading.get_ident():
+                prepared.database.close()
+
+
+def identify(source: str) -> Artifact:
+    """The artifact and its digest, from its bytes as they are now."""
+    from scanner import files
+    from scanner.artifact import detect
+    from scanner.batch.sources import is_oci
+
+    if is_oci(source):
+        raise ScanError("oci:// sources need the registry support, which this build does not have", source)
+    # The per-process digest cache is keyed by size and mtime, which a file can keep while its
+    # bytes change; a long-lived worker must hash what is there now.
+    files._digest_cache.clear()
+    return detect(Path(source))
+
+
+def judge(artifact: Artifact, prepared: Prepared) -> ArtifactResult:
+    """The gate's verdict on one artifact (the same gate as ``scanner gate``)."""
+    from scanner.gate import run_gate
+
+    outcome = run_gate(
+        artifact,
+        stage=prepared.options.stage,
+        policy_dir=prepared.policy_dir,
+        policy_data=prepared.data,
+        settings=prepared.settings,
+        waivers=prepared.waivers,
+        checks=prepared.checks,
+        evidence={"data_file": prepared.data_file, "waiver_file": prepared.waivers_file},
+        engine=prepared.engine,
+    )
+    d = outcome.decision
+    return ArtifactResult(
+        source=str(artifact.path),
+        name=artifact.name,
+        digest=artifact.digest,
+        allow=d.allow,
+        deny=d.deny,
+        warn=d.warn,
+        record=outcome.record,
+    )
+
+
+def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozenset()) -> Outcome:
+    """Identify, answer from the cache when its key is known, else judge; never raises for an
+    artifact's fault (the error is the result)."""
+    from scanner.batch.cache import key_id
+
+    start = time.perf_counter()
+    result: Outcome
+    try:
+        with time_budget(options.budget):
+            artifact = identify(task.source)
+            if task.use_cache and known and key_id(dict(options.context), task.source, artifact.digest) in known:
+                return Known(task.source, artifact.digest, artifact.name, time.perf_counter() - start)
+            prepared = state_for(options, known)
+            if prepared.mismatch:
+                raise ScanError(prepared.mismatch)
+            result = replace(judge(artifact, prepared), source=task.source)
+    except BudgetExceeded:
+        forget(options.run_id)  # the interrupted thread may have left state half-updated
+        result = ArtifactResult(task.source, error=f"time budget of {options.budget:g} s exceeded", tainted=True)
+    except ScanError as exc:
+        result = ArtifactResult(task.source, error=str(exc))
+    except MemoryError:
+        result = ArtifactResult(task.source, error="out of memory while scanning", tainted=True)
+    except RecursionError:
+        result = ArtifactResult(task.source, error="input nested too deeply to scan")
+    except Exception as exc:
+        result = ArtifactResult(task.source, error=f"internal error: {type(exc).__name__}: {exc}")
+    return replace(result, seconds=time.perf_counter() - start, attempts=task.attempt)

@@ -1,0 +1,106 @@
+"""The driver: submit every artifact, take the outcomes as they finish, keep the evidence.
+
+Cache hits come back from the workers as ``Known`` (the worker hashed the artifact and found its
+key among the cached ones); the driver re-verifies the entry before using it and otherwise sends
+the artifact again to be judged. Ctrl-C stops the executor and returns what finished; the
+artifacts that did not are listed as not judged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from scanner.batch.cache import ResultCache
+from scanner.batch.evidence import EvidenceWriter, normalise
+from scanner.batch.executor import Executor
+from scanner.batch.model import ArtifactResult, BatchOptions, Known, Task
+
+INTERRUPTED = "interrupted before it was judged"
+
+
+@dataclass
+class BatchReport:
+    """Results in the order the sources were given."""
+
+    results: list[ArtifactResult]
+    options: BatchOptions
+    executor: str
+    workers: int
+    seconds: float
+    interrupted: bool = False
+    cache_dir: str | None = None
+    context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> list[ArtifactResult]:
+        return [r for r in self.results if r.judged and r.allow]
+
+    @property
+    def denied(self) -> list[ArtifactResult]:
+        return [r for r in self.results if r.judged and not r.allow]
+
+    @property
+    def errors(self) -> list[ArtifactResult]:
+        return [r for r in self.results if not r.judged]
+
+    @property
+    def cached(self) -> int:
+        return sum(1 for r in self.results if r.cached)
+
+    def exit_code(self) -> int:
+        """2 when any artifact could not be judged, else 1 when any was denied, else 0."""
+        if self.errors:
+            return 2
+        return 1 if self.denied else 0
+
+
+def run_batch(
+    sources: Sequence[str],
+    options: BatchOptions,
+    executor: Executor,
+    *,
+    cache: ResultCache | None,
+    writer: EvidenceWriter,
+    on_result: Callable[[ArtifactResult], Any] = lambda _: None,
+    warn: Callable[[str], Any] = lambda _: None,
+) -> BatchReport:
+    start = time.perf_counter()
+    done: dict[int, ArtifactResult] = {}
+    interrupted = False
+    workers = executor.workers
+    for index, source in enumerate(sources):
+        executor.submit(Task(index, source))
+    try:
+        for task, outcome in executor.completed():
+            if isinstance(outcome, Known):
+                lookup = cache.load(outcome.source, outcome.digest) if cache else None
+                if lookup is None or lookup.result is None:
+                    problem = lookup.problem if lookup else "no cache"
+                    warn(f"cached verdict for {task.source} not trusted ({problem}): judging it again")
+                    executor.submit(replace(task, use_cache=False))
+                    continue
+                result = replace(lookup.result, seconds=outcome.seconds, attempts=task.attempt)
+            else:
+                result = normalise(outcome, options)
+                if cache is not None:
+                    cache.store(result)
+            result = writer.write(task.index, result)
+            done[task.index] = result
+            on_result(result)
+    except KeyboardInterrupt:
+        interrupted = True
+        executor.close(cancel=True)
+    results = [done.get(i) or ArtifactResult(source, error=INTERRUPTED) for i, source in enumerate(sources)]
+    return BatchReport(
+        results=results,
+        options=options,
+        executor=executor.name,
+        workers=workers,
+        seconds=time.perf_counter() - start,
+        interrupted=interrupted,
+        cache_dir=str(cache.dir) if cache else None,
+        context=dict(options.context),
+    )
