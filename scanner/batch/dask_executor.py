@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - only without the extra
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
 
-class RunPlugin(WorkerPlugin):  # type: ignore[misc]
+class RunPlugin(WorkerPlugin):
     """Gives a worker the run's options when it joins (and forgets them at the end)."""
 
     def __init__(self, options: BatchOptions, known: frozenset[str]) -> None:
@@ -80,8 +80,8 @@ class DaskExecutor(Executor):
         self._plugin = f"scanner-batch-{options.run_id}"
         self.client.register_plugin(RunPlugin(options, known), name=self._plugin)
         self._completed = as_completed(loop=self.client.loop, with_results=False)
-        self._tasks: dict[str, Task] = {}
-        self._futures: dict[str, Any] = {}
+        self._tasks: dict[Any, Task] = {}
+        self._futures: dict[Any, Any] = {}
         self._closed = False
 
     @property

@@ -29,7 +29,8 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
     if not record:
         return result
     inputs = dict(record.get("inputs") or {})
-    paths = {"policy": options.policy.policy_path, "data": options.policy.data_path, "waivers": options.policy.waivers_path}
+    snap = options.policy
+    paths = {"policy": snap.policy_path, "data": snap.data_path, "waivers": snap.waivers_path}
     for key, path in paths.items():
         if isinstance(inputs.get(key), dict) and path:
             inputs[key] = {**inputs[key], "path": path}

@@ -18,6 +18,7 @@ class Executor(ABC):
     submitted while iterating. ``close(cancel=True)`` stops work not yet finished."""
 
     name: str = "executor"
+    shares_filesystem: bool = False  # workers see the driver's files (the driver may hash them)
 
     @abstractmethod
     def submit(self, task: Task) -> None:

@@ -143,17 +143,13 @@ _STATES: dict[tuple[str, int], Prepared] = {}
 _LOCK = threading.Lock()
 
 
-def install(options: BatchOptions, known: frozenset[str], *, eager: bool = True) -> Prepared | None:
-    """Prepare for this thread (a local pool worker's initializer calls it before any task).
-
-    Not ``eager`` (a run that expects cache hits): only quieten the worker; answering a cache
-    hit needs the artifact's digest and the run's context, not compiled policies, so the
-    preparation waits for the first artifact that must be judged."""
+def install(options: BatchOptions, known: frozenset[str]) -> Prepared:
+    """Prepare for this thread: a local pool worker's initializer calls it before any task; a
+    Dask worker thread on its first artifact that must be judged (answering a cache hit needs
+    only the digest and the run's context)."""
     from scanner import ui
 
     ui.configure(quiet=True, no_color=True, debug=False)
-    if not eager:
-        return None
     prepared = prepare(options, known)
     with _LOCK:
         _STATES[(options.run_id, threading.get_ident())] = prepared
@@ -164,10 +160,7 @@ def state_for(options: BatchOptions, known: frozenset[str]) -> Prepared:
     """This thread's prepared state for the run, made on first use (Dask worker threads)."""
     with _LOCK:
         prepared = _STATES.get((options.run_id, threading.get_ident()))
-    if prepared is None:
-        prepared = install(options, known)
-        assert prepared is not None
-    return prepared
+    return prepared if prepared is not None else install(options, known)
 
 
 def forget(run_id: str) -> None:

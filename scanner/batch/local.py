@@ -8,12 +8,17 @@ each worker has its own pipe, so the driver always knows which task a worker hol
   is run once more; a second death records the artifact as an error, never drops it;
 - a worker past the time budget plus a grace period (the budget is first enforced inside the
   worker, see ``budget.py``) is killed and replaced, and its artifact recorded as an error;
-- workers are started with ``spawn`` (no copy of the driver's threads or locks), ignore SIGINT
-  (the driver owns Ctrl-C and stops them), and prepare once in their initializer.
+- workers are forked from a fork server (``forkserver``: a clean single-threaded process, so no
+  copy of the driver's threads or locks) that has already imported everything judging needs
+  (``warm.py``); where there is no fork server they are spawned. They ignore SIGINT (the
+  driver owns Ctrl-C and stops them) and prepare once, in their initializer;
+- cache hits never reach them: the driver answers those itself (``run.py``), so workers are
+  started only when some artifact must be judged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -39,7 +44,7 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str])
     from scanner.batch import job
 
     try:
-        job.install(options, known, eager=not known)
+        job.install(options, known)
     except BaseException as exc:  # report why, then exit: the driver stops the run
         conn.send(("failed", str(exc) if isinstance(exc, ScanError) else f"{type(exc).__name__}: {exc}"))
         return
@@ -57,6 +62,15 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str])
             return  # leave; the driver starts a fresh worker
 
 
+def _context() -> Any:
+    """A fork server that imported what judging needs, else spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["scanner.batch.warm"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 @dataclass
 class _Slot:
     process: Any
@@ -69,12 +83,13 @@ class _Slot:
 
 class LocalExecutor(Executor):
     name = "local"
+    shares_filesystem = True
 
-    def __init__(self, options: BatchOptions, known: frozenset[str], workers: int | None = None) -> None:
+    def __init__(self, options: BatchOptions, workers: int | None = None) -> None:
         self.options = options
-        self.known = known
+        self.known: frozenset[str] = frozenset()  # hits are answered by the driver
         self._size = max(1, workers or os.cpu_count() or 1)
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = _context()
         self._queue: deque[Task] = deque()
         self._slots: list[_Slot] = []
         self._start_failures = 0
@@ -108,16 +123,13 @@ class LocalExecutor(Executor):
                 if slot.ready and slot.task is None and self._queue:
                     slot.task = self._queue.popleft()
                     slot.started = time.monotonic()
-                    try:
+                    with contextlib.suppress(OSError):  # it died: its sentinel fires, the task is retried
                         slot.conn.send(slot.task)
-                    except OSError:
-                        pass  # it died: its sentinel fires and the task is retried
             handles: list[Any] = [s.conn for s in self._slots] + [s.process.sentinel for s in self._slots]
             for handle in wait(handles, timeout=self._timeout()):
-                slot = next((s for s in self._slots if handle in (s.conn, s.process.sentinel)), None)
-                if slot is None or slot not in self._slots:
-                    continue
-                yield from self._service(slot)
+                owner = next((s for s in self._slots if handle in (s.conn, s.process.sentinel)), None)
+                if owner is not None:
+                    yield from self._service(owner)
             yield from self._overdue()
 
     def _timeout(self) -> float:
@@ -167,8 +179,13 @@ class LocalExecutor(Executor):
         if task.attempt < MAX_ATTEMPTS:
             self._queue.appendleft(replace(task, attempt=task.attempt + 1))
             return
-        yield task, ArtifactResult(
-            task.source, error=f"the worker judging it died {task.attempt} times (last: {how})", attempts=task.attempt
+        yield (
+            task,
+            ArtifactResult(
+                task.source,
+                error=f"the worker judging it died {task.attempt} times (last: {how})",
+                attempts=task.attempt,
+            ),
         )
 
     def _overdue(self) -> Iterator[tuple[Task, Outcome]]:
@@ -181,11 +198,14 @@ class LocalExecutor(Executor):
                 slot.process.kill()
                 slot.process.join()
                 self._drop(slot)
-                yield task, ArtifactResult(
-                    task.source,
-                    error=f"time budget of {self.options.budget:g} s exceeded (worker stopped)",
-                    seconds=now - slot.started,
-                    attempts=task.attempt,
+                yield (
+                    task,
+                    ArtifactResult(
+                        task.source,
+                        error=f"time budget of {self.options.budget:g} s exceeded (worker stopped)",
+                        seconds=now - slot.started,
+                        attempts=task.attempt,
+                    ),
                 )
 
     def _drop(self, slot: _Slot) -> None:

@@ -1,8 +1,11 @@
 """The driver: submit every artifact, take the outcomes as they finish, keep the evidence.
 
-Cache hits come back from the workers as ``Known`` (the worker hashed the artifact and found its
-key among the cached ones); the driver re-verifies the entry before using it and otherwise sends
-the artifact again to be judged. Ctrl-C stops the executor and returns what finished; the
+When the workers see the driver's filesystem (the local pool) and the cache has entries for this
+run's context, the driver first hashes the local sources itself (threads: hashing releases the
+GIL) and answers the hits without starting a worker; only the rest are submitted. On a cluster,
+cache hits come back from the workers as ``Known`` (the worker hashed the artifact and found its
+key among the cached ones). Either way the driver re-verifies the entry before using it and
+otherwise has the artifact judged again. Ctrl-C stops the executor and returns what finished; the
 artifacts that did not are listed as not judged.
 """
 
@@ -64,6 +67,7 @@ def run_batch(
     *,
     cache: ResultCache | None,
     writer: EvidenceWriter,
+    known: frozenset[str] = frozenset(),
     on_result: Callable[[ArtifactResult], Any] = lambda _: None,
     warn: Callable[[str], Any] = lambda _: None,
 ) -> BatchReport:
@@ -71,9 +75,18 @@ def run_batch(
     done: dict[int, ArtifactResult] = {}
     interrupted = False
     workers = executor.workers
-    for index, source in enumerate(sources):
-        executor.submit(Task(index, source))
+
+    def finish(task: Task, result: ArtifactResult) -> None:
+        result = writer.write(task.index, result)
+        done[task.index] = result
+        on_result(result)
+
     try:
+        tasks = [Task(index, source) for index, source in enumerate(sources)]
+        if cache is not None and executor.shares_filesystem and known:
+            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn)
+        for task in tasks:
+            executor.submit(task)
         for task, outcome in executor.completed():
             if isinstance(outcome, Known):
                 lookup = cache.load(outcome.source, outcome.digest) if cache else None
@@ -87,9 +100,7 @@ def run_batch(
                 result = normalise(outcome, options)
                 if cache is not None:
                     cache.store(result)
-            result = writer.write(task.index, result)
-            done[task.index] = result
-            on_result(result)
+            finish(task, result)
     except KeyboardInterrupt:
         interrupted = True
         executor.close(cancel=True)
@@ -104,3 +115,47 @@ def run_batch(
         cache_dir=str(cache.dir) if cache else None,
         context=dict(options.context),
     )
+
+
+def _answer_hits_here(
+    tasks: list[Task],
+    options: BatchOptions,
+    cache: ResultCache,
+    known: frozenset[str],
+    finish: Callable[[Task, ArtifactResult], None],
+    warn: Callable[[str], Any],
+) -> list[Task]:
+    """Hash local sources in the driver; finish verified hits, return the tasks still to run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.batch.cache import key_id
+    from scanner.batch.sources import is_oci
+
+    context = dict(options.context)
+
+    def digest(task: Task) -> tuple[str | None, float]:
+        from scanner.batch.budget import BudgetExceeded, time_budget
+        from scanner.batch.job import identify
+
+        start = time.perf_counter()
+        if is_oci(task.source):
+            return None, 0.0
+        try:
+            with time_budget(options.budget):
+                return identify(task.source).digest, time.perf_counter() - start
+        except (Exception, BudgetExceeded):
+            return None, 0.0  # the worker will meet the same problem and report it
+
+    remaining = []
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
+        for task, (dig, seconds) in zip(tasks, pool.map(digest, tasks), strict=True):
+            if dig is None or key_id(context, task.source, dig) not in known:
+                remaining.append(task)
+                continue
+            lookup = cache.load(task.source, dig)
+            if lookup.result is None:
+                warn(f"cached verdict for {task.source} not trusted ({lookup.problem}): judging it again")
+                remaining.append(replace(task, use_cache=False))
+                continue
+            finish(task, replace(lookup.result, seconds=seconds))
+    return remaining

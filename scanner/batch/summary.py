@@ -88,7 +88,7 @@ def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
     """One run; each deny reason of each artifact is a result located at the artifact; what
     could not be judged is a tool execution notification (and ``executionSuccessful`` false)."""
     rules: dict[str, dict[str, Any]] = {}
-    results = []
+    results: list[dict[str, Any]] = []
     for r in report.denied:
         for reason in r.deny:
             rule_id = f"POLICY/{reason.rule}"

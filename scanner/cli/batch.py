@@ -135,7 +135,9 @@ def batch(
                 echo(line(result))
                 advance()
 
-            report = run_batch(items, options, executor, cache=cache, writer=writer, on_result=on_result, warn=ui.warn)
+            report = run_batch(
+                items, options, executor, cache=cache, writer=writer, known=known, on_result=on_result, warn=ui.warn
+            )
     finally:
         writer.close()
     for fmt, dest in plan:
@@ -212,7 +214,7 @@ def make_executor(scheduler: str | None, workers: int | None, options: Any, know
         return DaskExecutor(scheduler, options, known)
     from scanner.batch.local import LocalExecutor
 
-    return LocalExecutor(options, known, workers)
+    return LocalExecutor(options, workers)
 
 
 def _waiver_expiry(path: Path | None) -> Any:
