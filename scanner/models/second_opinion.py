@@ -2,6 +2,13 @@
 into ours without duplicates. Its skips and errors are recorded, never taken as "clean": the
 verdict of every file is ours, modelscan can only add findings.
 
+It runs only on files where its opinion can change the verdict: files on which our own analysis
+found something below HIGH (an unknown import, say) that modelscan may know to be dangerous. A
+file we judged clean holds only imports on our known-safe list, and none of modelscan's unsafe
+globals is on that list (``tests/models/test_second_opinion.py`` holds this for modelscan's
+current list), so modelscan cannot add a finding there; a file with a HIGH or CRITICAL finding,
+or one we could not fully read, is already denied at every threshold modelscan could raise it to.
+
 modelscan reads a whole pickle into memory, so files above ``max_bytes`` are left to our own
 streaming analysis (recorded as skipped). Importing it pulls numpy: done only here, lazily.
 """
@@ -28,6 +35,7 @@ class SecondOpinion:
     issues: int = 0
     added: int = 0
     confirmed: int = 0
+    decided: int = 0  # supported files left alone: our verdict there is one modelscan cannot change
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -38,6 +46,7 @@ class SecondOpinion:
             "files": self.files,
             "issues": self.issues,
             "confirmed": self.confirmed,
+            "not_needed": self.decided,
             "added": self.added,
             "skipped": len(self.skipped),
             "errors": self.errors[:20],
@@ -61,9 +70,13 @@ def run_modelscan(
         for ext in conf.get("supported_extensions", ())
         if conf.get("enabled", True)
     }
+    undecided = _undecided(findings)
     eligible = []
     for entry in files:
         if entry.format in ("symlink", "unreadable") or Path(entry.path).suffix.lower() not in extensions:
+            continue
+        if entry.verdict != "findings" or entry.path not in undecided:
+            report.decided += 1
             continue
         if entry.size > max_bytes:
             report.skipped.append(entry.path)
@@ -91,6 +104,15 @@ def run_modelscan(
             report.issues += 1
             _merge(merged, issue, entry.path, path.name, report)
     return merged, report
+
+
+def _undecided(findings: list[Finding]) -> set[str]:
+    """Files whose findings are all below HIGH (finding subjects are ``file`` or ``file!member``)."""
+    worst: dict[str, Severity] = {}
+    for f in findings:
+        path = f.subject.split("!", 1)[0]
+        worst[path] = max(worst.get(path, Severity.INFO), f.severity)
+    return {path for path, severity in worst.items() if severity < Severity.HIGH}
 
 
 _RULE_OF_SCANNER = {

@@ -21,12 +21,13 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scanner.core import Decision, Reason, ScanError
+from scanner.userdirs import cache_dir
 
 QUERY = "data.scanner.gate"
 # Only the decision leaves the engine (reading `data.scanner.gate` whole would also serialise
@@ -53,13 +54,31 @@ class PolicyEngine:
     """Loads every ``.rego`` file of a directory (``*_test.rego`` excluded) and a data document,
     and compiles them once."""
 
-    def __init__(self, policy_dir: Path, data: dict[str, Any] | None = None, *, include_tests: bool = False):
+    def __init__(
+        self,
+        policy_dir: Path,
+        data: dict[str, Any] | None = None,
+        *,
+        include_tests: bool = False,
+        cache: bool = True,
+    ):
         self.policy_dir = policy_dir
         self.modules = read_modules(policy_dir, include_tests=include_tests)
         self.data = data or {}
-        self._interpreter = compile_modules(self.modules, self.data)
         self._bundles: list[Any] = [None, None]  # DECISION_QUERY, FALLBACK_QUERY
-        self._references = References.scan(self.modules)
+        self._cache = BundleCache(cache_dir() / "policy", self.modules, self.data) if cache else None
+        references = self._cache.references() if self._cache is not None else None
+        if references is None:
+            references = References.scan(self.modules)
+            if self._cache is not None:
+                self._cache.save_references(references)
+        self._references = references
+        self._compiled: Any = None  # the interpreter holding the modules, compiled only when needed
+        loaded = self._cache.load(0) if self._cache is not None else None
+        if loaded is not None:
+            self._interpreter, self._bundles[0] = loaded
+        else:
+            self._interpreter = self._compiled = compile_modules(self.modules, self.data)
 
     def evaluate(self, input_doc: dict[str, Any]) -> Decision:
         raw = self._run_decision(input_doc)
@@ -75,8 +94,10 @@ class PolicyEngine:
         Returns the first expression's value, or None when it is undefined."""
         from regopy.rego_shared import rego_query
 
-        rego = self._interpreter
-        self._set_input(input_doc if input_doc is not None else {})
+        if self._compiled is None:  # the engine runs a cached bundle: compile for ad hoc queries
+            self._compiled = compile_modules(self.modules, self.data)
+        rego = self._compiled
+        self._set_input(input_doc if input_doc is not None else {}, rego)
         with _captured_stdout():
             impl = rego_query(rego._impl, query)
         result = _read_output(impl, self.policy_dir)
@@ -84,38 +105,139 @@ class PolicyEngine:
         return exprs[0] if exprs else None
 
     def _run_decision(self, input_doc: dict[str, Any]) -> Any:
-        self._set_input(input_doc)
-        raw = self._run_bundle(0)
+        raw = self._run_bundle(0, input_doc)
         if raw is None:
-            raw = self._run_bundle(1)
+            raw = self._run_bundle(1, input_doc)
         return raw
 
-    def _run_bundle(self, which: int) -> Any:
-        from regopy import RegoError
+    def _run_bundle(self, which: int, input_doc: dict[str, Any]) -> Any:
         from regopy.rego_shared import rego_bundle_query
 
-        rego = self._interpreter
         if self._bundles[which] is None:
-            try:
-                with _captured_stdout() as out:
-                    self._bundles[which] = rego.build((DECISION_QUERY, FALLBACK_QUERY)[which])
-            except RegoError as exc:
-                raise compile_error(str(exc), out.text, self.modules, self.policy_dir) from None
+            self._bundles[which] = self._bundle(which)
+        self._set_input(input_doc)  # on the interpreter the plan was loaded into
         with _captured_stdout():
-            impl = rego_bundle_query(rego._impl, self._bundles[which]._impl)
+            impl = rego_bundle_query(self._interpreter._impl, self._bundles[which]._impl)
         result = _read_output(impl, self.policy_dir)
         bindings = result.get("bindings") if isinstance(result, dict) else None
         return bindings.get("decision") if isinstance(bindings, dict) else None
 
-    def _set_input(self, input_doc: dict[str, Any]) -> None:
+    def _bundle(self, which: int) -> Any:
+        """The compiled plan of one query: from the cache, else built (and cached)."""
+        from regopy import RegoError
+
+        if self._cache is not None and self._interpreter is not self._compiled:
+            bundle = self._cache.load_into(self._interpreter, which)
+            if bundle is not None:
+                return bundle
+        if self._compiled is None:
+            self._compiled = compile_modules(self.modules, self.data)
+            self._interpreter = self._compiled
+            self._bundles = [None, None]  # bundles belong to the interpreter that loaded them
+        try:
+            with _captured_stdout() as out:
+                bundle = self._compiled.build((DECISION_QUERY, FALLBACK_QUERY)[which])
+        except RegoError as exc:
+            raise compile_error(str(exc), out.text, self.modules, self.policy_dir) from None
+        if self._cache is not None:
+            self._cache.save(self._compiled, bundle, which)
+        return bundle
+
+    def _set_input(self, input_doc: dict[str, Any], rego: Any = None) -> None:
         from regopy import Input
 
         try:
             value = Input(rego_safe(self._references.view(input_doc)))
         except (TypeError, ValueError, OverflowError) as exc:
             raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
-        self._interpreter.set_input(value)
+        (rego or self._interpreter).set_input(value)
         self._input = value  # regopy reads it during the query: freeing it earlier crashes
+
+
+class BundleCache:
+    """Compiled decision plans kept across runs, keyed by everything that decides them: the
+    engine's version, the query, every module (path and text) and the data. Compiling the shipped
+    policies costs tens of milliseconds per process; loading the saved plan about one. The cache
+    lives in the user's cache directory (with the vulnerability database), never in a scanned
+    tree. A plan that does not load is rebuilt; files are written whole and renamed into place."""
+
+    def __init__(self, directory: Path, modules: Sequence[Module], data: dict[str, Any]) -> None:
+        import hashlib
+
+        import regopy
+
+        from scanner import __version__
+
+        h = hashlib.sha256()
+        h.update(f"regopy {regopy.__version__}\0scanner {__version__}\0".encode())
+        for m in modules:
+            h.update(f"{m.path}\0{len(m.text)}\0".encode())
+            h.update(m.text.encode("utf-8"))
+        h.update(json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode())
+        self.directory = directory
+        self.key = h.hexdigest()
+
+    def _path(self, which: int) -> Path:
+        return self.directory / f"{self.key}-{which}.rbb"
+
+    def references(self) -> References | None:
+        """The input keys the modules read (scanning the sources costs as much as the plan)."""
+        try:
+            doc = json.loads((self.directory / f"{self.key}.refs.json").read_text(encoding="utf-8"))
+            return References(frozenset(doc["words"]), bool(doc["everything"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save_references(self, refs: References) -> None:
+        self._write(
+            self.directory / f"{self.key}.refs.json",
+            lambda tmp: tmp.write_text(json.dumps({"words": sorted(refs.words), "everything": refs.everything})),
+        )
+
+    def _write(self, path: Path, write: Callable[[Path], object]) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+            os.replace(tmp, path)
+        except OSError:  # a cache that cannot be written only costs time
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def load(self, which: int) -> tuple[Any, Any] | None:
+        """(a fresh interpreter, the plan loaded into it), or None when not cached."""
+        from regopy import Interpreter
+
+        rego = Interpreter()
+        bundle = self.load_into(rego, which)
+        return (rego, bundle) if bundle is not None else None
+
+    def load_into(self, rego: Any, which: int) -> Any:
+        from regopy import RegoError
+        from regopy.interpreter import BundleFormat
+
+        path = self._path(which)
+        if not path.is_file():
+            return None
+        try:
+            with _captured_stdout():
+                bundle = rego.load_bundle(str(path), BundleFormat.Binary)
+        except (RegoError, OSError, ValueError):
+            return None
+        return bundle if bundle.ok() else None
+
+    def save(self, rego: Any, bundle: Any, which: int) -> None:
+        from regopy import RegoError
+        from regopy.interpreter import BundleFormat
+
+        def write(tmp: Path) -> None:
+            try:
+                with _captured_stdout():
+                    rego.save_bundle(str(tmp), bundle, BundleFormat.Binary)
+            except RegoError as exc:
+                raise OSError(str(exc)) from None
+
+        self._write(self._path(which), write)
 
 
 _STRIP = re.compile(r'("(?:\\.|[^"\\\n])*"|`[^`]*`)|#[^\n]*')

@@ -12,13 +12,13 @@ per run (and rejects more than 25,000): results are capped, most severe first, a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 from scanner.report import view
+from scanner.report.json_format import dumps_layout
 from scanner.report.rules import DOCS, rule_help
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -29,7 +29,7 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 
 
 def render(record: dict[str, Any], *, max_results: int = MAX_RESULTS, **_: Any) -> str:
-    return json.dumps(to_sarif(record, max_results=max_results), indent=2) + "\n"
+    return dumps_layout(to_sarif(record, max_results=max_results), depth=4) + "\n"
 
 
 def to_sarif(record: Mapping[str, Any], *, max_results: int = MAX_RESULTS) -> dict[str, Any]:

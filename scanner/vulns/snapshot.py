@@ -10,13 +10,13 @@ from the old bundled snapshot is rebuilt. A database imported by the user (``db 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from scanner import ui
 from scanner.errors import ScanError
 from scanner.resources import data_dir
+from scanner.userdirs import cache_dir
 
 BUNDLED_PREFIX = "bundled:"
 DB_NAME = "osv-pypi.sqlite"
@@ -38,14 +38,6 @@ def bundled_source() -> str:
     meta = bundled_meta()
     commit = str(meta.get("source_commit", ""))[:12]
     return f"{BUNDLED_PREFIX} PyPA advisory database {meta.get('source_repository', '')}@{commit}".strip()
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("SCANNER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scanner"
 
 
 def default_db_path() -> Path:

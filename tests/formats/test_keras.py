@@ -370,3 +370,18 @@ def test_h5_library_hang_is_contained(h5dir: Path, monkeypatch: pytest.MonkeyPat
     found = scan_file(hdf5, hostile)
     assert ids(found) == ["MODEL-UNSCANNABLE"]
     assert "took longer than 3 s" in found[0].evidence["reason"]
+
+
+def test_h5_one_child_serves_many_files_and_a_dead_one_is_replaced(h5dir: Path) -> None:
+    """The HDF5 reader child is reused across files; killed, the next file gets a new one."""
+    first = write_h5(h5dir / "one.h5", keras2_config(lambda2()))
+    second = write_h5(h5dir / "two.h5", keras2_config())
+    assert ids(scan_file(hdf5, first)) == [keras_config.LAMBDA]
+    child = hdf5._reader._proc
+    assert child is not None and child.poll() is None
+    assert ids(scan_file(hdf5, second)) == []
+    assert hdf5._reader._proc is child  # the same process answered
+    child.kill()
+    child.wait()
+    assert ids(scan_file(hdf5, first)) == [keras_config.LAMBDA]
+    assert hdf5._reader._proc is not child

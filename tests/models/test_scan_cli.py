@@ -34,16 +34,37 @@ def test_malicious_file_exits_1_with_json_evidence(cli, tmp_path: Path) -> None:
     assert f["evidence"]["global"] in ("posix.system", "nt.system") and f["evidence"]["offset"] == 2
 
 
-def test_second_opinion_confirms_and_is_optional(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_second_opinion_runs_only_where_it_can_change_the_verdict(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.models.corpus import unknown_class
+
     evil = _evil(tmp_path / "model.pkl")
     doc = json.loads(cli("scan", evil, "-f", "json").out)
     (f,) = doc["findings"]
-    assert f["evidence"]["detected_by"] == ["modelscan", "scanner"]
+    assert f["severity"] == "critical" and "detected_by" not in f["evidence"]  # already decided: not re-run
     opinion = doc["checks"][0]["summary"]["second_opinion"]
-    assert opinion["ran"] and opinion["confirmed"] == 1 and opinion["added"] == 0
+    assert opinion["ran"] and opinion["files"] == 0 and opinion["not_needed"] == 1
+    (tmp_path / "unknown.pkl").write_bytes(unknown_class())
+    doc = json.loads(cli("scan", tmp_path / "unknown.pkl", "-f", "json").out)
+    opinion = doc["checks"][0]["summary"]["second_opinion"]
+    assert opinion["files"] == 1 and opinion["not_needed"] == 0  # a medium finding: modelscan is asked
     doc = json.loads(cli("scan", evil, "-f", "json", "--no-second-opinion").out)
-    assert "detected_by" not in doc["findings"][0]["evidence"]
     assert "second_opinion" not in doc["checks"][0]["summary"]
+
+
+def test_modelscan_flags_nothing_we_call_safe() -> None:
+    """Why the second opinion is not needed on files we judge clean: every global on modelscan's
+    unsafe list is one we deny. If a modelscan upgrade adds one we do not, this fails."""
+    from modelscan.settings import DEFAULT_SETTINGS
+
+    from scanner.models.globals_policy import DENIED, judge
+
+    missed = []
+    for modules in DEFAULT_SETTINGS["unsafe_globals"].values():
+        for module, names in modules.items():
+            for name in ("system", "anything") if names == "*" else names:
+                if judge(module, name).kind != DENIED:
+                    missed.append(f"{module}.{name}")
+    assert missed == []
 
 
 def test_fail_on_and_unknown_globals(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -117,6 +117,7 @@ class _Reader:
     and skipping a large value costs one seek (the window is refilled only when needed)."""
 
     WINDOW = 1 << 16
+    BULK = 1 << 20  # window for walking token lists
 
     def __init__(self, data: BinaryIO, size: int, endian: str) -> None:
         self.data = data
@@ -145,20 +146,33 @@ class _Reader:
         return raw
 
     def skip_strings(self, count: int, wide: str, what: str) -> None:
-        """Skip ``count`` length-prefixed strings (token lists hold hundreds of thousands)."""
-        packer = struct.Struct(self.endian + wide)
-        width = packer.size
-        for _ in range(count):
+        """Skip ``count`` length-prefixed strings (token lists hold hundreds of thousands).
+
+        The walk runs over a large window with local variables only: a length is read, the
+        position jumps past the string, and the window is refilled when the next length is not
+        wholly inside it. The end of the file is checked whenever the walk leaves the window."""
+        unpack = struct.Struct(self.endian + wide).unpack_from
+        width = struct.calcsize(self.endian + wide)
+        left = count
+        while left:
             offset = self.pos - self._start
-            if offset < 0 or offset + width > len(self._buf):
-                self.read(width, what)  # refills the window (and checks the end of the file)
-                self.pos -= width
-                offset = 0
-            (n,) = packer.unpack_from(self._buf, offset)
-            end = self.pos + width + n
-            if end > self.size:
-                raise Malformed("length", f"string of {n} bytes in {what} at offset {self.pos} runs past the end")
-            self.pos = end
+            buf = self._buf
+            if offset < 0 or offset + width > len(buf):
+                if self.pos + width > self.size:
+                    raise Malformed("truncated", f"{what} ends at offset {self.pos} with {left} strings to go")
+                self.data.seek(self.pos)
+                self._buf = buf = self.data.read(max(self.BULK, width))
+                self._start, offset = self.pos, 0
+                if len(buf) < width:
+                    raise Malformed("truncated", f"file ends inside {what} at offset {self.pos}")
+            limit = len(buf) - width
+            start = offset
+            while left and offset <= limit:
+                offset += width + unpack(buf, offset)[0]
+                left -= 1
+            self.pos += offset - start
+            if self.pos > self.size:
+                raise Malformed("length", f"a string in {what} runs past the end of the file (offset {self.pos})")
 
     def skip(self, n: int, what: str) -> None:
         if n > self.left():

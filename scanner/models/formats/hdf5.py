@@ -11,6 +11,7 @@ read, or that hits a limit, is unscannable and never clean.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -69,20 +70,91 @@ def _read_attributes(source: Any, limit: int) -> dict[str, Any]:
 
 
 def _child() -> None:
-    """Child entry point: ``argv[1]`` a path or ``-`` (the file on stdin), ``argv[2]`` the limit."""
+    """Child entry point: serves requests until stdin closes. A request is one JSON line
+    ``{"path": str | null, "size": int, "limit": int}`` followed, when ``path`` is null, by
+    ``size`` raw bytes of the file; the answer is one JSON line (see ``_read_attributes``)."""
     import io
     import resource
 
     import h5py  # noqa: F401 - imported before the memory cap, which covers only the reading
 
-    source: Any = sys.argv[1]
-    limit = int(sys.argv[2])
-    if source == "-":
-        source = io.BytesIO(sys.stdin.buffer.read())
     with open("/proc/self/statm") as fh:
         mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (mapped + MEMORY, mapped + MEMORY))
-    sys.stdout.write(json.dumps(_read_attributes(source, limit)))
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    while line := stdin.readline():
+        request = json.loads(line)
+        source: Any = request["path"]
+        if source is None:
+            source = io.BytesIO(stdin.read(request["size"]))
+        stdout.write(json.dumps(_read_attributes(source, request["limit"])) + "\n")
+        stdout.flush()
+        del source
+
+
+class _ChildReader:
+    """One h5py child process serving a whole run (starting Python and importing h5py costs far
+    more than reading two attributes). A child that times out, crashes or answers nonsense is
+    killed; the file it was reading is unscannable and the next file gets a new child."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        import scanner
+
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        package_root = str(Path(scanner.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        command = [sys.executable, "-c", "from scanner.models.formats.hdf5 import _child; _child()"]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+    def read(self, path: Path | None, payload: bytes | None, size: int, limit: int) -> dict[str, Any]:
+        import selectors
+
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        self._proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        request = json.dumps({"path": str(path) if path else None, "size": size, "limit": limit}) + "\n"
+        try:
+            proc.stdin.write(request.encode())
+            if payload is not None:
+                proc.stdin.write(payload)
+            proc.stdin.flush()
+        except OSError:
+            return self._fail("the HDF5 reader stopped")
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(TIMEOUT):
+                return self._fail(f"reading the HDF5 attributes took longer than {TIMEOUT:g} s (malformed file?)")
+        line = proc.stdout.readline()
+        if not line:
+            return self._fail("the HDF5 reader failed")
+        try:
+            result: dict[str, Any] = json.loads(line)
+        except ValueError:
+            return self._fail("the HDF5 reader returned no result")
+        return result
+
+    def _fail(self, reason: str) -> dict[str, Any]:
+        proc, self._proc = self._proc, None
+        detail = ""
+        if proc is not None:
+            proc.kill()
+            _, err = proc.communicate()
+            tail = err.decode("utf-8", "replace").strip().splitlines()[-1:]
+            detail = f" ({tail[0][:200]})" if tail else f" (exit {proc.returncode})"
+        return {"error": reason + detail}
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
+
+
+_reader = _ChildReader()
+atexit.register(_reader.close)
 
 
 def _on_disk(ctx: FormatContext, subject: str, size: int) -> Path | None:
@@ -99,36 +171,12 @@ def _on_disk(ctx: FormatContext, subject: str, size: int) -> Path | None:
 
 
 def _run_child(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> dict[str, Any]:
-    import scanner
-
-    limit = ctx.limits.max_header_bytes
     path = _on_disk(ctx, subject, size)
-    stdin: bytes | None = None
+    payload: bytes | None = None
     if path is None:
         data.seek(0)
-        stdin = data.read(size)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    package_root = str(Path(scanner.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    command = [
-        sys.executable,
-        "-c",
-        "from scanner.models.formats.hdf5 import _child; _child()",
-        str(path) if path else "-",
-        str(limit),
-    ]
-    try:
-        proc = subprocess.run(command, input=stdin, capture_output=True, timeout=TIMEOUT, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"reading the HDF5 attributes took longer than {TIMEOUT:g} s (malformed file?)"}
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        return {"error": f"the HDF5 reader failed ({tail[0][:200]})"}
-    try:
-        result: dict[str, Any] = json.loads(proc.stdout)
-    except ValueError:
-        return {"error": "the HDF5 reader returned no result"}
-    return result
+        payload = data.read(size)
+    return _reader.read(path, payload, len(payload) if payload is not None else size, ctx.limits.max_header_bytes)
 
 
 def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Finding]:

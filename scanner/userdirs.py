@@ -1,0 +1,16 @@
+"""Where the scanner keeps per-user state outside any scanned tree: the cache directory
+(vulnerability database, compiled policies, batch results)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$SCANNER_CACHE_DIR``, else ``$XDG_CACHE_HOME/scanner``, else ``~/.cache/scanner``."""
+    explicit = os.environ.get("SCANNER_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "scanner"
