@@ -60,7 +60,7 @@ def key_id(context: Mapping[str, str], source: str, digest: str) -> str:
 
 
 def default_dir() -> Path:
-    from scanner.vulns.snapshot import cache_dir
+    from scanner.userdirs import cache_dir
 
     return cache_dir() / "batch"
 
