@@ -25,7 +25,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -36,6 +36,7 @@ from scanner.errors import ScanError
 GRACE_S = 5.0
 MAX_START_FAILURES = 3
 MAX_ATTEMPTS = 2
+PREFETCH = 2  # tasks sent ahead to each worker, so it never waits for the driver between two
 
 
 def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str]) -> None:
@@ -76,8 +77,8 @@ class _Slot:
     process: Any
     conn: Connection
     ready: bool = False
-    task: Task | None = None
-    started: float = 0.0
+    tasks: deque[Task] = field(default_factory=deque)  # sent, unanswered; the first is running
+    started: float = 0.0  # when the first of ``tasks`` started (about)
     retiring: bool = False  # it answered with a tainted result and is leaving
 
 
@@ -112,7 +113,7 @@ class LocalExecutor(Executor):
         self._slots.append(_Slot(proc, parent))
 
     def _busy(self) -> list[_Slot]:
-        return [s for s in self._slots if s.task is not None]
+        return [s for s in self._slots if s.tasks]
 
     def completed(self) -> Iterator[tuple[Task, Outcome]]:
         while self._queue or self._busy():
@@ -120,11 +121,12 @@ class LocalExecutor(Executor):
             while len(self._slots) < wanted:
                 self._start()
             for slot in self._slots:
-                if slot.ready and slot.task is None and self._queue:
-                    slot.task = self._queue.popleft()
-                    slot.started = time.monotonic()
+                while slot.ready and len(slot.tasks) < PREFETCH and self._queue:
+                    if not slot.tasks:
+                        slot.started = time.monotonic()
+                    slot.tasks.append(self._queue.popleft())
                     with contextlib.suppress(OSError):  # it died: its sentinel fires, the task is retried
-                        slot.conn.send(slot.task)
+                        slot.conn.send(slot.tasks[-1])
             handles: list[Any] = [s.conn for s in self._slots] + [s.process.sentinel for s in self._slots]
             for handle in wait(handles, timeout=self._timeout()):
                 owner = next((s for s in self._slots if handle in (s.conn, s.process.sentinel)), None)
@@ -153,21 +155,29 @@ class LocalExecutor(Executor):
             elif kind == "failed":
                 self.close(cancel=True)
                 raise ScanError(f"a batch worker could not start: {payload}")
-            elif kind == "done" and slot.task is not None:
-                task, slot.task = slot.task, None
+            elif kind == "done" and slot.tasks:
+                task = slot.tasks.popleft()
+                slot.started = time.monotonic()
                 if isinstance(payload, ArtifactResult) and payload.tainted:
                     slot.ready, slot.retiring = False, True
+                    self._requeue(slot)
                 yield task, payload
             return
         if slot.process.is_alive():
             return
         yield from self._died(slot)
 
+    def _requeue(self, slot: _Slot) -> None:
+        """Tasks sent ahead to a worker that is gone, back to the front of the queue, uncharged."""
+        while slot.tasks:
+            self._queue.appendleft(slot.tasks.pop())
+
     def _died(self, slot: _Slot) -> Iterator[tuple[Task, Outcome]]:
         slot.process.join()
         code = slot.process.exitcode
         self._drop(slot)
-        task = slot.task
+        task = slot.tasks.popleft() if slot.tasks else None
+        self._requeue(slot)
         if task is None:
             if not slot.ready and not slot.retiring:
                 self._start_failures += 1
@@ -193,8 +203,9 @@ class LocalExecutor(Executor):
             return
         now = time.monotonic()
         for slot in list(self._busy()):
-            if now - slot.started > self.options.budget + GRACE_S and slot.task is not None:
-                task = slot.task
+            if now - slot.started > self.options.budget + GRACE_S:
+                task = slot.tasks.popleft()
+                self._requeue(slot)
                 slot.process.kill()
                 slot.process.join()
                 self._drop(slot)
@@ -220,7 +231,7 @@ class LocalExecutor(Executor):
         self._queue.clear()
         for slot in self._slots:
             try:
-                if cancel or slot.task is not None:
+                if cancel or slot.tasks:
                     slot.process.kill()
                 else:
                     slot.conn.send(None)

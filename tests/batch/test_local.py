@@ -27,8 +27,12 @@ def test_verdicts_records_ledger_and_exit_code(cli, estate, tmp_path: Path) -> N
     assert "MODEL-PICKLE-GLOBAL" in by_name["evil"]["deny"][0]["message"]
     assert doc["counts"] == {"artifacts": 3, "allowed": 2, "denied": 1, "errors": 0, "cached": 0}
     # one evidence record per artifact, written by the driver, with the driver's policy paths
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "evidence-schema.json").read_text())
     for entry in doc["results"]:
         record = json.loads(Path(entry["record"]).read_text())
+        jsonschema.Draft202012Validator(schema).validate(record)
         assert record["artifact"]["digest"] == entry["digest"]
         assert record["decision"]["allow"] is entry["allow"]
         assert "scanner-batch-" not in record["inputs"]["policy"]["path"]
