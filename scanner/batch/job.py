@@ -175,16 +175,28 @@ def forget(run_id: str) -> None:
 
 def identify(source: str) -> Artifact:
     """The artifact and its digest, from its bytes as they are now."""
-    from scanner import files
     from scanner.artifact import detect
     from scanner.batch.sources import is_oci
 
     if is_oci(source):
         raise ScanError("oci:// sources need the registry support, which this build does not have", source)
-    # The per-process digest cache is keyed by size and mtime, which a file can keep while its
-    # bytes change; a long-lived worker must hash what is there now.
-    files._digest_cache.clear()
+    forget_digests(source)
     return detect(Path(source))
+
+
+def forget_digests(source: str) -> None:
+    """Drop the per-process file digests under ``source``. They are keyed by size and mtime,
+    which a file can keep while its bytes change: a long-lived worker must hash what is there
+    now (and must not keep one entry per file of every artifact it has seen). Digests of the
+    policy files stay."""
+    import os
+
+    from scanner import files
+
+    root = os.path.realpath(source)
+    cache = files._digest_cache
+    for key in [k for k in cache if k[0] == root or k[0].startswith(root + os.sep)]:
+        cache.pop(key, None)
 
 
 def judge(artifact: Artifact, prepared: Prepared) -> ArtifactResult:
@@ -230,6 +242,7 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)
             result = replace(judge(artifact, prepared), source=task.source)
+            forget_digests(task.source)
     except BudgetExceeded:
         forget(options.run_id)  # the interrupted thread may have left state half-updated
         result = ArtifactResult(task.source, error=f"time budget of {options.budget:g} s exceeded", tainted=True)

@@ -72,6 +72,15 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, so its imports overlap with the driver's own preparation."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
+
+
 @dataclass
 class _Slot:
     process: Any

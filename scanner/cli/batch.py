@@ -118,6 +118,10 @@ def batch(
 
     plan = plan_outputs(formats, output, FORMATS)
     items = collect(sources, lists)
+    if not scheduler:
+        from scanner.batch.local import start_fork_server
+
+        start_fork_server()
     options = build_options(stage.lower(), policy, data, waivers, db, max_db_age, time_budget or None)
     cache = None
     if not no_cache:
