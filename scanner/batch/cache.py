@@ -3,8 +3,10 @@
 The key is the run's context (digests of the policy directory, the policy data and the waivers,
 the vulnerability database snapshot, the scanner version, the stage and the settings that change
 a verdict; see ``job.context_of``) plus the artifact: its source as given (the policy input holds
-its name and path) and its digest, computed afresh from its bytes on every run. An artifact that
-changed gets another digest, hence another key, and is judged again.
+its name and path) and its identity, computed afresh from its bytes on every run: the artifact
+digest, plus the digest of the signature and provenance files the gate would find beside it
+(``job.cache_identity``). An artifact that changed, or gained or lost a signature, gets another
+key and is judged again.
 
 Layout: ``DIR/v1/<context id>/<key id>.json``, where an id is the sha256 of the canonical JSON of
 what it names. Each entry stores its full key, the verdict, the evidence record, and the sha256
@@ -27,7 +29,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,17 +112,18 @@ class ResultCache:
         if expires and (today or dt.date.today()).isoformat() > str(expires):
             return Lookup(None, f"a waiver it relied on expired on {expires}")
         try:
-            return Lookup(_result(source, entry["result"], entry.get("record")))
+            return Lookup(replace(_result(source, entry["result"], entry.get("record")), identity=digest))
         except (KeyError, TypeError, ValueError) as exc:
             return Lookup(None, f"malformed verdict: {exc}")
 
     def store(self, result: ArtifactResult) -> None:
         """Keep a judged verdict (errors are not cached). Best effort: a cache that cannot be
         written costs speed, not correctness."""
-        if not result.judged or result.digest is None:
+        identity = result.identity or result.digest
+        if not result.judged or identity is None:
             return
         body = {
-            "key": entry_key(self.context, result.source, result.digest),
+            "key": entry_key(self.context, result.source, identity),
             "result": {
                 "name": result.name,
                 "digest": result.digest,
@@ -132,7 +135,7 @@ class ResultCache:
             "expires": self.expires.isoformat() if self.expires else None,
         }
         data = canonical({**body, "sha256": digest_of(body)})
-        target = self.path_for(result.source, result.digest)
+        target = self.path_for(result.source, identity)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")

@@ -184,6 +184,31 @@ def identify(source: str) -> Artifact:
     return detect(Path(source))
 
 
+def cache_identity(artifact: Artifact) -> str:
+    """The artifact part of the cache key: its digest, plus the files beside it that the gate
+    reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
+    ...): they decide verdicts but are not part of the artifact's digest."""
+    import hashlib
+
+    from scanner.files import sha256_file
+    from scanner.verify.api import discover, discover_provenance
+
+    root = artifact.path.resolve()
+    beside = sorted(
+        {
+            p
+            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
+            if not p.resolve().is_relative_to(root)
+        }
+    )
+    if not beside:
+        return artifact.digest
+    h = hashlib.sha256()
+    for p in beside:
+        h.update(f"{p.name}\0{sha256_file(p)}\n".encode())
+    return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
+
+
 def forget_digests(source: str) -> None:
     """Drop the per-process file digests under ``source``. They are keyed by size and mtime,
     which a file can keep while its bytes change: a long-lived worker must hash what is there
@@ -236,12 +261,13 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
     try:
         with time_budget(options.budget):
             artifact = identify(task.source)
-            if task.use_cache and known and key_id(dict(options.context), task.source, artifact.digest) in known:
-                return Known(task.source, artifact.digest, artifact.name, time.perf_counter() - start)
+            identity = cache_identity(artifact)
+            if task.use_cache and known and key_id(dict(options.context), task.source, identity) in known:
+                return Known(task.source, identity, artifact.name, time.perf_counter() - start)
             prepared = state_for(options, known)
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)
-            result = replace(judge(artifact, prepared), source=task.source)
+            result = replace(judge(artifact, prepared), source=task.source, identity=identity)
             forget_digests(task.source)
     except BudgetExceeded:
         forget(options.run_id)  # the interrupted thread may have left state half-updated

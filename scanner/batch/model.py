@@ -56,11 +56,13 @@ class Task:
 
 @dataclass(frozen=True)
 class Known:
-    """A worker's answer when the artifact's digest has a cache entry: the driver verifies the
-    entry and uses it, or sends the task again with ``use_cache=False``."""
+    """A worker's answer when the artifact's identity has a cache entry: the driver verifies the
+    entry and uses it, or sends the task again with ``use_cache=False``. ``identity`` is the
+    artifact digest, plus the digest of signature and provenance files found beside it (see
+    ``job.cache_identity``)."""
 
     source: str
-    digest: str
+    identity: str
     name: str
     seconds: float
 
@@ -82,6 +84,7 @@ class ArtifactResult:
     attempts: int = 1
     record_path: str | None = None
     tainted: bool = field(default=False, compare=False)  # the worker should not be reused
+    identity: str | None = field(default=None, compare=False)  # the cache key's artifact part
 
     @property
     def judged(self) -> bool:

@@ -89,7 +89,7 @@ def run_batch(
             executor.submit(task)
         for task, outcome in executor.completed():
             if isinstance(outcome, Known):
-                lookup = cache.load(outcome.source, outcome.digest) if cache else None
+                lookup = cache.load(outcome.source, outcome.identity) if cache else None
                 if lookup is None or lookup.result is None:
                     problem = lookup.problem if lookup else "no cache"
                     warn(f"cached verdict for {task.source} not trusted ({problem}): judging it again")
@@ -135,14 +135,14 @@ def _answer_hits_here(
 
     def digest(task: Task) -> tuple[str | None, float]:
         from scanner.batch.budget import BudgetExceeded, time_budget
-        from scanner.batch.job import identify
+        from scanner.batch.job import cache_identity, identify
 
         start = time.perf_counter()
         if is_oci(task.source):
             return None, 0.0
         try:
             with time_budget(options.budget):
-                return identify(task.source).digest, time.perf_counter() - start
+                return cache_identity(identify(task.source)), time.perf_counter() - start
         except (Exception, BudgetExceeded):
             return None, 0.0  # the worker will meet the same problem and report it
 

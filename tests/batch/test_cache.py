@@ -61,3 +61,16 @@ def test_tampered_entries_are_not_trusted(cli, tmp_path: Path) -> None:
     third, res3 = _batch(cli, cache, tmp_path, evil, good)
     assert res3["evil"]["cached"] is False and res3["evil"]["allow"] is False
     assert "its key is not the key of this artifact" in third.err
+
+
+def test_a_signature_added_beside_the_artifact_is_a_miss(cli, tmp_path: Path) -> None:
+    """Signatures and provenance found beside an artifact decide verdicts without being part of
+    its digest: they are part of the cache key."""
+    model = clean_model(tmp_path / "m", 3)
+    cache = tmp_path / "cache"
+    _batch(cli, cache, tmp_path, model)
+    _, hit = _batch(cli, cache, tmp_path, model)
+    assert hit["m"]["cached"] is True
+    (tmp_path / "m.sigstore.json").write_text('{"not": "a bundle"}')
+    _, miss = _batch(cli, cache, tmp_path, model)
+    assert miss["m"]["cached"] is False and miss["m"]["digest"] == hit["m"]["digest"]
