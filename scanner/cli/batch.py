@@ -16,6 +16,7 @@ from scanner.cli.options import common_options, output_options, plan_outputs, wr
 
 FORMATS = ["table", "json", "html", "sarif"]
 MAX_POLICY_FILE = 16 << 20
+MAX_POLICY_FILES = 2000
 
 
 @click.command()
@@ -176,11 +177,10 @@ def build_options(
     policy_dir = policy or policies_dir()
     if not policy_dir.is_dir():
         raise ScanError("policy directory not found", policy_dir)
-    files = tuple(
-        (e.rel, read_bounded(e.path, MAX_POLICY_FILE, what="policy file"))
-        for e in walk(policy_dir)
-        if not e.escapes and not e.is_symlink and e.path.is_file()
-    )
+    entries = [e for e in walk(policy_dir) if not e.escapes and not e.is_symlink and e.path.is_file()]
+    if len(entries) > MAX_POLICY_FILES:
+        raise ScanError(f"more than {MAX_POLICY_FILES} files: not a policy directory", policy_dir)
+    files = tuple((e.rel, read_bounded(e.path, MAX_POLICY_FILE, what="policy file")) for e in entries)
     data_file = data or policy_dir / "data.json"
     data_bytes = None
     if data is not None or data_file.is_file():

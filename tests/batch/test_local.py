@@ -109,3 +109,39 @@ def test_summary_formats(cli, estate, tmp_path: Path) -> None:
     assert run["invocations"][0]["executionSuccessful"] is False
     assert str(missing) in run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
     assert "DENIED   " in r.out and "ERROR    " in r.out and "not judged: " in r.out
+
+
+def test_progress_bar_only_on_a_terminal_without_no_color(estate, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    def stderr_on_a_terminal(env: dict[str, str]) -> bytes:
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scanner", "batch", estate["clean-a"], "--no-cache", "--no-ledger"],
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+            env={**env, "COLUMNS": "100"},
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal closed: the process is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=60)
+        os.close(primary)
+        assert proc.returncode == 0
+        return b"".join(chunks)
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    with_bar = stderr_on_a_terminal(env)
+    assert b"judging" in with_bar and b"\x1b[" in with_bar and b"ALLOWED" in with_bar
+    plain = stderr_on_a_terminal({**env, "NO_COLOR": "1"})
+    assert b"judging" not in plain and b"\x1b" not in plain and b"ALLOWED" in plain
