@@ -25,6 +25,7 @@ from scanner.batch.model import ArtifactResult, BatchOptions, Outcome, Task
 from scanner.errors import ScanError
 
 _REGISTERED: dict[str, tuple[BatchOptions, frozenset[str]]] = {}
+WAIT_FOR_WORKERS_S = 60
 
 
 def _missing_extra() -> ScanError:
@@ -78,7 +79,15 @@ class DaskExecutor(Executor):
             raise ScanError(f"cannot reach the Dask scheduler: {exc}", address) from None
         self.options = options
         self._plugin = f"scanner-batch-{options.run_id}"
-        self.client.register_plugin(RunPlugin(options, known), name=self._plugin)
+        try:
+            self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
+            self.client.register_plugin(RunPlugin(options, known), name=self._plugin)
+        except TimeoutError:
+            self.client.close()
+            raise ScanError(f"the Dask cluster has no workers (waited {WAIT_FOR_WORKERS_S} s)", address) from None
+        except Exception as exc:  # a worker that cannot import scanner, or one that refuses the plugin
+            self.client.close()
+            raise ScanError(f"the Dask workers cannot take this run: {type(exc).__name__}: {exc}", address) from None
         self._completed = as_completed(loop=self.client.loop, with_results=False)
         self._tasks: dict[Any, Task] = {}
         self._futures: dict[Any, Any] = {}

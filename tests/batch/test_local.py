@@ -145,3 +145,26 @@ def test_progress_bar_only_on_a_terminal_without_no_color(estate, tmp_path: Path
     assert b"judging" in with_bar and b"\x1b[" in with_bar and b"ALLOWED" in with_bar
     plain = stderr_on_a_terminal({**env, "NO_COLOR": "1"})
     assert b"judging" not in plain and b"\x1b" not in plain and b"ALLOWED" in plain
+
+
+def test_a_worker_with_other_inputs_judges_nothing(estate) -> None:
+    """A worker whose database snapshot (or scanner version) differs from the driver's would not
+    give the same verdicts: each of its artifacts is an error naming what differs."""
+    from dataclasses import replace
+
+    from scanner.batch import job
+    from scanner.batch.model import Task
+    from scanner.cli.batch import build_options
+
+    options = build_options("dev", None, None, None, None, None, 60)
+    context = dict(options.context)
+    context["db"] = "another snapshot"
+    other = replace(options, run_id="mismatch", context=tuple(sorted(context.items())))
+    result = job.run_task(Task(0, str(estate["clean-a"])), other)
+    assert result.error is not None and "db differ from the driver's" in result.error
+    assert job.run_task(Task(0, str(estate["clean-a"])), options).allow is True
+    job.forget("mismatch")
+    job.forget(options.run_id)
+    from scanner import ui
+
+    ui.configure(quiet=False, no_color=False, debug=False)  # run_task quietened this process
