@@ -1,8 +1,13 @@
-"""Deciding what an artifact is from what it holds, not from what it is called."""
+"""Identify an artifact: its path (normalised), its kind and its digest.
+
+The kind only picks the inventory reader (``scanner.inventory.build``); which checks run never
+depends on it. ``artifact_digest`` is the one digest function every command and report uses.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from scanner.core import Artifact, ArtifactKind, ScanError
@@ -39,20 +44,36 @@ MODEL_SUFFIXES = {
 }
 
 
-def detect(path: Path, kind: ArtifactKind | None = None) -> Artifact:
+def normalise(path: Path) -> Path:
+    """``.``, ``./sub/..`` and other paths without a final name become absolute (a name is
+    needed for the artifact); other paths are kept as given, so reports show what the user typed."""
+    clean = Path(os.path.normpath(path))
+    if clean.name in ("", ".", "..") or ".." in clean.parts:
+        return Path(os.path.abspath(clean))
+    return clean
+
+
+def artifact_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a file, or of the sorted (relative path, file digest) list of a
+    directory. The same in every command and report."""
+    return "sha256:" + sha256_file(path) if path.is_file() else directory_digest(path)
+
+
+def detect(path: Path, kind: ArtifactKind | None = None, source_ref: str | None = None) -> Artifact:
     """Build the Artifact for ``path``; ``kind`` overrides detection."""
+    path = normalise(path)
     if not path.exists() and not path.is_symlink():
         raise ScanError("no such file or directory", path)
     try:
         if kind is None:
             kind = _detect_kind(path)
-        digest = "sha256:" + sha256_file(path) if path.is_file() else directory_digest(path)
+        digest = artifact_digest(path)
     except PermissionError as exc:
         raise ScanError("permission denied", exc.filename or path) from None
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
     name = path.resolve().name or str(path)
-    return Artifact(path=path, kind=kind, name=name, digest=digest)
+    return Artifact(path=path, kind=kind, name=name, digest=digest, source_ref=source_ref or str(path))
 
 
 def _detect_kind(path: Path) -> ArtifactKind:

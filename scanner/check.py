@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scanner.core import Artifact, Finding
+from scanner.options import GateOptions
+from scanner.stage import Stage
 
 if TYPE_CHECKING:
     from scanner.inventory.model import Inventory
@@ -15,13 +17,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class GateContext:
-    """What a check may read: the artifact, its inventory, the target stage, and the settings
-    (merged from flags, environment and config; keys are documented by each check)."""
+    """What a check may read: the artifact, its inventory, the target stage, the typed options
+    (``scanner.options``) and the policy data (identities, trusted builders)."""
 
     artifact: Artifact
     inventory: Inventory
-    stage: str = "dev"
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    stage: Stage = field(default_factory=lambda: Stage("dev"))
+    options: GateOptions = field(default_factory=GateOptions)
+    policy_data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,9 +53,10 @@ class Check(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
-    @abstractmethod
     def applies_to(self, artifact: Artifact) -> bool:
-        """Whether this check has anything to say about this kind of artifact."""
+        """Whether this check has anything to say about this artifact. Decide by content, never
+        by ``artifact.kind`` (which the artifact controls): the default is every artifact."""
+        return True
 
     @abstractmethod
     def run(self, ctx: GateContext) -> CheckResult:

@@ -1,7 +1,14 @@
-"""Defaults from ``scanner.toml`` or ``[tool.scanner]`` in ``pyproject.toml``.
+"""Defaults from a config file the user names, never one found in the scanned tree.
 
-Precedence is flag > ``SCANNER_*`` environment > this file > built-in default; the file's
-values become click's ``default_map``, which click ranks below flags and environment.
+The trust boundary: settings come from flags, ``SCANNER_*`` variables, an explicit
+``--config FILE`` / ``SCANNER_CONFIG``, or the user's own config
+(``$XDG_CONFIG_HOME/scanner/config.toml``, default ``~/.config/scanner/config.toml``). Nothing is
+discovered from the working directory or the artifact: in CI that is the checkout under review,
+and an artifact must not choose its own policy, data, waivers, database or ledger.
+
+Precedence is flag > ``SCANNER_*`` environment > the config file > built-in default; the file's
+values become click's ``default_map``, which click ranks below flags and environment. A config
+file is ``scanner.toml``-style (top-level keys) or a ``pyproject.toml`` with ``[tool.scanner]``.
 """
 
 from __future__ import annotations
@@ -23,27 +30,9 @@ KEYS = {
     "ledger": "ledger",
     "max-db-age": "max_db_age",
     "osv-url": "osv_url",
-    "author": "author",  # exported as SCANNER_AUTHOR: who authors generated SBOMs
+    "author": "author",  # who authors generated SBOMs
 }
 COMMANDS = ("gate", "scan", "sbom", "audit", "verify", "report", "db")
-
-
-def find_config(start: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        for name in ("scanner.toml", "pyproject.toml"):
-            candidate = directory / name
-            if candidate.is_file() and (name == "scanner.toml" or _has_tool_table(candidate)):
-                return candidate
-        if (directory / ".git").exists():
-            break
-    return None
-
-
-def _has_tool_table(path: Path) -> bool:
-    try:
-        return "scanner" in tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -82,15 +82,23 @@ class ArtifactKind(str, enum.Enum):
 @dataclass(frozen=True)
 class Artifact:
     """The thing being gated. ``digest`` is ``sha256:<hex>`` of the file, or of the sorted
-    (relative path, file digest) list for a directory."""
+    (relative path, file digest) list for a directory (``scanner.artifact.artifact_digest``), or
+    the manifest digest for an artifact pulled from a registry."""
 
     path: Path
     kind: ArtifactKind
     name: str
     digest: str
+    source_ref: str | None = None  # what was asked for: a path, or oci://registry/repo@sha256:...
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind.value, "digest": self.digest, "path": str(self.path)}
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "digest": self.digest,
+            "path": str(self.path),
+            "source_ref": self.source_ref or str(self.path),
+        }
 
 
 @dataclass(frozen=True)

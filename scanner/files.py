@@ -94,5 +94,5 @@ def directory_digest(root: Path) -> str:
                 bar.advance(task, n)
 
         for entry in entries:
-            h.update(f"{entry.rel}\0{sha256_file(entry.path, advance)}\n".encode())
+            h.update(os.fsencode(entry.rel) + f"\0{sha256_file(entry.path, advance)}\n".encode())
     return "sha256:" + h.hexdigest()

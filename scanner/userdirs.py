@@ -14,3 +14,10 @@ def cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "scanner"
+
+
+def config_path() -> Path:
+    """The user-level config: ``$XDG_CONFIG_HOME/scanner/config.toml`` (``~/.config`` by default).
+    Outside any scanned tree; read when no ``--config`` is given (see ``scanner.config``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "scanner" / "config.toml"

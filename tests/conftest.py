@@ -21,6 +21,8 @@ def _user_cache(tmp_path_factory: pytest.TempPathFactory):
     cache = tmp_path_factory.mktemp("scanner-cache")
     old = os.environ.get("SCANNER_CACHE_DIR")
     os.environ["SCANNER_CACHE_DIR"] = str(cache)
+    # and the user's own config (~/.config/scanner/config.toml) out of the tests
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
     yield cache
     if old is None:
         os.environ.pop("SCANNER_CACHE_DIR", None)

@@ -64,7 +64,7 @@ def test_unreadable_file_exit_2(cli, tmp_path: Path) -> None:
 
 def test_bad_flag_exit_2(cli, tmp_path: Path) -> None:
     r = cli("gate", _model_dir(tmp_path), "--stage", "qa")
-    assert r.code == 2 and "Traceback" not in r.err and "'qa' is not one of" in r.err
+    assert r.code == 2 and "Traceback" not in r.err and "unknown stage 'qa'" in r.err
     r = cli("scan", _model_dir(tmp_path), "--fail-on", "severe")
     assert r.code == 2 and "unknown severity 'severe'" in r.err
 
@@ -106,9 +106,11 @@ def test_env_var_and_config_precedence(tmp_path: Path) -> None:
     assert run_process("gate", req, "--format", "json", cwd=tmp_path, env=env_prod).code == 1
     # flag beats environment
     assert run_process("gate", req, "--stage", "dev", "--format", "json", cwd=tmp_path, env=env_prod).code == 0
-    # config file: fail-on for scan-like commands; a bad key is a clear error
+    # a config file in the working directory is never read (it may be the checkout under review)
     (tmp_path / "scanner.toml").write_text("bogus = 1\n")
-    r = run_process("gate", req, cwd=tmp_path, env=env)
+    assert run_process("gate", req, "--format", "json", cwd=tmp_path, env=env).code == 0
+    # a named one is; a bad key is a clear error
+    r = run_process("gate", req, cwd=tmp_path, env={**env, "SCANNER_CONFIG": str(tmp_path / "scanner.toml")})
     assert r.code == 2 and "unknown config key(s): bogus" in r.err and "scanner.toml" in r.err
 
 
@@ -121,7 +123,8 @@ def test_config_policy_dir_relative_to_config(tmp_path: Path, cli, monkeypatch) 
     )
     (tmp_path / "pyproject.toml").write_text('[tool.scanner]\npolicy = "pol"\n')
     monkeypatch.chdir(tmp_path)
-    r = cli("gate", _model_dir(tmp_path), "--format", "json")
+    assert cli("gate", _model_dir(tmp_path), "--format", "json").code == 0  # not discovered
+    r = cli("--config", tmp_path / "pyproject.toml", "gate", _model_dir(tmp_path), "--format", "json")
     assert r.code == 1
     assert json.loads(r.out)["decision"]["deny"][0]["message"] == "custom policy says no"
 

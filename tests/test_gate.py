@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.artifact import detect
-from scanner.checks import load_checks
-from scanner.gate import run_gate
+from scanner.pipeline import GateOptions, gate
 from scanner.resources import policies_dir
 
 
 def test_gate_runs_registered_checks_and_feeds_policy(tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("flask==2.2.2\nrequests ==\n")
-    outcome = run_gate(
-        detect(req), stage="prod", policy_dir=policies_dir(), policy_data=_data(), settings={}, checks=load_checks()
-    )
+    outcome = gate(req, GateOptions(stage="prod", policy_dir=policies_dir(), policy_data=_data()))
+    assert outcome.policy_input is not None and outcome.decision is not None
     assert outcome.results[0].check == "sbom"
     ids = [f["id"] for f in outcome.policy_input["findings"]]
     assert "SBOM-UNPARSEABLE-REQUIREMENT" in ids

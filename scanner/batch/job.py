@@ -1,10 +1,11 @@
 """What a worker does: prepare once, then identify and judge one artifact per task.
 
 ``prepare`` runs once per worker (the local pool's initializer, or on first use in a Dask worker
-thread): it writes the shipped policy snapshot to a private directory, compiles the policies,
-loads the policy data and waivers, opens the vulnerability database and works out the worker's
-context (what decides its verdicts). ``judge`` is the one function that calls the gate; every
-executor goes through ``run_task``.
+thread): it writes the shipped policy snapshot to a private directory, compiles the policies
+(``pipeline.prepare_policy``), loads the policy data and waivers, opens the vulnerability database
+and works out the worker's context (what decides its verdicts). ``judge`` is the one function
+that calls the pipeline (``pipeline.gate``, as ``scanner gate`` does); every executor goes
+through ``run_task``.
 """
 
 from __future__ import annotations
@@ -26,16 +27,9 @@ from scanner.core import Artifact, ScanError
 @dataclass
 class Prepared:
     options: BatchOptions
-    policy_dir: Path
-    data_file: Path | None
-    waivers_file: Path | None
-    data: dict[str, Any]
-    waivers: list[Any]
-    engine: Any
-    checks: list[Any]
-    settings: dict[str, Any]
+    gate_options: Any  # scanner.options.GateOptions
+    policy: Any  # scanner.pipeline.PreparedPolicy
     context: dict[str, str]
-    known: frozenset[str]
     database: Any = None
     mismatch: str | None = None
 
@@ -50,7 +44,7 @@ def snapshot_digest(policy: PolicySnapshot) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def context_of(options: BatchOptions, db_snapshot: str) -> dict[str, str]:
+def context_of(options: BatchOptions, db_snapshot: str, stage: str) -> dict[str, str]:
     """Everything besides the artifact that decides a verdict (the cache key's first part)."""
     import hashlib
 
@@ -61,7 +55,7 @@ def context_of(options: BatchOptions, db_snapshot: str) -> dict[str, str]:
 
     return {
         "scanner": __version__,
-        "stage": options.stage,
+        "stage": stage,
         "policy": snapshot_digest(options.policy),
         "data": sha(options.policy.data),
         "waivers": sha(options.policy.waivers),
@@ -71,7 +65,12 @@ def context_of(options: BatchOptions, db_snapshot: str) -> dict[str, str]:
 
 
 def db_snapshot(info: Any) -> str:
-    return f"{info.source} | snapshot {info.snapshot_date} | imported {info.imported_at} | {info.records} records"
+    """What the database holds, not when it was imported: every machine of a cluster imports the
+    bundled snapshot at its own time, and must still count as the same database. The sha256 of
+    the imported dump identifies the content when the database records it."""
+    meta = info.meta
+    content = meta.get("source_sha256") or f"imported {info.imported_at}"
+    return f"{info.source} | snapshot {info.snapshot_date} | {info.records} records | {content}"
 
 
 def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
@@ -94,73 +93,64 @@ def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]
     return policy_dir, data_file, waivers_file
 
 
-def prepare(options: BatchOptions, known: frozenset[str] = frozenset(), *, with_checks: bool = True) -> Prepared:
-    """Compile the policies and open the database: once per worker. The driver prepares too
-    (``with_checks=False``: it judges nothing) so that a policy that does not compile fails
-    before any worker starts, and to learn the run's context."""
-    from scanner.checks import load_checks
+def prepare(options: BatchOptions) -> Prepared:
+    """Compile the policies and open the database: once per worker. The driver prepares too (it
+    judges nothing) so that a policy that does not compile, or an unknown stage, fails before any
+    worker starts, and to learn the run's context."""
+    from scanner import pipeline
     from scanner.jsonfile import load_policy_data
-    from scanner.policy.engine import PolicyEngine
+    from scanner.options import GateOptions, VulnOptions
+    from scanner.stage import Stage
     from scanner.vulns.db import Database
     from scanner.vulns.snapshot import resolve_db
     from scanner.waivers import load_waivers
 
     policy_dir, data_file, waivers_file = materialise(options.policy)
     data = load_policy_data(data_file, required=True) if data_file else {}
-    waivers = load_waivers(waivers_file) if waivers_file else []
-    engine = PolicyEngine(policy_dir, dict(data))
     db_path = resolve_db(Path(options.db) if options.db else None)
+    stage = Stage.parse(options.stage, data)
+    gate_options = GateOptions(
+        stage=stage,
+        policy_dir=policy_dir,
+        policy_data=data,
+        data_file=data_file,
+        waivers=tuple(load_waivers(waivers_file)) if waivers_file else (),
+        waiver_file=waivers_file,
+        vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age),
+        settings_sources=dict(options.settings),
+    )
+    policy = pipeline.prepare_policy(gate_options)
     database = Database(db_path)
-    context = context_of(options, db_snapshot(database.info))
+    context = context_of(options, db_snapshot(database.info), stage.name)
     mismatch = None
     if options.context and dict(options.context) != context:
         differs = sorted(k for k, v in dict(options.context).items() if context.get(k) != v)
         mismatch = f"this worker's {', '.join(differs)} differ from the driver's: it would not give the same verdicts"
-    settings: dict[str, Any] = {
-        "stage": options.stage,
-        "db": db_path,
-        "max_db_age": options.max_db_age,
-        "policy_data": data,
-    }
-    return Prepared(
-        options=options,
-        policy_dir=policy_dir,
-        data_file=data_file,
-        waivers_file=waivers_file,
-        data=data,
-        waivers=waivers,
-        engine=engine,
-        checks=load_checks() if with_checks else [],
-        settings=settings,
-        context=context,
-        known=known,
-        database=database,
-        mismatch=mismatch,
-    )
+    return Prepared(options, gate_options, policy, context, database, mismatch)
 
 
 _STATES: dict[tuple[str, int], Prepared] = {}
 _LOCK = threading.Lock()
 
 
-def install(options: BatchOptions, known: frozenset[str]) -> Prepared:
+def install(options: BatchOptions) -> Prepared:
     """Prepare for this thread: a local pool worker's initializer calls it before any task; a
     Dask worker thread on its first artifact that must be judged (answering a cache hit needs
     only the digest and the run's context)."""
     from scanner import ui
 
     ui.configure(quiet=True, no_color=True, debug=False)
-    prepared = prepare(options, known)
+    prepared = prepare(options)
     with _LOCK:
         _STATES[(options.run_id, threading.get_ident())] = prepared
     return prepared
 
 
-def state_for(options: BatchOptions, known: frozenset[str]) -> Prepared:
+def state_for(options: BatchOptions) -> Prepared:
     """This thread's prepared state for the run, made on first use (Dask worker threads)."""
     with _LOCK:
         prepared = _STATES.get((options.run_id, threading.get_ident()))
-    return prepared if prepared is not None else install(options, known)
+    return prepared if prepared is not None else install(options)
 
 
 def forget(run_id: str) -> None:
@@ -174,14 +164,12 @@ def forget(run_id: str) -> None:
 
 
 def identify(source: str) -> Artifact:
-    """The artifact and its digest, from its bytes as they are now."""
-    from scanner.artifact import detect
-    from scanner.batch.sources import is_oci
+    """A local artifact and its digest, from its bytes as they are now (``oci://`` sources are
+    identified by the pipeline when it pulls them)."""
+    from scanner import pipeline
 
-    if is_oci(source):
-        raise ScanError("oci:// sources need the registry support, which this build does not have", source)
     forget_digests(source)
-    return detect(Path(source))
+    return pipeline.identify(source)
 
 
 def cache_identity(artifact: Artifact) -> str:
@@ -224,30 +212,28 @@ def forget_digests(source: str) -> None:
         cache.pop(key, None)
 
 
-def judge(artifact: Artifact, prepared: Prepared) -> ArtifactResult:
-    """The gate's verdict on one artifact (the same gate as ``scanner gate``)."""
-    from scanner.gate import run_gate
+def judge(source: str, prepared: Prepared) -> ArtifactResult:
+    """The verdict on one source through the same pipeline as ``scanner gate``. ``identity``
+    (the cache key's artifact part) is taken from the artifact as judged; a pulled ``oci://``
+    artifact has none (see docs/batch.md: its attached evidence is not in the manifest digest)."""
+    from scanner import pipeline
+    from scanner.batch.sources import is_oci
 
-    outcome = run_gate(
-        artifact,
-        stage=prepared.options.stage,
-        policy_dir=prepared.policy_dir,
-        policy_data=prepared.data,
-        settings=prepared.settings,
-        waivers=prepared.waivers,
-        checks=prepared.checks,
-        evidence={"data_file": prepared.data_file, "waiver_file": prepared.waivers_file},
-        engine=prepared.engine,
-    )
-    d = outcome.decision
+    if not is_oci(source):
+        forget_digests(source)
+    outcome = pipeline.gate(source, prepared.gate_options, policy=prepared.policy)
+    decision = outcome.decision
+    assert decision is not None
+    artifact = outcome.artifact
     return ArtifactResult(
-        source=str(artifact.path),
+        source=source,
         name=artifact.name,
         digest=artifact.digest,
-        allow=d.allow,
-        deny=d.deny,
-        warn=d.warn,
+        allow=decision.allow,
+        deny=decision.deny,
+        warn=decision.warn,
         record=outcome.record,
+        identity=None if is_oci(source) else cache_identity(artifact),
     )
 
 
@@ -255,20 +241,23 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
     """Identify, answer from the cache when its key is known, else judge; never raises for an
     artifact's fault (the error is the result)."""
     from scanner.batch.cache import key_id
+    from scanner.batch.sources import is_oci
 
     start = time.perf_counter()
     result: Outcome
     try:
         with time_budget(options.budget):
-            artifact = identify(task.source)
-            identity = cache_identity(artifact)
-            if task.use_cache and known and key_id(dict(options.context), task.source, identity) in known:
-                return Known(task.source, identity, artifact.name, time.perf_counter() - start)
-            prepared = state_for(options, known)
+            if task.use_cache and known and not is_oci(task.source):
+                artifact = identify(task.source)
+                identity = cache_identity(artifact)
+                if key_id(dict(options.context), task.source, identity) in known:
+                    return Known(task.source, identity, artifact.name, time.perf_counter() - start)
+            prepared = state_for(options)
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)
-            result = replace(judge(artifact, prepared), source=task.source, identity=identity)
-            forget_digests(task.source)
+            result = judge(task.source, prepared)
+            if not is_oci(task.source):
+                forget_digests(task.source)
     except BudgetExceeded:
         forget(options.run_id)  # the interrupted thread may have left state half-updated
         result = ArtifactResult(task.source, error=f"time budget of {options.budget:g} s exceeded", tainted=True)

@@ -45,7 +45,7 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str])
     from scanner.batch import job
 
     try:
-        job.install(options, known)
+        job.install(options)
     except BaseException as exc:  # report why, then exit: the driver stops the run
         conn.send(("failed", str(exc) if isinstance(exc, ScanError) else f"{type(exc).__name__}: {exc}"))
         return

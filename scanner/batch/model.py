@@ -41,6 +41,7 @@ class BatchOptions:
     max_db_age: int | None = None
     budget: float | None = None
     context: tuple[tuple[str, str], ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()  # where each option came from (for the records)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,8 @@ def warm() -> None:
     import tempfile
     from pathlib import Path
 
-    from scanner import ui
-    from scanner.artifact import detect
-    from scanner.gate import run_gate
-    from scanner.resources import policies_dir
+    from scanner import pipeline, ui
+    from scanner.options import GateOptions
 
     ui.configure(quiet=True, no_color=True, debug=False)
     with tempfile.TemporaryDirectory(prefix="scanner-warm-") as tmp:
@@ -28,7 +26,7 @@ def warm() -> None:
         root.mkdir()
         (root / "config.json").write_text(json.dumps({"model_type": "warm"}))
         (root / "weights.pkl").write_bytes(pickle.dumps({"w": [0.0, 1.0]}, protocol=4))
-        run_gate(detect(root), stage="dev", policy_dir=policies_dir(), policy_data={}, settings={})
+        pipeline.gate(str(root), GateOptions())
 
 
 with contextlib.suppress(Exception):  # a warm-up failure only costs speed

@@ -45,20 +45,20 @@ class LazyGroup(click.Group):
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An explicit ``--config``/``SCANNER_CONFIG``, else the user-level config when it exists.
+    Never a file discovered from the working directory (see ``scanner.config``)."""
     from pathlib import Path
 
-    from scanner.config import default_map, find_config, load_config
+    from scanner.config import default_map, load_config
+    from scanner.userdirs import config_path
 
-    path = Path(value) if value else find_config(Path.cwd())
-    if path is not None:
-        if not path.is_file():
-            raise ScanError("config file not found", path)
+    path = Path(value) if value else config_path()
+    if value and not path.is_file():
+        raise ScanError("config file not found", path)
+    if path.is_file():
         values = load_config(path)
-        author = values.pop("author", None)
-        if author:
-            import os
-
-            os.environ.setdefault("SCANNER_AUTHOR", str(author))
+        ctx.meta["scanner.config"] = path
+        ctx.meta["scanner.author"] = values.pop("author", None)
         ctx.default_map = default_map(values)
     return value
 
@@ -72,7 +72,8 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     is_eager=True,
     expose_value=False,
     envvar="SCANNER_CONFIG",
-    help="Config file (default: scanner.toml or [tool.scanner] in pyproject.toml, searched upward).",
+    help="Config file (default: $XDG_CONFIG_HOME/scanner/config.toml; never read from the scanned tree "
+    "or the working directory).",
 )
 @click.option("-q", "--quiet", is_flag=True, envvar="SCANNER_QUIET", help="Only errors on stderr.")
 @click.option("--no-color", is_flag=True, envvar="SCANNER_NO_COLOR", help="No colour (NO_COLOR is honoured too).")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
-from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.options import common_options, output_options, plan_outputs, setting_sources, write_outputs
 
 FORMATS = ["table", "json", "html", "sarif"]
 MAX_POLICY_FILE = 16 << 20
@@ -30,11 +30,10 @@ MAX_POLICY_FILES = 2000
 )
 @click.option(
     "--stage",
-    type=click.Choice(["dev", "staging", "prod"], case_sensitive=False),
     default="dev",
     show_default=True,
     envvar="SCANNER_STAGE",
-    help="The stage every artifact is judged for.",
+    help="The stage every artifact is judged for (the policy data defines the ladder; default dev, staging, prod).",
 )
 @click.option("--policy", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory.")
 @click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
@@ -119,11 +118,12 @@ def batch(
 
     plan = plan_outputs(formats, output, FORMATS)
     items = collect(sources, lists)
+    settings = setting_sources(click.get_current_context())
+    options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
     if not scheduler:
         from scanner.batch.local import start_fork_server
 
-        start_fork_server()
-    options = build_options(stage.lower(), policy, data, waivers, db, max_db_age, time_budget or None)
+        start_fork_server()  # after build_options: the driver has built the database if it was missing
     cache = None
     if not no_cache:
         cache = ResultCache(cache_dir or default_dir(), dict(options.context), expires=_waiver_expiry(waivers))
@@ -162,6 +162,7 @@ def build_options(
     db: Path | None,
     max_db_age: int | None,
     budget: float | None,
+    settings: dict[str, str] | None = None,
 ) -> Any:
     """Read the policy, data and waivers once, prepare once here (a policy that does not compile
     fails before any worker starts) and fix the run's context."""
@@ -201,10 +202,11 @@ def build_options(
         db=str(db.resolve()) if db else None,
         max_db_age=max_db_age,
         budget=budget,
+        settings=tuple(sorted((settings or {}).items())),
     )
-    prepared = job.prepare(options, with_checks=False)
+    prepared = job.prepare(options)
     prepared.database.close()
-    return replace(options, context=tuple(sorted(prepared.context.items())))
+    return replace(options, stage=prepared.gate_options.stage.name, context=tuple(sorted(prepared.context.items())))
 
 
 def make_executor(scheduler: str | None, workers: int | None, options: Any, known: frozenset[str]) -> Any:

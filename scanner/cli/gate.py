@@ -9,22 +9,28 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
-from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.options import (
+    common_options,
+    config_author,
+    output_options,
+    plan_outputs,
+    setting_sources,
+    write_outputs,
+)
 from scanner.cli.render import record_renderer
-from scanner.cli.verify import emit_attestation, gate_options, gate_settings
+from scanner.cli.verify import emit_attestation, gate_options, verify_options
 from scanner.core import ArtifactKind
 from scanner.report import FORMATS
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.option(
     "--stage",
-    type=click.Choice(["dev", "staging", "prod"], case_sensitive=False),
     default="dev",
     show_default=True,
     envvar="SCANNER_STAGE",
-    help="The stage the artifact is promoted to.",
+    help="The stage the artifact is promoted to (the policy data defines the ladder; default dev, staging, prod).",
 )
 @click.option(
     "--policy",
@@ -58,7 +64,7 @@ from scanner.report import FORMATS
 @output_options(list(FORMATS), fail_on=False)
 @common_options
 def gate(
-    path: Path,
+    source: str,
     stage: str,
     policy: Path | None,
     data: Path | None,
@@ -73,39 +79,37 @@ def gate(
     output: str | None,
     **verify_flags: Any,
 ) -> int:
-    """Inventory PATH, run every check, and decide promotion with the policy.
+    """Inventory SOURCE, run every check, and decide promotion with the policy.
 
+    SOURCE is a file or directory, or oci://REGISTRY/REPO[:TAG|@DIGEST].
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
-    from scanner.artifact import detect
-    from scanner.gate import run_gate
-    from scanner.jsonfile import load_policy_data
-    from scanner.resources import policies_dir
+    from scanner import pipeline
+    from scanner.options import GateOptions, InventoryOptions, VulnOptions
     from scanner.waivers import load_waivers
 
+    ctx = click.get_current_context()
     plan = plan_outputs(formats, output, list(FORMATS))
-    policy_dir = policy or policies_dir()
-    data_file = data or policy_dir / "data.json"
-    policy_data = load_policy_data(data_file, required=data is not None)
-    waiver_list = load_waivers(waivers) if waivers else []
-    artifact = detect(path, ArtifactKind(kind) if kind else None)
-    settings: dict[str, Any] = {"stage": stage, "db": db, "max_db_age": max_db_age, **gate_settings(verify_flags)}
-    settings["policy_data"] = policy_data
-    outcome = run_gate(
-        artifact,
-        stage=stage.lower(),
-        policy_dir=policy_dir,
-        policy_data=policy_data,
-        settings=settings,
-        waivers=waiver_list,
-        evidence={"data_file": data_file, "waiver_file": waivers},
+    options = GateOptions(
+        stage=stage,
+        policy_dir=policy,
+        data_file=data,
+        waivers=tuple(load_waivers(waivers)) if waivers else (),
+        waiver_file=waivers,
+        kind=ArtifactKind(kind) if kind else None,
+        inventory=InventoryOptions(author=config_author(ctx)),
+        vulns=VulnOptions(db=db, max_db_age=max_db_age),
+        verify=verify_options(verify_flags),
+        settings_sources=setting_sources(ctx),
     )
+    outcome = pipeline.gate(source, options)
+    assert outcome.decision is not None
     if not no_ledger:
         from scanner.evidence.ledger import record_decision
 
         record_decision(ledger, outcome.record)
     if save_input:
         save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
-    emit_attestation(outcome, verify_flags, policy_dir, policy_data)
+    emit_attestation(outcome, verify_flags)
     write_outputs(plan, record_renderer(outcome.record))
     return 0 if outcome.decision.allow else 1

@@ -137,3 +137,35 @@ def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> b
     if threshold is None:
         return False
     return any(Severity(f["severity"]) >= threshold and not f.get("waived") for f in findings)
+
+
+def setting_sources(ctx: click.Context) -> dict[str, str]:
+    """Where each option of this command came from (``flag``, ``env:NAME``, ``config:FILE`` or
+    ``default``), for the evidence record."""
+    from click.core import ParameterSource
+
+    config = ctx.find_root().meta.get("scanner.config")
+    sources: dict[str, str] = {}
+    for param in ctx.command.params:
+        name = param.name
+        if not name or name in ("formats", "output", "quiet", "no_color", "debug"):
+            continue
+        source = ctx.get_parameter_source(name)
+        if source == ParameterSource.COMMANDLINE:
+            sources[name] = "flag"
+        elif source == ParameterSource.ENVIRONMENT:
+            envvar = param.envvar if isinstance(param.envvar, str) else f"SCANNER_{name.upper()}"
+            sources[name] = f"env:{envvar}"
+        elif source == ParameterSource.DEFAULT_MAP:
+            sources[name] = f"config:{config}"
+        else:
+            sources[name] = "default"
+    if ctx.find_root().meta.get("scanner.author"):
+        sources["author"] = f"config:{config}"
+    return sources
+
+
+def config_author(ctx: click.Context) -> str | None:
+    """The ``author`` key of the config file, if any (who authors generated SBOMs)."""
+    author = ctx.find_root().meta.get("scanner.author")
+    return str(author) if author else None

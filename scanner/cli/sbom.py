@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from scanner.cli.options import common_options, plan_outputs, write_outputs
+from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, write_outputs
 
 SBOM_FORMATS = ["cyclonedx-json", "cyclonedx-xml", "spdx-json"]
 INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "sbom"]
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("source", required=False)
 @click.option(
     "-f", "--format", "formats", multiple=True, metavar="FMT[=FILE]", help=f"One of: {', '.join(SBOM_FORMATS)}."
 )
@@ -45,7 +45,7 @@ INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "
 )
 @common_options
 def sbom(
-    path: Path | None,
+    source: str | None,
     formats: tuple[str, ...],
     output: str | None,
     input_type: str,
@@ -53,59 +53,27 @@ def sbom(
     reproducible: bool,
     verify_files: bool,
 ) -> int:
-    """Inventory PATH as a CycloneDX 1.6 SBOM (applications) or ML-BOM (models).
+    """Inventory SOURCE as a CycloneDX 1.6 SBOM (applications) or ML-BOM (models).
 
-    PATH is a project directory, a venv or site-packages directory, a requirements file,
-    pyproject.toml, a lock file (pylock.toml, uv.lock, poetry.lock) or a CycloneDX BOM; without
-    PATH, the environment of the running interpreter. The BOM is validated against the
-    CycloneDX schema before it is written: an invalid BOM is an error (exit 2).
-    Problems met while reading the input are printed as warnings."""
-    from scanner import ui
-    from scanner.inventory.build import build_inventory
+    SOURCE is a project directory, a venv or site-packages directory, a requirements file,
+    pyproject.toml, a lock file (pylock.toml, uv.lock, poetry.lock), a CycloneDX BOM or
+    oci://REGISTRY/REPO[:TAG|@DIGEST]; without SOURCE, the environment of the running interpreter.
+    The BOM is validated against the CycloneDX schema before it is written: an invalid BOM is an
+    error (exit 2). Problems met while reading the input are printed as warnings."""
+    from scanner import pipeline, ui
     from scanner.inventory.cyclonedx import to_cyclonedx_json, to_cyclonedx_xml
+    from scanner.options import GateOptions, InventoryOptions
 
+    ctx = click.get_current_context()
     plan = plan_outputs(formats, output, SBOM_FORMATS, default="cyclonedx-json")
-    if path is None:
-        import sys
-
-        from scanner.core import Artifact, ArtifactKind
-        from scanner.inventory.environment import environment_digest, inventory_environment
-
-        inventory = inventory_environment(None, verify_files=verify_files)
-        prefix = Path(sys.prefix)
-        artifact = Artifact(prefix, ArtifactKind.ENVIRONMENT, prefix.name, environment_digest(inventory))
-    else:
-        from scanner.artifact import detect
-        from scanner.core import ArtifactKind
-        from scanner.inventory.build import looks_like_env
-
-        kind = None
-        if input_type != "auto":
-            if not path.is_dir():
-                kind = ArtifactKind(input_type)
-            elif input_type == "environment" and looks_like_env(path):
-                kind = ArtifactKind.ENVIRONMENT
-            else:
-                kind = ArtifactKind.APP_DIR
-        if kind in (None, ArtifactKind.ENVIRONMENT) and path.is_dir() and looks_like_env(path):
-            # An environment's identity is the digest of its distributions' file summaries:
-            # hashing the whole tree again (as detect() does) would double the work.
-            import dataclasses
-
-            from scanner.core import Artifact
-            from scanner.inventory.environment import environment_digest
-
-            pending = Artifact(path, ArtifactKind.ENVIRONMENT, path.resolve().name, "")
-            inventory = build_inventory(pending, verify_files=verify_files)
-            artifact = dataclasses.replace(pending, digest=environment_digest(inventory))
-        else:
-            artifact = detect(path, kind)
-            inventory = build_inventory(artifact, input_type, verify_files=verify_files)
-    if merges:
-        from scanner.inventory.ingest import inventory_sbom, merge
-
-        for extra in merges:
-            inventory = merge(inventory, inventory_sbom(extra))
+    options = GateOptions(
+        inventory=InventoryOptions(
+            input_type=input_type, verify_files=verify_files, merges=merges, author=config_author(ctx)
+        ),
+        settings_sources=setting_sources(ctx),
+    )
+    outcome = pipeline.run(source, pipeline.SBOM, options)
+    inventory, artifact = outcome.inventory, outcome.artifact
     for finding in inventory.findings:
         ui.warn(f"{finding.id} {finding.subject}: {finding.message}")
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from scanner.cli.options import common_options, exceeds, output_options, parse_fail_on, plan_outputs, write_outputs
+from scanner.cli.options import (
+    common_options,
+    exceeds,
+    output_options,
+    parse_fail_on,
+    plan_outputs,
+    setting_sources,
+    write_outputs,
+)
 from scanner.cli.render import record_renderer
+from scanner.errors import ScanError
 from scanner.report import FORMATS
-
-SCAN_CHECKS = ("model",)
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.option(
     "--second-opinion/--no-second-opinion",
     default=True,
@@ -33,32 +38,29 @@ SCAN_CHECKS = ("model",)
 @output_options(list(FORMATS))
 @common_options
 def scan(
-    path: Path,
+    source: str,
     second_opinion: bool,
     unknown_globals: str,
     formats: tuple[str, ...],
     output: str | None,
     fail_on: str,
 ) -> int:
-    """Scan a model file or directory for unsafe serialization, without loading anything."""
-    from scanner.artifact import detect
-    from scanner.check import GateContext
-    from scanner.checks import load_checks
-    from scanner.core import ArtifactKind, ScanError
-    from scanner.evidence.record import build_record
-    from scanner.gate import run_checks
-    from scanner.inventory.model import Inventory
+    """Scan a model file or directory (or oci://REGISTRY/REPO[:TAG|@DIGEST]) for unsafe
+    serialization, without loading anything. Every file is sniffed by content."""
+    from scanner import pipeline
+    from scanner.options import GateOptions, ModelOptions
 
     threshold = parse_fail_on(fail_on)
-    if parse_fail_on(unknown_globals) is None:
+    unknown = parse_fail_on(unknown_globals)
+    if unknown is None:
         raise click.BadParameter("must be a severity", param_hint="--unknown-globals")
-    settings = {"model_second_opinion": second_opinion, "model_unknown_global_severity": unknown_globals}
     plan = plan_outputs(formats, output, list(FORMATS))
-    artifact = detect(path, ArtifactKind.MODEL_DIR if path.is_dir() else ArtifactKind.MODEL_FILE)
-    checks = [c for c in load_checks() if c.name in SCAN_CHECKS]
-    if not checks:
+    options = GateOptions(
+        model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
+        settings_sources=setting_sources(click.get_current_context()),
+    )
+    outcome = pipeline.run(source, pipeline.SCAN, options)
+    if not any(r.check == "model" for r in outcome.results):
         raise ScanError("no model check is installed in this build")
-    results = run_checks(GateContext(artifact=artifact, inventory=Inventory(), settings=settings), checks)
-    record = build_record(command="scan", artifact=artifact, inventory=None, results=results)
-    write_outputs(plan, record_renderer(record))
-    return 1 if exceeds(record["findings"], threshold) else 0
+    write_outputs(plan, record_renderer(outcome.record))
+    return 1 if exceeds(outcome.record["findings"], threshold) else 0

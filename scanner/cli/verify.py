@@ -1,16 +1,20 @@
 """``scanner verify``: check an artifact's signatures (and provenance) offline. Also the gate's
-signature/provenance/attestation options (``gate_options``, ``gate_settings``, ``emit_attestation``)."""
+signature/provenance/attestation options (``gate_options``, ``verify_options``, ``emit_attestation``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+
+if TYPE_CHECKING:
+    from scanner.options import VerifyOptions
+    from scanner.pipeline import Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ["table", "json"]
@@ -34,7 +38,7 @@ def _identity_options(func: F) -> F:
 
 
 def gate_options(func: F) -> F:
-    """The gate's signature, provenance and attestation options (values go to ``gate_settings``)."""
+    """The gate's signature, provenance and attestation options (values go to ``verify_options``)."""
     for decl, kwargs in reversed(
         [
             ("--bundle", {"type": _FILE, "multiple": True, "help": "Signature bundle (default: found beside)."}),
@@ -50,25 +54,47 @@ def gate_options(func: F) -> F:
     return _identity_options(func)
 
 
-def gate_settings(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings the signature and provenance checks read (``scanner.verify.check``)."""
-    return {k: v for k, v in values.items() if v not in (None, (), False)}
+def verify_options(flags: Mapping[str, Any]) -> VerifyOptions:
+    """The typed verification options from the gate's or verify's flags."""
+    from scanner.options import VerifyOptions
+
+    return VerifyOptions(
+        bundles=tuple(flags.get("bundle") or ()),
+        provenance=tuple(flags.get("provenance") or ()),
+        key=flags.get("key"),
+        cert_chain=tuple(flags.get("cert_chain") or ()),
+        cert_identity=flags.get("cert_identity"),
+        cert_identity_regexp=flags.get("cert_identity_regexp"),
+        cert_oidc_issuer=flags.get("cert_oidc_issuer"),
+        github_repository=flags.get("github_repository"),
+        github_ref=flags.get("github_ref"),
+        github_trigger=flags.get("github_trigger"),
+        github_sha=flags.get("github_sha"),
+        trusted_root=flags.get("trusted_root"),
+        staging=bool(flags.get("staging")),
+        builder_ids=tuple(flags.get("builder_id") or ()),
+        source_repo=flags.get("source_repo"),
+        source_ref=flags.get("source_ref"),
+    )
 
 
-def emit_attestation(outcome: Any, values: Mapping[str, Any], policy_dir: Path, policy_data: Mapping[str, Any]) -> None:
+def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
     """After the decision: write the signed VSA when ``--attestation-output`` was given."""
     if not values.get("attestation_output"):
         return
     from scanner import ui
-    from scanner.verify.vsa import write_vsa
+    from scanner.evidence.vsa import write_vsa
 
     out = values["attestation_output"]
-    how = write_vsa(outcome, out, policy_dir=policy_dir, policy_data=policy_data, sign_key=values.get("sign_key"))
+    assert outcome.policy_dir is not None
+    how = write_vsa(
+        outcome, out, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
+    )
     ui.info(f"wrote verification summary to {out} ({how})")
 
 
 @click.command()
-@click.argument("artifact", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.option(
     "--bundle", type=_FILE, multiple=True, help="Signature file (default: ARTIFACT.sigstore.json, .sigstore)."
 )
@@ -83,7 +109,7 @@ def emit_attestation(outcome: Any, values: Mapping[str, Any], policy_dir: Path, 
 @click.option("--source-ref", help="Provenance: expected source ref.")
 @output_options(FORMATS, fail_on=False)
 @common_options
-def verify(artifact: Path, bundle: tuple[Path, ...], formats: tuple[str, ...], output: str | None, **flags: Any) -> int:
+def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], output: str | None, **flags: Any) -> int:
     """Verify ARTIFACT's signatures offline: Sigstore bundles, OpenSSF model signatures (for a
     model directory), key-signed DSSE envelopes, and SLSA provenance inside them.
 
@@ -91,29 +117,26 @@ def verify(artifact: Path, bundle: tuple[Path, ...], formats: tuple[str, ...], o
     Exit 0 when every signature verifies (and provenance meets --builder-id/--source-*),
     1 when one does not, 2 when verification could not run (missing file, bad key or root).
     """
-    from scanner.core import ScanError
-    from scanner.verify.api import Options, discover, rule_from_flags, verify_artifact
-    from scanner.verify.provenance import Expectations, evaluate, is_provenance, summarize
+    from scanner import pipeline
+    from scanner.options import GateOptions
 
     plan = plan_outputs(formats, output, FORMATS)
-    if not artifact.exists():
-        raise ScanError("no such file or directory", artifact)
-    rule = rule_from_flags(
-        identity=flags["cert_identity"],
-        identity_regexp=flags["cert_identity_regexp"],
-        issuer=flags["cert_oidc_issuer"],
-        github_repository=flags["github_repository"],
-        github_ref=flags["github_ref"],
-        github_trigger=flags["github_trigger"],
-        github_sha=flags["github_sha"],
-    )
-    opts = Options(
-        rules=(rule,) if rule else (),
-        trusted_root=flags["trusted_root"],
-        staging=flags["staging"],
-        key=flags["key"],
-        cert_chain=tuple(flags["cert_chain"]),
-    )
+    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}))
+    with pipeline.opened(source, options) as identified:
+        doc = _verify(identified.path, options.verify)
+    write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))
+    return 0 if doc["verified"] else 1
+
+
+def _verify(artifact: Path, options: VerifyOptions) -> dict[str, Any]:
+    """Every signature of the artifact, and the provenance in them. Only the options' identities
+    count here (no policy data): ``verify`` answers whether the signatures hold, not the policy."""
+    from scanner.core import ScanError
+    from scanner.verify.api import Options, discover, verify_artifact
+    from scanner.verify.provenance import Expectations, evaluate, is_provenance, summarize
+
+    opts = Options.from_options(options)
+    bundle = options.bundles
     bundles = list(bundle) or discover(artifact)
     if not bundles:
         raise ScanError(
@@ -122,9 +145,8 @@ def verify(artifact: Path, bundle: tuple[Path, ...], formats: tuple[str, ...], o
             artifact,
         )
     results = [r for b in bundles for r in verify_artifact(artifact, b, opts)]
-    check_provenance = bool(flags["builder_id"] or flags["source_repo"] or flags["source_ref"])
-    repos = (flags["source_repo"],) if flags["source_repo"] else ()
-    expect = Expectations(tuple(flags["builder_id"]), repos, flags["source_ref"])
+    check_provenance = bool(options.builder_ids or options.source_repo or options.source_ref)
+    expect = Expectations.from_options(options)
     provenance: list[dict[str, Any]] = []
     for r in results:
         if check_provenance and r.signature_ok and r.statement is not None:
@@ -135,14 +157,12 @@ def verify(artifact: Path, bundle: tuple[Path, ...], formats: tuple[str, ...], o
     if check_provenance and not provenance:
         provenance.append({"verified": False, "bundle": None, "error": "no signed statement to check provenance in"})
     ok = all(r.verified for r in results) and all(p["verified"] is not False for p in provenance)
-    doc = {
+    return {
         "artifact": str(artifact),
         "verified": ok,
         "signatures": [r.to_entry() for r in results],
         "provenance": provenance,
     }
-    write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))
-    return 0 if ok else 1
 
 
 def _table(doc: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from scanner.check import CheckResult
 from scanner.core import Artifact, Decision, Severity
 from scanner.evidence.ci import ci_context
 from scanner.inventory.model import Inventory
+from scanner.stage import Stage
 
 SCHEMA_VERSION = "2"
 SCHEMA_ID = f"scanner-evidence/{SCHEMA_VERSION}"
@@ -34,7 +35,7 @@ def build_record(
     findings: list[dict[str, Any]] | None = None,
     waivers: list[dict[str, Any]] | None = None,
     decision: Decision | None = None,
-    stage: str | None = None,
+    stage: Stage | str | None = None,
     extra: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
     policy_dir: Path | None = None,
@@ -42,12 +43,15 @@ def build_record(
     waiver_file: Path | None = None,
     sbom: dict[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    settings_sources: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
     results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
     caller has one."""
     if findings is None:
         findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
+    if isinstance(stage, str):
+        stage = Stage.parse(stage)
     now = now or dt.datetime.now(dt.timezone.utc)
     context: dict[str, Any] = {}
     for r in results:
@@ -58,13 +62,14 @@ def build_record(
         "timestamp": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tool": {"name": "scanner", "version": __version__},
         "artifact": {**artifact.to_dict(), "files": artifact_files(artifact.path)},
-        "stage": stage,
-        "promotion": _promotion(stage) if command == "gate" else None,
+        "stage": stage.name if stage else None,
+        "promotion": stage.promotion() if stage else None,
         "inputs": {
             "policy": _dir_input(policy_dir),
             "data": _file_input(data_file),
             "waivers": _file_input(waiver_file),
             "vulnerability_db": context.get("vulnerability_db"),
+            "settings": dict(settings_sources or {}),
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
@@ -124,14 +129,6 @@ def artifact_files(root: Path) -> list[dict[str, Any]]:
                 item["error"] = exc.strerror or str(exc)
         files.append(item)
     return files
-
-
-def _promotion(stage: str | None) -> dict[str, Any] | None:
-    from scanner.policy.input import STAGES, previous_stage
-
-    if stage not in STAGES:
-        return None
-    return {"from": previous_stage(stage), "to": stage}
 
 
 def _file_input(path: Path | None) -> dict[str, Any] | None:

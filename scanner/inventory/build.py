@@ -17,9 +17,13 @@ project directory the input is chosen by what it holds, first match wins:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.core import Artifact, ArtifactKind, ScanError
 from scanner.inventory.model import Inventory
+
+if TYPE_CHECKING:
+    from scanner.options import InventoryOptions
 
 INPUT_TYPES = ("auto", "environment", "requirements", "pyproject", "lockfile", "sbom")
 
@@ -75,31 +79,54 @@ _KIND_OF = {
 }
 
 
-def build_inventory(artifact: Artifact, input_type: str | None = None, *, verify_files: bool = True) -> Inventory:
+def choose_reader(artifact: Artifact, input_type: str | None = None) -> tuple[str, Path] | None:
+    """The one place that decides the inventory reader: (input type, path), or ``None`` for the
+    model inventory. ``input_type`` (``auto`` or ``None`` to detect) overrides the kind."""
+    path = artifact.path
+    if input_type in (None, "auto"):
+        if artifact.kind.is_model:
+            return None
+        if artifact.kind == ArtifactKind.APP_DIR:
+            return choose_app_input(path)
+        return _KIND_OF[artifact.kind], path
+    assert input_type is not None
+    if not path.is_dir():
+        return input_type, path
+    if input_type == "environment" and looks_like_env(path):
+        return "environment", path
+    return choose_app_input(path, input_type)
+
+
+def build_inventory(
+    artifact: Artifact, input_type: str | None = None, *, verify_files: bool = True, author: str | None = None
+) -> Inventory:
     """The inventory of any artifact kind. ``input_type`` overrides what a directory is read as.
-    ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD."""
-    if artifact.kind.is_model and input_type in (None, "auto"):
+    ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD;
+    ``author`` authors the SBOM data generated here (default: ``sbom_author``)."""
+    choice = choose_reader(artifact, input_type)
+    if choice is None:
         from scanner.inventory.modeldir import inventory_model
 
-        return _authored(inventory_model(artifact))
-    path = artifact.path
-    if artifact.kind == ArtifactKind.APP_DIR or (path.is_dir() and artifact.kind.is_model):
-        kind, path = choose_app_input(path, input_type)
-    elif artifact.kind in _KIND_OF:
-        kind = _KIND_OF[artifact.kind]
-    else:
-        kind = str(input_type)
+        return _authored(inventory_model(artifact), author)
+    kind, path = choice
     inv = read_input(kind, path, verify_files=verify_files)
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
     # An ingested BOM keeps its own author and timestamp (NTIA judges it as it is).
-    return inv if kind == "sbom" else _authored(inv)
+    return inv if kind == "sbom" else _authored(inv, author)
+
+
+def inventory_running_environment(options: InventoryOptions) -> Inventory:
+    """The environment of the running interpreter (``scanner sbom``/``audit`` without a path)."""
+    from scanner.inventory.environment import inventory_environment
+
+    return _authored(inventory_environment(None, verify_files=options.verify_files), options.author)
 
 
 def sbom_author() -> str:
-    """Who authors the SBOM data we generate: ``SCANNER_AUTHOR`` (or the config key ``author``,
-    which the CLI exports there), else the CI project's owner, else this tool. NTIA's minimum
-    elements accept a tool as the author of SBOM data."""
+    """Who authors the SBOM data we generate when no ``author`` option is given: ``SCANNER_AUTHOR``,
+    else the CI project's owner, else this tool. NTIA's minimum elements accept a tool as the
+    author of SBOM data."""
     import os
 
     from scanner import __version__
@@ -111,11 +138,11 @@ def sbom_author() -> str:
     return f"scanner {__version__} (automated)"
 
 
-def _authored(inv: Inventory) -> Inventory:
+def _authored(inv: Inventory, author: str | None = None) -> Inventory:
     import datetime as dt
 
     if not inv.authors:
-        inv.authors = [sbom_author()]
+        inv.authors = [author or sbom_author()]
     if not inv.timestamp:
         inv.timestamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return inv

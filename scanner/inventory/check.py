@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact
 
 
 class SbomCheck(Check):
     name = "sbom"
     description = "inventory problems: unparseable or unpinned dependencies"
-
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
 
     def run(self, ctx: GateContext) -> CheckResult:
         return CheckResult(check=self.name, findings=list(ctx.inventory.findings), summary=ctx.inventory.summary())

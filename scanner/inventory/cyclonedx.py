@@ -23,6 +23,7 @@ from scanner import __version__
 from scanner.core import Artifact
 from scanner.errors import ScanError
 from scanner.inventory.model import Component, Inventory
+from scanner.text import clean_text
 
 SPEC_VERSION = "1.6"
 _HEX = {"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-384": 96, "SHA-512": 128, "SHA3-256": 64, "SHA3-512": 128}
@@ -163,6 +164,7 @@ def to_cyclonedx_dict(
     root_extra = inventory.cyclonedx_extras.get("$metadata")
     if root_extra:
         metadata.update(root_extra)
+    doc = clean_text(doc)
     if validate:
         from scanner.inventory.validate import schema_errors
 

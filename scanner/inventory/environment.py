@@ -163,7 +163,7 @@ def _read_dist(info: Path, findings: list[Finding]) -> Dist | None:
                 Severity.HIGH,
                 str(meta_path),
                 f"cannot read the metadata of {info.name}: {exc}; the package cannot be identified or audited",
-                {"file": str(meta_path)},
+                {"file": str(meta_path), "requirement": info.name.split("-", 1)[0].removesuffix(info.suffix)},
                 "reinstall the distribution",
             )
         )

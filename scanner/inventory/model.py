@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,14 @@ class Inventory:
             "dependency_edges": sum(len(v) for v in self.dependencies.values()),
             "nested": sum(len(c.children) for c in self.components),
         }
+
+    def walk(self) -> Iterator[Component]:
+        """Every component, nested ones included (depth first, parents before children)."""
+        stack = list(reversed(self.components))
+        while stack:
+            comp = stack.pop()
+            yield comp
+            stack.extend(reversed(comp.children))
 
     def component(self, bom_ref: str) -> Component | None:
         """The top-level component with this bom-ref, or None."""

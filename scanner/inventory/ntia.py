@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, Finding, Severity
+from scanner.core import Finding, Severity
 from scanner.inventory.model import Component, Inventory
 
 MAX_EXAMPLES = 20
@@ -119,9 +119,6 @@ class NtiaCheck(Check):
 
     name = "sbom-ntia"
     description = "SBOM completeness: NTIA minimum elements"
-
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
 
     def run(self, ctx: GateContext) -> CheckResult:
         findings = ntia_findings(ctx.inventory, ctx.artifact.name)

@@ -92,7 +92,11 @@ def _read(
         if spec.startswith(("-e ", "--editable")):
             inv.findings.append(
                 _finding(
-                    path, lineno, "SBOM-UNRESOLVED-REQUIREMENT", f"editable requirement {spec!r} is not inventoried"
+                    path,
+                    lineno,
+                    "SBOM-UNRESOLVED-REQUIREMENT",
+                    f"editable requirement {spec!r} is not inventoried",
+                    spec.split(None, 1)[-1].removeprefix("--editable=").strip(),
                 )
             )
             current = None
@@ -103,7 +107,9 @@ def _read(
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            inv.findings.append(_finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", f"cannot parse {spec!r}: {exc}"))
+            inv.findings.append(
+                _finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", f"cannot parse {spec!r}: {exc}", spec)
+            )
             current = None
             continue
         current = None
@@ -135,6 +141,7 @@ def _read(
                         lineno,
                         "SBOM-CONFLICTING-REQUIREMENT",
                         f"{name} is required as {previous.version or 'unpinned'} and {version or 'unpinned'}",
+                        spec,
                     )
                 )
             current = name
@@ -186,13 +193,14 @@ def _logical_lines(text: str) -> list[tuple[int, str | None, list[str]]]:
     return out
 
 
-def _finding(path: Path, lineno: int, rule: str, message: str) -> Finding:
+def _finding(path: Path, lineno: int, rule: str, message: str, requirement: str) -> Finding:
+    """``requirement`` (the line's text) lets the audit name what it could not audit."""
     return Finding(
         id=rule,
         check="sbom",
         severity=Severity.MEDIUM,
         subject=f"{path}:{lineno}",
         message=message,
-        evidence={"file": str(path), "line": lineno},
+        evidence={"file": str(path), "line": lineno, "requirement": requirement},
         fix="fix the requirements file (pip-compile or uv pip compile write a complete pinned one)",
     )

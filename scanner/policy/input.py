@@ -11,14 +11,8 @@ from scanner import __version__
 from scanner.check import CheckResult
 from scanner.core import Artifact
 from scanner.inventory.model import Inventory
+from scanner.stage import Stage
 from scanner.waivers import Waiver, WaiverOutcome, apply_waivers
-
-STAGES = ("dev", "staging", "prod")
-
-
-def previous_stage(stage: str) -> str | None:
-    i = STAGES.index(stage)
-    return STAGES[i - 1] if i > 0 else None
 
 
 def match_waivers(results: Sequence[CheckResult], waivers: Sequence[Waiver], now: dt.datetime) -> WaiverOutcome:
@@ -28,7 +22,7 @@ def match_waivers(results: Sequence[CheckResult], waivers: Sequence[Waiver], now
 
 def build_input(
     artifact: Artifact,
-    stage: str,
+    stage: Stage | str,
     inventory: Inventory,
     results: Sequence[CheckResult],
     waivers: WaiverOutcome,
@@ -39,6 +33,8 @@ def build_input(
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
     ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
     Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
+    if isinstance(stage, str):
+        stage = Stage.parse(stage)
     findings = waivers.findings
     components = [c.to_dict() for c in inventory.components]
     expired = {w.id for w in waivers.expired}
@@ -56,7 +52,7 @@ def build_input(
     ]
     doc: dict[str, Any] = {
         "artifact": artifact.to_dict(),
-        "promotion": {"from": previous_stage(stage), "to": stage},
+        "promotion": stage.promotion(),
         "sbom": {"summary": inventory.summary(), "components": components, "licenses": index_licenses(components)},
         "findings": findings,
         "findings_index": index_findings(findings),

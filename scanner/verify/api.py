@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ScanError
 from scanner.verify.bundle import SignedDoc, b64, read_documents
@@ -18,6 +18,9 @@ from scanner.verify.statement import not_a_subject, parse_statement, subject_mat
 
 BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore")
 PROVENANCE_SUFFIXES = (".intoto.jsonl", ".provenance.json", ".slsa.json")
+if TYPE_CHECKING:
+    from scanner.options import VerifyOptions
+
 VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
 
 
@@ -37,26 +40,24 @@ class Options:
         return trusted_root_path(staging=self.staging, override=self.trusted_root)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Options:
-        """Gate settings: identity flags when given, else ``signatures.allowed_identities`` of
-        the policy data."""
+    def from_options(cls, options: VerifyOptions, policy_data: Mapping[str, Any] | None = None) -> Options:
+        """Identity options when given, else ``signatures.allowed_identities`` of the policy data."""
         rule = rule_from_flags(
-            identity=settings.get("cert_identity"),
-            identity_regexp=settings.get("cert_identity_regexp"),
-            issuer=settings.get("cert_oidc_issuer"),
-            github_repository=settings.get("github_repository"),
-            github_ref=settings.get("github_ref"),
-            github_trigger=settings.get("github_trigger"),
-            github_sha=settings.get("github_sha"),
+            identity=options.cert_identity,
+            identity_regexp=options.cert_identity_regexp,
+            issuer=options.cert_oidc_issuer,
+            github_repository=options.github_repository,
+            github_ref=options.github_ref,
+            github_trigger=options.github_trigger,
+            github_sha=options.github_sha,
         )
-        rules = (rule,) if rule else policy_rules(settings.get("policy_data") or {})
-        key, root = settings.get("key"), settings.get("trusted_root")
+        rules = (rule,) if rule else policy_rules(policy_data or {})
         return cls(
             rules=rules,
-            trusted_root=Path(root) if root else None,
-            staging=bool(settings.get("staging")),
-            key=Path(key) if key else None,
-            cert_chain=tuple(Path(p) for p in settings.get("cert_chain") or ()),
+            trusted_root=options.trusted_root,
+            staging=options.staging,
+            key=options.key,
+            cert_chain=options.cert_chain,
         )
 
 

@@ -1,11 +1,8 @@
 """The gate's signature and provenance checks. Their results fill the policy input's
 ``signatures`` and ``provenance`` sections; every failed verification is also a finding.
 
-Settings read (from ``scanner gate`` flags; see ``scanner.cli.verify.gate_settings``):
-``bundle`` (paths), ``key``, ``cert_chain``, ``cert_identity``, ``cert_identity_regexp``,
-``cert_oidc_issuer``, ``github_*``, ``trusted_root``, ``staging``, ``provenance`` (paths),
-``builder_id``, ``source_repo``, ``source_ref``, and ``policy_data`` (identities and trusted
-builders when no flag names them). No signature found means an empty ``signatures`` list: the
+Options: ``GateContext.options.verify`` (``scanner.options.VerifyOptions``); the policy data
+names identities and trusted builders when no option does. No signature found means an empty ``signatures`` list: the
 policy decides whether that blocks.
 """
 
@@ -16,31 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, Finding, Severity
+from scanner.core import Finding, Severity
 from scanner.verify.result import SignatureResult
-
-
-def _paths(value: Any) -> list[Path]:
-    if not value:
-        return []
-    if isinstance(value, (str, Path)):
-        return [Path(value)]
-    return [Path(v) for v in value]
 
 
 class SignatureCheck(Check):
     name = "signature"
     description = "Sigstore bundles, OpenSSF model signatures and key-signed DSSE envelopes, verified offline"
 
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
-
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner.verify.api import Options, discover, verify_artifact
 
-        opts = Options.from_settings(ctx.settings)
+        opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
-        bundles = _paths(ctx.settings.get("bundle")) or discover(path)
+        bundles = list(ctx.options.verify.bundles) or discover(path)
         results = [r for b in bundles for r in verify_artifact(path, b, opts)]
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
@@ -68,22 +54,19 @@ class ProvenanceCheck(Check):
     name = "provenance"
     description = "SLSA provenance: signed, about this artifact, from a trusted builder and the expected source"
 
-    def applies_to(self, artifact: Artifact) -> bool:
-        return True
-
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner.verify.api import Options, discover, discover_provenance, verify_artifact
         from scanner.verify.bundle import read_documents
         from scanner.verify.provenance import PREDICATE_TYPES, Expectations, evaluate
         from scanner.verify.result import VerifyFailure
 
-        opts = Options.from_settings(ctx.settings)
-        expect = Expectations.from_settings(ctx.settings)
+        opts = Options.from_options(ctx.options.verify, ctx.policy_data)
+        expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
-        explicit = _paths(ctx.settings.get("provenance"))
+        explicit = list(ctx.options.verify.provenance)
         candidates = explicit or discover_provenance(path)
         # A signature bundle found beside the artifact counts when it holds SLSA provenance.
-        for bundle in _paths(ctx.settings.get("bundle")) or discover(path):
+        for bundle in list(ctx.options.verify.bundles) or discover(path):
             if bundle in candidates:
                 continue
             try:

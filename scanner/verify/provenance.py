@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.verify.result import SignatureResult
 from scanner.verify.statement import subject_match
+
+if TYPE_CHECKING:
+    from scanner.options import VerifyOptions
 
 SLSA_V1 = "https://slsa.dev/provenance/v1"
 SLSA_V02 = "https://slsa.dev/provenance/v0.2"
@@ -30,14 +33,13 @@ class Expectations:
     source_ref: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Expectations:
-        """Flags first (``builder_id``, ``source_repo``, ``source_ref``), else the policy data's
+    def from_options(cls, options: VerifyOptions, policy_data: Mapping[str, Any] | None = None) -> Expectations:
+        """Options first (``builder_ids``, ``source_repo``, ``source_ref``), else the policy data's
         ``provenance`` section."""
-        conf = _policy_provenance(settings)
-        builders = tuple(settings.get("builder_id") or ()) or tuple(conf.get("trusted_builders") or ())
-        repo = settings.get("source_repo")
-        repos = (repo,) if repo else tuple(conf.get("source_repositories") or ())
-        return cls(builders, repos, settings.get("source_ref") or conf.get("source_ref"))
+        conf = _policy_provenance(policy_data)
+        builders = options.builder_ids or tuple(conf.get("trusted_builders") or ())
+        repos = (options.source_repo,) if options.source_repo else tuple(conf.get("source_repositories") or ())
+        return cls(builders, repos, options.source_ref or conf.get("source_ref"))
 
     def builder_level(self, builder_id: str | None) -> int | None:
         """The SLSA build level this builder is trusted for (2 unless the entry says), or None."""
@@ -50,8 +52,8 @@ class Expectations:
         return None
 
 
-def _policy_provenance(settings: Mapping[str, Any]) -> Mapping[str, Any]:
-    conf = ((settings.get("policy_data") or {}).get("scanner") or {}).get("config") or {}
+def _policy_provenance(policy_data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    conf = ((policy_data or {}).get("scanner") or {}).get("config") or {}
     section = conf.get("provenance") if isinstance(conf, Mapping) else None
     return section if isinstance(section, Mapping) else {}
 

@@ -15,7 +15,7 @@ from scanner.core import Finding, Severity
 from scanner.errors import ScanError
 from scanner.vulns import osv
 from scanner.vulns.db import Database, DbInfo, Vulnerability
-from scanner.vulns.deps import Dependency, unique
+from scanner.vulns.dependency import Dependency, unique
 
 CHECK = "vulns"
 UNAUDITED_SEVERITY = Severity.MEDIUM

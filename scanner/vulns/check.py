@@ -1,35 +1,29 @@
-"""The gate's vulnerability check: the inventory's PyPI components against the local database.
+"""The vulnerability check: the inventory's PyPI components (nested ones included) against the
+local database. It reads only the Inventory, so every command audits the same components.
 
-Settings (``ctx.settings``): ``db`` (path; default: the user cache database built from the
-bundled snapshot), ``max_db_age`` (days; an older database stops the gate with exit 2).
+Options: ``GateContext.options.vulns`` (``scanner.options.VulnOptions``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact
 
 
 class VulnCheck(Check):
     name = "vulns"
     description = "Known vulnerabilities of PyPI dependencies (local OSV database, offline)."
 
-    def applies_to(self, artifact: Artifact) -> bool:
-        return not artifact.kind.is_model
-
     def run(self, ctx: GateContext) -> CheckResult:
         from scanner import ui
         from scanner.vulns.audit import audit, check_age, check_result, describe
         from scanner.vulns.db import Database
-        from scanner.vulns.deps import from_inventory
+        from scanner.vulns.dependency import from_inventory
         from scanner.vulns.snapshot import resolve_db
 
-        db_setting = ctx.settings.get("db")
-        max_age = ctx.settings.get("max_db_age")
-        with Database(resolve_db(Path(db_setting) if db_setting else None)) as db:
-            check_age(db.info, int(max_age) if max_age is not None else None)
-            ui.info(describe(db.info))
+        options = ctx.options.vulns
+        now = ctx.options.now
+        with Database(resolve_db(options.db)) as db:
+            check_age(db.info, options.max_db_age, now)
+            ui.info(describe(db.info, now))
             result = audit(from_inventory(ctx.inventory), db)
-            return check_result(result, db.info)
+            return check_result(result, db.info, now)

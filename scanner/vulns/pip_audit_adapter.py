@@ -6,7 +6,7 @@ files (lock-version checks, optional versions as skipped dependencies). Its othe
 not fit an offline, fail-closed audit: ``RequirementSource`` stops at the first unpinned line
 (dropping the rest) and costs ~0.5 s to import, ``PyProjectSource`` installs into a fresh
 virtualenv from the network, ``PipSource`` runs ``pip list`` in a subprocess. Those inputs are read
-by ``scanner.vulns.deps`` instead. pip-audit's vulnerability services are never used: no network.
+by ``scanner.vulns.dependency`` instead. pip-audit's vulnerability services are never used: no network.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import ScanError
-from scanner.vulns.deps import Dependency
+from scanner.vulns.dependency import Dependency
 from scanner.vulns.osv import normalize_name
 
 SUPPORTED = "2.10"

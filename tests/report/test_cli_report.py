@@ -55,6 +55,8 @@ def test_no_ledger_default_path_and_config(cli, tmp_path: Path, clean_req: Path,
     assert (work / ".scanner" / "ledger.db").is_file()  # the default, kept as a CI artifact
     (work / "scanner.toml").write_text('ledger = "audit/decisions.db"\n')
     assert cli("gate", clean_req, "-f", "json").code == 0
+    assert not (work / "audit").exists()  # a config in the working directory is never discovered
+    assert cli("--config", work / "scanner.toml", "gate", clean_req, "-f", "json").code == 0
     assert (work / "audit" / "decisions.db").is_file()
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scanner.artifact import detect
-from scanner.checks import load_checks
+from scanner import pipeline
+from scanner.cli.verify import verify_options
 from scanner.core import ArtifactKind
-from scanner.gate import run_gate
+from scanner.evidence.vsa import PREDICATE_TYPE, policy_digest
+from scanner.options import GateOptions
 from scanner.resources import policies_dir
-from scanner.verify.vsa import PREDICATE_TYPE, policy_digest
 from tests.verify.conftest import copy_asset, sha256, sign_dsse, statement
 from tests.verify.test_provenance import BUILDER, slsa_v1
 
@@ -27,16 +27,15 @@ def policy_data(**config) -> dict:
     return data
 
 
-def gate(path: Path, settings: dict, stage: str = "dev", kind: ArtifactKind | None = None):
-    data = settings.setdefault("policy_data", policy_data())
-    return run_gate(
-        detect(path, kind),
-        stage=stage,
-        policy_dir=policies_dir(),
-        policy_data=data,
-        settings=settings,
-        checks=load_checks(),
+def gate(path: Path, flags: dict, stage: str = "dev", kind: ArtifactKind | None = None):
+    """The pipeline with the gate's verification flags (as ``scanner gate`` maps them)."""
+    data = flags.pop("policy_data", None) or policy_data()
+    if "key" in flags:
+        flags["key"] = Path(flags["key"])
+    options = GateOptions(
+        stage=stage, policy_dir=policies_dir(), policy_data=data, kind=kind, verify=verify_options(flags)
     )
+    return pipeline.gate(path, options)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from packaging.version import Version
 
 from scanner.errors import ScanError
-from scanner.vulns.deps import Dependency
+from scanner.vulns.dependency import Dependency
 from scanner.vulns.pip_audit_adapter import SUPPORTED, collect_pylock, pip_audit_version, to_dependency
 
 

@@ -20,7 +20,7 @@ from scanner import __version__
 from scanner.errors import ScanError
 
 if TYPE_CHECKING:
-    from scanner.gate import GateOutcome
+    from scanner.pipeline import Outcome as GateOutcome
 
 PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -38,6 +38,8 @@ def build_statement(
 ) -> dict[str, Any]:
     artifact = outcome.artifact
     algorithm, _, value = artifact.digest.partition(":")
+    if outcome.decision is None or outcome.policy_input is None:
+        raise ScanError("a verification summary needs a decision (run every stage)")
     passed = outcome.decision.allow
     doc = outcome.policy_input
     levels = [e.get("slsa_build_level") or 0 for e in doc.get("provenance") or [] if e.get("verified")]

@@ -1,0 +1,286 @@
+"""The pipeline: identify → inventory → checks → decide → evidence.
+
+Every command is a selection of these stages over the same Artifact and Inventory (``Stages``:
+``AUDIT`` = inventory + vulnerabilities, ``SCAN`` = identify + model files, ``SBOM`` = inventory,
+``VERIFY`` = identify + signatures/provenance, ``GATE`` = all), so the same artifact has the same
+digest, components and findings in every command. ``scanner/cli/`` only maps flags to
+``GateOptions`` and renders the ``Outcome``.
+
+Use from code::
+
+    from scanner.pipeline import GateOptions, gate, run, Stages, prepare_policy
+    policy = prepare_policy(options)          # compile the policies once (batch workers)
+    outcome = gate("path/or/oci://reg/repo:tag", options, policy=policy)
+    outcome.decision.allow, outcome.record
+
+A source is a local path or ``oci://REGISTRY/REPO[:TAG|@DIGEST]`` (pulled by
+``scanner.registry.source.open_source`` into a temporary directory, then judged like a path; the
+artifact's digest is then the manifest digest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from scanner.check import Check, CheckResult, GateContext
+from scanner.core import Artifact, ArtifactKind, Decision, ScanError
+from scanner.inventory.model import Inventory
+from scanner.options import (
+    GateOptions,
+    InventoryOptions,
+    ModelOptions,
+    RegistryOptions,
+    VerifyOptions,
+    VulnOptions,
+)
+from scanner.stage import Stage, stage_ladder
+from scanner.text import clean_text
+
+__all__ = [
+    "GateOptions",
+    "InventoryOptions",
+    "ModelOptions",
+    "Outcome",
+    "PreparedPolicy",
+    "RegistryOptions",
+    "Stage",
+    "Stages",
+    "VerifyOptions",
+    "VulnOptions",
+    "gate",
+    "identify",
+    "prepare_policy",
+    "run",
+    "stage_ladder",
+]
+
+OCI_SCHEME = "oci://"
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Which stages run. ``checks`` names the checks (``None``: every registered check);
+    ``decide`` evaluates the policy (and requires the inventory)."""
+
+    command: str
+    inventory: bool = True
+    checks: frozenset[str] | None = None
+    decide: bool = False
+
+
+GATE = Stages("gate", decide=True)
+AUDIT = Stages("audit", checks=frozenset({"vulns"}))
+SCAN = Stages("scan", inventory=False, checks=frozenset({"model"}))
+SBOM = Stages("sbom", checks=frozenset())
+VERIFY = Stages("verify", inventory=False, checks=frozenset({"signature", "provenance"}))
+
+
+@dataclass
+class Outcome:
+    """What a run produced. ``policy_input`` and ``decision`` are ``None`` unless it decided."""
+
+    artifact: Artifact
+    inventory: Inventory
+    results: list[CheckResult]
+    policy_input: dict[str, Any] | None
+    decision: Decision | None
+    record: dict[str, Any] = field(default_factory=dict)
+    stage: Stage | None = None
+    policy_dir: Path | None = None
+    policy_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedPolicy:
+    """Policies compiled once and reused across runs (a batch worker prepares one)."""
+
+    policy_dir: Path
+    data: Mapping[str, Any]
+    data_file: Path | None
+    engine: Any  # scanner.policy.engine.PolicyEngine (imported lazily: regopy is heavy)
+
+
+def prepare_policy(options: GateOptions) -> PreparedPolicy:
+    """Read the policy directory and data and compile them. Fails before any artifact work."""
+    from scanner.policy.engine import PolicyEngine
+
+    policy_dir, data, data_file = _policy_inputs(options)
+    return PreparedPolicy(policy_dir, data, data_file, PolicyEngine(policy_dir, dict(data)))
+
+
+def _policy_inputs(options: GateOptions) -> tuple[Path, Mapping[str, Any], Path | None]:
+    from scanner.jsonfile import load_policy_data
+    from scanner.resources import policies_dir
+
+    policy_dir = options.policy_dir or policies_dir()
+    data_file = options.data_file or policy_dir / "data.json"
+    if options.policy_data is not None:
+        return policy_dir, options.policy_data, options.data_file
+    return policy_dir, load_policy_data(data_file, required=options.data_file is not None), data_file
+
+
+def gate(source: str | Path, options: GateOptions, *, policy: PreparedPolicy | None = None) -> Outcome:
+    """Every stage: the promotion decision for one source."""
+    return run(source, GATE, options, policy=policy)
+
+
+def run(
+    source: str | Path | None,
+    stages: Stages,
+    options: GateOptions,
+    *,
+    policy: PreparedPolicy | None = None,
+    checks: Sequence[Check] | None = None,
+) -> Outcome:
+    """Run the selected stages over one source (``None``: the running interpreter's environment,
+    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins)."""
+    if stages.decide and policy is None:
+        policy = prepare_policy(options)  # compile first: a broken policy fails before any work
+    if policy is not None:
+        policy_dir, policy_data, data_file = policy.policy_dir, policy.data, policy.data_file
+    elif stages.checks is None or stages.checks & {"signature", "provenance"}:
+        policy_dir, policy_data, data_file = _policy_inputs(options)  # identities, trusted builders
+    else:
+        policy_dir, policy_data, data_file = None, {}, None
+    stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
+    now = options.now or dt.datetime.now(dt.timezone.utc)
+    options = replace(options, now=now)
+    with opened(source, options) as artifact:
+        inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
+        if artifact.digest == "":  # the running environment: identified by what is installed
+            from scanner.inventory.environment import environment_digest
+
+            artifact = replace(artifact, digest=environment_digest(inventory))
+        ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, options=options, policy_data=policy_data)
+        selected = _select(checks, stages)
+        results = [check.run(ctx) for check in selected if check.applies_to(artifact)]
+        outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
+        outcome.policy_data = policy_data
+        _decide_and_record(outcome, stages, options, policy, data_file)
+    return outcome
+
+
+def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
+    from scanner.checks import load_checks
+
+    available = list(checks) if checks is not None else load_checks()
+    if stages.checks is None:
+        return available
+    return [c for c in available if c.name in stages.checks]
+
+
+def _decide_and_record(
+    outcome: Outcome, stages: Stages, options: GateOptions, policy: PreparedPolicy | None, data_file: Path | None
+) -> None:
+    from scanner.evidence.record import build_record
+    from scanner.policy.input import build_input, match_waivers
+
+    assert options.now is not None
+    artifact, inventory, results, stage = outcome.artifact, outcome.inventory, outcome.results, outcome.stage
+    assert stage is not None
+    matched = match_waivers(results, options.waivers, options.now)
+    evidence: dict[str, Any] = {}
+    if stages.inventory and stages.command in ("gate", "sbom"):
+        from scanner.inventory.cyclonedx import to_cyclonedx_dict
+
+        evidence["sbom"] = to_cyclonedx_dict(inventory, artifact)
+    if stages.decide:
+        assert policy is not None
+        outcome.policy_input = clean_text(build_input(artifact, stage, inventory, results, matched, now=options.now))
+        outcome.decision = policy.engine.evaluate(outcome.policy_input)
+    waiver_docs = outcome.policy_input["waivers"] if outcome.policy_input else _waiver_docs(matched)
+    outcome.record = clean_text(
+        build_record(
+            command=stages.command,
+            artifact=artifact,
+            inventory=inventory if stages.inventory else None,
+            results=results,
+            findings=matched.findings,
+            waivers=waiver_docs,
+            decision=outcome.decision,
+            stage=stage if stages.decide else None,
+            now=options.now,
+            policy_dir=outcome.policy_dir if stages.decide else None,
+            data_file=data_file if stages.decide else None,
+            waiver_file=options.waiver_file,
+            settings_sources=options.settings_sources,
+            **evidence,
+        )
+    )
+
+
+def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
+    expired = {w.id for w in matched.expired}
+    unused = {w.id for w in matched.unused}
+    return [
+        {**w.to_dict(), "expired": w.id in expired, "unused": w.id in unused, "matched": matched.used.get(w.id, [])}
+        for w in matched.all_waivers
+    ]
+
+
+# -- identify --
+
+
+@contextlib.contextmanager
+def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
+    """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
+    temporary directory that is removed afterwards."""
+    if isinstance(source, str) and source.startswith(OCI_SCHEME):
+        with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
+            yield _pull(source, Path(work), options)
+        return
+    yield identify(source, options.kind)
+
+
+def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
+    """A local artifact: its normalised path, kind and digest. ``None`` is the running
+    interpreter's environment (its digest is taken from its inventory)."""
+    from scanner.artifact import detect
+
+    if source is None:
+        import sys
+
+        prefix = Path(sys.prefix)
+        return Artifact(prefix, ArtifactKind.ENVIRONMENT, prefix.name, "", source_ref=str(prefix))
+    return detect(Path(source), kind)
+
+
+def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
+    try:
+        from scanner.registry.source import open_source  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise ScanError("registry support is not available in this build", ref) from None
+    from scanner.artifact import detect
+
+    pulled = open_source(ref, workdir, options.registry)
+    local = detect(pulled.root, options.kind)
+    name = pulled.repository.rsplit("/", 1)[-1] or local.name
+    return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
+
+
+# -- inventory --
+
+
+def build(artifact: Artifact, options: InventoryOptions) -> Inventory:
+    """The one inventory of an artifact (``scanner.inventory.build`` picks the reader), with
+    ``--merge`` BOMs merged in."""
+    from scanner.inventory.build import build_inventory, inventory_running_environment
+
+    if artifact.digest == "":
+        inventory = inventory_running_environment(options)
+    else:
+        inventory = build_inventory(
+            artifact, options.input_type, verify_files=options.verify_files, author=options.author
+        )
+    if options.merges:
+        from scanner.inventory.ingest import inventory_sbom, merge
+
+        for extra in options.merges:
+            inventory = merge(inventory, inventory_sbom(extra))
+    return inventory
