@@ -38,14 +38,21 @@ def malicious_model(d: Path) -> Path:
     return d
 
 
-def slow_model(d: Path, size: int = 1 << 30) -> Path:
-    """A model directory holding a large sparse file: no disk space, but hashing it takes seconds
-    (a real artifact that keeps a worker busy long enough to be killed or to overrun a budget)."""
+def slow_model(d: Path, size: int = 16 << 30) -> Path:
+    """A model directory holding a large sparse file: no disk space, but hashing it takes many
+    seconds (a real artifact that keeps a worker busy long enough to be killed or to overrun a
+    budget; no test waits for it to finish)."""
     d.mkdir(parents=True, exist_ok=True)
     (d / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with open(d / "weights.bin", "wb") as fh:
         fh.truncate(size)
     return d
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default outputs (records under .scanner/batch/, the ledger) land in the test's directory."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ def test_time_budget(cli, tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_finished(tmp_path: Path) -> None:
     clean = clean_model(tmp_path / "clean", 9)
-    slow = slow_model(tmp_path / "slow", 8 << 30)
+    slow = slow_model(tmp_path / "slow")
     ledger = tmp_path / "ledger.db"
     proc = batch_process(
         clean, slow, "--workers", "1", "--no-cache", "--ledger", ledger, "--records", tmp_path / "rec", "-f", "json"
