@@ -38,10 +38,17 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
+    """Record files are written by a few threads (the driver would otherwise wait on the disk
+    for each one); ``close`` waits for them and raises if one could not be written."""
+
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.records_dir = records_dir
         self.options = options
         self.ledger: Any = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-records")
+        self._pending: list[Any] = []
         if records_dir is not None:
             try:
                 records_dir.mkdir(parents=True, exist_ok=True)
@@ -80,13 +87,20 @@ class EvidenceWriter:
         if self.records_dir is not None:
             name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
             target = self.records_dir / f"{index:05d}-{name}.json"
-            try:
-                target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise ScanError(f"cannot write evidence record: {exc.strerror or exc}", target) from None
+            self._pending.append(self._pool.submit(_write_record, target, record))
             path = str(target)
         return replace(result, record=record, record_path=path)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         if self.ledger is not None:
             self.ledger.close()
+        for future in self._pending:
+            future.result()  # the first record that could not be written stops the run (exit 2)
+
+
+def _write_record(target: Path, record: dict[str, Any]) -> None:
+    try:
+        target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ScanError(f"cannot write evidence record: {exc.strerror or exc}", target) from None

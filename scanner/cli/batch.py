@@ -120,14 +120,17 @@ def batch(
     items = collect(sources, lists)
     settings = setting_sources(click.get_current_context())
     options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
-    if not scheduler:
-        from scanner.batch.local import start_fork_server
-
-        start_fork_server()  # after build_options: the driver has built the database if it was missing
     cache = None
     if not no_cache:
         cache = ResultCache(cache_dir or default_dir(), dict(options.context), expires=_waiver_expiry(waivers))
     known = cache.known() if cache else frozenset()
+    if not scheduler and not known:
+        from scanner.batch.local import start_fork_server
+
+        # every artifact will be judged: let the workers' imports overlap with the rest of the
+        # set-up (after build_options, which built the database if it was missing). With cache
+        # entries the workers start only if some artifact misses.
+        start_fork_server()
     executor = make_executor(scheduler, workers, options, known)
     writer = EvidenceWriter(
         records or Path(".scanner") / "batch" / options.run_id, None if no_ledger else (ledger or DEFAULT_PATH), options
