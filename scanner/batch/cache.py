@@ -117,9 +117,10 @@ class ResultCache:
             return Lookup(None, f"malformed verdict: {exc}")
 
     def store(self, result: ArtifactResult) -> None:
-        """Keep a judged verdict (errors are not cached). Best effort: a cache that cannot be
-        written costs speed, not correctness."""
-        identity = result.identity or result.digest
+        """Keep a judged verdict (errors are not cached, nor a verdict without an identity: a
+        pulled ``oci://`` artifact). Best effort: a cache that cannot be written costs speed, not
+        correctness."""
+        identity = result.identity
         if not result.judged or identity is None:
             return
         body = {
