@@ -69,3 +69,24 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_finished(tmp_path: Path) -> None:
 
     with Ledger(ledger, create=False) as led:
         assert led.verify().ok and [e.artifact for e in led.entries()] == ["clean"]
+
+
+def test_a_fifo_never_hangs_the_batch(cli, tmp_path: Path, monkeypatch) -> None:
+    """A FIFO as the artifact: today's artifact detection blocks in open() on it, where the
+    in-worker budget cannot interrupt it, so the driver kills the worker once the budget and the
+    grace period are over. (Should detection refuse FIFOs up front, the artifact is an error
+    naming it instead; either way it is never judged and never holds up the run.)"""
+    import os
+
+    from scanner.batch import local
+
+    monkeypatch.setattr(local, "GRACE_S", 0.5)
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    clean = clean_model(tmp_path / "clean", 12)
+    r = cli("batch", fifo, clean, "--workers", "2", "--time-budget", "0.5", "--no-cache", "--no-ledger", "-f", "json")
+    assert r.code == 2, r.err
+    stuck, judged = json.loads(r.out)["results"]
+    assert stuck["allow"] is None
+    assert stuck["error"] == "time budget of 0.5 s exceeded (worker stopped)" or "fifo" in stuck["error"].lower()
+    assert judged["allow"] is True
