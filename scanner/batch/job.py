@@ -164,11 +164,10 @@ def forget(run_id: str) -> None:
 
 
 def identify(source: str) -> Artifact:
-    """A local artifact and its digest, from its bytes as they are now (``oci://`` sources are
-    identified by the pipeline when it pulls them)."""
+    """A local artifact and its digest (``oci://`` sources are identified by the pipeline when
+    it pulls them)."""
     from scanner import pipeline
 
-    forget_digests(source)
     return pipeline.identify(source)
 
 
@@ -208,7 +207,7 @@ def forget_digests(source: str) -> None:
 
     root = os.path.realpath(source)
     cache = files._digest_cache
-    for key in [k for k in cache if k[0] == root or k[0].startswith(root + os.sep)]:
+    for key in [k for k in list(cache) if k[0] == root or k[0].startswith(root + os.sep)]:  # list(): atomic copy
         cache.pop(key, None)
 
 
@@ -219,8 +218,6 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
     from scanner import pipeline
     from scanner.batch.sources import is_oci
 
-    if not is_oci(source):
-        forget_digests(source)
     outcome = pipeline.gate(source, prepared.gate_options, policy=prepared.policy)
     decision = outcome.decision
     assert decision is not None
@@ -245,9 +242,12 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
 
     start = time.perf_counter()
     result: Outcome
+    local = not is_oci(task.source)
     try:
         with time_budget(options.budget):
-            if task.use_cache and known and not is_oci(task.source):
+            if local:
+                forget_digests(task.source)  # hash what is there now, once for this task
+            if task.use_cache and known and local:
                 artifact = identify(task.source)
                 identity = cache_identity(artifact)
                 if key_id(dict(options.context), task.source, identity) in known:
@@ -256,7 +256,7 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)
             result = judge(task.source, prepared)
-            if not is_oci(task.source):
+            if local:
                 forget_digests(task.source)
     except BudgetExceeded:
         forget(options.run_id)  # the interrupted thread may have left state half-updated

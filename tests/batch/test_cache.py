@@ -74,3 +74,29 @@ def test_a_signature_added_beside_the_artifact_is_a_miss(cli, tmp_path: Path) ->
     (tmp_path / "m.sigstore.json").write_text('{"not": "a bundle"}')
     _, miss = _batch(cli, cache, tmp_path, model)
     assert miss["m"]["cached"] is False and miss["m"]["digest"] == hit["m"]["digest"]
+
+
+def test_bytes_swapped_under_the_same_size_and_mtime_are_judged_again(cli, tmp_path: Path) -> None:
+    """An attacker replaces a benign pickle with a malicious one of the same size and puts the
+    modification time back: the digest is recomputed from the bytes, so the cached ALLOWED is not
+    reused (in this very process, whose per-file digest cache keys on size and mtime)."""
+    import os
+    import pickle
+
+    from tests.batch.conftest import _Payload
+
+    model = clean_model(tmp_path / "m", 4)
+    evil = pickle.dumps(_Payload(), protocol=4)
+    benign = next(b for k in range(len(evil)) if len(b := pickle.dumps({"a": "x" * k}, protocol=4)) == len(evil))
+    target = model / "extra.pkl"
+    target.write_bytes(benign)
+    cache = tmp_path / "cache"
+    _batch(cli, cache, tmp_path, model)
+    _, hit = _batch(cli, cache, tmp_path, model)  # the driver hashed the files itself (cache hit)
+    assert hit["m"]["cached"] is True and hit["m"]["allow"] is True
+    stat = target.stat()
+    target.write_bytes(evil)
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert target.stat().st_size == stat.st_size and target.stat().st_mtime_ns == stat.st_mtime_ns
+    r, again = _batch(cli, cache, tmp_path, model)
+    assert again["m"]["cached"] is False and again["m"]["allow"] is False, r.err
