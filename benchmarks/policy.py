@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from scanner.check import CheckResult  # noqa: E402
 from scanner.core import Artifact, ArtifactKind, Finding, Severity  # noqa: E402
-from scanner.inventory.model import Component, Inventory  # noqa: E402
+from scanner.inventory.components import Component, Inventory  # noqa: E402
 from scanner.waivers import Waiver  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)

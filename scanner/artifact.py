@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from scanner.core import Artifact, ArtifactKind, ScanError
-from scanner.files import directory_digest, sha256_file
+from scanner.files import FileSet
+from scanner.safeio import open_regular
 
 LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock"}
 APP_MANIFESTS = {"pyproject.toml", "requirements.txt", *LOCKFILES}
@@ -53,27 +54,36 @@ def normalise(path: Path) -> Path:
     return clean
 
 
-def artifact_digest(path: Path) -> str:
+def artifact_digest(path: Path, files: FileSet | None = None) -> str:
     """``sha256:<hex>`` of a file, or of the sorted (relative path, file digest) list of a
-    directory. The same in every command and report."""
-    return "sha256:" + sha256_file(path) if path.is_file() else directory_digest(path)
+    directory (``FileSet.artifact_digest``). The same in every command and report; pass the
+    run's ``files`` so each file is hashed once, from the descriptor its scanners read."""
+    return (files if files is not None else FileSet(path)).artifact_digest()
 
 
-def detect(path: Path, kind: ArtifactKind | None = None, source_ref: str | None = None) -> Artifact:
-    """Build the Artifact for ``path``; ``kind`` overrides detection."""
+def detect(
+    path: Path,
+    kind: ArtifactKind | None = None,
+    source_ref: str | None = None,
+    *,
+    files: FileSet | None = None,
+    digest: bool = True,
+) -> Artifact:
+    """Build the Artifact for ``path``; ``kind`` overrides detection. ``digest=False`` leaves the
+    digest empty (the pipeline fills it from its one pass over the files)."""
     path = normalise(path)
     if not path.exists() and not path.is_symlink():
         raise ScanError("no such file or directory", path)
     try:
         if kind is None:
             kind = _detect_kind(path)
-        digest = artifact_digest(path)
+        digest_text = artifact_digest(path, files) if digest else ""
     except PermissionError as exc:
         raise ScanError("permission denied", exc.filename or path) from None
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
     name = path.resolve().name or str(path)
-    return Artifact(path=path, kind=kind, name=name, digest=digest, source_ref=source_ref or str(path))
+    return Artifact(path=path, kind=kind, name=name, digest=digest_text, source_ref=source_ref or str(path))
 
 
 def _detect_kind(path: Path) -> ArtifactKind:
@@ -100,7 +110,7 @@ def _detect_kind(path: Path) -> ArtifactKind:
 
 
 def _head(path: Path, size: int = 4096) -> bytes:
-    with path.open("rb") as fh:
+    with open_regular(path, follow=True) as fh:  # never a FIFO: reading one blocks forever
         return fh.read(size)
 
 

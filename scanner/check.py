@@ -1,4 +1,4 @@
-"""The one interface every check implements. The gate is a loop over these (``scanner.checks``)."""
+"""The one interface every check implements. The gate is a loop over these (``scanner.checklist``)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,24 @@ from scanner.options import GateOptions
 from scanner.stage import Stage
 
 if TYPE_CHECKING:
-    from scanner.inventory.model import Inventory
+    from scanner.files import FileSet
+    from scanner.inventory.components import Inventory
 
 
 @dataclass
 class GateContext:
     """What a check may read: the artifact, its inventory, the target stage, the typed options
-    (``scanner.options``) and the policy data (identities, trusted builders)."""
+    (``scanner.options``), the policy data (identities, trusted builders), the run's files
+    (``scanner.files.FileSet``: every file hashed once) and what each check's ``examine`` found in
+    the run's one pass over the files (by check name)."""
 
     artifact: Artifact
     inventory: Inventory
     stage: Stage = field(default_factory=lambda: Stage("dev"))
     options: GateOptions = field(default_factory=GateOptions)
     policy_data: Mapping[str, Any] = field(default_factory=dict)
+    files: FileSet | None = None
+    examined: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +62,13 @@ class Check(ABC):
         """Whether this check has anything to say about this artifact. Decide by content, never
         by ``artifact.kind`` (which the artifact controls): the default is every artifact."""
         return True
+
+    def examine(self, files: FileSet, options: GateOptions) -> Any:
+        """Read the artifact's files in the run's one pass, before the digest is taken: each file
+        is opened once and hashed from the descriptor given here (``FileSet.open_each``), so the
+        digest is of the bytes this check read. Whatever it returns reaches ``run`` as
+        ``ctx.examined[name]``. The default reads nothing (``None``)."""
+        return None
 
     @abstractmethod
     def run(self, ctx: GateContext) -> CheckResult:

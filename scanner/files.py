@@ -1,98 +1,397 @@
-"""Walking and hashing files safely: streamed, never following a link out of the scanned root."""
+"""The files of an artifact, each opened once: walked without being tricked by links or special
+files, hashed from the descriptor its scanners then read, so a digest is of the bytes examined.
+
+``walk`` lists what lies under a root. A link is followed only while it stays inside the
+*declared root* (``declared_root``: the scanned path, or the ``models--org--name`` folder of a
+Hugging Face hub cache when a snapshot inside it is scanned); a link leaving it, a link loop, a
+dangling link and a FIFO, socket or device are listed with their ``problem`` and never read.
+
+``FileSet`` is one run's view of one artifact (a per-run cache, passed explicitly): ``open_each``
+opens every readable file through ``scanner.safeio.open_regular``, hashes it from that descriptor
+and hands the same descriptor to the caller; after the caller has read it, the descriptor's
+size, times and inode are compared with what they were at open (a file rewritten meanwhile stops
+the run, exit 2). A file replaced by another one after it was opened changes nothing: the
+descriptor still reads the bytes that were hashed. ``artifact_digest`` assembles the artifact
+digest from the per-file digests.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from scanner.errors import ScanError
+from scanner.safeio import describe_mode, open_regular
 
 CHUNK = 1 << 20
 PROGRESS_BYTES = 256 << 20  # show a progress bar above this much data
-_digest_cache: dict[tuple[str, int, int], str] = {}
+
+# FileEntry.problem values: why an entry is listed but never read
+ESCAPES = "escapes"  # a link whose target leaves the declared root
+LOOP = "loop"  # a link that resolves to itself or to a directory above it
+DANGLING = "dangling"  # a link to nothing
+SPECIAL = "special"  # a FIFO, socket or device (reading one can block forever)
+DIR_LINK = "dir-link"  # a link to a directory walked elsewhere in the tree: its files are read there
 
 
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks; cached per (path, size, mtime) so the
-    inventory, the checks and the evidence record hash each file once per run. ``on_bytes``
-    is told how many bytes each chunk had (for progress bars)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    cached = _digest_cache.get(key)
-    if cached is not None:
-        return cached
+def sha256_stream(fh: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """Hex SHA-256 and length of everything ``fh`` holds from where it stands, read in 1 MiB
+    chunks into one buffer (no allocation per chunk)."""
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    with path.open("rb", buffering=0) as fh:  # readinto one buffer: no allocation per chunk
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-            if on_bytes is not None:
-                on_bytes(n)
-    digest = h.hexdigest()
-    _digest_cache[key] = digest
-    return digest
+    total = 0
+    while n := fh.readinto(buf):  # type: ignore[attr-defined]
+        h.update(view[:n])
+        total += n
+        if on_bytes is not None:
+            on_bytes(n)
+    return h.hexdigest(), total
+
+
+def sha256_file(path: str | Path, *, follow: bool = True) -> str:
+    """Hex SHA-256 of one regular file (never a FIFO or device), uncached. For files that are not
+    part of the artifact (policies, waivers, data): an artifact's files come from its FileSet."""
+    with open_regular(path, follow=follow) as fh:
+        return sha256_stream(fh)[0]
 
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A file found under a root. ``escapes`` is true for a symlink whose target leaves the root
-    (it is reported, never read); ``rel`` uses forward slashes."""
+    """A file found under a root. ``rel`` uses forward slashes (``os.fsdecode`` of the bytes:
+    names that are not UTF-8 keep their bytes as surrogates). ``problem`` is ``None`` for a
+    readable file (a regular file, or a link to one inside the declared root), else one of
+    ``ESCAPES``, ``LOOP``, ``DANGLING``, ``SPECIAL``, ``DIR_LINK``; ``detail`` is the link target
+    or what kind of special file it is. ``ident`` is the (device, inode) the walk saw, checked
+    again on the opened descriptor."""
 
     rel: str
     path: Path
     is_symlink: bool = False
-    escapes: bool = False
+    problem: str | None = None
+    detail: str = ""
+    ident: tuple[int, int] | None = None
+
+    @property
+    def escapes(self) -> bool:
+        return self.problem == ESCAPES
+
+    @property
+    def readable(self) -> bool:
+        return self.problem is None
 
 
-def walk(root: Path) -> Iterator[FileEntry]:
-    """Every regular file (and every symlink) below ``root``, sorted, without following
-    directory links. A single file yields itself."""
-    if root.is_file() or (root.is_symlink() and not root.is_dir()):
-        yield _entry(root.parent, root)
+def declared_root(path: Path) -> Path:
+    """The folder links may point into: the scanned path itself, except for a Hugging Face hub
+    cache, whose snapshot files are links into ``../../blobs/`` — a path under the
+    ``snapshots/`` folder of a ``models--org--name`` folder declares that folder."""
+    real = path.resolve()
+    for parent in real.parents:
+        if parent.name == "snapshots" and parent.parent.name.startswith("models--"):
+            return parent.parent
+    return real
+
+
+def walk(root: Path, declared: Path | None = None) -> Iterator[FileEntry]:
+    """Every entry below ``root``, sorted by name, directories depth first. A single file yields
+    itself (a link named on the command line is followed: it was asked for). ``declared`` is the
+    root links may point into (default ``declared_root(root)``)."""
+    if not root.is_dir():
+        yield _single(root)
         return
-    real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        here = Path(dirpath)
-        # A directory symlink is not descended into; it is reported like a file link.
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                dirnames.remove(d)
-                filenames.append(d)
-        for name in sorted(filenames):
-            yield _entry(real_root, here / name, root)
+    real_root = (declared or declared_root(root)).resolve()
+    tree = root.resolve()
+    yield from _walk_dir(root, "", real_root, tree, (_ident(tree),), set())
 
 
-def _entry(real_root: Path, path: Path, shown_root: Path | None = None) -> FileEntry:
-    base = shown_root if shown_root is not None else real_root
-    rel = path.relative_to(base).as_posix() if shown_root is not None else path.name
-    if not path.is_symlink():
-        return FileEntry(rel, path)
+def _single(path: Path) -> FileEntry:
+    is_link = path.is_symlink()
     try:
-        target = path.resolve(strict=False)
-        escapes = not target.is_relative_to(real_root.resolve())
-    except (OSError, RuntimeError):  # link loops
-        escapes = True
-    return FileEntry(rel, path, is_symlink=True, escapes=escapes)
+        st = path.stat()
+    except FileNotFoundError:
+        return FileEntry(path.name, path, is_link, DANGLING, _readlink(path))
+    except (OSError, RuntimeError):
+        return FileEntry(path.name, path, is_link, LOOP, _readlink(path))
+    if not stat.S_ISREG(st.st_mode):
+        return FileEntry(path.name, path, is_link, SPECIAL, describe_mode(st.st_mode))
+    return FileEntry(path.name, path, is_link, ident=(st.st_dev, st.st_ino))
+
+
+def _walk_dir(
+    here: Path,
+    prefix: str,
+    real_root: Path,
+    tree: Path,
+    ancestors: tuple[tuple[int, int], ...],
+    seen: set[tuple[int, int]],
+) -> Iterator[FileEntry]:
+    try:
+        names = sorted(os.listdir(here))
+    except OSError as exc:
+        raise ScanError(exc.strerror or str(exc), here) from None
+    for name in names:
+        path = here / name
+        rel = prefix + name
+        try:
+            st = path.lstat()
+        except OSError:
+            continue  # removed while walking
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(path, rel + "/", real_root, tree, (*ancestors, (st.st_dev, st.st_ino)), seen)
+        elif stat.S_ISREG(st.st_mode):
+            yield FileEntry(rel, path, ident=(st.st_dev, st.st_ino))
+        elif stat.S_ISLNK(st.st_mode):
+            yield from _link(path, rel, real_root, tree, ancestors, seen)
+        else:
+            yield FileEntry(rel, path, problem=SPECIAL, detail=describe_mode(st.st_mode))
+
+
+def _link(
+    path: Path,
+    rel: str,
+    real_root: Path,
+    tree: Path,
+    ancestors: tuple[tuple[int, int], ...],
+    seen: set[tuple[int, int]],
+) -> Iterator[FileEntry]:
+    shown = _readlink(path)
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        yield FileEntry(rel, path, True, DANGLING, shown)
+        return
+    except (OSError, RuntimeError):  # ELOOP: the link resolves through itself
+        yield FileEntry(rel, path, True, LOOP, shown)
+        return
+    if not target.is_relative_to(real_root):
+        yield FileEntry(rel, path, True, ESCAPES, shown)
+        return
+    try:
+        st = target.stat()
+    except OSError:
+        yield FileEntry(rel, path, True, DANGLING, shown)
+        return
+    ident = (st.st_dev, st.st_ino)
+    if stat.S_ISREG(st.st_mode):
+        yield FileEntry(rel, path, True, detail=shown, ident=ident)
+    elif not stat.S_ISDIR(st.st_mode):
+        yield FileEntry(rel, path, True, SPECIAL, describe_mode(st.st_mode))
+    elif ident in ancestors or tree.is_relative_to(target):  # a folder above it: no end
+        yield FileEntry(rel, path, True, LOOP, shown)
+    elif target.is_relative_to(tree) or ident in seen:
+        yield FileEntry(rel, path, True, DIR_LINK, shown)  # its files are read where they are
+    else:
+        # a folder of the declared root outside the scanned tree: walked once, through the link
+        seen.add(ident)
+        yield from _walk_dir(path, rel + "/", real_root, tree, (*ancestors, ident), seen)
+
+
+def _ident(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino)
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.fsdecode(os.readlink(path))
+    except OSError:
+        return "?"
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """What one file of the artifact held when it was read."""
+
+    rel: str
+    sha256: str
+    size: int
+
+
+class FileChanged(ScanError):
+    """A file was rewritten while it was being read: its digest would not be of what was judged."""
+
+
+class OpenedFile:
+    """One readable entry, opened once. ``digest`` is of every byte the descriptor holds (taken
+    when it was opened); ``fh`` is positioned at 0 for the caller."""
+
+    def __init__(self, entry: FileEntry, fh: BinaryIO, digest: FileDigest, before: os.stat_result) -> None:
+        self.entry = entry
+        self.fh = fh
+        self.digest = digest
+        self._before = before
+
+    @property
+    def size(self) -> int:
+        return self.digest.size
+
+    def recheck(self) -> None:
+        """Raise ``FileChanged`` when the descriptor's file changed since it was opened."""
+        after = os.fstat(self.fh.fileno())
+        if not _same(self._before, after) or after.st_size != self.digest.size:
+            raise FileChanged(
+                "changed while it was being read: its digest would not be of what was examined", self.entry.path
+            )
+
+
+_CHANGED = "changed while it was being read: its digest would not be of what was examined"
+
+
+def _fingerprint(st: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file's bytes change. The change time also moves when the name is
+    unlinked or replaced (the bytes behind the descriptor are intact then), so it counts only while
+    the link count is the same."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_nlink, st.st_ctime_ns)
+
+
+def _same(before: os.stat_result, after: os.stat_result) -> bool:
+    a, b = _fingerprint(before), _fingerprint(after)
+    if a[4] != b[4]:  # unlinked or linked meanwhile
+        return a[:4] == b[:4]
+    return a == b
+
+
+class FileSet:
+    """The files of one artifact in one run, each hashed once (a per-run cache: never shared
+    between runs). ``after_open`` is a test hook called with each entry right after its file was
+    opened (to replace the file at the worst moment)."""
+
+    def __init__(
+        self,
+        root: Path,
+        declared: Path | None = None,
+        *,
+        after_open: Callable[[FileEntry], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.is_dir = root.is_dir()
+        self.declared = declared if declared is not None else (declared_root(root) if self.is_dir else None)
+        self._after_open = after_open
+        self._entries: list[FileEntry] | None = None
+        self._digests: dict[str, FileDigest] = {}
+        self._by_ident: dict[tuple[int, int], str] = {}
+
+    @property
+    def entries(self) -> list[FileEntry]:
+        if self._entries is None:
+            self._entries = list(walk(self.root, self.declared))
+        return self._entries
+
+    def open_each(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:
+        """Every entry; readable ones opened, hashed and rewound (``None`` for the others). The
+        descriptor is checked and closed when the caller asks for the next entry."""
+        for entry in self.entries:
+            if not entry.readable:
+                yield entry, None
+                continue
+            with self._open(entry, on_bytes) as opened:
+                yield entry, opened
+                opened.recheck()
+
+    def _open(self, entry: FileEntry, on_bytes: Callable[[int], None] | None) -> _Opened:
+        fh = open_regular(entry.path, follow=entry.is_symlink or not self.is_dir)
+        try:
+            before = os.fstat(fh.fileno())
+            if entry.ident is not None and (before.st_dev, before.st_ino) != entry.ident:
+                raise FileChanged("was replaced while the artifact was being read", entry.path)
+            if self._after_open is not None:
+                self._after_open(entry)
+            hexdigest, size = sha256_stream(fh, on_bytes)
+            fh.seek(0)
+            digest = FileDigest(entry.rel, hexdigest, size)
+            opened = OpenedFile(entry, fh, digest, before)
+            opened.recheck()
+        except BaseException:
+            fh.close()
+            raise
+        self._digests[entry.rel] = digest
+        self._by_ident[(before.st_dev, before.st_ino)] = entry.rel
+        return _Opened(opened)
+
+    def digest(self, entry: FileEntry) -> FileDigest:
+        """The digest of a readable entry, hashing it now if no pass has yet."""
+        known = self._digests.get(entry.rel)
+        if known is None:
+            with self._open(entry, None):
+                pass
+            known = self._digests[entry.rel]
+        return known
+
+    def digest_of_path(self, path: Path) -> str | None:
+        """Hex SHA-256 of the artifact file at ``path`` (any path reaching it), when a pass has
+        already read it; ``None`` otherwise."""
+        try:
+            st = path.stat()
+        except (OSError, RuntimeError):
+            return None
+        rel = self._by_ident.get((st.st_dev, st.st_ino))
+        return self._digests[rel].sha256 if rel is not None else None
+
+    def hash_all(self) -> None:
+        """Hash every readable file not yet read (with a progress bar when there is much)."""
+        from scanner import ui
+
+        todo = [e for e in self.entries if e.readable and e.rel not in self._digests]
+        if not todo:
+            return
+        total = sum(_size(e.path) for e in todo)
+        with ui.progress() as bar:
+            task = bar.add_task(f"hashing {self.root.name}", total=total) if total > PROGRESS_BYTES else None
+
+            def advance(n: int) -> None:
+                if task is not None:
+                    bar.advance(task, n)
+
+            for entry in todo:
+                with self._open(entry, advance):
+                    pass
+
+    def file_digests(self) -> list[FileDigest]:
+        """Every readable file's digest, in walk order (hashing what no pass has read yet)."""
+        self.hash_all()
+        return [self._digests[e.rel] for e in self.entries if e.readable]
+
+    def artifact_digest(self) -> str:
+        """``sha256:<hex>`` of the file, or of the sorted ``rel\\0sha256\\n`` lines of every
+        readable file of a directory. The one artifact digest of every command and report."""
+        digests = self.file_digests()
+        if not self.is_dir:
+            if not digests:
+                entry = self.entries[0]
+                raise ScanError(f"{entry.problem} ({entry.detail}): not a regular file, not read", entry.path)
+            return "sha256:" + digests[0].sha256
+        h = hashlib.sha256()
+        for line in sorted(os.fsencode(d.rel) + f"\0{d.sha256}\n".encode() for d in digests):
+            h.update(line)
+        return "sha256:" + h.hexdigest()
+
+
+class _Opened:
+    """Context manager closing an OpenedFile's descriptor."""
+
+    def __init__(self, opened: OpenedFile) -> None:
+        self.opened = opened
+
+    def __enter__(self) -> OpenedFile:
+        return self.opened
+
+    def __exit__(self, *exc: object) -> None:
+        self.opened.fh.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def directory_digest(root: Path) -> str:
-    """``sha256:`` over the sorted ``rel\\0sha256\\n`` lines of every readable in-tree file,
-    with a progress bar on stderr when there is much to hash."""
-    from scanner import ui
-
-    entries = [e for e in walk(root) if not e.escapes and e.path.is_file()]
-    total = sum(e.path.stat().st_size for e in entries)
-    h = hashlib.sha256()
-    with ui.progress() as bar:
-        task = bar.add_task(f"hashing {root.name}", total=total) if total > PROGRESS_BYTES else None
-
-        def advance(n: int) -> None:
-            if task is not None:
-                bar.advance(task, n)
-
-        for entry in entries:
-            h.update(os.fsencode(entry.rel) + f"\0{sha256_file(entry.path, advance)}\n".encode())
-    return "sha256:" + h.hexdigest()
+    """The digest of a directory that is not the artifact under judgement (the policy folder in
+    the record), by the same rule as ``FileSet.artifact_digest``."""
+    return FileSet(root).artifact_digest()

@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
-from scanner.inventory.model import Inventory
+from scanner.files import FileEntry, FileSet
+from scanner.inventory.components import Inventory
 from scanner.options import (
     GateOptions,
     InventoryOptions,
@@ -94,6 +95,7 @@ class Outcome:
     stage: Stage | None = None
     policy_dir: Path | None = None
     policy_data: Mapping[str, Any] = field(default_factory=dict)
+    files: FileSet | None = None  # the artifact's files as this run read them (None: running environment)
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,12 @@ def run(
     *,
     policy: PreparedPolicy | None = None,
     checks: Sequence[Check] | None = None,
+    after_open: Callable[[FileEntry], None] | None = None,
 ) -> Outcome:
     """Run the selected stages over one source (``None``: the running interpreter's environment,
-    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins)."""
+    for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins);
+    ``after_open`` is a test hook called right after each file of the artifact was opened
+    (``scanner.files.FileSet``)."""
     if stages.decide and policy is None:
         policy = prepare_policy(options)  # compile first: a broken policy fails before any work
     if policy is not None:
@@ -151,23 +156,44 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
-    with opened(source, options) as artifact:
-        inventory = build(artifact, options.inventory) if stages.inventory else Inventory()
-        if artifact.digest == "":  # the running environment: identified by what is installed
+    with _located(source, options, after_open) as (artifact, files):
+        selected = [check for check in _select(checks, stages) if check.applies_to(artifact)]
+        examined: dict[str, Any] = {}
+        if files is not None:
+            # identify: the one pass over the files' bytes (each opened once, hashed from the
+            # descriptor the checks read), then the artifact digest from those file digests
+            for check in selected:
+                found = check.examine(files, options)
+                if found is not None:
+                    examined[check.name] = found
+            if not artifact.digest:
+                artifact = replace(artifact, digest=files.artifact_digest())
+            else:
+                files.hash_all()  # a pulled artifact keeps its manifest digest; its files are still read once
+        inventory = build(artifact, options.inventory, files) if stages.inventory else Inventory()
+        if files is None:  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
 
             artifact = replace(artifact, digest=environment_digest(inventory))
-        ctx = GateContext(artifact=artifact, inventory=inventory, stage=stage, options=options, policy_data=policy_data)
-        selected = _select(checks, stages)
-        results = [check.run(ctx) for check in selected if check.applies_to(artifact)]
+        ctx = GateContext(
+            artifact=artifact,
+            inventory=inventory,
+            stage=stage,
+            options=options,
+            policy_data=policy_data,
+            files=files,
+            examined=examined,
+        )
+        results = [check.run(ctx) for check in selected]
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
+        outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file)
     return outcome
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
-    from scanner.checks import load_checks
+    from scanner.checklist import load_checks
 
     available = list(checks) if checks is not None else load_checks()
     if stages.checks is None:
@@ -210,6 +236,7 @@ def _decide_and_record(
             data_file=data_file if stages.decide else None,
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
+            files=outcome.files,
             **evidence,
         )
     )
@@ -229,13 +256,32 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
-    """The Artifact of a source, valid inside the ``with``: a registry artifact is pulled into a
-    temporary directory that is removed afterwards."""
+    """The Artifact of a source (its digest taken), valid inside the ``with``: a registry
+    artifact is pulled into a temporary directory that is removed afterwards."""
+    with _located(source, options, None) as (artifact, files):
+        if files is not None and not artifact.digest:
+            artifact = replace(artifact, digest=files.artifact_digest())
+        yield artifact
+
+
+@contextlib.contextmanager
+def _located(
+    source: str | Path | None, options: GateOptions, after_open: Callable[[FileEntry], None] | None
+) -> Iterator[tuple[Artifact, FileSet | None]]:
+    """The Artifact (kind known; digest empty for a local path until the run's pass over the
+    files fills it) and its FileSet (``None`` for the running environment)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
-            yield _pull(source, Path(work), options)
+            artifact = _pull(source, Path(work), options)
+            yield artifact, FileSet(artifact.path, after_open=after_open)
         return
-    yield identify(source, options.kind)
+    if source is None:
+        yield identify(None), None
+        return
+    from scanner.artifact import detect
+
+    artifact = detect(Path(source), options.kind, digest=False)
+    yield artifact, FileSet(artifact.path, after_open=after_open)
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -259,7 +305,7 @@ def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
     from scanner.artifact import detect
 
     pulled = open_source(ref, workdir, options.registry)
-    local = detect(pulled.root, options.kind)
+    local = detect(pulled.root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
 
@@ -267,16 +313,16 @@ def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
 # -- inventory --
 
 
-def build(artifact: Artifact, options: InventoryOptions) -> Inventory:
+def build(artifact: Artifact, options: InventoryOptions, files: FileSet | None = None) -> Inventory:
     """The one inventory of an artifact (``scanner.inventory.build`` picks the reader), with
-    ``--merge`` BOMs merged in."""
+    ``--merge`` BOMs merged in. File hashes come from the run's ``files``."""
     from scanner.inventory.build import build_inventory, inventory_running_environment
 
     if artifact.digest == "":
         inventory = inventory_running_environment(options)
     else:
         inventory = build_inventory(
-            artifact, options.input_type, verify_files=options.verify_files, author=options.author
+            artifact, options.input_type, verify_files=options.verify_files, author=options.author, files=files
         )
     if options.merges:
         from scanner.inventory.ingest import inventory_sbom, merge

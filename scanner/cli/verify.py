@@ -121,46 +121,51 @@ def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], outp
     from scanner.options import GateOptions
 
     plan = plan_outputs(formats, output, FORMATS)
-    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}))
-    with pipeline.opened(source, options) as identified:
-        doc = _verify(identified.path, options.verify)
+    # Only the options' identities and builders count (no policy data): ``verify`` answers
+    # whether the signatures hold, not what the policy makes of them.
+    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}), policy_data={})
+    outcome = pipeline.run(source, pipeline.VERIFY, options)
+    doc = _report(outcome, options.verify)
     write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))
     return 0 if doc["verified"] else 1
 
 
-def _verify(artifact: Path, options: VerifyOptions) -> dict[str, Any]:
-    """Every signature of the artifact, and the provenance in them. Only the options' identities
-    count here (no policy data): ``verify`` answers whether the signatures hold, not the policy."""
+def _report(outcome: Outcome, options: VerifyOptions) -> dict[str, Any]:
+    """The signature and provenance checks' results as ``verify`` shows them. Without
+    ``--builder-id``/``--source-*`` the provenance in verified signatures is shown, not judged."""
     from scanner.core import ScanError
-    from scanner.verify.api import Options, discover, verify_artifact
-    from scanner.verify.provenance import Expectations, evaluate, is_provenance, summarize
 
-    opts = Options.from_options(options)
-    bundle = options.bundles
-    bundles = list(bundle) or discover(artifact)
-    if not bundles:
+    by_check = {r.check: r for r in outcome.results}
+    signatures: list[dict[str, Any]] = by_check["signature"].data or []
+    artifact = outcome.artifact.path
+    if not by_check["signature"].summary.get("bundles"):
         raise ScanError(
             "no signature found (looked for ARTIFACT.sigstore.json and ARTIFACT.sigstore, "
             "model.sig in a model directory); give --bundle",
             artifact,
         )
-    results = [r for b in bundles for r in verify_artifact(artifact, b, opts)]
+    judged: list[dict[str, Any]] = by_check["provenance"].data or []
     check_provenance = bool(options.builder_ids or options.source_repo or options.source_ref)
-    expect = Expectations.from_options(options)
-    provenance: list[dict[str, Any]] = []
-    for r in results:
-        if check_provenance and r.signature_ok and r.statement is not None:
-            provenance.append(evaluate(r, artifact, expect))
-        elif r.verified and is_provenance(r.statement):
-            assert r.statement is not None
-            provenance.append({"verified": None, "bundle": r.bundle, **summarize(r.statement)})
-    if check_provenance and not provenance:
-        provenance.append({"verified": False, "bundle": None, "error": "no signed statement to check provenance in"})
-    ok = all(r.verified for r in results) and all(p["verified"] is not False for p in provenance)
+    if check_provenance:
+        provenance = judged or [
+            {"verified": False, "bundle": None, "error": "no signed statement to check provenance in"}
+        ]
+    else:
+        from scanner.verify.provenance import PREDICATE_TYPES
+
+        verified = {s["bundle"] for s in signatures if s["verified"]}
+        shown = ("builder_id", "build_type", "source", "materials")
+        provenance = [
+            {"verified": None, "bundle": p["bundle"], **{k: p[k] for k in shown}}
+            for p in judged
+            if p["bundle"] in verified and p.get("predicate_type") in PREDICATE_TYPES
+        ]
+    ok = all(s["verified"] for s in signatures) and all(p["verified"] is not False for p in provenance)
     return {
         "artifact": str(artifact),
+        "digest": outcome.artifact.digest,
         "verified": ok,
-        "signatures": [r.to_entry() for r in results],
+        "signatures": signatures,
         "provenance": provenance,
     }
 

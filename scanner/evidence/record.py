@@ -17,9 +17,10 @@ from typing import Any
 
 from scanner import __version__
 from scanner.check import CheckResult
-from scanner.core import Artifact, Decision, Severity
+from scanner.core import Artifact, Decision, ScanError, Severity
 from scanner.evidence.ci import ci_context
-from scanner.inventory.model import Inventory
+from scanner.files import FileSet
+from scanner.inventory.components import Inventory
 from scanner.stage import Stage
 
 SCHEMA_VERSION = "2"
@@ -44,6 +45,7 @@ def build_record(
     sbom: dict[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     settings_sources: Mapping[str, str] | None = None,
+    files: FileSet | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
     results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
@@ -61,7 +63,7 @@ def build_record(
         "command": command,
         "timestamp": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tool": {"name": "scanner", "version": __version__},
-        "artifact": {**artifact.to_dict(), "files": artifact_files(artifact.path)},
+        "artifact": {**artifact.to_dict(), "files": artifact_files(artifact.path, files)},
         "stage": stage.name if stage else None,
         "promotion": stage.promotion() if stage else None,
         "inputs": {
@@ -105,30 +107,32 @@ def severity_counts(findings: Sequence[Mapping[str, Any]], *, include_waived: bo
     return {s.value: counts[s.value] for s in reversed(Severity) if s.value in counts}
 
 
-def artifact_files(root: Path) -> list[dict[str, Any]]:
-    """Every file of the artifact with its sha256 (cached: the artifact digest already hashed
-    them). A link leaving the tree is listed, never read."""
-    from scanner.files import sha256_file, walk
-
-    files: list[dict[str, Any]] = []
+def artifact_files(root: Path, files: FileSet | None = None) -> list[dict[str, Any]]:
+    """Every file of the artifact with its sha256, from the run's ``files`` (each file was hashed
+    once, from the descriptor the checks read). A link leaving the tree is listed, never read."""
+    fileset = files if files is not None else FileSet(root)
+    listed: list[dict[str, Any]] = []
     try:
-        entries = list(walk(root))
-    except OSError:
-        return files
+        entries = fileset.entries
+    except (OSError, ScanError):
+        return listed
     for entry in entries:
         item: dict[str, Any] = {"path": entry.rel, "sha256": None, "size": None}
         if entry.is_symlink:
             item["symlink"] = True
         if entry.escapes:
             item["escapes"] = True
-        elif entry.path.is_file():
+        elif entry.problem is not None:
+            item["not_read"] = entry.problem
+        else:
             try:
-                item["size"] = entry.path.stat().st_size
-                item["sha256"] = sha256_file(entry.path)
-            except OSError as exc:
-                item["error"] = exc.strerror or str(exc)
-        files.append(item)
-    return files
+                digest = fileset.digest(entry)
+                item["size"] = digest.size
+                item["sha256"] = digest.sha256
+            except (OSError, ScanError) as exc:
+                item["error"] = getattr(exc, "strerror", None) or str(exc)
+        listed.append(item)
+    return listed
 
 
 def _file_input(path: Path | None) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """Inventory: what an artifact is made of, as components and a dependency graph (CycloneDX)."""
 
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 
 __all__ = ["Component", "Inventory"]

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.core import Artifact, ArtifactKind, ScanError
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 
 if TYPE_CHECKING:
+    from scanner.files import FileSet
     from scanner.options import InventoryOptions
 
 INPUT_TYPES = ("auto", "environment", "requirements", "pyproject", "lockfile", "sbom")
@@ -98,18 +99,24 @@ def choose_reader(artifact: Artifact, input_type: str | None = None) -> tuple[st
 
 
 def build_inventory(
-    artifact: Artifact, input_type: str | None = None, *, verify_files: bool = True, author: str | None = None
+    artifact: Artifact,
+    input_type: str | None = None,
+    *,
+    verify_files: bool = True,
+    author: str | None = None,
+    files: FileSet | None = None,
 ) -> Inventory:
     """The inventory of any artifact kind. ``input_type`` overrides what a directory is read as.
     ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD;
-    ``author`` authors the SBOM data generated here (default: ``sbom_author``)."""
+    ``author`` authors the SBOM data generated here (default: ``sbom_author``); ``files`` is the
+    run's FileSet, whose digests are reused (each file hashed once per run)."""
     choice = choose_reader(artifact, input_type)
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
 
-        return _authored(inventory_model(artifact), author)
+        return _authored(inventory_model(artifact, files=files), author)
     kind, path = choice
-    inv = read_input(kind, path, verify_files=verify_files)
+    inv = read_input(kind, path, verify_files=verify_files, files=files)
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
     # An ingested BOM keeps its own author and timestamp (NTIA judges it as it is).
@@ -153,11 +160,11 @@ def looks_like_env(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file() or any(p.suffix == ".dist-info" for p in path.iterdir())
 
 
-def read_input(kind: str, path: Path, *, verify_files: bool = True) -> Inventory:
+def read_input(kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None) -> Inventory:
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
-        return inventory_environment(path, verify_files=verify_files)
+        return inventory_environment(path, verify_files=verify_files, files=files)
     if kind == "requirements":
         from scanner.inventory.requirements import inventory_requirements
 

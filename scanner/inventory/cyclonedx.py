@@ -22,7 +22,7 @@ from typing import Any
 from scanner import __version__
 from scanner.core import Artifact
 from scanner.errors import ScanError
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.text import clean_text
 
 SPEC_VERSION = "1.6"

@@ -12,7 +12,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, Severity
-from scanner.inventory.model import Component
+from scanner.inventory.components import Component
 
 EMBEDDED_LIMIT = 16 << 20
 _VENDOR_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit, urlunsplit
 from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, ScanError, Severity
-from scanner.files import sha256_file
+from scanner.files import FileSet, sha256_file
 from scanner.inventory import embedded, licenses
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import Node, TargetEnv, parse_requirements, resolve_edges
 from scanner.inventory.metadata import MetadataError, parse_metadata
-from scanner.inventory.model import Component, Inventory
 
 RECORD_LIMIT = 64 << 20
 LICENSE_TEXT_LIMIT = 1 << 20
@@ -84,12 +84,13 @@ class Dist:
     requested: bool = False
 
 
-def inventory_environment(path: Path | None, *, verify_files: bool = False) -> Inventory:
+def inventory_environment(path: Path | None, *, verify_files: bool = False, files: FileSet | None = None) -> Inventory:
     """Components, hashes and edges of an installed environment.
 
     Each component's SHA-256 is a digest over the sorted ``path\\0sha256-hex\\n`` lines of the
     files its RECORD lists with a SHA-256. With ``verify_files`` every one of those files is
-    read and hashed (``scanner.files.sha256_file``) and a file that differs from RECORD is an
+    read and hashed (the run's ``files`` already hold the digests of an environment's own files)
+    and a file that differs from RECORD is an
     ``SBOM-RECORD-MISMATCH`` finding; without it the digests RECORD lists are used as they are
     (the same summary when nothing was changed, and no file contents read)."""
     sites, root_dir = site_packages_of(path)
@@ -119,7 +120,7 @@ def inventory_environment(path: Path | None, *, verify_files: bool = False) -> I
             )
             continue
         dists[key] = dist
-    _hash_all(list(dists.values()), root_dir.resolve(), inv.findings, verify_files)
+    _hash_all(list(dists.values()), root_dir.resolve(), inv.findings, verify_files, files)
     nodes = {name: Node(name, d.requires) for name, d in dists.items()}
     edges, active, missing = resolve_edges(nodes, env)
     for name, dist in sorted(dists.items()):
@@ -342,7 +343,7 @@ def _record_rows(info: Path) -> tuple[list[tuple[str, str, str]], str] | None:
     return rows, hashlib.sha256(raw).hexdigest()
 
 
-def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bool) -> None:
+def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bool, fileset: FileSet | None) -> None:
     jobs: list[tuple[Dist, list[tuple[str, Path, str]], list[str]]] = []
     for dist in dists:
         record_rows = _record_rows(dist.info)
@@ -373,9 +374,9 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bo
     roots = (root,)
     if verify:
         with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) * 2)) as pool:
-            results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots, verify), jobs))
+            results = list(pool.map(lambda job: _hash_dist(job[0], job[1], roots, verify, fileset), jobs))
     else:
-        results = [_hash_dist(dist, files, roots, verify) for dist, files, _ in jobs]
+        results = [_hash_dist(dist, files, roots, verify, fileset) for dist, files, _ in jobs]
     for (dist, _files, _outside), (digest, count, mismatched, missing) in zip(jobs, results, strict=True):
         c = dist.component
         c.hashes["SHA-256"] = digest
@@ -397,7 +398,7 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bo
 
 
 def _hash_dist(
-    dist: Dist, files: list[tuple[str, Path, str]], roots: tuple[Path, ...], verify: bool
+    dist: Dist, files: list[tuple[str, Path, str]], roots: tuple[Path, ...], verify: bool, fileset: FileSet | None
 ) -> tuple[str, int, list[str], list[str]]:
     lines: list[str] = []
     mismatched: list[str] = []
@@ -422,7 +423,7 @@ def _hash_dist(
             real = full.resolve()
             if not any(real.is_relative_to(r) for r in (*roots, site)):
                 continue  # a directory link out of the environment: never read
-            hexdigest = sha256_file(full)
+            hexdigest = (fileset.digest_of_path(full) if fileset is not None else None) or sha256_file(full)
         except OSError:
             missing.append(rel)
             continue

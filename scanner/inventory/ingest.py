@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.core import Finding, ScanError, Severity
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 
 BOM_LIMIT = 256 << 20
 NESTING_LIMIT = 64

@@ -17,8 +17,8 @@ from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 from scanner.core import ScanError
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv, parse_marker
-from scanner.inventory.model import Component, Inventory
 from scanner.inventory.pyproject import load_toml, project_root
 
 

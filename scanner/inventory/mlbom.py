@@ -2,7 +2,7 @@
 facts (dtypes, tensor and parameter counts, quantization), shard indexes, and where the model's
 own identity can be read without running anything (a git checkout, a Hugging Face cache).
 
-Headers are read by the model scanner's bounded format readers (``scanner.models.formats``): a
+Headers are read by the bounded format readers shared with the model check (``scanner.formats``): a
 length field is checked against the file size and a limit before anything is read, and nothing
 is ever loaded as a model.
 """
@@ -13,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scanner.safeio import open_regular
 
 INDEX_MAX_BYTES = 64 << 20
 GIT_MAX_BYTES = 4 << 20
@@ -25,23 +27,25 @@ class HeaderError(ValueError):
     """A header that cannot be read as its format says (truncated, oversized, malformed)."""
 
 
-# --- header facts: read by the model scanner's own bounded format readers ------------------------
+# --- header facts: read by the bounded format readers shared with the model check ---------------
 
 
 def safetensors_facts(path: Path) -> dict[str, str]:
     """dtypes, tensor count and parameter count from a safetensors header. A header the
     safetensors validator finds malformed gives no facts (HeaderError names the first problem)."""
-    from scanner.models.api import FormatContext
-    from scanner.models.formats import safetensors
+    from scanner.formats import safetensors
 
     size = path.stat().st_size
-    with path.open("rb") as fh:
-        problems = safetensors.scan(fh, size, path.name, FormatContext(path=path))
-        if problems:
-            raise HeaderError(problems[0].message)
-        fh.seek(0)
+    with open_regular(path, follow=True) as fh:
         try:
+            header, n = safetensors.read_header(fh, size)
+            problems = safetensors.check_header(header, size - 8 - n)
+            if problems:
+                raise HeaderError(f"malformed safetensors header: {problems[0]}")
+            fh.seek(0)
             facts = safetensors.read_header_facts(fh, size)
+        except HeaderError:
+            raise
         except ValueError as exc:
             raise HeaderError(str(exc)) from None
     return {
@@ -64,9 +68,9 @@ _GGUF_PROPERTIES = {
 
 def gguf_facts(path: Path) -> dict[str, str]:
     """Architecture, quantization, tensor and parameter counts from a GGUF header."""
-    from scanner.models.formats import gguf
+    from scanner.formats import gguf
 
-    with path.open("rb") as fh:
+    with open_regular(path, follow=True) as fh:
         try:
             facts = gguf.read_header_facts(fh, path.stat().st_size)
         except ValueError as exc:
@@ -113,19 +117,6 @@ class Origin:
     hub_id: str | None = None
     revision: str | None = None
     sources: list[str] = field(default_factory=list)
-    # In a Hugging Face cache snapshot every file is a link into the repository's ``blobs/``:
-    # links that resolve to a file there are part of the model, every other link stays outside.
-    blobs: Path | None = None
-
-    def inside_blobs(self, link: Path) -> Path | None:
-        """The file a snapshot link resolves to when it lies in this cache's ``blobs/``."""
-        if self.blobs is None:
-            return None
-        try:
-            target = link.resolve(strict=True)
-        except (OSError, RuntimeError):
-            return None
-        return target if target.is_relative_to(self.blobs) and target.is_file() else None
 
 
 def find_origin(root: Path) -> Origin:
@@ -154,8 +145,6 @@ def find_origin(root: Path) -> Origin:
             if _HEX_REV.match(resolved.name):
                 origin.revision = origin.revision or resolved.name
             origin.sources.append("huggingface cache path")
-            if (parent.parent / "blobs").is_dir():
-                origin.blobs = (parent.parent / "blobs").resolve()
     if origin.revision is None:
         meta_dir = root / ".cache" / "huggingface" / "download"
         if meta_dir.is_dir() and not meta_dir.is_symlink():

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from scanner.core import Artifact, Finding, ScanError, Severity
-from scanner.files import sha256_file, walk
+from scanner.files import FileSet, declared_root
 from scanner.inventory import mlbom
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.modelcard import (
     CardFacts,
     Considerations,
@@ -56,16 +56,19 @@ FRAMEWORK_PYPI = {
 }
 
 
-def inventory_model(artifact: Artifact, *, name: str | None = None, version: str | None = None) -> Inventory:
+def inventory_model(
+    artifact: Artifact, *, name: str | None = None, version: str | None = None, files: FileSet | None = None
+) -> Inventory:
     """ML-BOM inventory of ``artifact``; ``name``/``version`` override the model's identity
-    (a ``org/name`` name that looks like a hub id gets a ``pkg:huggingface`` purl)."""
+    (a ``org/name`` name that looks like a hub id gets a ``pkg:huggingface`` purl). File hashes
+    come from the run's ``files`` (each file hashed once per run)."""
     path = artifact.path
     inv = Inventory(timestamp=_now())
     is_dir = path.is_dir()
     origin = mlbom.find_origin(path) if is_dir else mlbom.Origin()
     card, config = CardFacts(), {}
     if is_dir:
-        readme = _own_file(path, "README.md", origin)
+        readme = _own_file(path, "README.md")
         if readme is not None:
             card, card_findings = read_card(readme, _shown(artifact, "README.md"))
             inv.findings.extend(card_findings)
@@ -85,10 +88,10 @@ def inventory_model(artifact: Artifact, *, name: str | None = None, version: str
         deps.append(comp.bom_ref)
         dataset_refs.append(comp.bom_ref)
 
-    files = _file_components(artifact, inv, origin)
-    inv.components.extend(files)
-    deps.extend(c.bom_ref for c in files)
-    totals = _weight_totals(files)
+    file_comps = _file_components(artifact, inv, files if files is not None else FileSet(artifact.path))
+    inv.components.extend(file_comps)
+    deps.extend(c.bom_ref for c in file_comps)
+    totals = _weight_totals(file_comps)
     root.properties.update(totals)
     inv.dependencies[root.bom_ref] = deps
 
@@ -108,20 +111,18 @@ def _shown(artifact: Artifact, rel: str) -> str:
     return str(artifact.path / rel) if artifact.path.is_dir() else str(artifact.path)
 
 
-def _own_file(root: Path, name: str, origin: mlbom.Origin) -> Path | None:
-    """``root/name`` when it is a file of the model: a regular file, a link that stays in the
-    tree, or a Hugging Face snapshot link into its cache's blobs."""
+def _own_file(root: Path, name: str) -> Path | None:
+    """``root/name`` when it is a file of the model: a regular file, or a link that stays inside
+    the declared root (``scanner.files.declared_root``: in a Hugging Face hub cache snapshot, the
+    links into the cached repository's ``blobs/``)."""
     path = root / name
     if not path.is_symlink():
         return path if path.is_file() else None
-    blob = origin.inside_blobs(path)
-    if blob is not None:
-        return blob
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
         return None
-    return path if target.is_relative_to(root.resolve()) and target.is_file() else None
+    return path if target.is_relative_to(declared_root(root)) and target.is_file() else None
 
 
 def _configs(artifact: Artifact, origin: mlbom.Origin, findings: list[Finding]) -> dict[str, Any]:
@@ -130,7 +131,7 @@ def _configs(artifact: Artifact, origin: mlbom.Origin, findings: list[Finding]) 
     diffusers version, the adapter's base model."""
     found: dict[str, dict[str, Any]] = {}
     for name in ("config.json", "model_index.json", "adapter_config.json"):
-        path = _own_file(artifact.path, name, origin)
+        path = _own_file(artifact.path, name)
         if path is not None:
             found[name] = _read_config(path, _shown(artifact, name), findings)
     config = dict(found.get("config.json", {}))
@@ -252,37 +253,31 @@ def _dataset_components(card: CardFacts) -> list[Component]:
     return out
 
 
-def _file_components(artifact: Artifact, inv: Inventory, origin: mlbom.Origin) -> list[Component]:
-    from scanner.models.sniff import sniff_file
+def _file_components(artifact: Artifact, inv: Inventory, fileset: FileSet) -> list[Component]:
+    from scanner.formats.sniff import sniff_file
 
     files: list[Component] = []
     shard_links: dict[str, list[str]] = {}
     present: set[str] = set()
-    for entry in walk(artifact.path):
+    for entry in fileset.entries:
         if entry.rel.startswith(SKIPPED_DIRS):
             continue
         ref = f"file:{entry.rel}"
         shown = _shown(artifact, entry.rel)
-        target = entry.path
-        if entry.escapes:
-            blob = origin.inside_blobs(entry.path)
-            if blob is None:
-                files.append(
-                    Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"})
-                )
-                inv.findings.append(_outside_link(shown, entry.path))
-                continue
-            target = blob
-        if not target.is_file():
+        if entry.escapes:  # the finding is the model check's MODEL-SYMLINK-ESCAPE (one rule)
+            files.append(Component(bom_ref=ref, name=entry.rel, type="file", properties={"skipped": "link outside"}))
             continue
+        if not entry.readable:
+            continue
+        target = entry.path
         try:
-            size = target.stat().st_size
+            digest = fileset.digest(entry)
             comp = Component(
                 bom_ref=ref,
                 name=entry.rel,
                 type="file",
-                hashes={"SHA-256": sha256_file(target)},
-                properties={"size": str(size), "format": sniff_file(target)},
+                hashes={"SHA-256": digest.sha256},
+                properties={"size": str(digest.size), "format": sniff_file(target)},
             )
             _header_facts(comp, target, entry.rel, shown, inv, shard_links)
         except PermissionError:
@@ -398,18 +393,6 @@ def _ancestors(card: CardFacts, config: dict[str, Any], root: Component) -> list
                 anc["supplier"] = {"name": base.split("/")[0]}
         out.append(anc)
     return out
-
-
-def _outside_link(shown: str, path: Path) -> Finding:
-    return Finding(
-        id="SBOM-FILE-OUTSIDE-TREE",
-        check="sbom",
-        severity=Severity.MEDIUM,
-        subject=shown,
-        message="symbolic link to a file outside the model directory: not followed, not hashed",
-        evidence={"file": shown, "target": str(path.resolve(strict=False))},
-        fix="copy the file into the model directory or remove the link",
-    )
 
 
 def _missing_shard(shown: str, shard: str) -> Finding:

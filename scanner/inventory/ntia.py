@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Finding, Severity
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 
 MAX_EXAMPLES = 20
 ELEMENTS = ("SUPPLIER", "NAME", "VERSION", "UNIQUE-ID", "DEPENDENCIES", "AUTHOR", "TIMESTAMP")

@@ -13,9 +13,9 @@ from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, ScanError, Severity
 from scanner.inventory import licenses
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv
 from scanner.inventory.metadata import URL_TYPES, is_url
-from scanner.inventory.model import Component, Inventory
 
 TOML_LIMIT = 16 << 20
 

@@ -14,8 +14,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from scanner.core import Finding, ScanError, Severity
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv
-from scanner.inventory.model import Component, Inventory
 
 FILE_LIMIT = 16 << 20
 INCLUDE_DEPTH = 10

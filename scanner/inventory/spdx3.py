@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from scanner import __version__
 from scanner.core import Artifact
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 
 CONTEXT = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
 SPEC_VERSION = "3.0.1"

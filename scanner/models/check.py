@@ -7,23 +7,35 @@ Options: ``GateContext.options.model`` (``scanner.options.ModelOptions``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import ScanError
+from scanner.files import FileSet
+from scanner.options import GateOptions
 
 
 class ModelCheck(Check):
     name = "model"
     description = "Unsafe serialization in model files (pickle opcodes, archives, formats), modelscan second opinion"
 
-    def run(self, ctx: GateContext) -> CheckResult:
+    def examine(self, files: FileSet, options: GateOptions) -> Any:
+        """The dispatcher over the run's files: sniffing and the format scanners read each file
+        through the descriptor it was hashed from."""
         from scanner.models.dispatch import scan_path
+
+        return scan_path(files.root, options.model.scan_settings(), files=files)
+
+    def run(self, ctx: GateContext) -> CheckResult:
         from scanner.models.second_opinion import run_modelscan
 
         options = ctx.options.model
         path = ctx.artifact.path
-        if not path.exists() and not path.is_symlink():
-            raise ScanError("no such file or directory", path)
-        result = scan_path(path, options.scan_settings())
+        result = ctx.examined.get(self.name)
+        if result is None:
+            if not path.exists() and not path.is_symlink():
+                raise ScanError("no such file or directory", path)
+            result = self.examine(ctx.files or FileSet(path), ctx.options)
         findings = result.findings
         summary = result.summary()
         if options.second_opinion:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from scanner import files as fs
 from scanner.core import Finding, Severity
-from scanner.files import walk
-from scanner.models import containers, sniff
+from scanner.files import FileEntry, FileSet, OpenedFile
+from scanner.formats import sniff
+from scanner.models import containers
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
 from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
 
@@ -93,61 +95,50 @@ class ScanResult:
 
 
 class Dispatcher:
-    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``)."""
+    """One scan of one root. ``settings`` are the check settings (see ``scanner.models.check``);
+    ``files`` is the run's FileSet: each file is opened once, hashed from its descriptor, and
+    that descriptor is what sniffing and the format scanners read."""
 
-    def __init__(self, root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+        files: FileSet | None = None,
+    ) -> None:
         self.root = root
         self.settings = dict(settings or {})
         self.limits = limits or Limits()
+        self.files = files if files is not None else FileSet(root)
 
     # -- files --
 
     def scan(self) -> ScanResult:
         result = ScanResult()
-        is_dir = self.root.is_dir()
+        is_dir = self.files.is_dir
         base = self.root if is_dir else self.root.parent
-        for entry in walk(self.root):
+        for entry, opened in self.files.open_each():
             shown = str(self.root / entry.rel) if is_dir else str(self.root)
-            # a file named on the command line is scanned even when it is a link: it was asked for
-            escapes = entry.escapes and is_dir
-            findings, fmt, size = self._scan_entry(entry.path, shown, entry.is_symlink, escapes, base)
+            if opened is None:
+                findings, fmt = _not_read(entry, shown)
+                size = 0
+            else:
+                findings, fmt = self._scan_opened(opened, shown, base)
+                size = opened.size
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
         return result
 
-    def _scan_entry(
-        self, path: Path, shown: str, is_link: bool, escapes: bool, base: Path
-    ) -> tuple[list[Finding], str, int]:
-        if escapes:
-            target = _link_target(path)
-            return (
-                [
-                    finding(
-                        RULE_SYMLINK,
-                        Severity.HIGH,
-                        shown,
-                        f"symlink points outside the scanned directory (to {target}); not followed",
-                        fix="replace the link with the file it points to, or remove it",
-                        target=target,
-                    )
-                ],
-                "symlink",
-                0,
-            )
-        if is_link and path.is_dir():
-            return [], "symlink", 0  # an in-tree directory link: its files are scanned where they are
-        if is_link and not path.exists():
-            return [unscannable(shown, "dangling symlink", target=_link_target(path))], "symlink", 0
+    def _scan_opened(self, opened: OpenedFile, shown: str, base: Path) -> tuple[list[Finding], str]:
+        fh, size, path = opened.fh, opened.size, opened.entry.path
         try:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                fmt = sniff.sniff_stream(fh, size, path.name)
-                ctx = self._ctx(path, base)
-                budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
-                findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
+            fmt = sniff.sniff_stream(fh, size, path.name)
+            ctx = self._ctx(path, base)
+            budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
+            findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
         except OSError as exc:
-            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable", 0
-        return findings, fmt, size
+            return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable"
+        return findings, fmt
 
     def _ctx(self, path: Path, base: Path) -> FormatContext:
         return FormatContext(
@@ -352,12 +343,29 @@ def _verdict(findings: list[Finding]) -> str:
     return "findings" if findings else "clean"
 
 
-def _link_target(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return "?"
+def _not_read(entry: FileEntry, shown: str) -> tuple[list[Finding], str]:
+    """The finding for an entry the walk listed but never opened (``scanner.files``)."""
+    if entry.problem == fs.ESCAPES:
+        return [
+            finding(
+                RULE_SYMLINK,
+                Severity.HIGH,
+                shown,
+                f"symlink points outside the scanned directory (to {entry.detail}); not followed",
+                fix="replace the link with the file it points to, or remove it",
+                target=entry.detail,
+            )
+        ], "symlink"
+    if entry.problem == fs.DIR_LINK:
+        return [], "symlink"  # a directory link inside the tree: its files are scanned where they are
+    if entry.problem == fs.LOOP:
+        return [unscannable(shown, "symlink loop: not followed", target=entry.detail)], "symlink"
+    if entry.problem == fs.DANGLING:
+        return [unscannable(shown, "dangling symlink", target=entry.detail)], "symlink"
+    return [unscannable(shown, f"is a {entry.detail}, not a regular file: not read", kind=entry.detail)], "special"
 
 
-def scan_path(root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None) -> ScanResult:
-    return Dispatcher(root, settings, limits).scan()
+def scan_path(
+    root: Path, settings: dict[str, Any] | None = None, limits: Limits | None = None, files: FileSet | None = None
+) -> ScanResult:
+    return Dispatcher(root, settings, limits, files).scan()

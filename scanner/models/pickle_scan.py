@@ -270,7 +270,7 @@ class PickleScan:
         return self.findings()
 
     def _another_pickle_follows(self) -> bool:
-        from scanner.models.sniff import _is_pickle
+        from scanner.formats.sniff import _is_pickle
 
         probe = self.r.peek(4096)
         return bool(probe) and _is_pickle(probe, complete=self.r.pos + len(probe) >= self.size)

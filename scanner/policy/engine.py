@@ -1,16 +1,10 @@
-"""The policy engine: Rego modules + data + one input → Decision. Implemented with regopy.
+"""The policy engine: Rego modules + data + one input → Decision.
 
-The modules and the data are compiled once into a regopy bundle when the engine is made
-(a policy that does not compile fails before any scanning); each ``evaluate`` then only sets
-the input and runs the precompiled plan, which is several times faster than re-adding the
-modules per query.
-
-regopy 1.5.2 traps handled here (see ``tests/policy/test_conformance.py``):
-
-- result strings are written without escaping (see ``rego_safe``);
-- compile errors are printed on the C-level stdout: it is redirected while compiling, so a
-  report on stdout stays clean, and the error is raised as a ScanError naming file:line:col;
-- an evaluation error comes back as an s-expression in place of JSON: it becomes a ScanError.
+The modules and the data are compiled once into a plan (bundle) when the engine is made (a
+policy that does not compile fails before any scanning); each ``evaluate`` then only sets the
+input and runs the precompiled plan, which is several times faster than re-adding the modules
+per query. Every call into the Rego engine (regopy) goes through ``scanner.policy.rego``, which
+also handles regopy's traps.
 """
 
 from __future__ import annotations
@@ -19,14 +13,13 @@ import contextlib
 import json
 import os
 import re
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scanner.core import Decision, Reason, ScanError
+from scanner.policy import rego
 from scanner.userdirs import cache_dir
 
 QUERY = "data.scanner.gate"
@@ -92,15 +85,10 @@ class PolicyEngine:
     def query(self, input_doc: dict[str, Any] | None, query: str) -> Any:
         """Evaluate any query against the compiled modules (uncompiled path; tests, ad hoc use).
         Returns the first expression's value, or None when it is undefined."""
-        from regopy.rego_shared import rego_query
-
         if self._compiled is None:  # the engine runs a cached bundle: compile for ad hoc queries
             self._compiled = compile_modules(self.modules, self.data)
-        rego = self._compiled
-        self._set_input(input_doc if input_doc is not None else {}, rego)
-        with _captured_stdout():
-            impl = rego_query(rego._impl, query)
-        result = _read_output(impl, self.policy_dir)
+        self._set_input(input_doc if input_doc is not None else {}, self._compiled)
+        result = rego.query(self._compiled, query, self.policy_dir)
         exprs = result.get("expressions") if isinstance(result, dict) else None
         return exprs[0] if exprs else None
 
@@ -111,21 +99,15 @@ class PolicyEngine:
         return raw
 
     def _run_bundle(self, which: int, input_doc: dict[str, Any]) -> Any:
-        from regopy.rego_shared import rego_bundle_query
-
         if self._bundles[which] is None:
             self._bundles[which] = self._bundle(which)
         self._set_input(input_doc)  # on the interpreter the plan was loaded into
-        with _captured_stdout():
-            impl = rego_bundle_query(self._interpreter._impl, self._bundles[which]._impl)
-        result = _read_output(impl, self.policy_dir)
+        result = rego.query_bundle(self._interpreter, self._bundles[which], self.policy_dir)
         bindings = result.get("bindings") if isinstance(result, dict) else None
         return bindings.get("decision") if isinstance(bindings, dict) else None
 
     def _bundle(self, which: int) -> Any:
         """The compiled plan of one query: from the cache, else built (and cached)."""
-        from regopy import RegoError
-
         if self._cache is not None and self._interpreter is not self._compiled:
             bundle = self._cache.load_into(self._interpreter, which)
             if bundle is not None:
@@ -134,24 +116,16 @@ class PolicyEngine:
             self._compiled = compile_modules(self.modules, self.data)
             self._interpreter = self._compiled
             self._bundles = [None, None]  # bundles belong to the interpreter that loaded them
-        try:
-            with _captured_stdout() as out:
-                bundle = self._compiled.build((DECISION_QUERY, FALLBACK_QUERY)[which])
-        except RegoError as exc:
-            raise compile_error(str(exc), out.text, self.modules, self.policy_dir) from None
+        bundle = rego.build(
+            self._compiled, self.modules, self.policy_dir, query=(DECISION_QUERY, FALLBACK_QUERY)[which]
+        )
         if self._cache is not None:
             self._cache.save(self._compiled, bundle, which)
         return bundle
 
-    def _set_input(self, input_doc: dict[str, Any], rego: Any = None) -> None:
-        from regopy import Input
-
-        try:
-            value = Input(rego_safe(self._references.view(input_doc)))
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
-        (rego or self._interpreter).set_input(value)
-        self._input = value  # regopy reads it during the query: freeing it earlier crashes
+    def _set_input(self, input_doc: dict[str, Any], interpreter: Any = None) -> None:
+        # kept alive on the engine: the Rego engine reads it during the query
+        self._input = rego.set_input(interpreter or self._interpreter, self._references.view(input_doc))
 
 
 class BundleCache:
@@ -164,12 +138,10 @@ class BundleCache:
     def __init__(self, directory: Path, modules: Sequence[Module], data: dict[str, Any]) -> None:
         import hashlib
 
-        import regopy
-
         from scanner import __version__
 
         h = hashlib.sha256()
-        h.update(f"regopy {regopy.__version__}\0scanner {__version__}\0".encode())
+        h.update(f"regopy {rego.VERSION}\0scanner {__version__}\0".encode())
         for m in modules:
             h.update(f"{m.path}\0{len(m.text)}\0".encode())
             h.update(m.text.encode("utf-8"))
@@ -206,38 +178,18 @@ class BundleCache:
 
     def load(self, which: int) -> tuple[Any, Any] | None:
         """(a fresh interpreter, the plan loaded into it), or None when not cached."""
-        from regopy import Interpreter
+        interpreter = rego.interpreter()
+        bundle = self.load_into(interpreter, which)
+        return (interpreter, bundle) if bundle is not None else None
 
-        rego = Interpreter()
-        bundle = self.load_into(rego, which)
-        return (rego, bundle) if bundle is not None else None
-
-    def load_into(self, rego: Any, which: int) -> Any:
-        from regopy import RegoError
-        from regopy.interpreter import BundleFormat
-
+    def load_into(self, interpreter: Any, which: int) -> Any:
         path = self._path(which)
         if not path.is_file():
             return None
-        try:
-            with _captured_stdout():
-                bundle = rego.load_bundle(str(path), BundleFormat.Binary)
-        except (RegoError, OSError, ValueError):
-            return None
-        return bundle if bundle.ok() else None
+        return rego.load_bundle(interpreter, path)
 
-    def save(self, rego: Any, bundle: Any, which: int) -> None:
-        from regopy import RegoError
-        from regopy.interpreter import BundleFormat
-
-        def write(tmp: Path) -> None:
-            try:
-                with _captured_stdout():
-                    rego.save_bundle(str(tmp), bundle, BundleFormat.Binary)
-            except RegoError as exc:
-                raise OSError(str(exc)) from None
-
-        self._write(self._path(which), write)
+    def save(self, interpreter: Any, bundle: Any, which: int) -> None:
+        self._write(self._path(which), lambda tmp: rego.save_bundle(interpreter, bundle, tmp))
 
 
 _STRIP = re.compile(r'("(?:\\.|[^"\\\n])*"|`[^`]*`)|#[^\n]*')
@@ -311,64 +263,8 @@ def read_modules(policy_dir: Path, *, include_tests: bool = False) -> list[Modul
 
 
 def compile_modules(modules: Sequence[Module], data: dict[str, Any]) -> Any:
-    """A regopy Interpreter holding the modules and the data; compile errors → ScanError."""
-    from regopy import Interpreter, RegoError
-
-    rego = Interpreter()
-    for m in modules:
-        try:
-            with _captured_stdout() as out:
-                rego.add_module(str(m.path), m.text)
-        except RegoError as exc:
-            raise compile_error(str(exc), out.text, modules, m.path) from None
-    try:
-        # Data is trusted configuration (it holds regular expressions): added as it is.
-        rego.add_data_json(json.dumps(data, allow_nan=False))
-    except (RegoError, ValueError) as exc:
-        raise ScanError(f"policy data rejected by the engine: {exc}") from None
-    return rego
-
-
-_ERROR = re.compile(r"\(error \d+:(?P<file>[^\n|]*)\|(?P<offset>\d+)\|\d+\s*\(errormsg \d+:(?P<msg>[^\n]*)\)")
-
-
-def compile_error(sexpr: str, printed: str, modules: Sequence[Module], fallback: str | Path) -> ScanError:
-    """Turn regopy's error s-expression into ``file:line:col: message`` (first error)."""
-    m = _ERROR.search(sexpr)
-    if not m:
-        first = next((line for line in printed.splitlines() if line.strip() and line != "Errors:"), "")
-        return ScanError(f"policy does not compile: {first or sexpr.strip()[:200]}", fallback)
-    file, offset, msg = m["file"], int(m["offset"]), m["msg"]
-    text = next((mod.text for mod in modules if str(mod.path) == file), None)
-    if text is None:
-        return ScanError(f"policy does not compile: {msg}", file or fallback)
-    # regopy's offsets count bytes of the UTF-8 source
-    before = text.encode("utf-8")[:offset].decode("utf-8", "replace")
-    line = before.count("\n") + 1
-    col = len(before) - (before.rfind("\n") + 1) + 1
-    return ScanError(f"policy does not compile: {msg}", f"{file}:{line}:{col}")
-
-
-_ERRMSG = re.compile(r"\(errormsg \d+:([^\n]*)\)")
-
-
-def _read_output(impl: Any, where: Path) -> Any:
-    from regopy.rego_shared import rego_free_output, rego_output_ok, rego_output_string
-
-    try:
-        ok = rego_output_ok(impl)
-        text = rego_output_string(impl)
-    finally:
-        rego_free_output(impl)
-    if text == "undefined":
-        return None
-    if not ok or text.lstrip().startswith("(error"):
-        messages = _ERRMSG.findall(text) or [text.strip()[:300]]
-        raise ScanError(f"policy evaluation failed: {'; '.join(dict.fromkeys(messages))}", where)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:  # a string the policy computed and regopy did not escape
-        raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
+    """An interpreter holding the modules and the data; compile errors → ScanError."""
+    return rego.compile_modules(modules, data)
 
 
 def _entries(value: Any) -> list[Any]:
@@ -386,46 +282,3 @@ def _reason(entry: Any) -> Reason:
             remediation=str(remediation) if remediation is not None else None,
         )
     return Reason(rule="unnamed", message=str(entry))
-
-
-def rego_safe(value: Any) -> Any:
-    """Pre-escape every string (keys too) as JSON string content.
-
-    regopy 1.5.2 writes strings into its result without escaping them, so a quote, backslash or
-    control character in a scanned name (a file, a package) would break or silently change the
-    decision. Escaped on the way in, the raw output is valid JSON that decodes to the original.
-    Policies therefore see ``\\`` for a backslash and ``\\"`` for a quote; rule ids, severities
-    and purls never contain either.
-    """
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)[1:-1]
-    if isinstance(value, dict):
-        return {rego_safe(k): rego_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rego_safe(v) for v in value]
-    return value
-
-
-class _Captured:
-    text = ""
-
-
-@contextlib.contextmanager
-def _captured_stdout() -> Iterator[_Captured]:
-    """Redirect the C-level stdout (fd 1) to a temporary file while regopy runs."""
-    captured = _Captured()
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # pragma: no cover - no fd 1 at all
-        yield captured
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 1)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            tmp.seek(0)
-            captured.text = tmp.read(1 << 16).decode("utf-8", "replace")

@@ -10,7 +10,7 @@ from typing import Any
 from scanner import __version__
 from scanner.check import CheckResult
 from scanner.core import Artifact
-from scanner.inventory.model import Inventory
+from scanner.inventory.components import Inventory
 from scanner.stage import Stage
 from scanner.waivers import Waiver, WaiverOutcome, apply_waivers
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.core import ScanError
-from scanner.policy.engine import _STRIP, Module, compile_error, compile_modules, read_modules
+from scanner.policy import rego
+from scanner.policy.engine import _STRIP, Module, compile_modules, read_modules
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.M)
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
@@ -62,29 +63,18 @@ def refuse_crashing_constructs(modules: list[Module]) -> None:
 
 
 def run_tests(policy_dir: Path, data: dict[str, Any]) -> list[TestResult]:
-    from regopy import RegoError
-    from regopy.rego_shared import rego_bundle_query_entrypoint
-
-    from scanner.policy.engine import _captured_stdout, _read_output
-
     modules = read_modules(policy_dir, include_tests=True)
     refuse_crashing_constructs(modules)
     tests = discover(modules)
     if not tests:
         raise ScanError("no test_ rules in any *_test.rego file", policy_dir)
-    rego = compile_modules(modules, data)
+    interpreter = compile_modules(modules, data)
     entrypoints = [f"{pkg.replace('.', '/')}/{rule}" for pkg, rule, _ in tests]
-    try:
-        with _captured_stdout() as out:
-            bundle = rego.build(None, entrypoints)
-    except RegoError as exc:
-        raise compile_error(str(exc), out.text, modules, policy_dir) from None
+    bundle = rego.build(interpreter, modules, policy_dir, query=None, entrypoints=entrypoints)
     results = []
     for (pkg, rule, where), entry in zip(tests, entrypoints, strict=True):
-        with _captured_stdout():
-            impl = rego_bundle_query_entrypoint(rego._impl, bundle._impl, entry)
         try:
-            value = _read_output(impl, Path(where))
+            value = rego.query_entrypoint(interpreter, bundle, entry, Path(where))
         except ScanError as exc:
             results.append(TestResult(f"{pkg}.{rule}", where, False, exc.message))
             continue

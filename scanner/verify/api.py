@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ScanError
+from scanner.files import FileSet
 from scanner.verify.bundle import SignedDoc, b64, read_documents
+from scanner.verify.coverage import exempt
 from scanner.verify.identity import GITHUB_ISSUER, IdentityRule
 from scanner.verify.result import DSSE_KEY, SIGSTORE, SignatureResult, VerifyFailure
 from scanner.verify.roots import trusted_root_path
@@ -115,11 +117,16 @@ def discover_provenance(artifact: Path) -> list[Path]:
     return [p for p in (artifact.with_name(artifact.name + s) for s in PROVENANCE_SUFFIXES) if p.is_file()]
 
 
-def verify_artifact(artifact: Path, bundle: Path, opts: Options) -> list[SignatureResult]:
+def verify_artifact(artifact: Path, bundle: Path, opts: Options, files: FileSet | None = None) -> list[SignatureResult]:
     """One result per signed document in ``bundle``. Unreadable files raise ScanError; anything
-    wrong with the content is a failed result with its reason."""
+    wrong with the content is a failed result with its reason. ``files`` is the run's FileSet:
+    subjects are compared with the digests of the bytes the run read, and a statement about a
+    directory counts only when it covers every file (``scanner.verify.coverage``)."""
     if not artifact.exists():
         raise ScanError("no such file or directory", artifact)
+    if files is None:
+        files = FileSet(artifact)
+    exempted = exempt(artifact, [bundle, *discover(artifact)]) if files.is_dir else set()
     try:
         docs = read_documents(bundle)
     except VerifyFailure as failure:
@@ -130,13 +137,22 @@ def verify_artifact(artifact: Path, bundle: Path, opts: Options) -> list[Signatu
 
         return [
             verify_model(
-                artifact, bundle, key=opts.key, cert_chain=opts.cert_chain, rules=opts.rules, trusted_root=opts.root
+                artifact,
+                bundle,
+                key=opts.key,
+                cert_chain=opts.cert_chain,
+                rules=opts.rules,
+                trusted_root=opts.root,
+                files=files,
+                exempted=exempted,
             )
         ]
-    return [verify_doc(doc, artifact, opts) for doc in docs]
+    return [verify_doc(doc, artifact, opts, files, exempted) for doc in docs]
 
 
-def verify_doc(doc: SignedDoc, artifact: Path, opts: Options) -> SignatureResult:
+def verify_doc(
+    doc: SignedDoc, artifact: Path, opts: Options, files: FileSet | None = None, exempted: set[str] | None = None
+) -> SignatureResult:
     kind = DSSE_KEY if opts.key and doc.envelope is not None else SIGSTORE
     result = SignatureResult(kind, str(artifact), doc.where)
     try:
@@ -155,8 +171,8 @@ def verify_doc(doc: SignedDoc, artifact: Path, opts: Options) -> SignatureResult
         if payload is not None:
             stmt = parse_statement(payload)
             result.statement = stmt
-            if subject_match(stmt, artifact) is None:
-                raise VerifyFailure(not_a_subject(stmt, artifact))
+            if subject_match(stmt, artifact, files, exempted) is None:
+                raise VerifyFailure(not_a_subject(stmt, artifact, files))
             if stmt["predicateType"] == VSA_PREDICATE:
                 outcome = (stmt.get("predicate") or {}).get("verificationResult")
                 result.details.append(f"verification summary: {outcome}")
@@ -165,6 +181,7 @@ def verify_doc(doc: SignedDoc, artifact: Path, opts: Options) -> SignatureResult
     except VerifyFailure as failure:
         result.identity = failure.identity or result.identity
         result.issuer = failure.issuer or result.issuer
+        result.unsigned = failure.unsigned
         return result.fail(str(failure))
     result.verified = True
     return result

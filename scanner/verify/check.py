@@ -27,7 +27,7 @@ class SignatureCheck(Check):
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
         bundles = list(ctx.options.verify.bundles) or discover(path)
-        results = [r for b in bundles for r in verify_artifact(path, b, opts)]
+        results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files)]
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
             check=self.name,
@@ -38,7 +38,24 @@ class SignatureCheck(Check):
         )
 
 
+def _partial(check: str, subject: str, what: str, error: Any, evidence: dict[str, Any], fix: str) -> Finding:
+    """A statement about a directory that leaves files unsigned (``evidence['unsigned']``)."""
+    return Finding(
+        id=f"{check.upper()}-PARTIAL-COVERAGE",
+        check=check,
+        severity=Severity.HIGH,
+        subject=subject,
+        message=f"{what} does not cover the whole directory: {error}",
+        evidence=evidence,
+        fix=fix,
+    )
+
+
 def _finding(r: SignatureResult) -> Finding:
+    if r.unsigned:
+        evidence = {"type": r.type, "bundle": r.bundle, "unsigned": r.unsigned, "identity": r.identity}
+        fix = "sign the directory as it is now (every file), or remove the files nobody signed"
+        return _partial("signature", r.subject, f"signature {r.bundle}", r.error, evidence, fix)
     return Finding(
         id="SIGNATURE-INVALID",
         check="signature",
@@ -78,8 +95,8 @@ class ProvenanceCheck(Check):
                 continue  # not readable as a signature: the signature check reports it
         entries = []
         for candidate in candidates:
-            for result in verify_artifact(path, candidate, opts):
-                entries.append(evaluate(result, path, expect))
+            for result in verify_artifact(path, candidate, opts, ctx.files):
+                entries.append(evaluate(result, path, expect, ctx.files))
         findings = [_provenance_finding(path, e) for e in entries if not e["verified"]]
         return CheckResult(
             check=self.name,
@@ -91,6 +108,10 @@ class ProvenanceCheck(Check):
 
 
 def _provenance_finding(path: Path, entry: Mapping[str, Any]) -> Finding:
+    if entry.get("unsigned"):
+        evidence = {"bundle": entry["bundle"], "unsigned": entry["unsigned"], "builder_id": entry["builder_id"]}
+        fix = "produce provenance naming every file of the directory (or its directory digest)"
+        return _partial("provenance", str(path), f"provenance {entry['bundle']}", entry["error"], evidence, fix)
     return Finding(
         id="PROVENANCE-INVALID",
         check="provenance",

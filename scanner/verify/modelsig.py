@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.files import FileSet
 from scanner.verify.bundle import SignedDoc, b64, read_documents
+from scanner.verify.coverage import require_full
 from scanner.verify.identity import IdentityRule, certificate_identity, certificate_issuer
 from scanner.verify.result import MODEL_SIGNING, SignatureResult, VerifyFailure
 from scanner.verify.statement import parse_statement
@@ -87,9 +89,14 @@ def verify_model(
     cert_chain: Sequence[Path] = (),
     rules: Sequence[IdentityRule] = (),
     trusted_root: Path | None = None,
+    files: FileSet | None = None,
+    exempted: set[str] | None = None,
 ) -> SignatureResult:
     """Verify a model directory against its model-signing signature (key, certificate chain, or
-    else Sigstore with ``rules``); never raises VerifyFailure: the result carries the reason."""
+    else Sigstore with ``rules``); never raises VerifyFailure: the result carries the reason.
+    The signed manifest must name every file of the directory as the run read it (``files``;
+    ``exempted``: the signature documents inside it) — a file the signer left out
+    (``ignore_paths``) or added since is named in ``unsigned``."""
     result = SignatureResult(MODEL_SIGNING, str(model_dir), str(signature))
     try:
         docs = read_documents(signature)
@@ -105,9 +112,11 @@ def verify_model(
             _verify_with_library(model_dir, signature, manifest, key, cert_chain)
         else:
             _verify_sigstore(model_dir, signature, doc, manifest, rules, trusted_root, result)
+        require_full(files if files is not None else FileSet(model_dir), signed_files(manifest.digests), exempted)
     except VerifyFailure as failure:
         result.identity = failure.identity or result.identity
         result.issuer = failure.issuer or result.issuer
+        result.unsigned = failure.unsigned
         return result.fail(str(failure))
     result.verified = result.signature_ok = True
     result.statement = stmt
@@ -148,7 +157,7 @@ def _verify_with_library(
             config.verify(model_dir, signature)
     except ValueError as exc:
         if str(exc).startswith("Signature mismatch"):
-            raise VerifyFailure(explain_mismatch(model_dir, signature, manifest)) from None
+            raise mismatch(manifest.digests, hash_model(model_dir, signature, manifest)) from None
         raise VerifyFailure(_library_reason(exc, key)) from None
     except Exception as exc:  # InvalidSignature, x509 chain errors, protobuf parse errors, OSError
         raise VerifyFailure(_library_reason(exc, key)) from None
@@ -186,7 +195,7 @@ def _verify_sigstore(
     signed = read_manifest(parse_statement(payload))
     actual = hash_model(model_dir, signature, signed)
     if actual != signed.digests:
-        raise VerifyFailure(describe_diff(*diff_manifests(signed.digests, actual)))
+        raise mismatch(signed.digests, actual)
 
 
 def _hashing_config(manifest: SignedManifest, model_dir: Path, signature: Path) -> Any:
@@ -223,6 +232,18 @@ def hash_model(model_dir: Path, signature: Path, manifest: SignedManifest) -> di
 
 def explain_mismatch(model_dir: Path, signature: Path, manifest: SignedManifest) -> str:
     return describe_diff(*diff_manifests(manifest.digests, hash_model(model_dir, signature, manifest)))
+
+
+def mismatch(expected: dict[str, str], actual: dict[str, str]) -> VerifyFailure:
+    """The failure for a directory that differs from its signed manifest; files added since
+    signing are also named as unsigned."""
+    changed, missing, added = diff_manifests(expected, actual)
+    return VerifyFailure(describe_diff(changed, missing, added), unsigned=added)
+
+
+def signed_files(digests: dict[str, str]) -> set[str]:
+    """The file paths a manifest signs (shard identifiers ``path:start:end`` folded)."""
+    return {ident.rsplit(":", 2)[0] if ident.count(":") >= 2 else ident for ident in digests}
 
 
 def diff_manifests(expected: dict[str, str], actual: dict[str, str]) -> tuple[list[str], list[str], list[str]]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner.files import FileSet
+from scanner.verify.coverage import PartialCoverage, exempt
 from scanner.verify.result import SignatureResult
 from scanner.verify.statement import subject_match
 
@@ -177,8 +179,11 @@ def same_ref(actual: str | None, expected: str) -> bool:
     return actual in (expected, f"refs/heads/{expected}", f"refs/tags/{expected}")
 
 
-def evaluate(sig: SignatureResult, artifact: Path, expect: Expectations) -> dict[str, Any]:
-    """The policy-input ``provenance`` entry for a signature result carrying a statement."""
+def evaluate(
+    sig: SignatureResult, artifact: Path, expect: Expectations, files: FileSet | None = None
+) -> dict[str, Any]:
+    """The policy-input ``provenance`` entry for a signature result carrying a statement. About a
+    directory, its subjects must cover every file (``unsigned`` names those left out)."""
     stmt = sig.statement or {}
     summary = summarize(stmt) if is_provenance(stmt) else _summary(None, None, None, None, None, [])
     reasons: list[str] = []
@@ -186,9 +191,17 @@ def evaluate(sig: SignatureResult, artifact: Path, expect: Expectations) -> dict
         reasons.append(f"provenance signature not verified: {sig.error}")
     if stmt and not is_provenance(stmt):
         reasons.append(f"not SLSA provenance (predicateType {stmt.get('predicateType')!r})")
-    subject_ok = bool(stmt) and subject_match(dict(stmt), artifact) is not None
-    if stmt and not subject_ok:
-        reasons.append("the artifact is not a subject of the provenance")
+    unsigned: list[str] = []
+    try:
+        subject_ok = (
+            bool(stmt) and subject_match(dict(stmt), artifact, files, exempt(artifact, _bundles(sig))) is not None
+        )
+    except PartialCoverage as partial:
+        subject_ok, unsigned = False, partial.unsigned
+        reasons.append(f"the provenance {partial}")
+    else:
+        if stmt and not subject_ok:
+            reasons.append("the artifact is not a subject of the provenance")
     builder = summary["builder_id"]
     level = expect.builder_level(builder)
     if not expect.trusted_builders:
@@ -197,7 +210,7 @@ def evaluate(sig: SignatureResult, artifact: Path, expect: Expectations) -> dict
         reasons.append(f"builder {builder!r} is not trusted")
     source_ok = _source_ok(summary["source"], expect, reasons) if stmt else False
     verified = sig.signature_ok and is_provenance(stmt) and subject_ok and level is not None and source_ok
-    return {
+    entry = {
         "verified": verified,
         "predicate_type": stmt.get("predicateType"),
         "builder_id": builder,
@@ -212,6 +225,13 @@ def evaluate(sig: SignatureResult, artifact: Path, expect: Expectations) -> dict
         "signer": sig.identity,
         "error": "; ".join(reasons) if reasons else None,
     }
+    if unsigned:  # provenance about a directory that leaves files out
+        entry["unsigned"] = unsigned
+    return entry
+
+
+def _bundles(sig: SignatureResult) -> list[Path]:
+    return [Path(sig.bundle.split("#", 1)[0])] if sig.bundle else []
 
 
 def _source_ok(source: dict[str, Any], expect: Expectations, reasons: list[str]) -> bool:

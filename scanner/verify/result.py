@@ -14,10 +14,13 @@ class VerifyFailure(Exception):
     """A verification failed for a reason a person can read (one line, no trace). ``identity``
     and ``issuer`` name the signer's certificate when it could be read."""
 
-    def __init__(self, reason: str, *, identity: str | None = None, issuer: str | None = None):
+    def __init__(
+        self, reason: str, *, identity: str | None = None, issuer: str | None = None, unsigned: list[str] | None = None
+    ):
         super().__init__(reason)
         self.identity = identity
         self.issuer = issuer
+        self.unsigned = unsigned or []  # files of the directory the signature does not cover
 
 
 @dataclass
@@ -37,6 +40,7 @@ class SignatureResult:
     signature_ok: bool = False
     statement: dict[str, Any] | None = None
     details: list[str] = field(default_factory=list)
+    unsigned: list[str] = field(default_factory=list)  # files of a directory it leaves unsigned
 
     @property
     def predicate_type(self) -> str | None:
@@ -44,7 +48,7 @@ class SignatureResult:
 
     def to_entry(self) -> dict[str, Any]:
         """The policy-input entry (contract keys first, then the extras policies may use)."""
-        return {
+        entry = {
             "type": self.type,
             "subject": self.subject,
             "bundle": self.bundle,
@@ -55,6 +59,9 @@ class SignatureResult:
             "predicate_type": self.predicate_type,
             "details": list(self.details),
         }
+        if self.unsigned:  # a directory signature that leaves files unsigned
+            entry["unsigned"] = list(self.unsigned)
+        return entry
 
     def fail(self, reason: str) -> SignatureResult:
         self.verified = False

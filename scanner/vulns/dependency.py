@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.vulns.osv import normalize_name
 
 if TYPE_CHECKING:
-    from scanner.inventory.model import Inventory
+    from scanner.inventory.components import Inventory
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import pytest
 
 from scanner.artifact import detect
 from scanner.inventory.build import build_inventory, choose_app_input
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.cyclonedx import InvalidBomError, to_cyclonedx_dict, to_cyclonedx_json, to_cyclonedx_xml
 from scanner.inventory.ingest import inventory_sbom, merge
-from scanner.inventory.model import Component, Inventory
 from scanner.inventory.validate import library_schema_errors, schema_errors
 
 DATA = Path(__file__).parent / "data" / "uvproj"

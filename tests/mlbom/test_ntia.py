@@ -8,7 +8,7 @@ from scanner.artifact import detect
 from scanner.check import GateContext
 from scanner.core import Severity
 from scanner.inventory.build import build_inventory
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.ntia import MAX_EXAMPLES, NtiaCheck, ntia_findings
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.artifact import detect
 from scanner.inventory.build import build_inventory
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.inventory.spdx3 import CONTEXT, build_spdx3
 
 from .conftest import REV

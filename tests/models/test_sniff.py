@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from scanner.models import sniff
+from scanner.formats import sniff
 from tests.models.corpus import System, inst_p0, obj_p1
 
 TEXTS = [

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.check import CheckResult
 from scanner.core import Artifact, ArtifactKind, Finding, Severity
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.policy.engine import PolicyEngine
 from scanner.policy.input import build_input, match_waivers
 from scanner.resources import policies_dir

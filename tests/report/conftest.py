@@ -13,7 +13,7 @@ from scanner.artifact import detect
 from scanner.check import CheckResult
 from scanner.core import ArtifactKind, Decision, Finding, Reason, Severity
 from scanner.evidence.record import build_record
-from scanner.inventory.model import Component, Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.policy.input import build_input, match_waivers
 from scanner.waivers import parse_waivers
 

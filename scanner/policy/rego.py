@@ -1,0 +1,219 @@
+"""The one module that talks to regopy (Microsoft's rego-cpp binding). Everything else in the
+policy package — the engine, its plan cache, ``scanner policy test`` — calls these functions, so
+a regopy upgrade (or a different Rego engine) touches this file only.
+
+regopy 1.5.2 traps handled here (see ``tests/policy/test_conformance.py``):
+
+- result strings are written without escaping (see ``rego_safe``);
+- compile errors are printed on the C-level stdout: it is redirected while regopy runs, so a
+  report on stdout stays clean, and the error is raised as a ScanError naming file:line:col;
+- an evaluation error comes back as an s-expression in place of JSON: it becomes a ScanError;
+- its public ``Interpreter.query`` returns an object without the raw output text, so queries run
+  through ``regopy.rego_shared`` on the interpreter's handle (``_impl``) — only here;
+- the input object must stay alive while a query runs (``set_input`` returns it to keep).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import regopy
+from regopy import Input, Interpreter, RegoError
+from regopy.interpreter import BundleFormat
+from regopy.rego_shared import (
+    rego_bundle_query,
+    rego_bundle_query_entrypoint,
+    rego_free_output,
+    rego_output_ok,
+    rego_output_string,
+    rego_query,
+)
+
+from scanner.errors import ScanError
+
+VERSION: str = regopy.__version__
+
+
+class Source(Protocol):
+    """A Rego module: where it came from and its text."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def interpreter() -> Any:
+    """A fresh, empty interpreter."""
+    return Interpreter()
+
+
+def compile_modules(modules: Sequence[Source], data: dict[str, Any]) -> Any:
+    """An interpreter holding the modules and the data; compile errors → ScanError."""
+    rego = Interpreter()
+    for m in modules:
+        try:
+            with captured_stdout() as out:
+                rego.add_module(str(m.path), m.text)
+        except RegoError as exc:
+            raise compile_error(str(exc), out.text, modules, m.path) from None
+    try:
+        # Data is trusted configuration (it holds regular expressions): added as it is.
+        rego.add_data_json(json.dumps(data, allow_nan=False))
+    except (RegoError, ValueError) as exc:
+        raise ScanError(f"policy data rejected by the engine: {exc}") from None
+    return rego
+
+
+def build(
+    rego: Any, modules: Sequence[Source], where: Path, *, query: str | None, entrypoints: Sequence[str] = ()
+) -> Any:
+    """A compiled plan (bundle) for one query, or for named entry points; errors → ScanError."""
+    try:
+        with captured_stdout() as out:
+            return rego.build(query, list(entrypoints)) if entrypoints else rego.build(query)
+    except RegoError as exc:
+        raise compile_error(str(exc), out.text, modules, where) from None
+
+
+def set_input(rego: Any, value: Any) -> Any:
+    """Set the input document; returns the engine's copy, which the caller keeps alive while
+    querying (regopy reads it during the query: freeing it earlier crashes)."""
+    try:
+        handle = Input(rego_safe(value))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
+    rego.set_input(handle)
+    return handle
+
+
+def query(rego: Any, text: str, where: Path) -> Any:
+    """Evaluate a query on the interpreter (uncompiled); the decoded result, None if undefined."""
+    with captured_stdout():
+        impl = rego_query(rego._impl, text)
+    return _read_output(impl, where)
+
+
+def query_bundle(rego: Any, bundle: Any, where: Path) -> Any:
+    """Run a compiled plan's query; the decoded result, None if undefined."""
+    with captured_stdout():
+        impl = rego_bundle_query(rego._impl, bundle._impl)
+    return _read_output(impl, where)
+
+
+def query_entrypoint(rego: Any, bundle: Any, entrypoint: str, where: Path) -> Any:
+    """Evaluate one entry point of a compiled plan; the decoded result, None if undefined."""
+    with captured_stdout():
+        impl = rego_bundle_query_entrypoint(rego._impl, bundle._impl, entrypoint)
+    return _read_output(impl, where)
+
+
+def load_bundle(rego: Any, path: Path) -> Any:
+    """A saved plan loaded into ``rego``, or None when it cannot be loaded (rebuild it)."""
+    try:
+        with captured_stdout():
+            bundle = rego.load_bundle(str(path), BundleFormat.Binary)
+    except (RegoError, OSError, ValueError):
+        return None
+    return bundle if bundle.ok() else None
+
+
+def save_bundle(rego: Any, bundle: Any, path: Path) -> None:
+    """Write a compiled plan; OSError when the engine cannot."""
+    try:
+        with captured_stdout():
+            rego.save_bundle(str(path), bundle, BundleFormat.Binary)
+    except RegoError as exc:
+        raise OSError(str(exc)) from None
+
+
+_ERROR = re.compile(r"\(error \d+:(?P<file>[^\n|]*)\|(?P<offset>\d+)\|\d+\s*\(errormsg \d+:(?P<msg>[^\n]*)\)")
+
+
+def compile_error(sexpr: str, printed: str, modules: Sequence[Source], fallback: str | Path) -> ScanError:
+    """Turn regopy's error s-expression into ``file:line:col: message`` (first error)."""
+    m = _ERROR.search(sexpr)
+    if not m:
+        first = next((line for line in printed.splitlines() if line.strip() and line != "Errors:"), "")
+        return ScanError(f"policy does not compile: {first or sexpr.strip()[:200]}", fallback)
+    file, offset, msg = m["file"], int(m["offset"]), m["msg"]
+    text = next((mod.text for mod in modules if str(mod.path) == file), None)
+    if text is None:
+        return ScanError(f"policy does not compile: {msg}", file or fallback)
+    # regopy's offsets count bytes of the UTF-8 source
+    before = text.encode("utf-8")[:offset].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return ScanError(f"policy does not compile: {msg}", f"{file}:{line}:{col}")
+
+
+_ERRMSG = re.compile(r"\(errormsg \d+:([^\n]*)\)")
+
+
+def _read_output(impl: Any, where: Path) -> Any:
+    try:
+        ok = rego_output_ok(impl)
+        text = rego_output_string(impl)
+    finally:
+        rego_free_output(impl)
+    if text == "undefined":
+        return None
+    if not ok or text.lstrip().startswith("(error"):
+        messages = _ERRMSG.findall(text) or [text.strip()[:300]]
+        raise ScanError(f"policy evaluation failed: {'; '.join(dict.fromkeys(messages))}", where)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:  # a string the policy computed and regopy did not escape
+        raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
+
+
+def rego_safe(value: Any) -> Any:
+    """Pre-escape every string (keys too) as JSON string content.
+
+    regopy 1.5.2 writes strings into its result without escaping them, so a quote, backslash or
+    control character in a scanned name (a file, a package) would break or silently change the
+    decision. Escaped on the way in, the raw output is valid JSON that decodes to the original.
+    Policies therefore see ``\\`` for a backslash and ``\\"`` for a quote; rule ids, severities
+    and purls never contain either.
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    if isinstance(value, dict):
+        return {rego_safe(k): rego_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rego_safe(v) for v in value]
+    return value
+
+
+class Captured:
+    text = ""
+
+
+@contextlib.contextmanager
+def captured_stdout() -> Iterator[Captured]:
+    """Redirect the C-level stdout (fd 1) to a temporary file while regopy runs."""
+    captured = Captured()
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no fd 1 at all
+        yield captured
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            captured.text = tmp.read(1 << 16).decode("utf-8", "replace")
