@@ -196,21 +196,6 @@ def cache_identity(artifact: Artifact) -> str:
     return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
 
 
-def forget_digests(source: str) -> None:
-    """Drop the per-process file digests under ``source``. They are keyed by size and mtime,
-    which a file can keep while its bytes change: a long-lived worker must hash what is there
-    now (and must not keep one entry per file of every artifact it has seen). Digests of the
-    policy files stay."""
-    import os
-
-    from scanner import files
-
-    root = os.path.realpath(source)
-    cache = files._digest_cache
-    for key in [k for k in list(cache) if k[0] == root or k[0].startswith(root + os.sep)]:  # list(): atomic copy
-        cache.pop(key, None)
-
-
 def judge(source: str, prepared: Prepared) -> ArtifactResult:
     """The verdict on one source through the same pipeline as ``scanner gate``. ``identity``
     (the cache key's artifact part) is taken from the artifact as judged; a pulled ``oci://``
@@ -245,8 +230,6 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
     local = not is_oci(task.source)
     try:
         with time_budget(options.budget):
-            if local:
-                forget_digests(task.source)  # hash what is there now, once for this task
             if task.use_cache and known and local:
                 artifact = identify(task.source)
                 identity = cache_identity(artifact)
@@ -256,8 +239,6 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)
             result = judge(task.source, prepared)
-            if local:
-                forget_digests(task.source)
     except BudgetExceeded:
         forget(options.run_id)  # the interrupted thread may have left state half-updated
         result = ArtifactResult(task.source, error=f"time budget of {options.budget:g} s exceeded", tainted=True)

@@ -135,14 +135,13 @@ def _answer_hits_here(
 
     def digest(task: Task) -> tuple[str | None, float]:
         from scanner.batch.budget import BudgetExceeded, time_budget
-        from scanner.batch.job import cache_identity, forget_digests, identify
+        from scanner.batch.job import cache_identity, identify
 
         start = time.perf_counter()
         if is_oci(task.source):
             return None, 0.0
         try:
             with time_budget(options.budget):
-                forget_digests(task.source)
                 return cache_identity(identify(task.source)), time.perf_counter() - start
         except (Exception, BudgetExceeded):
             return None, 0.0  # the worker will meet the same problem and report it

@@ -78,8 +78,8 @@ def test_a_signature_added_beside_the_artifact_is_a_miss(cli, tmp_path: Path) ->
 
 def test_bytes_swapped_under_the_same_size_and_mtime_are_judged_again(cli, tmp_path: Path) -> None:
     """An attacker replaces a benign pickle with a malicious one of the same size and puts the
-    modification time back: the digest is recomputed from the bytes, so the cached ALLOWED is not
-    reused (in this very process, whose per-file digest cache keys on size and mtime)."""
+    modification time back: the digest is recomputed from the bytes on every run (also by this
+    same driver process), so the cached ALLOWED is not reused."""
     import os
     import pickle
 
