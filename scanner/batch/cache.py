@@ -76,10 +76,18 @@ class Lookup:
 
 
 class ResultCache:
+    """Entries are written by a background thread (``store`` returns at once; ``close`` waits)."""
+
     def __init__(self, root: Path, context: Mapping[str, str], *, expires: dt.date | None = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.context = dict(context)
         self.dir = Path(root) / "v1" / context_id(self.context)
         self.expires = expires
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def known(self) -> frozenset[str]:
         """The key ids present for this context (a hint for workers; every hit is verified)."""
@@ -120,9 +128,10 @@ class ResultCache:
         """Keep a judged verdict (errors are not cached, nor a verdict without an identity: a
         pulled ``oci://`` artifact). Best effort: a cache that cannot be written costs speed, not
         correctness."""
-        identity = result.identity
-        if not result.judged or identity is None:
-            return
+        if result.judged and result.identity is not None:
+            self._pool.submit(self._write, result, result.identity)
+
+    def _write(self, result: ArtifactResult, identity: str) -> None:
         body = {
             "key": entry_key(self.context, result.source, identity),
             "result": {
@@ -135,7 +144,8 @@ class ResultCache:
             "record": result.record,
             "expires": self.expires.isoformat() if self.expires else None,
         }
-        data = canonical({**body, "sha256": digest_of(body)})
+        data = canonical(body)  # keys sorted: "sha256" comes last, so it can be appended
+        data = data[:-1] + b',"sha256":"' + hashlib.sha256(data).hexdigest().encode() + b'"}'
         target = self.path_for(result.source, identity)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)

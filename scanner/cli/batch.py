@@ -148,6 +148,8 @@ def batch(
             )
     finally:
         writer.close()
+        if cache is not None:
+            cache.close()
     for fmt, dest in plan:
         write_outputs([(fmt, dest)], lambda f, d=dest: render(report, f, d))  # type: ignore[misc]
     if report.errors:
