@@ -99,7 +99,7 @@ def prepare(options: BatchOptions) -> Prepared:
     worker starts, and to learn the run's context."""
     from scanner import pipeline
     from scanner.jsonfile import load_policy_data
-    from scanner.options import GateOptions, VulnOptions
+    from scanner.options import GateOptions, RegistryOptions, VulnOptions
     from scanner.stage import Stage
     from scanner.vulns.db import Database
     from scanner.vulns.snapshot import resolve_db
@@ -117,6 +117,7 @@ def prepare(options: BatchOptions) -> Prepared:
         waivers=tuple(load_waivers(waivers_file)) if waivers_file else (),
         waiver_file=waivers_file,
         vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age),
+        registry=RegistryOptions(plain_http=options.plain_http),
         settings_sources=dict(options.settings),
     )
     policy = pipeline.prepare_policy(gate_options)

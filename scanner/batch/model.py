@@ -42,6 +42,7 @@ class BatchOptions:
     budget: float | None = None
     context: tuple[tuple[str, str], ...] = ()
     settings: tuple[tuple[str, str], ...] = ()  # where each option came from (for the records)
+    plain_http: bool = False  # oci:// sources: a registry without TLS
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ MAX_POLICY_FILES = 2000
     help="Append every decision to this ledger (default: .scanner/ledger.db).",
 )
 @click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record decisions in a ledger.")
+@click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")
 @output_options(FORMATS, fail_on=False)
 @common_options
 def batch(
@@ -98,6 +100,7 @@ def batch(
     records: Path | None,
     ledger: Path | None,
     no_ledger: bool,
+    plain_http: bool,
     formats: tuple[str, ...],
     output: str | None,
 ) -> int:
@@ -120,6 +123,7 @@ def batch(
     items = collect(sources, lists)
     settings = setting_sources(click.get_current_context())
     options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
+    options = replace(options, plain_http=plain_http)
     cache = None
     if not no_cache:
         cache = ResultCache(cache_dir or default_dir(), dict(options.context), expires=_waiver_expiry(waivers))
