@@ -36,5 +36,8 @@ run_gate() { # $1 = label, $2 = path, $3 = stage
 
 run_gate model-dev "$here/model" dev
 run_gate app-prod "$here/app/requirements.txt" prod
+echo "== promotion in an OCI registry"
+bash "$here/registry_demo.sh" "$out" "$here/model" || status=$?
+echo
 echo "reports in $out/:"; ls "$out"
 exit $status

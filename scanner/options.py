@@ -21,10 +21,16 @@ DEFAULT_SECOND_OPINION_MAX_BYTES = 256 << 20
 
 @dataclass(frozen=True)
 class RegistryOptions:
-    """How an ``oci://`` source is pulled (``scanner.registry.source``)."""
+    """How a registry is reached and how much may be fetched from it (``scanner.registry``).
+    ``plain_http``: HTTP instead of HTTPS (a local registry without TLS); ``max_bytes``: the most
+    bytes of blobs one artifact may bring (``--max-artifact-size``); ``max_manifest_size``: the most
+    bytes of one manifest or index; ``timeout``: seconds to wait for the registry to connect or
+    answer (not for a whole transfer)."""
 
     plain_http: bool = False
-    max_bytes: int = 8 << 30
+    max_bytes: int = 32 << 30
+    max_manifest_size: int = 4 << 20  # what distribution itself accepts
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, ArtifactKind, Decision, ScanError
+from scanner.core import Artifact, ArtifactKind, Decision
 from scanner.files import FileEntry, FileSet
 from scanner.inventory.components import Inventory
 from scanner.options import (
@@ -42,6 +42,9 @@ from scanner.options import (
 )
 from scanner.stage import Stage, stage_ladder
 from scanner.text import clean_text
+
+if TYPE_CHECKING:
+    from scanner.registry.source import PulledArtifact
 
 __all__ = [
     "GateOptions",
@@ -62,6 +65,8 @@ __all__ = [
 ]
 
 OCI_SCHEME = "oci://"
+# A path, an ``oci://`` reference, or an artifact already pulled from a registry.
+Source = Union[str, Path, "PulledArtifact"]
 
 
 @dataclass(frozen=True)
@@ -127,13 +132,13 @@ def _policy_inputs(options: GateOptions) -> tuple[Path, Mapping[str, Any], Path 
     return policy_dir, load_policy_data(data_file, required=options.data_file is not None), data_file
 
 
-def gate(source: str | Path, options: GateOptions, *, policy: PreparedPolicy | None = None) -> Outcome:
+def gate(source: Source, options: GateOptions, *, policy: PreparedPolicy | None = None) -> Outcome:
     """Every stage: the promotion decision for one source."""
     return run(source, GATE, options, policy=policy)
 
 
 def run(
-    source: str | Path | None,
+    source: Source | None,
     stages: Stages,
     options: GateOptions,
     *,
@@ -156,7 +161,11 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
-    with _located(source, options, after_open) as (artifact, files):
+    with _located(source, options, after_open) as (artifact, files, pulled):
+        if pulled is not None and checks is None:
+            from scanner.registry.evidence_checks import registry_checks
+
+            checks = registry_checks(pulled)  # signatures attached to the digest count too
         selected = [check for check in _select(checks, stages) if check.applies_to(artifact)]
         examined: dict[str, Any] = {}
         if files is not None:
@@ -189,6 +198,10 @@ def run(
         outcome.policy_data = policy_data
         outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file)
+        if pulled is not None:
+            from scanner.registry.source import relabel_outcome
+
+            relabel_outcome(outcome, pulled)  # name files inside the artifact, not the temp tree
     return outcome
 
 
@@ -258,7 +271,7 @@ def _waiver_docs(matched: Any) -> list[dict[str, Any]]:
 def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact]:
     """The Artifact of a source (its digest taken), valid inside the ``with``: a registry
     artifact is pulled into a temporary directory that is removed afterwards."""
-    with _located(source, options, None) as (artifact, files):
+    with _located(source, options, None) as (artifact, files, _pulled):
         if files is not None and not artifact.digest:
             artifact = replace(artifact, digest=files.artifact_digest())
         yield artifact
@@ -266,22 +279,31 @@ def opened(source: str | Path | None, options: GateOptions) -> Iterator[Artifact
 
 @contextlib.contextmanager
 def _located(
-    source: str | Path | None, options: GateOptions, after_open: Callable[[FileEntry], None] | None
-) -> Iterator[tuple[Artifact, FileSet | None]]:
+    source: Source | None, options: GateOptions, after_open: Callable[[FileEntry], None] | None
+) -> Iterator[tuple[Artifact, FileSet | None, PulledArtifact | None]]:
     """The Artifact (kind known; digest empty for a local path until the run's pass over the
-    files fills it) and its FileSet (``None`` for the running environment)."""
+    files fills it), its FileSet (``None`` for the running environment) and, for a registry
+    source, the pulled artifact. ``source`` may be an artifact already pulled (``scanner promote``
+    pulls once, gates, then copies the same bytes)."""
     if isinstance(source, str) and source.startswith(OCI_SCHEME):
+        from scanner.registry.source import open_source
+
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
-            artifact = _pull(source, Path(work), options)
-            yield artifact, FileSet(artifact.path, after_open=after_open)
+            pulled = open_source(source, Path(work), options.registry)
+            artifact = _pulled_artifact(pulled, options)
+            yield artifact, FileSet(artifact.path, after_open=after_open), pulled
+        return
+    if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
+        artifact = _pulled_artifact(source, options)
+        yield artifact, FileSet(artifact.path, after_open=after_open), source
         return
     if source is None:
-        yield identify(None), None
+        yield identify(None), None, None
         return
     from scanner.artifact import detect
 
     artifact = detect(Path(source), options.kind, digest=False)
-    yield artifact, FileSet(artifact.path, after_open=after_open)
+    yield artifact, FileSet(artifact.path, after_open=after_open), None
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -297,14 +319,11 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
     return detect(Path(source), kind)
 
 
-def _pull(ref: str, workdir: Path, options: GateOptions) -> Artifact:
-    try:
-        from scanner.registry.source import open_source  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise ScanError("registry support is not available in this build", ref) from None
+def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:
+    """A pulled artifact's identity: the manifest digest in its repository (the manifest commits
+    to every file's digest, each verified while it streamed)."""
     from scanner.artifact import detect
 
-    pulled = open_source(ref, workdir, options.registry)
     local = detect(pulled.root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)

@@ -24,6 +24,9 @@ COMMANDS = {
     "report": ("scanner.cli.report:report", "Render evidence records."),
     "verify": ("scanner.cli.verify:verify", "Verify signatures and provenance offline."),
     "version": ("scanner.cli.version:version", "Tool, database and policy versions."),
+    "push": ("scanner.cli.push:push", "Store a model or other artifact in an OCI registry."),
+    "promote": ("scanner.cli.promote:promote", "Gate an artifact in a registry and promote it by digest."),
+    "status": ("scanner.cli.status:status", "Stage board of a registry repository."),
 }
 
 

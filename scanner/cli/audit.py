@@ -18,6 +18,7 @@ from scanner.cli.options import (
     setting_sources,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
 
@@ -53,6 +54,7 @@ def max_age_option(func: F) -> F:
     "--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML (ignores with expiry)."
 )
 @output_options(list(FORMATS))
+@registry_options
 @common_options
 def audit(
     source: str | None,
@@ -85,6 +87,7 @@ def audit(
     plan = plan_outputs(formats, output, list(FORMATS))
     waiver_list = tuple(load_waivers(waivers)) if waivers else ()
     options = GateOptions(
+        registry=from_context(),
         kind=ArtifactKind(kind) if kind else None,
         waivers=waiver_list,
         waiver_file=waivers,

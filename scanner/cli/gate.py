@@ -17,6 +17,7 @@ from scanner.cli.options import (
     setting_sources,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, verify_options
 from scanner.core import ArtifactKind
@@ -62,6 +63,7 @@ from scanner.report import FORMATS
 @max_age_option
 @gate_options
 @output_options(list(FORMATS), fail_on=False)
+@registry_options
 @common_options
 def gate(
     source: str,
@@ -91,6 +93,7 @@ def gate(
     ctx = click.get_current_context()
     plan = plan_outputs(formats, output, list(FORMATS))
     options = GateOptions(
+        registry=from_context(),
         stage=stage,
         policy_dir=policy,
         data_file=data,

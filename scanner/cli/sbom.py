@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, write_outputs
+from scanner.cli.registry_options import from_context, registry_options
 
 SBOM_FORMATS = ["cyclonedx-json", "cyclonedx-xml", "spdx-json"]
 INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "sbom"]
@@ -43,6 +44,7 @@ INPUT_TYPES = ["auto", "environment", "requirements", "pyproject", "lockfile", "
     is_flag=True,
     help="Environments: read every installed file and compare it with RECORD (the gate always does).",
 )
+@registry_options
 @common_options
 def sbom(
     source: str | None,
@@ -67,6 +69,7 @@ def sbom(
     ctx = click.get_current_context()
     plan = plan_outputs(formats, output, SBOM_FORMATS, default="cyclonedx-json")
     options = GateOptions(
+        registry=from_context(),
         inventory=InventoryOptions(
             input_type=input_type, verify_files=verify_files, merges=merges, author=config_author(ctx)
         ),

@@ -13,6 +13,7 @@ from scanner.cli.options import (
     setting_sources,
     write_outputs,
 )
+from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.errors import ScanError
 from scanner.report import FORMATS
@@ -36,6 +37,7 @@ from scanner.report import FORMATS
     help="Severity of a pickle import that is neither known-safe nor denied.",
 )
 @output_options(list(FORMATS))
+@registry_options
 @common_options
 def scan(
     source: str,
@@ -56,6 +58,7 @@ def scan(
         raise click.BadParameter("must be a severity", param_hint="--unknown-globals")
     plan = plan_outputs(formats, output, list(FORMATS))
     options = GateOptions(
+        registry=from_context(),
         model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
         settings_sources=setting_sources(click.get_current_context()),
     )

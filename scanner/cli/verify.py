@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cli.options import common_options, output_options, plan_outputs, write_outputs
+from scanner.cli.registry_options import from_context, registry_options
 
 if TYPE_CHECKING:
     from scanner.options import VerifyOptions
@@ -108,6 +109,7 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
 @click.option("--source-repo", help="Provenance: expected source repository.")
 @click.option("--source-ref", help="Provenance: expected source ref.")
 @output_options(FORMATS, fail_on=False)
+@registry_options
 @common_options
 def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], output: str | None, **flags: Any) -> int:
     """Verify ARTIFACT's signatures offline: Sigstore bundles, OpenSSF model signatures (for a
@@ -123,7 +125,7 @@ def verify(source: str, bundle: tuple[Path, ...], formats: tuple[str, ...], outp
     plan = plan_outputs(formats, output, FORMATS)
     # Only the options' identities and builders count (no policy data): ``verify`` answers
     # whether the signatures hold, not what the policy makes of them.
-    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}), policy_data={})
+    options = GateOptions(verify=verify_options({**flags, "bundle": bundle}), policy_data={}, registry=from_context())
     outcome = pipeline.run(source, pipeline.VERIFY, options)
     doc = _report(outcome, options.verify)
     write_outputs(plan, lambda fmt: json.dumps(doc, indent=2) + "\n" if fmt == "json" else _table(doc))
@@ -138,7 +140,10 @@ def _report(outcome: Outcome, options: VerifyOptions) -> dict[str, Any]:
     by_check = {r.check: r for r in outcome.results}
     signatures: list[dict[str, Any]] = by_check["signature"].data or []
     artifact = outcome.artifact.path
+    source_ref = outcome.artifact.source_ref or ""
     if not by_check["signature"].summary.get("bundles"):
+        if source_ref.startswith("oci://"):
+            raise ScanError("no signature found (looked at the referrers of the digest); give --bundle", source_ref)
         raise ScanError(
             "no signature found (looked for ARTIFACT.sigstore.json and ARTIFACT.sigstore, "
             "model.sig in a model directory); give --bundle",
@@ -162,7 +167,7 @@ def _report(outcome: Outcome, options: VerifyOptions) -> dict[str, Any]:
         ]
     ok = all(s["verified"] for s in signatures) and all(p["verified"] is not False for p in provenance)
     return {
-        "artifact": str(artifact),
+        "artifact": source_ref if source_ref.startswith("oci://") else str(artifact),
         "digest": outcome.artifact.digest,
         "verified": ok,
         "signatures": signatures,

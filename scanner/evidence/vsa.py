@@ -108,9 +108,11 @@ def write_vsa(
     policy_dir: Path,
     policy_data: Mapping[str, Any],
     sign_key: Path | None = None,
+    resource_uri: str | None = None,
 ) -> str:
-    """Write the signed VSA to ``output``; returns how it was signed (for the log line)."""
-    statement = build_statement(outcome, policy_dir=policy_dir, policy_data=policy_data)
+    """Write the signed VSA to ``output``; returns how it was signed (for the log line).
+    ``resource_uri`` names where the artifact lives (``oci://…@sha256:…`` for a registry)."""
+    statement = build_statement(outcome, policy_dir=policy_dir, policy_data=policy_data, resource_uri=resource_uri)
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
     if sign_key is not None:
         from scanner.verify.keyed import sign_envelope

@@ -1,0 +1,112 @@
+"""``scanner promote``: gate an artifact in a registry and, when allowed, promote it by digest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner.cli.audit import db_option, max_age_option
+from scanner.cli.options import (
+    common_options,
+    config_author,
+    output_options,
+    plan_outputs,
+    setting_sources,
+    write_outputs,
+)
+from scanner.cli.registry_options import from_context, registry_options
+from scanner.cli.verify import gate_options, verify_options
+
+FORMATS = ["table", "json"]
+
+
+@click.command()
+@click.argument("source", metavar="oci://SRC")
+@click.argument("target", metavar="oci://DST:TAG")
+@click.option(
+    "--stage",
+    required=True,
+    envvar="SCANNER_STAGE",
+    help="The stage DST stands for (the gate decides for this stage; the policy data defines the ladder).",
+)
+@click.option("--policy", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory.")
+@click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
+@click.option("--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SCANNER_LEDGER",
+    help="Append the decision (with source, target and digest) to this ledger (default: .scanner/ledger.db).",
+)
+@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision.")
+@db_option
+@max_age_option
+@gate_options
+@registry_options
+@output_options(FORMATS, fail_on=False)
+@common_options
+def promote(
+    source: str,
+    target: str,
+    stage: str,
+    policy: Path | None,
+    data: Path | None,
+    waivers: Path | None,
+    ledger: Path | None,
+    no_ledger: bool,
+    db: Path | None,
+    max_db_age: int | None,
+    formats: tuple[str, ...],
+    output: str | None,
+    **verify_flags: Any,
+) -> int:
+    """Gate SOURCE for STAGE and, when allowed, make TARGET resolve to exactly the same manifest
+    digest (blobs mounted inside a registry, streamed across registries), with the signed
+    verification summary (--sign-key, or Sigstore keyless in CI), the SBOM and the evidence record
+    attached as OCI referrers; SOURCE's own referrers are copied along to another repository.
+
+    \b
+    Exit 0 promoted (or already there), 1 denied (TARGET untouched), 2 error (TARGET's tag untouched).
+    """
+    from scanner import ui
+    from scanner.cli.render import record_renderer
+    from scanner.options import GateOptions, InventoryOptions, VulnOptions
+    from scanner.registry.promote import promote as do_promote
+    from scanner.registry.promote import summary_line
+    from scanner.registry.reference import parse_reference
+    from scanner.waivers import load_waivers
+
+    src = parse_reference(source, require="tag-or-digest")
+    dst = parse_reference(target, require="tag")
+    plan = plan_outputs(formats, output, FORMATS)
+    ctx = click.get_current_context()
+    registry = from_context()
+    options = GateOptions(
+        stage=stage,
+        policy_dir=policy,
+        data_file=data,
+        waivers=tuple(load_waivers(waivers)) if waivers else (),
+        waiver_file=waivers,
+        inventory=InventoryOptions(author=config_author(ctx)),
+        vulns=VulnOptions(db=db, max_db_age=max_db_age),
+        verify=verify_options(verify_flags),
+        registry=registry,
+        settings_sources=setting_sources(ctx),
+    )
+    result = do_promote(
+        src, dst, options, registry, sign_key=verify_flags.get("sign_key"), ledger=ledger, record_ledger=not no_ledger
+    )
+    ui.info(summary_line(result))
+
+    def render(fmt: str) -> str:
+        if fmt == "json":
+            assert result.outcome.decision is not None
+            doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
+            return json.dumps(doc, indent=2) + "\n"
+        return record_renderer(result.outcome.record)("table")
+
+    write_outputs(plan, render)
+    return 0 if result.allowed else 1

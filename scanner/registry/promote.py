@@ -1,0 +1,283 @@
+"""Promotion: gate SRC for a stage and, only when allowed, make DST resolve to the same manifest
+digest with the evidence attached.
+
+Order of work, chosen so that a denial or a failure leaves DST's tag where it was:
+1. resolve SRC's tag once, pull by digest, gate (nothing is written anywhere before the decision);
+2. denied → the ledger records it and DST is never contacted for writing;
+3. allowed → every piece of evidence (signed VSA, SBOM, record) is built and signed first, so a
+   missing key or signer fails before DST is touched;
+4. blobs are mounted (same registry: no bytes move) or streamed across registries, the manifest's
+   exact bytes are pushed by digest, SRC's referrers are copied along (another repository), the
+   evidence is attached as referrers of the digest;
+5. last, the DST tag is moved (a PUT of the same bytes under the tag) — the only write a deploy
+   sees. Tags are never deleted (in distribution that deletes the manifest and every tag on it).
+A failure at any step before 5 leaves the tag untouched: what was written is content addressed by
+digest and referenced by no stage tag.
+
+Re-running an allowed promotion is idempotent: when DST already resolves to the digest and holds a
+PASSED VSA for this stage and tag, nothing is written to the registry (the decision still goes
+to the ledger).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.errors import ScanError
+from scanner.registry import mediatypes as mt
+from scanner.registry.blobs import ensure_blob
+from scanner.registry.client import Client
+from scanner.registry.discover import kind_of
+from scanner.registry.gating import gate_pulled
+from scanner.registry.options import RegistryOptions
+from scanner.registry.reference import Reference
+from scanner.registry.referrers import attach, build_referrer, list_referrers
+from scanner.registry.source import PulledArtifact, pull_source
+from scanner.registry.vsa_reader import read_vsa
+
+if TYPE_CHECKING:
+    from scanner.options import GateOptions
+    from scanner.pipeline import Outcome
+
+Event = Callable[[str], None]
+
+
+@dataclass
+class PromotionResult:
+    allowed: bool
+    source: str
+    target: str
+    digest: str
+    outcome: Outcome
+    blobs: dict[str, int] = field(default_factory=dict)
+    referrers_copied: int = 0
+    attached: list[str] = field(default_factory=list)
+    unchanged: bool = False
+    bytes_moved: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "source": self.source,
+            "target": self.target,
+            "digest": self.digest,
+            "blobs": self.blobs,
+            "referrers_copied": self.referrers_copied,
+            "attached": self.attached,
+            "unchanged": self.unchanged,
+            "bytes_moved": self.bytes_moved,
+        }
+
+
+def actor() -> str:
+    """Who promotes: the CI actor when a CI says, else the local user."""
+    from scanner.evidence.ci import ci_context
+
+    who = ci_context(os.environ).get("actor")
+    if who:
+        return str(who)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def promote(
+    source: Reference,
+    target: Reference,
+    gate: GateOptions,
+    options: RegistryOptions,
+    *,
+    sign_key: Path | None = None,
+    ledger: Path | None = None,
+    record_ledger: bool = True,
+    on_event: Event | None = None,
+) -> PromotionResult:
+    """Gate ``source`` for the stage of ``gate`` and promote it to ``target`` when allowed."""
+    gate = replace(gate, registry=options)
+    event = on_event or (lambda _step: None)
+    if not target.tag:
+        raise ScanError(f"{target}: the target needs a tag (the stage tag to move)")
+    src = Client(source.registry, options)
+    dst = src if target.registry == source.registry else Client(target.registry, options)
+    with tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
+        pulled = pull_source(src, source, Path(work), options)
+        event("pulled")
+        outcome = gate_pulled(pulled, gate)
+        assert outcome.decision is not None and outcome.stage is not None
+        stage = outcome.stage.name
+        result = PromotionResult(outcome.decision.allow, pulled.ref, str(target), pulled.digest, outcome)
+        outcome.record["registry"] = {
+            "source": pulled.ref,
+            "target": str(target),
+            "digest": pulled.digest,
+            "stage": stage,
+            "promoted": False,
+        }
+        try:
+            if result.allowed:
+                _promote_allowed(src, dst, pulled, target, stage, sign_key, result, Path(work), event)
+                outcome.record["registry"].update(result.to_dict(), promoted=True)
+        except ScanError as exc:
+            outcome.record["registry"]["error"] = str(exc)
+            raise
+        finally:
+            if record_ledger:
+                from scanner.evidence.ledger import record_decision
+
+                record_decision(ledger, outcome.record)
+    return result
+
+
+def _promote_allowed(
+    src: Client,
+    dst: Client,
+    pulled: PulledArtifact,
+    target: Reference,
+    stage: str,
+    sign_key: Path | None,
+    result: PromotionResult,
+    work: Path,
+    event: Event,
+) -> None:
+    repo = target.repository
+    manifest = pulled.manifest
+    at_target = dst.resolve(repo, target.reference) == manifest.digest
+    if at_target and _has_vsa(dst, repo, manifest.digest, stage, target.tag):
+        result.unchanged = True
+        event("unchanged")
+        return
+    evidence = _evidence(result.outcome, pulled, target, stage, sign_key, work)
+    event("evidence-signed")
+    moved_before = dst.bytes_out
+    for desc in manifest.blobs():
+        how = ensure_blob(src, pulled.reference.repository, dst, repo, desc)
+        result.blobs[how] = result.blobs.get(how, 0) + 1
+        event(f"blob-{how}")
+    result.bytes_moved = dst.bytes_out - moved_before
+    dst.put_manifest(repo, manifest.digest, manifest)
+    event("manifest-pushed")
+    if (src.registry, pulled.reference.repository) != (dst.registry, repo):
+        result.referrers_copied = _copy_referrers(src, pulled.reference.repository, dst, repo, manifest.digest)
+        event("referrers-copied")
+    subject = manifest.descriptor()
+    for artifact_type, layers, notes, label in evidence:
+        referrer = build_referrer(dst, repo, subject, artifact_type, layers, notes)
+        attach(dst, repo, referrer)
+        result.attached.append(f"{label} {referrer.digest}")
+        event(f"attached-{label}")
+    dst.put_manifest(repo, target.reference, manifest)
+    event("tag-moved")
+
+
+def _has_vsa(client: Client, repo: str, digest: str, stage: str, tag: str | None) -> bool:
+    for desc in list_referrers(client, repo, digest):
+        if kind_of(desc) != "vsa":
+            continue
+        ann = desc.annotations
+        if ann.get(mt.ANN_STAGE) == stage and ann.get("dev.scanner.tag") == tag and ann.get(mt.ANN_RESULT) == "PASSED":
+            return True
+    return False
+
+
+def _copy_referrers(src: Client, src_repo: str, dst: Client, dst_repo: str, digest: str) -> int:
+    """Signatures, provenance and earlier evidence attached to the digest in SRC, copied to DST
+    by their exact bytes and listed for the same digest there; also cosign's older
+    ``sha256-<hex>.sig``/``.att``/``.sbom`` tags (copied when DST has none of that name)."""
+    copied = 0
+    prefix = digest.replace(":", "-", 1)
+    for tag in src.tags(src_repo):
+        if tag.startswith(prefix + ".") and tag.rsplit(".", 1)[1] in ("sig", "att", "sbom"):
+            if dst.resolve(dst_repo, tag) is not None:
+                continue
+            legacy = src.get_manifest(src_repo, tag)
+            if legacy.is_index:
+                continue
+            for blob in legacy.blobs():
+                ensure_blob(src, src_repo, dst, dst_repo, blob)
+            dst.put_manifest(dst_repo, tag, legacy)
+            copied += 1
+    for desc in list_referrers(src, src_repo, digest):
+        referrer = src.get_manifest(src_repo, desc.digest)
+        if referrer.subject is None or referrer.subject.digest != digest or referrer.is_index:
+            continue
+        for blob in referrer.blobs():
+            ensure_blob(src, src_repo, dst, dst_repo, blob)
+        attach(dst, dst_repo, referrer)
+        copied += 1
+    return copied
+
+
+def _evidence(
+    outcome: Outcome,
+    pulled: PulledArtifact,
+    target: Reference,
+    stage: str,
+    sign_key: Path | None,
+    work: Path,
+) -> list[tuple[str, list[tuple[bytes, str]], dict[str, str], str]]:
+    """(artifactType, [(bytes, media type)], annotations, label) for the VSA, SBOM and record."""
+    from scanner.evidence.vsa import PREDICATE_TYPE, write_vsa
+
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pinned = str(target.at(pulled.digest))
+    vsa_path = work / "vsa.json"
+    vsa_outcome = replace(outcome, artifact=replace(outcome.artifact, name=target.name))
+    write_vsa(
+        vsa_outcome,
+        vsa_path,
+        policy_dir=outcome.policy_dir or Path("."),
+        policy_data=outcome.policy_data,
+        sign_key=sign_key,
+        resource_uri=pinned,
+    )
+    vsa = vsa_path.read_bytes()
+    parsed = read_vsa(vsa)
+    is_bundle = parsed.container == "bundle"
+    common = {mt.ANN_CREATED: now, mt.ANN_STAGE: stage, "dev.scanner.tag": target.tag or ""}
+    vsa_annotations = {
+        **common,
+        mt.ANN_PREDICATE: PREDICATE_TYPE,
+        mt.ANN_RESULT: parsed.result,
+        mt.ANN_ACTOR: actor(),
+        mt.ANN_SIGNER: parsed.signer,
+        mt.ANN_SOURCE_REF: pulled.ref,
+    }
+    evidence: list[tuple[str, list[tuple[bytes, str]], dict[str, str], str]] = [
+        (
+            mt.SIGSTORE_BUNDLE if is_bundle else mt.IN_TOTO,
+            [(vsa, mt.SIGSTORE_BUNDLE if is_bundle else mt.DSSE_ENVELOPE)],
+            vsa_annotations,
+            "vsa",
+        )
+    ]
+    sbom = outcome.record.get("sbom")
+    if sbom:
+        data = json.dumps(sbom, sort_keys=True, separators=(",", ":")).encode()
+        evidence.append((mt.CYCLONEDX, [(data, mt.CYCLONEDX)], dict(common), "sbom"))
+    from scanner.evidence.ledger import canonical
+
+    record = canonical(
+        {**outcome.record, "registry": {"source": pulled.ref, "target": pinned, "digest": pulled.digest}}
+    )
+    evidence.append((mt.EVIDENCE_RECORD, [(record.encode(), mt.EVIDENCE_RECORD)], dict(common), "record"))
+    return evidence
+
+
+def summary_line(result: PromotionResult) -> str:
+    if not result.allowed:
+        return f"promotion of {result.source} to {result.target} DENIED: target untouched"
+    if result.unchanged:
+        return f"{result.target} already at {result.digest} with a PASSED summary for this stage: nothing to do"
+    blobs = ", ".join(f"{n} {how}" for how, n in sorted(result.blobs.items()))
+    return (
+        f"promoted {result.source} to {result.target}@{result.digest} (blobs: {blobs}; attached {len(result.attached)})"
+    )

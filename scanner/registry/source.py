@@ -1,0 +1,125 @@
+"""An ``oci://`` source for the pipeline: resolve once, pull into a private directory, discover
+what is attached.
+
+``open_source(ref, workdir, options)`` is the whole contract: the tag is resolved to a digest once
+and everything after uses the digest; the files land under ``workdir`` (the caller owns and removes
+it) in a fresh ``0700`` directory; the identity of what is judged is the manifest digest in its
+repository (``PulledArtifact.ref``), which commits to every file's digest.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.registry.blobs import Budget
+from scanner.registry.client import Client
+from scanner.registry.discover import Attached, discover
+from scanner.registry.manifest import Manifest
+from scanner.registry.options import RegistryOptions
+from scanner.registry.pull import PulledFile, artifact_format, model_name, pull_tree
+from scanner.registry.reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    from scanner.pipeline import Outcome
+
+
+@dataclass(frozen=True)
+class PulledArtifact:
+    """``root``: the rebuilt tree (the single file itself when the artifact is one top-level file).
+    ``repository``: ``registry/repo``. ``digest``: the manifest digest. ``ref``: ``oci://…@digest``.
+    ``signatures``/``attestations``: Sigstore bundles and in-toto/DSSE documents attached to the
+    digest, fetched as files (outside ``root``); ``summaries``: verification summaries (VSAs) of
+    earlier promotions. ``manifest_file``: the manifest's exact bytes, the
+    file a signature over the digest signs."""
+
+    root: Path
+    repository: str
+    digest: str
+    ref: str
+    reference: Reference
+    manifest: Manifest
+    format: str
+    name: str
+    files: tuple[PulledFile, ...]
+    manifest_file: Path
+    signatures: tuple[Path, ...] = ()
+    attestations: tuple[Path, ...] = ()
+    summaries: tuple[Path, ...] = ()
+    attached: tuple[Attached, ...] = field(default_factory=tuple)
+    bytes_fetched: int = 0
+
+
+def open_source(ref: str, workdir: Path, options: RegistryOptions) -> PulledArtifact:
+    """Pull ``ref`` (``oci://REGISTRY/REPO:TAG`` or ``@sha256:…``) into ``workdir``."""
+    reference = parse_reference(ref, require="tag-or-digest")
+    client = Client(reference.registry, options)
+    return pull_source(client, reference, workdir, options)
+
+
+def pull_source(client: Client, reference: Reference, workdir: Path, options: RegistryOptions) -> PulledArtifact:
+    """``open_source`` with a client the caller keeps (promotion reuses its session)."""
+    manifest = client.get_manifest(reference.repository, reference.reference)
+    pinned = reference.at(manifest.digest)
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="oci-", dir=workdir))  # mode 0700
+    tree = base / "tree"
+    tree.mkdir(mode=0o700)
+    budget = Budget(options.max_bytes)
+    budget.charge(manifest.size, str(pinned))
+    files, config = pull_tree(client, reference.repository, manifest, tree, budget)
+    manifest_file = base / "manifest.json"
+    manifest_file.write_bytes(manifest.raw)
+    attached = discover(client, reference.repository, manifest.digest, base / "attached", budget)
+    root = files[0].path if len(files) == 1 and "/" not in files[0].rel else tree
+    return PulledArtifact(
+        root=root,
+        repository=pinned.name,
+        digest=manifest.digest,
+        ref=str(pinned),
+        reference=pinned,
+        manifest=manifest,
+        format=artifact_format(manifest),
+        name=model_name(manifest, config) or reference.repository.rsplit("/", 1)[-1],
+        files=tuple(files),
+        manifest_file=manifest_file,
+        signatures=tuple(p for a in attached if a.kind == "signature" for p in a.files),
+        attestations=tuple(p for a in attached if a.kind == "attestation" for p in a.files),
+        summaries=tuple(p for a in attached if a.kind == "vsa" for p in a.files),
+        attached=tuple(attached),
+        bytes_fetched=budget.used,
+    )
+
+
+def relabel_outcome(outcome: Outcome, pulled: PulledArtifact) -> None:
+    """Paths under the private temporary tree named as files inside the artifact (``TREE/a/b`` →
+    ``a/b``, ``TREE`` itself → the pinned reference) in the record, the policy input and the
+    decision's messages. The tree's path is random, so nothing else can contain it."""
+    tree = str(pulled.root.parent if pulled.root.is_file() else pulled.root)
+    outcome.record = relabel(outcome.record, tree, pulled.ref)
+    outcome.policy_input = relabel(outcome.policy_input, tree, pulled.ref)
+    if outcome.decision is not None:
+        decision = outcome.decision
+        outcome.decision = replace(
+            decision,
+            deny=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.deny),
+            warn=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.warn),
+        )
+    artifact = outcome.record.get("artifact")
+    if isinstance(artifact, dict):
+        artifact["path"] = pulled.ref
+        artifact["source"] = {"ref": pulled.ref, "format": pulled.format, "model": pulled.name}
+
+
+def relabel(value: Any, tree: str, ref: str) -> Any:
+    if isinstance(value, str):
+        if tree not in value:
+            return value
+        return value.replace(tree + "/", "").replace(tree, ref)
+    if isinstance(value, dict):
+        return {k: relabel(v, tree, ref) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relabel(v, tree, ref) for v in value]
+    return value

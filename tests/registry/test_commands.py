@@ -1,0 +1,90 @@
+"""Every command reads an ``oci://`` source through the same pipeline as a path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.registry.helpers import malicious_model, model_dir
+
+
+def test_gate_scan_sbom_audit_read_from_the_registry(cli, registry, repo, tmp_path: Path) -> None:
+    pinned = cli("push", model_dir(tmp_path), registry.ref(repo, "v1"), "--plain-http").out.strip()
+    digest = pinned.rsplit("@", 1)[1]
+    r = cli("gate", registry.ref(repo, "v1"), "--stage", "dev", "--plain-http", "-f", "json", "--no-ledger")
+    assert r.code == 0, r.err
+    record = json.loads(r.out)
+    assert record["artifact"]["digest"] == digest
+    assert record["artifact"]["path"] == f"oci://{registry.host}/{repo}@{digest}"
+    assert {f["path"] for f in record["artifact"]["files"]} >= {"model.safetensors", "tokenizer/vocab.txt"}
+
+    r = cli("sbom", registry.ref(repo, "v1"), "--plain-http", "-f", "cyclonedx-json")
+    assert r.code == 0, r.err
+    bom = json.loads(r.out)
+    assert any(c.get("type") == "machine-learning-model" for c in bom["components"] + [bom["metadata"]["component"]])
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("requests==2.31.0\n")
+    cli("push", requirements, registry.ref(repo + "-app", "v1"), "--plain-http")
+    r = cli("audit", registry.ref(repo + "-app", "v1"), "--plain-http", "-f", "json", "--fail-on", "none")
+    assert r.code == 0, r.err
+
+
+def test_scan_finds_the_pickle_inside_a_registry_artifact(cli, registry, repo, tmp_path: Path) -> None:
+    cli("push", malicious_model(tmp_path), registry.ref(repo, "v1"), "--plain-http")
+    r = cli("scan", registry.ref(repo, "v1"), "--plain-http", "-f", "json")
+    assert r.code == 1
+    assert "MODEL-PICKLE-GLOBAL" in r.out and "model.pkl" in r.out
+    assert "/tmp/" not in r.out  # files are named inside the artifact
+
+
+def test_without_plain_http_a_plain_registry_is_a_clear_error(cli, registry, repo) -> None:
+    r = cli("gate", registry.ref(repo, "v1"), "--stage", "dev", "--no-ledger")
+    assert r.code == 2 and "use --plain-http" in r.err
+
+
+def test_verify_checks_the_signatures_attached_to_the_digest(cli, registry, repo, tmp_path: Path, sign_key) -> None:
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.client import Client
+    from scanner.registry.manifest import build_index, tag_for
+    from tests.registry.helpers import PLAIN, raw_manifest, signed_bundle
+
+    pinned = cli("push", model_dir(tmp_path), registry.ref(repo, "v1"), "--plain-http").out.strip()
+    digest = pinned.rsplit("@", 1)[1]
+    r = cli("verify", registry.ref(repo, "v1"), "--plain-http", "--key", sign_key[1])
+    assert (
+        r.code == 2 and f"oci://{registry.host}/{repo}@{digest}: no signature found (looked at the referrers" in r.err
+    )
+
+    client = Client(registry.host, PLAIN)
+    subject = client.get_manifest(repo, digest).descriptor()
+    good = signed_bundle(sign_key[0], digest, f"{registry.host}/{repo}")
+    sig = raw_manifest(client, repo, "sig", [(good, mt.SIGSTORE_BUNDLE, {})], artifact_type=mt.SIGSTORE_BUNDLE,
+                       subject=subject)  # fmt: skip
+    client.put_manifest(repo, tag_for(digest), build_index([sig.descriptor()]))
+    r = cli("verify", registry.ref(repo, "v1"), "--plain-http", "--key", sign_key[1], "-f", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["verified"] and doc["artifact"] == f"oci://{registry.host}/{repo}@{digest}"
+    assert doc["signatures"][0]["bundle"].startswith(f"oci://{registry.host}/{repo}@{digest} referrer ")
+
+
+def test_pickle_inside_a_kitops_layer_is_found(cli, registry, repo, tmp_path: Path) -> None:
+    """ModelKit layers stay tarballs on disk; the model check reads inside them by content."""
+    import pickle
+
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.client import Client
+    from tests.registry.helpers import PLAIN, System, raw_manifest, tar_bytes
+
+    layer = tar_bytes({"model/weights.pkl": pickle.dumps(System(), protocol=4)}, gzip=True)
+    raw_manifest(
+        Client(registry.host, PLAIN),
+        repo,
+        "kit",
+        [(layer, "application/vnd.kitops.modelkit.model.v1.tar+gzip", {})],
+        config=(b'{"manifestVersion": "1.0"}', mt.KITOPS_CONFIG),
+    )
+    r = cli("scan", registry.ref(repo, "kit"), "--plain-http", "-f", "json")
+    assert r.code == 1, r.err
+    assert "MODEL-PICKLE-GLOBAL" in r.out and "model/weights.pkl" in r.out
