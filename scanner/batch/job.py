@@ -120,7 +120,12 @@ def prepare(options: BatchOptions) -> Prepared:
         registry=RegistryOptions(plain_http=options.plain_http),
         settings_sources=dict(options.settings),
     )
-    policy = pipeline.prepare_policy(gate_options)
+    try:
+        policy = pipeline.prepare_policy(gate_options)
+    except ScanError as exc:  # name the user's policy directory, not this private copy of it
+        if exc.path and exc.path.startswith(str(policy_dir)):
+            exc.path = options.policy.policy_path + exc.path[len(str(policy_dir)) :]
+        raise
     database = Database(db_path)
     context = context_of(options, db_snapshot(database.info), stage.name)
     mismatch = None
@@ -128,6 +133,23 @@ def prepare(options: BatchOptions) -> Prepared:
         differs = sorted(k for k, v in dict(options.context).items() if context.get(k) != v)
         mismatch = f"this worker's {', '.join(differs)} differ from the driver's: it would not give the same verdicts"
     return Prepared(options, gate_options, policy, context, database, mismatch)
+
+
+def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
+    """The run's stage (its name on the policy's ladder) and context, as the driver sees them,
+    without compiling anything: a run answered from the cache needs no more. (The driver
+    ``prepare``s before it sends any artifact to a worker.) Builds the default database if it
+    is missing, so that workers starting later find it."""
+    from scanner.jsonfile import load_policy_data
+    from scanner.stage import Stage
+    from scanner.vulns.db import open_info
+    from scanner.vulns.snapshot import resolve_db
+
+    _, data_file, _ = materialise(options.policy)
+    data = load_policy_data(data_file, required=True) if data_file else {}
+    stage = Stage.parse(options.stage, data)
+    info = open_info(resolve_db(Path(options.db) if options.db else None))
+    return stage.name, context_of(options, db_snapshot(info), stage.name)
 
 
 _STATES: dict[tuple[str, int], Prepared] = {}

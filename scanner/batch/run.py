@@ -70,7 +70,10 @@ def run_batch(
     known: frozenset[str] = frozenset(),
     on_result: Callable[[ArtifactResult], Any] = lambda _: None,
     warn: Callable[[str], Any] = lambda _: None,
+    before_work: Callable[[], Any] = lambda: None,
 ) -> BatchReport:
+    """``before_work`` runs once, before the first artifact goes to the executor (not at all
+    when the cache answered for every one)."""
     start = time.perf_counter()
     done: dict[int, ArtifactResult] = {}
     interrupted = False
@@ -85,6 +88,8 @@ def run_batch(
         tasks = [Task(index, source) for index, source in enumerate(sources)]
         if cache is not None and executor.shares_filesystem and known:
             tasks = _answer_hits_here(tasks, options, cache, known, finish, warn)
+        if tasks:
+            before_work()
         for task in tasks:
             executor.submit(task)
         for task, outcome in executor.completed():

@@ -148,7 +148,15 @@ def batch(
                 advance()
 
             report = run_batch(
-                items, options, executor, cache=cache, writer=writer, known=known, on_result=on_result, warn=ui.warn
+                items,
+                options,
+                executor,
+                cache=cache,
+                writer=writer,
+                known=known,
+                on_result=on_result,
+                warn=ui.warn,
+                before_work=lambda: _validate(options),
             )
     finally:
         writer.close()
@@ -173,8 +181,7 @@ def build_options(
     budget: float | None,
     settings: dict[str, str] | None = None,
 ) -> Any:
-    """Read the policy, data and waivers once, prepare once here (a policy that does not compile
-    fails before any worker starts) and fix the run's context."""
+    """Read the policy, data and waivers once and fix the run's stage and context."""
     from dataclasses import replace
 
     from scanner.batch import job
@@ -213,9 +220,16 @@ def build_options(
         budget=budget,
         settings=tuple(sorted((settings or {}).items())),
     )
-    prepared = job.prepare(options)
-    prepared.database.close()
-    return replace(options, stage=prepared.gate_options.stage.name, context=tuple(sorted(prepared.context.items())))
+    stage_name, context = job.driver_context(options)
+    return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
+
+
+def _validate(options: Any) -> None:
+    """Compile the policies here before any artifact goes to a worker: a policy that does not
+    compile stops the run (exit 2) instead of failing on every worker."""
+    from scanner.batch import job
+
+    job.prepare(options).database.close()
 
 
 def make_executor(scheduler: str | None, workers: int | None, options: Any, known: frozenset[str]) -> Any:

@@ -108,6 +108,16 @@ def batch_process(*args: str | Path, **kwargs) -> subprocess.Popen[str]:
 
 
 @pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real OCI registry (docker-registry on 127.0.0.1; skipped where it is not installed)."""
+    from tests.registry.conftest import launch
+
+    reg = launch(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.kill()
+
+
+@pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[str]:
     """A real scheduler and two worker processes on 127.0.0.1 (one thread each). A worker that
     dies is restarted by its nanny; a task is retried once after a death (allowed-failures 1)."""

@@ -16,8 +16,9 @@ def _verdicts(doc: dict) -> list[tuple]:
     return [(x["source"], x["digest"], x["allow"], tuple(d["rule"] for d in x["deny"])) for x in doc["results"]]
 
 
-def test_dask_cluster(cli, estate, dask_cluster: str, tmp_path: Path) -> None:
+def test_dask_cluster(cli, estate, dask_cluster: str, registry, tmp_path: Path) -> None:
     _same_verdicts_locally_and_on_dask_then_cache_hits(cli, estate, dask_cluster, tmp_path / "a")
+    _oci_sources_pulled_by_the_workers(cli, registry, dask_cluster, tmp_path / "d")
     _time_budget_on_dask(cli, dask_cluster, tmp_path / "b")
     _worker_death_on_dask(dask_cluster, tmp_path / "c")
 
@@ -42,6 +43,19 @@ def _same_verdicts_locally_and_on_dask_then_cache_hits(cli, estate, dask_cluster
 
     with Ledger(ledger, create=False) as led:  # the driver alone appended, in one chain
         assert led.verify().ok and len(led.entries()) == 6
+
+
+def _oci_sources_pulled_by_the_workers(cli, registry, dask_cluster: str, tmp_path: Path) -> None:
+    """Registry artifacts need no filesystem shared with the driver: each worker pulls its own."""
+    from tests.batch.test_oci import pushed
+
+    refs = pushed(cli, registry, tmp_path)
+    args = ["--plain-http", "--no-cache", "--no-ledger", "-f", "json"]
+    local = json.loads(cli("batch", refs["clean"], refs["evil"], "--workers", "1", *args).out)
+    on_dask = cli("batch", refs["clean"], refs["evil"], "--scheduler", dask_cluster, *args)
+    assert on_dask.code == 1, on_dask.err
+    assert _verdicts(json.loads(on_dask.out)) == _verdicts(local)
+    assert [x["allow"] for x in local["results"]] == [True, False]
 
 
 def _time_budget_on_dask(cli, dask_cluster: str, tmp_path: Path) -> None:

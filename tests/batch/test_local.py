@@ -168,3 +168,12 @@ def test_a_worker_with_other_inputs_judges_nothing(estate) -> None:
     from scanner import ui
 
     ui.configure(quiet=False, no_color=False, debug=False)  # run_task quietened this process
+
+
+def test_a_policy_that_does_not_compile_stops_the_run_naming_the_file(cli, estate, tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "gate.rego").write_text("package scanner.gate\nallow := true if {\n")
+    r = cli("batch", estate["clean-a"], "--policy", policy, "--no-cache", "--no-ledger", "-f", "json")
+    assert r.code == 2 and r.out == ""
+    assert f"{policy / 'gate.rego'}:" in r.err and "does not compile" in r.err
