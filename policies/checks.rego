@@ -18,7 +18,7 @@ violation contains {
 	checks[name].complete == false
 }
 
-dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-"]
+dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-", "ATTESTATION-"]
 
 dedicated(rule) if {
 	some p in dedicated_prefixes

@@ -341,3 +341,12 @@ test_unconfigured_stage_is_denied if {
 	"config" in rules
 	not gate.allow with input.promotion.to as "qa"
 }
+
+# --- identity regexps are anchored, as in the verifier ---------------------------------------
+
+test_identity_regexp_matches_the_whole_identity if {
+	allowed := {"identity_regexp": `alice@example\.com`, "issuer": "https://issuer"}
+	gate.identity_allowed({"identity": "alice@example.com", "issuer": "https://issuer"}, allowed)
+	not gate.identity_allowed({"identity": "evil-alice@example.com.evil.net", "issuer": "https://issuer"}, allowed)
+	not gate.identity_allowed({"identity": "xalice@example.com", "issuer": "https://issuer"}, allowed)
+}

@@ -14,7 +14,8 @@ identity_allowed(sig, allowed) if {
 identity_allowed(sig, allowed) if {
 	is_string(allowed.identity_regexp)
 	is_string(sig.identity)
-	regex.match(allowed.identity_regexp, sig.identity)
+	# anchored, as in the verifier: the regexp must match the whole identity, not a part of it
+	regex.match(concat("", ["^(?:", allowed.identity_regexp, ")$"]), sig.identity)
 	issuer_allowed(sig, allowed)
 }
 

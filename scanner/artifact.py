@@ -74,6 +74,7 @@ def detect(
     path = normalise(path)
     if not path.exists() and not path.is_symlink():
         raise ScanError("no such file or directory", path)
+    _regular_or_directory(path)
     try:
         if kind is None:
             kind = _detect_kind(path)
@@ -84,6 +85,21 @@ def detect(
         raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
     name = path.resolve().name or str(path)
     return Artifact(path=path, kind=kind, name=name, digest=digest_text, source_ref=source_ref or str(path))
+
+
+def _regular_or_directory(path: Path) -> None:
+    """A FIFO named on the command line would block every reader forever, a device stream
+    without end: only a regular file or a directory (a link to one is followed) is an artifact."""
+    import stat
+
+    from scanner.safeio import describe_mode
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ScanError(exc.strerror or str(exc), path) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ScanError(f"is a {describe_mode(mode)}, not a regular file or directory: not read", path)
 
 
 def _detect_kind(path: Path) -> ArtifactKind:

@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner.core import ArtifactKind, Severity
 from scanner.stage import Stage
+from scanner.verify.attestation import AttestationOptions
 from scanner.waivers import Waiver
 
 DEFAULT_SECOND_OPINION_MAX_BYTES = 256 << 20
@@ -109,5 +110,6 @@ class GateOptions:
     vulns: VulnOptions = field(default_factory=VulnOptions)
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     registry: RegistryOptions = field(default_factory=RegistryOptions)
+    attestations: AttestationOptions = field(default_factory=AttestationOptions)
     settings_sources: Mapping[str, str] = field(default_factory=dict)
     now: dt.datetime | None = None

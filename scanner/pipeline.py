@@ -166,6 +166,12 @@ def run(
             from scanner.registry.evidence_checks import registry_checks
 
             checks = registry_checks(pulled)  # signatures attached to the digest count too
+        if pulled is not None and stages.decide:
+            from scanner.evidence.quality import attached_documents
+
+            attached = attached_documents(pulled)  # attestations attached to the digest count too
+            given = options.attestations
+            options = replace(options, attestations=replace(given, documents=given.documents + attached))
         selected = [check for check in _select(checks, stages) if check.applies_to(artifact)]
         examined: dict[str, Any] = {}
         if files is not None:
@@ -223,15 +229,23 @@ def _decide_and_record(
     assert options.now is not None
     artifact, inventory, results, stage = outcome.artifact, outcome.inventory, outcome.results, outcome.stage
     assert stage is not None
+    quality = _quality(outcome, options) if stages.decide else None
+    if quality is not None:
+        results.append(quality.result)  # attestations that did not count are findings, waivable
     matched = match_waivers(results, options.waivers, options.now)
     evidence: dict[str, Any] = {}
     if stages.inventory and stages.command in ("gate", "sbom"):
         from scanner.inventory.cyclonedx import to_cyclonedx_dict
 
         evidence["sbom"] = to_cyclonedx_dict(inventory, artifact)
+    extra: dict[str, Any] = {}
     if stages.decide:
-        assert policy is not None
-        outcome.policy_input = clean_text(build_input(artifact, stage, inventory, results, matched, now=options.now))
+        assert policy is not None and quality is not None
+        extra["quality"] = quality.record(str(stage), outcome.policy_data)
+        sections = quality.policy_sections()  # attestations, metrics, baseline
+        outcome.policy_input = clean_text(
+            build_input(artifact, stage, inventory, results, matched, now=options.now, evidence=sections)
+        )
         outcome.decision = policy.engine.evaluate(outcome.policy_input)
     waiver_docs = outcome.policy_input["waivers"] if outcome.policy_input else _waiver_docs(matched)
     outcome.record = clean_text(
@@ -249,10 +263,22 @@ def _decide_and_record(
             data_file=data_file if stages.decide else None,
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
+            extra=extra,
+            components=outcome.policy_input["sbom"]["components"] if outcome.policy_input else None,
             files=outcome.files,
             **evidence,
         )
     )
+
+
+def _quality(outcome: Outcome, options: GateOptions) -> Any:
+    """Attestations, metrics and the baseline (``scanner.evidence.quality``) for the decision."""
+    from scanner.evidence.quality import gather
+    from scanner.verify.api import Options as VerifyApiOptions
+
+    verify = VerifyApiOptions.from_options(options.verify, outcome.policy_data)
+    stage = str(outcome.stage)
+    return gather(outcome.artifact, outcome.inventory, stage, options.attestations, verify, outcome.files)
 
 
 def _waiver_docs(matched: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""YAML from untrusted files, bounded: size, nesting depth, and no anchors or aliases.
+"""YAML from untrusted files, bounded: size, nesting depth, no anchors or aliases, no duplicate keys.
 
 PyYAML's C loader can crash the process on deep nesting and alias chains can exhaust memory on
 a tiny file, so this uses the pure-Python SafeLoader with anchors refused and depth capped.
@@ -30,6 +30,23 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # a key given twice: YAML says it is an error, PyYAML keeps the last one silently
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {str(key)[:80]!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load(text: str | bytes, source: str, max_bytes: int = MAX_BYTES) -> Any:

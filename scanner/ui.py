@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from scanner.textsafe import terminal  # messages carry file names and artifact text
+
 _state = {"quiet": False, "color": True, "debug": False}
 
 
@@ -32,15 +34,15 @@ def debug_enabled() -> bool:
 
 def info(message: str) -> None:
     if not _state["quiet"]:
-        print(message, file=sys.stderr)
+        print(terminal(message), file=sys.stderr)
 
 
 def warn(message: str) -> None:
-    print(f"scanner: warning: {message}", file=sys.stderr)
+    print(f"scanner: warning: {terminal(message)}", file=sys.stderr)
 
 
 def error(message: str) -> None:
-    print(f"scanner: error: {message}", file=sys.stderr)
+    print(f"scanner: error: {terminal(message)}", file=sys.stderr)
 
 
 class _NullProgress:

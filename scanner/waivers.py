@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.core import Finding
+from scanner.core import Finding, Severity
 from scanner.errors import ScanError
 
 SELECTOR_KEYS = ("rule", "finding", "purl", "path")
@@ -42,10 +42,29 @@ class Waiver:
     owner: str
     expires: dt.date
     approved_by: str | None = None
+    until: dt.datetime | None = None  # an expiry given as a time (with its zone): that instant
+    source: str = ""  # the waivers file
 
-    def expired(self, today: dt.date) -> bool:
-        """A waiver is valid through its expiry day and expired after it."""
-        return today > self.expires
+    @property
+    def ends(self) -> dt.datetime:
+        """The first instant (UTC) the waiver no longer applies: the given time, or the end of
+        the expiry day (UTC) when only a date was given."""
+        if self.until is not None:
+            return self.until
+        return dt.datetime.combine(self.expires + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+
+    def expired(self, now: dt.date | dt.datetime) -> bool:
+        """A waiver is valid through its expiry day (or up to its expiry time) and expired after."""
+        if not isinstance(now, dt.datetime):
+            now = dt.datetime.combine(now, dt.time(), tzinfo=dt.timezone.utc)
+        elif now.tzinfo is None:
+            now = now.replace(tzinfo=dt.timezone.utc)
+        return now >= self.ends
+
+    @property
+    def catch_all(self) -> bool:
+        """Every selector key is a bare wildcard (``*``): it matches any finding."""
+        return all(_WILDCARD.fullmatch(v.strip()) for v in self.selector.values())
 
     def matches(self, finding: Finding) -> bool:
         return _Selector.of(self).matches(finding)
@@ -57,8 +76,12 @@ class Waiver:
             "reason": self.reason,
             "owner": self.owner,
             "approved_by": self.approved_by,
-            "expires": self.expires.isoformat(),
+            "expires": self.expires_text,
         }
+
+    @property
+    def expires_text(self) -> str:
+        return self.until.isoformat().replace("+00:00", "Z") if self.until else self.expires.isoformat()
 
 
 @dataclass
@@ -73,7 +96,9 @@ class WaiverOutcome:
     used: dict[str, list[int]] = field(default_factory=dict)
 
 
-def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver], today: dt.date) -> WaiverOutcome:
+def apply_waivers(
+    findings: Sequence[Finding], waivers: Sequence[Waiver], today: dt.date | dt.datetime
+) -> WaiverOutcome:
     """Annotate every finding with the first active waiver (in file order) that covers it.
 
     Waivers are indexed by the literal part of their selector (rule id, vulnerability id, package
@@ -86,8 +111,14 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver], today:
     for i, f in enumerate(findings):
         d = f.to_dict()
         match = index.first_match(f)
+        if match is not None and match.catch_all and f.severity >= Severity.CRITICAL:
+            raise ScanError(
+                f"waiver {match.id}: a catch-all selector ({_shown(match.selector)}) cannot waive the critical "
+                f"finding {f.id} on {f.subject}; name the rule and the file or package it accepts",
+                match.source or None,
+            )
         d["waived"] = (
-            {"id": match.id, "reason": match.reason, "owner": match.owner, "expires": match.expires.isoformat()}
+            {"id": match.id, "reason": match.reason, "owner": match.owner, "expires": match.expires_text}
             if match
             else None
         )
@@ -99,6 +130,11 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver], today:
 
 
 _GLOB = re.compile(r"[*?\[]")
+_WILDCARD = re.compile(r"[*?/]*|pkg:[*?]*(/[*?]*)?")
+
+
+def _shown(selector: dict[str, str]) -> str:
+    return ", ".join(f"{k}: {v!r}" for k, v in selector.items())
 
 
 def _is_glob(pattern: str) -> bool:
@@ -208,13 +244,14 @@ class _WaiverIndex:
 
 def load_waivers(path: Path) -> list[Waiver]:
     from scanner import safeyaml
+    from scanner.safeio import read_bounded
 
+    if not path.exists():
+        raise ScanError("waivers file not found", path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScanError("waivers file not found", path) from None
-    except OSError as exc:
-        raise ScanError(f"cannot read waivers file: {exc.strerror}", path) from None
+        raw = read_bounded(path, safeyaml.MAX_BYTES, what="waivers file", follow=True)  # never a FIFO
+    except ScanError as exc:
+        raise ScanError(f"cannot read waivers file: {exc.message}", path) from None
     doc = safeyaml.load(raw, str(path))
     if doc is None:
         return []
@@ -247,6 +284,7 @@ def parse_waivers(entries: Iterable[Any], source: str) -> list[Waiver]:
                 f"waiver {wid}: unknown selector key(s) {', '.join(unknown)} (known: {', '.join(SELECTOR_KEYS)})",
                 source,
             )
+        expires, until = _expiry(entry["expires"], wid, source)
         waivers.append(
             Waiver(
                 id=wid,
@@ -254,18 +292,53 @@ def parse_waivers(entries: Iterable[Any], source: str) -> list[Waiver]:
                 reason=str(entry["reason"]),
                 owner=str(entry["owner"]),
                 approved_by=str(entry["approved_by"]) if entry.get("approved_by") else None,
-                expires=_date(entry["expires"], wid, source),
+                expires=expires,
+                until=until,
+                source=source,
             )
         )
     return waivers
 
 
-def _date(value: Any, wid: str, source: str) -> dt.date:
+def _expiry(value: Any, wid: str, source: str) -> tuple[dt.date, dt.datetime | None]:
+    """(expiry day, exact instant in UTC or None): a date is valid through that day (UTC); a time
+    keeps its zone (``2026-12-31T18:00:00+05:30``), a time without one is UTC."""
+    when: dt.datetime | None = None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ScanError(f"waiver {wid}: expires must be a date (YYYY-MM-DD), got {value!r}", source) from None
+        when = value
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        text = str(value).strip()
+        try:
+            if "T" in text or " " in text:
+                when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ScanError(
+                f"waiver {wid}: expires must be a date (YYYY-MM-DD) or a time "
+                f"(YYYY-MM-DDTHH:MM:SS+HH:MM), got {value!r}",
+                source,
+            ) from None
+    if when is not None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        try:
+            when = when.astimezone(dt.timezone.utc)
+        except OverflowError:
+            when = None
+            day = dt.date.max
+        else:
+            day = when.date()
+    if day >= LATEST_EXPIRY:
+        raise ScanError(
+            f"waiver {wid}: expires {day.isoformat()} is not an expiry (on or after {LATEST_EXPIRY.isoformat()}); "
+            "a waiver must end: give a real date",
+            source,
+        )
+    return day, when
+
+
+# A waiver that never ends is not a waiver; the last day a calendar can add one day to is far off.
+LATEST_EXPIRY = dt.date(9999, 1, 1)

@@ -13,6 +13,8 @@ def _model_dir(tmp_path: Path) -> Path:
     d = tmp_path / "model"
     d.mkdir(exist_ok=True)
     (d / "config.json").write_text('{"model_type": "bert"}')
+    header = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    (d / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
     return d
 
 

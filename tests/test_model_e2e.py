@@ -90,9 +90,13 @@ def test_unsafe_model_is_denied_at_every_stage(cli, zoo: Path) -> None:
 def test_unrecognised_content_under_a_loader_name_fails_closed(cli, tmp_path: Path) -> None:
     blob = bytes(range(7, 250)) * 40  # no magic, not a pickle, not text
     (tmp_path / "checkpoint.pt").write_bytes(blob)
-    (tmp_path / "weights.bin").write_bytes(blob)  # raw tensor storage is unstructured by design
+    (tmp_path / "weights.bin").write_bytes(blob)  # what torch.load reads (no .onnx/.xml beside it)
     (tmp_path / "empty.pkl").write_bytes(b"")
     r = cli("scan", tmp_path, "--format", "json")
     found = [(f["id"], Path(f["subject"]).name) for f in json.loads(r.out)["findings"]]
-    assert found == [("MODEL-UNSCANNABLE", "checkpoint.pt")]
+    assert found == [
+        ("MODEL-UNSCANNABLE", "checkpoint.pt"),
+        ("MODEL-UNSCANNABLE", "empty.pkl"),
+        ("MODEL-UNSCANNABLE", "weights.bin"),
+    ]
     assert r.code == 1

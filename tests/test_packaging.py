@@ -45,6 +45,8 @@ def test_installed_wheel_gates_from_another_directory(wheel: Path, tmp_path: Pat
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    header = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    (model / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import scanner.resources as r, sys; print(r.policies_dir()); print(r.templates_dir());"

@@ -14,6 +14,7 @@ from scanner.errors import ScanError
 # command name → ("module:attribute", short help). The short help lives here so that
 # `scanner --help` lists the commands without importing any of them.
 COMMANDS = {
+    "attest": ("scanner.cli.attest:attest", "Sign a statement (test result, metrics) about an artifact's digest."),
     "gate": ("scanner.cli.gate:gate", "Decide whether an artifact may be promoted to a stage."),
     "batch": ("scanner.cli.batch:batch", "Judge many artifacts in one run, locally or on a Dask cluster."),
     "audit": ("scanner.cli.audit:audit", "Known vulnerabilities of Python dependencies, offline (local OSV database)."),

@@ -11,7 +11,7 @@ import click
 from scanner.cli.options import (
     common_options,
     config_author,
-    exceeds,
+    exit_code,
     output_options,
     parse_fail_on,
     plan_outputs,
@@ -106,7 +106,7 @@ def audit(
     check = next(r for r in outcome.results if r.check == "vulns")
     record.update({"vulnerability_db": check.context["vulnerability_db"], "audit": check.summary})
     write_outputs(plan, record_renderer(record))
-    return 1 if exceeds(record["findings"], threshold) else 0
+    return exit_code(record, threshold)
 
 
 def _waived_label(finding: dict[str, Any]) -> str:

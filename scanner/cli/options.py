@@ -117,6 +117,22 @@ def plan_outputs(
     return plan
 
 
+def check_writable(plan: Sequence[tuple[str, str | None]], *extra: str | Path | None) -> None:
+    """Fail (exit 2) before anything is recorded when a report or evidence file cannot be
+    written: a decision whose evidence is missing must not stand in the ledger as a promotion."""
+    for dest in [d for _, d in plan if d not in (None, "-")] + [str(e) for e in extra if e and str(e) != "-"]:
+        target = Path(dest)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            existed = target.exists()
+            with open(target, "a", encoding="utf-8"):
+                pass
+            if not existed:
+                target.unlink()
+        except OSError as exc:
+            raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
+
+
 def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str]) -> None:
     for fmt, dest in plan:
         text = render(fmt)
@@ -137,6 +153,42 @@ def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> b
     if threshold is None:
         return False
     return any(Severity(f["severity"]) >= threshold and not f.get("waived") for f in findings)
+
+
+# Findings that say a check could not examine something: they make the run incomplete.
+INCOMPLETE_RULES = frozenset(
+    {
+        "MODEL-UNSCANNABLE",
+        "MODEL-NOTHING-TO-JUDGE",
+        "MODEL-ARCHIVE-BOMB",
+        "MODEL-ARCHIVE-DEPTH",
+        "VULN-UNAUDITED",
+        "VULN-NOTHING-TO-AUDIT",
+    }
+)
+
+
+def incomplete(record: dict[str, Any]) -> list[str]:
+    """Why the run did not examine everything: checks that say so, and open findings of
+    ``INCOMPLETE_RULES``."""
+    reasons = [f"the {c['check']} check" for c in record.get("checks") or [] if not c.get("complete", True)]
+    rules = sorted(
+        {f["id"] for f in record.get("findings") or [] if f["id"] in INCOMPLETE_RULES and not f.get("waived")}
+    )
+    return reasons + rules
+
+
+def exit_code(record: dict[str, Any], threshold: Severity | None) -> int:
+    """The exit code of ``scan`` and ``audit``: 1 when an open finding is at or above the
+    threshold, and 1 whatever the threshold when something could not be examined (``--fail-on``
+    never hides incompleteness); else 0."""
+    if exceeds(record["findings"], threshold):
+        return 1
+    why = incomplete(record)
+    if why:
+        ui.warn("not everything could be examined (" + ", ".join(why) + "): exit 1 whatever --fail-on says")
+        return 1
+    return 0
 
 
 def setting_sources(ctx: click.Context) -> dict[str, str]:

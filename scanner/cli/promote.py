@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
+from scanner.cli.evidence_options import attestation_options
 from scanner.cli.options import (
     common_options,
     config_author,
@@ -45,6 +46,7 @@ FORMATS = ["table", "json"]
 @db_option
 @max_age_option
 @gate_options
+@attestation_options
 @registry_options
 @output_options(FORMATS, fail_on=False)
 @common_options
@@ -77,6 +79,7 @@ def promote(
     from scanner.registry.promote import promote as do_promote
     from scanner.registry.promote import summary_line
     from scanner.registry.reference import parse_reference
+    from scanner.verify.attestation import AttestationOptions
     from scanner.waivers import load_waivers
 
     src = parse_reference(source, require="tag-or-digest")
@@ -94,6 +97,8 @@ def promote(
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         verify=verify_options(verify_flags),
         registry=registry,
+        # the baseline comes from the target tag's VSA (scanner.registry.promote), not the ledger
+        attestations=AttestationOptions.from_flags(verify_flags),
         settings_sources=setting_sources(ctx),
     )
     result = do_promote(

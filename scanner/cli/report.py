@@ -12,6 +12,7 @@ import click
 from scanner.cli.options import common_options, plan_outputs, write_outputs
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
+from scanner.textsafe import terminal
 
 HISTORY_FORMATS = ["html", "markdown", "json"]
 
@@ -68,6 +69,7 @@ def report(
     with Ledger(ledger, create=False) as db:
         entries = db.entries(since=window["since"], until=window["until"], artifact=artifact)
         verification = db.verify()
+        verification.problems.extend(db.damaged)
     doc = history.build(entries, verification, window)
     write_outputs(plan, lambda fmt: history.render(fmt, doc))
     _warn_problems(verification)
@@ -139,5 +141,5 @@ def verify_ledger(db: Path | None, as_json: bool) -> int:
     else:
         click.echo(f"ledger {result.path}: BROKEN, {len(result.problems)} problem(s) in {result.count} record(s)")
         for problem in result.problems:
-            click.echo(f"  {problem}")
+            click.echo(f"  {terminal(problem)}")
     return 0 if result.ok else 1

@@ -6,7 +6,7 @@ import click
 
 from scanner.cli.options import (
     common_options,
-    exceeds,
+    exit_code,
     output_options,
     parse_fail_on,
     plan_outputs,
@@ -66,4 +66,4 @@ def scan(
     if not any(r.check == "model" for r in outcome.results):
         raise ScanError("no model check is installed in this build")
     write_outputs(plan, record_renderer(outcome.record))
-    return 1 if exceeds(outcome.record["findings"], threshold) else 0
+    return exit_code(outcome.record, threshold)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 
 LEDGER_FORMAT = "scanner-ledger/1"
@@ -56,6 +57,25 @@ def canonical(record: dict[str, Any]) -> str:
     record was stored, added after storing) is not part of it."""
     body = {k: v for k, v in record.items() if k != "ledger"}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# The inventory parts of a record: the ledger keeps their digest and size, not a copy per gate.
+INVENTORY_KEYS = ("components", "sbom")
+
+
+def ledger_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the ledger stores it: the inventory (``components``, ``sbom``) replaced by
+    the sha256 of its canonical JSON and its length, so that a 25 MB BOM is not written into the
+    ledger on every gate while the chain still pins exactly which inventory was judged (compare
+    with the JSON evidence record, which carries it whole)."""
+    out = dict(record)
+    for key in INVENTORY_KEYS:
+        value = record.get(key)
+        if isinstance(value, (list, dict)) and value:
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            size = len(value) if isinstance(value, list) else len(value.get("components") or [])
+            out[key] = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "items": size}
+    return out
 
 
 def chain_hash(seq: int, prev_hash: str, record_sha256: str) -> str:
@@ -105,6 +125,7 @@ class Ledger:
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.damaged: list[str] = []
         if not create and not self.path.is_file():
             raise ScanError("ledger not found", self.path)
         try:
@@ -113,7 +134,7 @@ class Ledger:
             self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if create:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._wal()
                 with self._transaction():
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         self._db.execute(statement)
@@ -123,6 +144,22 @@ class Ledger:
             raise ScanError(f"cannot open ledger: {exc}", self.path) from None
         except OSError as exc:
             raise ScanError(f"cannot open ledger: {exc.strerror or exc}", self.path) from None
+
+    def _wal(self) -> None:
+        """Switch to WAL once (the mode is kept in the file). Changing the journal mode does not
+        wait on SQLite's busy handler, so writers starting together retry here."""
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                if str(self._db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()
@@ -153,7 +190,7 @@ class Ledger:
 
     def append(self, record: dict[str, Any]) -> tuple[int, str]:
         """Append one record in one transaction; returns its (seq, hash)."""
-        body = canonical(record)
+        body = canonical(ledger_view(record))
         record_sha = hashlib.sha256(body.encode()).hexdigest()
         decision = record.get("decision") or {}
         allow = decision.get("allow")
@@ -196,38 +233,51 @@ class Ledger:
         self, *, since: str | None = None, until: str | None = None, artifact: str | None = None
     ) -> list[Entry]:
         """Records in order; ``since``/``until`` compare with the record's UTC timestamp
-        (ISO text, a date alone means its whole day)."""
-        sql = "SELECT seq, recorded_at, artifact, artifact_digest, stage, allow, actor, hash, record FROM decisions"
-        where, args = [], []
-        if since:
-            where.append("recorded_at >= ?")
-            args.append(since)
-        if until:
-            where.append("recorded_at < ?")
-            args.append(until)
-        if artifact:
-            where.append("artifact = ?")
-            args.append(artifact)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        (ISO text, a date alone means its whole day).
+
+        Every value comes from the chained record itself, never from the convenience columns
+        beside it (``artifact``, ``stage``, ``allow``, ``actor``, ``recorded_at``), which the hash
+        chain does not cover: editing them in SQLite must not turn a blocked decision into a
+        promotion in a report. A row whose record cannot be read is left out and named in
+        ``damaged`` (``verify`` reports it as edited too)."""
+        sql = "SELECT seq, hash, record FROM decisions ORDER BY seq"
+        self.damaged = []
         try:
-            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+            rows = self._db.execute(sql).fetchall()
         except sqlite3.DatabaseError as exc:
             raise ScanError(f"cannot read ledger: {exc}", self.path) from None
-        return [
-            Entry(
-                seq=r[0],
-                recorded_at=r[1],
-                artifact=r[2],
-                artifact_digest=r[3],
-                stage=r[4],
-                allow=None if r[5] is None else bool(r[5]),
-                actor=r[6],
-                hash=r[7],
-                record=json.loads(r[8]),
+        out: list[Entry] = []
+        for seq, digest, body in rows:
+            try:
+                record = jsonfile.loads(body)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+                entry = _entry(seq, digest, record)
+            except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+                self.damaged.append(f"#{seq}: record damaged ({str(exc)[:80]}): left out of the report")
+                continue
+            if since and entry.recorded_at < since:
+                continue
+            if until and entry.recorded_at >= until:
+                continue
+            if artifact and entry.artifact != artifact:
+                continue
+            out.append(entry)
+        return out
+
+    def allowed_to(self, stage: str) -> Iterator[Entry]:
+        """Decisions that allowed an artifact to ``stage``, newest first (read lazily: the
+        quality baseline wants only the most recent match)."""
+        try:
+            cursor = self._db.execute(
+                "SELECT seq, recorded_at, artifact, artifact_digest, stage, allow, actor, hash, record"
+                " FROM decisions WHERE stage = ? AND allow = 1 ORDER BY seq DESC",
+                (stage,),
             )
-            for r in rows
-        ]
+            for r in cursor:
+                yield Entry(r[0], r[1], r[2], r[3], r[4], True, r[6], r[7], json.loads(r[8]))
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot read ledger: {exc}", self.path) from None
 
     def verify(self) -> Verification:
         """Walk every row: seq contiguous from 1, each record's sha256 and chain hash recomputed,
@@ -259,6 +309,23 @@ class Ledger:
                 f"last row is #{out.head_seq} {out.head_hash[:12]}… (newest rows removed or head edited)"
             )
         return out
+
+
+def _entry(seq: int, digest: str, record: dict[str, Any]) -> Entry:
+    artifact = record.get("artifact") or {}
+    decision = record.get("decision") or {}
+    allow = decision.get("allow")
+    return Entry(
+        seq=int(seq),
+        recorded_at=str(record.get("timestamp") or ""),
+        artifact=str(artifact.get("name", "")),
+        artifact_digest=str(artifact.get("digest", "")),
+        stage=record.get("stage"),
+        allow=allow if isinstance(allow, bool) else None,
+        actor=(record.get("ci") or {}).get("actor"),
+        hash=str(digest),
+        record=record,
+    )
 
 
 def record_decision(path: Path | None, record: dict[str, Any]) -> None:

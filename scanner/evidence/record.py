@@ -43,13 +43,15 @@ def build_record(
     data_file: Path | None = None,
     waiver_file: Path | None = None,
     sbom: dict[str, Any] | None = None,
+    components: Sequence[dict[str, Any]] | None = None,
     environ: Mapping[str, str] | None = None,
     settings_sources: Mapping[str, str] | None = None,
     files: FileSet | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
     results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
-    caller has one."""
+    caller has one; ``components`` the inventory's component dicts when the caller already made
+    them (the policy input's: shared, not copied again)."""
     if findings is None:
         findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
     if isinstance(stage, str):
@@ -75,7 +77,9 @@ def build_record(
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
-        "components": [c.to_dict() for c in inventory.components] if inventory else [],
+        "components": (list(components) if components is not None else [c.to_dict() for c in inventory.components])
+        if inventory
+        else [],
         "sbom": sbom,
         "checks": [
             {

@@ -60,6 +60,16 @@ def build_statement(
             "verificationResult": "PASSED" if passed else "FAILED",
             "verifiedLevels": _levels(passed, levels, (doc.get("promotion") or {}).get("to")),
             "slsaVersion": "1.0",
+            # not part of SLSA: the model identity and the metrics the gate judged, so that a
+            # registry gate can read the baseline of a stage back from its tag's VSA
+            "scanner": {
+                "model": (outcome.record.get("quality") or {}).get("model", artifact.name),
+                "metrics": {
+                    name: m["value"]
+                    for name, m in (doc.get("metrics") or {}).items()
+                    if isinstance(m, Mapping) and isinstance(m.get("value"), (int, float))
+                },
+            },
         },
     }
 
@@ -86,7 +96,10 @@ def policy_digest(policy_dir: Path, policy_data: Mapping[str, Any]) -> str:
 
 def input_attestations(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
-    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or [])]:
+    counted = [
+        {"bundle": a.get("source")} for entries in (doc.get("attestations") or {}).values() for a in entries
+    ]  # the attestations that counted (metrics, test results, the previous stage's VSA)
+    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or []), *counted]:
         where = entry.get("bundle")
         if not where:
             continue

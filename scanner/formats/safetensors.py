@@ -10,9 +10,10 @@ stable code instead of stopping at the first, and never reads tensor data.
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any, BinaryIO
+
+from scanner import jsonfile
 
 FORMAT = "safetensors"
 SPEC_MAX_HEADER = 100_000_000  # the reference implementation refuses larger headers
@@ -55,16 +56,6 @@ class TooLarge(ValueError):
     """The header is valid per the spec but larger than the configured limit."""
 
 
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            # Two parsers may pick different duplicates: a classic polyglot trick.
-            raise Malformed("duplicate-key", f"duplicate JSON key {key!r} in the header", key)
-        seen[key] = value
-    return seen
-
-
 def read_header(data: BinaryIO, size: int, max_header: int = SPEC_MAX_HEADER) -> tuple[dict[str, Any], int]:
     """Return (header object, header length). Raises ``Malformed`` or ``TooLarge``."""
     data.seek(0)
@@ -87,9 +78,10 @@ def read_header(data: BinaryIO, size: int, max_header: int = SPEC_MAX_HEADER) ->
         raise Malformed("header-json", "header does not start with '{'")
     try:
         text = raw.decode("utf-8")
-        header = json.loads(text, object_pairs_hook=_unique_object)
-    except Malformed:
-        raise
+        header = jsonfile.loads(text)
+    except jsonfile.DuplicateKey as exc:
+        # Two parsers may pick different duplicates: a classic polyglot trick.
+        raise Malformed("duplicate-key", f"header JSON: {exc}") from None
     except UnicodeDecodeError as exc:
         raise Malformed("header-json", f"header is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except RecursionError:

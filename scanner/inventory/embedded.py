@@ -4,13 +4,13 @@ the distribution that carries them, never reported as installed on their own."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from scanner import jsonfile
 from scanner.core import Finding, Severity
 from scanner.inventory.components import Component
 
@@ -31,7 +31,7 @@ def embedded_sboms(dist_info: Path, parent: Component) -> tuple[list[Component],
         try:
             if path.stat().st_size > EMBEDDED_LIMIT:
                 raise ValueError("larger than 16 MiB")
-            doc = json.loads(path.read_bytes())
+            doc = jsonfile.loads(path.read_bytes())
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
             if doc.get("bomFormat") == "CycloneDX":

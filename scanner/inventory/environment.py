@@ -13,7 +13,6 @@ import base64
 import csv
 import hashlib
 import io
-import json
 import os
 import sys
 import sysconfig
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
+from scanner import jsonfile
 from scanner.core import Finding, ScanError, Severity
 from scanner.files import FileSet, sha256_file
 from scanner.inventory import embedded, licenses
@@ -243,12 +243,14 @@ def _egg_requires(info: Path) -> list[str]:
 
 
 def _small_text(path: Path, limit: int = 64 << 10) -> str | None:
+    from scanner.safeio import open_regular
+
     try:
         if not path.is_file():
             return None
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(limit).decode("utf-8", errors="replace")
-    except OSError:
+    except (OSError, ScanError):
         return None
 
 
@@ -280,7 +282,7 @@ def _direct_url(info: Path, c: Component) -> None:
     if not text:
         return
     try:
-        doc = json.loads(text)
+        doc = jsonfile.loads(text)
         url = _strip_credentials(str(doc["url"]))
     except (ValueError, KeyError, TypeError):
         return
@@ -326,14 +328,26 @@ def environment_digest(inventory: Inventory) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _record_rows(info: Path) -> tuple[list[tuple[str, str, str]], str] | None:
+def _record_rows(info: Path, findings: list[Finding]) -> tuple[list[tuple[str, str, str]], str] | None:
     """RECORD's rows and the SHA-256 of the RECORD file (read once)."""
+    from scanner.safeio import read_bounded
+
     path = info / "RECORD"
+    if not path.exists() and not path.is_symlink():
+        return None
     try:
-        if not path.is_file() or path.stat().st_size > RECORD_LIMIT:
-            return None
-        raw = path.read_bytes()
-    except OSError:
+        raw = read_bounded(path, RECORD_LIMIT, what="RECORD")
+    except ScanError as exc:
+        findings.append(
+            _finding(
+                "SBOM-CORRUPT-METADATA",
+                Severity.HIGH,
+                str(path),
+                f"RECORD of {info.name} not read: {exc.message}",
+                {"file": str(path)},
+                "reinstall the distribution",
+            )
+        )
         return None
     text = raw.decode("utf-8", errors="replace")
     rows = []
@@ -346,7 +360,7 @@ def _record_rows(info: Path) -> tuple[list[tuple[str, str, str]], str] | None:
 def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bool, fileset: FileSet | None) -> None:
     jobs: list[tuple[Dist, list[tuple[str, Path, str]], list[str]]] = []
     for dist in dists:
-        record_rows = _record_rows(dist.info)
+        record_rows = _record_rows(dist.info, findings)
         if record_rows is None:
             if dist.info.suffix == ".dist-info":
                 dist.component.properties["scanner:record"] = "missing"
@@ -367,6 +381,18 @@ def _hash_all(dists: list[Dist], root: Path, findings: list[Finding], verify: bo
         jobs.append((dist, files, outside))
         if outside:
             dist.component.properties["scanner:files-outside-environment"] = str(len(outside))
+            c = dist.component
+            findings.append(
+                _finding(
+                    "SBOM-RECORD-OUTSIDE-ENVIRONMENT",
+                    Severity.HIGH,
+                    str(dist.info / "RECORD"),
+                    f"RECORD of {c.name} {c.version} lists {len(outside)} file(s) outside the environment; "
+                    "they were not opened",
+                    {"package": c.name, "files": outside[:FILE_CAP], "count": len(outside)},
+                    "reinstall the distribution from a trusted source; an installer never writes outside it",
+                )
+            )
         dist.component.properties["scanner:record-sha256"] = record_digest
         dist.component.children.extend(embedded.vendored(dist.site, [r for r, _, _ in rows], dist.component))
         dist.component.children.sort(key=lambda ch: ch.bom_ref)

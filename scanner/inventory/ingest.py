@@ -4,10 +4,10 @@ several inventories into one."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.core import Finding, ScanError, Severity
 from scanner.inventory.components import Component, Inventory
 
@@ -27,7 +27,7 @@ def inventory_sbom(path: Path) -> Inventory:
         doc, errors = _from_xml(raw, path)
     else:
         try:
-            doc = json.loads(raw)
+            doc = jsonfile.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise ScanError(f"not a JSON document: {exc}", path) from None
         if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":

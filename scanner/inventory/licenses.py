@@ -1,17 +1,19 @@
 """Licences that are right, not just SPDX-shaped.
 
-Order of evidence for an installed distribution (first that gives an answer wins):
+Order of evidence for an installed distribution (first that gives an answer wins; the
+component's ``scanner:license-source`` property says which):
 
 1. ``License-Expression`` (PEP 639), normalised with the license-expression library.
-2. ``License`` when the whole field parses as an SPDX expression of known ids (or is one of a few
-   unambiguous spellings such as ``Apache 2.0``).
-3. The licence files (``.dist-info/licenses/`` and ``License-File``), identified by the wording
+2. Trove classifiers, where every licence classifier names one licence and version exactly
+   (``GNU Lesser General Public License v2 or later (LGPLv2+)`` → ``LGPL-2.0-or-later``);
+   several licence classifiers mean a choice (``OR``). A vague classifier (``BSD License``)
+   gives no SPDX id: no version is invented.
+3. ``License`` (free text) when the whole field parses as an SPDX expression of known ids, is
+   one of a few unambiguous spellings (``Apache 2.0``), or names AGPL or SSPL the usual ways
+   (``AGPLv3+``, ``GNU Affero GPL``, ``Server Side Public License``).
+4. The licence files (``.dist-info/licenses/`` and ``License-File``), identified by the wording
    of the licence itself. A file that says the work is available under *either* licence makes
    the result an ``OR``; otherwise several licences found are all in force (``AND``).
-4. Trove classifiers, only where the classifier names one licence and version exactly
-   (``GNU Lesser General Public License v2 or later (LGPLv2+)`` → ``LGPL-2.0-or-later``); a vague
-   classifier (``BSD License``, ``GNU Library or Lesser General Public License (LGPL)``) stays a
-   named licence: no version is invented.
 
 Whatever cannot be identified stays a *named* licence of at most one short line, never a
 whole licence text.
@@ -77,6 +79,12 @@ _CLASSIFIERS = {
     "OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
     "OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
     "OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+    "OSI Approved :: GNU Affero General Public License v3": "AGPL-3.0-only",
+    "OSI Approved :: GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    "OSI Approved :: GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
+    "OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
+    "OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.0-only",
+    "Other/Proprietary License :: Server Side Public License (SSPL)": "SSPL-1.0",
     "OSI Approved :: The Unlicense (Unlicense)": "Unlicense",
     "OSI Approved :: Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
     "OSI Approved :: zlib/libpng License": "Zlib",
@@ -140,7 +148,31 @@ def from_field(value: str) -> str | None:
     alias = _ALIASES.get(text.lower().rstrip("."))
     if alias:
         return alias
-    return normalize_spdx(text)
+    return normalize_spdx(text) or copyleft_name(text)
+
+
+# The network copyleft licences a deny list is written for, as people spell them in free text
+# (``AGPLv3+``, ``GNU AGPL v3``, ``Affero GPL``, ``SSPL``, ``Server Side Public License v1``).
+_AGPL = re.compile(r"\b(?:gnu\s*)?(?:agpl(?=v?\d|\b)|affero\b)", re.I)
+_SSPL = re.compile(r"\b(?:sspl|server[\s-]+side\s+public\s+licen[cs]e)\b", re.I)
+_VERSION = re.compile(r"v(?:ersion)?\s*\.?\s*([123])(?:\.0)?\b|[-\s]([123])\.0\b|\bagplv?([123])\b", re.I)
+_LATER = re.compile(r"\+|or\s+later|or\s+any\s+later|-or-later", re.I)
+
+
+def copyleft_name(text: str) -> str | None:
+    """AGPL or SSPL named in free text, as an SPDX id (an unversioned AGPL is read as version 3
+    or later, the only version in use; deny lists name every AGPL id)."""
+    if _SSPL.search(text):
+        return "SSPL-1.0"
+    if not _AGPL.search(text):
+        return None
+    m = _VERSION.search(text)
+    version = next((g for g in (m.groups() if m else ()) if g), None)
+    if version == "1":
+        return "AGPL-1.0-or-later" if _LATER.search(text) else "AGPL-1.0-only"
+    if version is None:
+        return "AGPL-3.0-or-later"
+    return "AGPL-3.0-or-later" if _LATER.search(text) else "AGPL-3.0-only"
 
 
 def from_classifiers(classifiers: Iterable[str]) -> LicenseResult | None:
@@ -288,6 +320,11 @@ def resolve(
         if norm:
             return LicenseResult(norm, True, "License-Expression")
         return LicenseResult(short_name(expression), False, "License-Expression")
+    # Licence classifiers come before the free-text field: they are from a closed list, and
+    # several of them mean the author offers a choice (OR).
+    from_cls = from_classifiers(classifiers)
+    if from_cls and from_cls.spdx:
+        return from_cls
     if license_field and license_field.strip():
         spdx = from_field(license_field)
         if spdx:
@@ -300,9 +337,6 @@ def resolve(
     from_text = from_files(license_texts)
     if from_text:
         return from_text
-    from_cls = from_classifiers(classifiers)
-    if from_cls and from_cls.spdx:
-        return from_cls
     if license_field and license_field.strip() and license_field.strip().upper() not in ("UNKNOWN", "NONE"):
         return LicenseResult(short_name(license_field), False, "License")
     return from_cls

@@ -67,9 +67,14 @@ class CoreMetadata:
 
 def read_headers(path: Path) -> list[tuple[str, str]]:
     """(field, value) pairs of an RFC 822 style header block, continuation lines joined."""
+    from scanner.errors import ScanError
+    from scanner.safeio import open_regular
+
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:  # a link to a device or a FIFO is never read
             raw = fh.read(HEADER_LIMIT + 1)
+    except ScanError as exc:
+        raise MetadataError(f"unreadable: {exc.message}") from None
     except OSError as exc:
         raise MetadataError(f"unreadable: {exc.strerror or exc}") from None
     end = raw.find(b"\n\n")

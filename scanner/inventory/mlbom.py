@@ -9,11 +9,11 @@ is ever loaded as a model.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner import jsonfile
 from scanner.safeio import open_regular
 
 INDEX_MAX_BYTES = 64 << 20
@@ -94,7 +94,7 @@ def shard_index(path: Path) -> list[str]:
     if path.stat().st_size > INDEX_MAX_BYTES:
         raise HeaderError(f"index larger than {INDEX_MAX_BYTES} bytes")
     try:
-        data = json.loads(path.read_bytes())
+        data = jsonfile.loads(path.read_bytes())
     except (ValueError, RecursionError) as exc:
         raise HeaderError(f"index is not JSON: {exc}") from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None

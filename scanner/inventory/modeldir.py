@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.core import Artifact, Finding, ScanError, Severity
 from scanner.files import FileSet, declared_root
 from scanner.inventory import mlbom
@@ -154,7 +155,7 @@ def _read_config(path: Path, shown: str, findings: list[Finding]) -> dict[str, A
         problem = f"larger than {CONFIG_MAX_BYTES} bytes"
     else:
         try:
-            data = json.loads(path.read_bytes())
+            data = jsonfile.loads(path.read_bytes())
         except (ValueError, RecursionError) as exc:
             problem = f"not JSON: {exc}"
         else:

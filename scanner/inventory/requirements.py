@@ -7,6 +7,7 @@ check reports it as unaudited)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -51,6 +52,45 @@ def inventory_requirements(path: Path, env: TargetEnv | None = None) -> Inventor
     return inv
 
 
+def read_requirements_text(path: Path, what: str = "requirements file", *, follow: bool = False) -> str:
+    """A requirements file's text: a regular file (never a link, FIFO or device), at most
+    ``FILE_LIMIT`` bytes, UTF-8."""
+    from scanner.safeio import read_bounded
+
+    try:
+        data = read_bounded(path, FILE_LIMIT, what=what, follow=follow)
+    except ScanError:
+        if not path.exists() and not path.is_symlink():
+            raise ScanError("cannot read requirements file: no such file", path) from None
+        raise
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScanError(f"not a UTF-8 text {what}", path) from None
+
+
+def include_path(including: Path, lineno: int, target: str, project: Path) -> Path:
+    """Where a ``-r``/``-c`` line of ``including`` points, refused unless it stays inside
+    ``project`` (the directory of the requirements file named on the command line): an include
+    must not pull ``/proc/self/environ``, a secrets file or a device into the inventory.
+    Links are refused when the file is opened (``read_requirements_text``)."""
+    where = f"{including}:{lineno}"
+    if not target or "\0" in target:
+        raise ScanError("include without a file name", where)
+    candidate = Path(os.path.normpath(including.parent / target))
+    root = Path(os.path.realpath(project))
+    real_dir = Path(os.path.realpath(candidate.parent))
+    lexical_root = Path(os.path.normpath(project.absolute()))
+    inside = candidate.absolute().is_relative_to(lexical_root)
+    if not inside or not real_dir.is_relative_to(root):
+        raise ScanError(
+            f"include {target!r} is outside the project directory {str(project)!r}: not read",
+            where,
+            hint="requirements includes must name files inside the requirements file's own directory tree",
+        )
+    return candidate
+
+
 def _read(
     path: Path,
     env: TargetEnv,
@@ -60,6 +100,7 @@ def _read(
     *,
     depth: int,
     seen: set[Path],
+    project: Path | None = None,
 ) -> None:
     real = path.resolve()
     if real in seen:
@@ -67,14 +108,11 @@ def _read(
     seen.add(real)
     if depth > INCLUDE_DEPTH:
         raise ScanError("requirements includes nested too deeply", path)
-    try:
-        if path.stat().st_size > FILE_LIMIT:
-            raise ScanError("requirements file larger than 16 MiB", path)
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScanError("not a UTF-8 text requirements file", path) from None
-    except OSError as exc:
-        raise ScanError(f"cannot read requirements file: {exc.strerror or exc}", path) from None
+    project = project or path.parent
+    # the file named on the command line may be a link (it was asked for); an include may not
+    text = read_requirements_text(
+        path, "requirements file" if depth == 0 else "included requirements file", follow=depth == 0
+    )
     current: str | None = None
     for lineno, line, comments in _logical_lines(text):
         if line is None:
@@ -85,8 +123,10 @@ def _read(
         spec = _HASH.sub("", line).strip()
         opt = _OPTION.match(spec)
         if opt:
+            # constraints (-c) only narrow versions; both are confined to the project tree
+            target = include_path(path, lineno, opt.group(2), project)
             if opt.group(1) in ("-r", "--requirement"):
-                _read((path.parent / opt.group(2)), env, inv, by_name, via, depth=depth + 1, seen=seen)
+                _read(target, env, inv, by_name, via, depth=depth + 1, seen=seen, project=project)
             current = None
             continue
         if spec.startswith(("-e ", "--editable")):
@@ -95,8 +135,10 @@ def _read(
                     path,
                     lineno,
                     "SBOM-UNRESOLVED-REQUIREMENT",
-                    f"editable requirement {spec!r} is not inventoried",
-                    spec.split(None, 1)[-1].removeprefix("--editable=").strip(),
+                    f"editable requirement {spec!r} is not inventoried"
+                    if depth == 0
+                    else "editable requirement is not inventoried",
+                    spec.split(None, 1)[-1].removeprefix("--editable=").strip() if depth == 0 else "(included file)",
                 )
             )
             current = None
@@ -107,8 +149,14 @@ def _read(
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
+            # the text of an included file is never echoed: an include may name a secrets file
+            shown = (
+                f"cannot parse {spec!r}: {exc}"
+                if depth == 0
+                else "cannot parse this line (an included file's text is not shown)"
+            )
             inv.findings.append(
-                _finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", f"cannot parse {spec!r}: {exc}", spec)
+                _finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", shown, spec if depth == 0 else "(included file)")
             )
             current = None
             continue

@@ -23,6 +23,7 @@ from scanner.core import Finding, Severity
 
 CHECK = "model"
 UNSCANNABLE = "MODEL-UNSCANNABLE"
+NOTHING_TO_JUDGE = "MODEL-NOTHING-TO-JUDGE"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Limits:
     max_ratio: int = 200  # decompressed / compressed, per member (zip bombs)
     max_entries: int = 100_000  # members of one archive
     max_header_bytes: int = 100 << 20  # safetensors / GGUF / JSON headers
+    # one budget for the whole artifact, across all nesting levels (see streams.ArtifactBudget)
+    max_artifact_entries: int = 200_000  # embedded entries examined
+    max_artifact_archives: int = 1_000  # archives found inside other content
+    max_artifact_bytes: int = 32 << 30  # decompressed
+    max_artifact_seconds: float = 600.0  # spent below the top level of files
 
 
 @dataclass
@@ -73,4 +79,18 @@ def unscannable(subject: str, reason: str, **evidence: Any) -> Finding:
         fix="re-export the model in a safe format (safetensors) or remove the file",
         reason=reason,
         **evidence,
+    )
+
+
+def nothing_to_judge(subject: str, files: int) -> Finding:
+    """No file (of ``files``) was in any model format: the model check judged nothing, and
+    nothing judged is never reported clean."""
+    what = "no files" if files == 0 else f"{files} file(s), none of them in a model format"
+    return finding(
+        NOTHING_TO_JUDGE,
+        Severity.HIGH,
+        subject,
+        f"nothing to judge: {what} (empty, text only, or content no model loader reads)",
+        fix="point the scan at the model's weights (safetensors, GGUF, ONNX, pickle-based checkpoints, ...)",
+        files=files,
     )

@@ -27,6 +27,7 @@ class ModelCheck(Check):
         return scan_path(files.root, options.model.scan_settings(), files=files)
 
     def run(self, ctx: GateContext) -> CheckResult:
+        from scanner.models.api import nothing_to_judge
         from scanner.models.second_opinion import run_modelscan
 
         options = ctx.options.model
@@ -38,13 +39,19 @@ class ModelCheck(Check):
             result = self.examine(ctx.files or FileSet(path), ctx.options)
         findings = result.findings
         summary = result.summary()
+        complete = result.complete
+        if result.judged == 0 and not findings and ctx.artifact.kind.is_model:
+            # an empty directory, text only, an unknown JSON presented as a model: nothing was
+            # judged, which is not clean (the kind only adds this finding, it never removes one)
+            findings = [*findings, nothing_to_judge(str(path), len(result.files))]
+            complete = False
         if options.second_opinion:
             findings, opinion = run_modelscan(result.files, findings, options.second_opinion_max_bytes)
             summary["second_opinion"] = opinion.summary()
         return CheckResult(
             check=self.name,
             findings=findings,
-            complete=result.complete,
+            complete=complete,
             summary=summary,
             data=[{"path": f.path, "format": f.format, "verdict": f.verdict} for f in result.files],
             section=None,

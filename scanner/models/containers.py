@@ -428,6 +428,18 @@ class NpyHeader:
     def has_objects(self) -> bool:
         return "O" in repr(self.descr)
 
+    def data_bytes(self) -> int | None:
+        """Bytes the header says the array holds, for a simple dtype (``'<f8'``); None when it
+        cannot be told without numpy (structured dtypes) or the shape is not a tuple of ints."""
+        import math
+        import re
+
+        m = re.fullmatch(r"[<>|=]?[a-zA-Z](\d+)", self.descr) if isinstance(self.descr, str) else None
+        if m is None or not all(isinstance(n, int) and n >= 0 for n in self.shape):
+            return None
+        unit = 4 if self.descr.lstrip("<>|=")[:1] == "U" else 1  # numpy str_ is UCS-4
+        return math.prod(self.shape) * int(m.group(1)) * unit
+
 
 def read_npy_header(data: BinaryIO, size: int) -> NpyHeader:
     data.seek(0)

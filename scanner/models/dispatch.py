@@ -22,7 +22,7 @@ from scanner.files import FileEntry, FileSet, OpenedFile
 from scanner.formats import sniff
 from scanner.models import containers
 from scanner.models.api import UNSCANNABLE, FormatContext, Limits, finding, unscannable
-from scanner.models.streams import Budget, LimitExceeded, TruncatedStream
+from scanner.models.streams import ArtifactBudget, Budget, LimitExceeded, TruncatedStream
 
 RULE_SYMLINK = "MODEL-SYMLINK-ESCAPE"
 RULE_DEPTH = "MODEL-ARCHIVE-DEPTH"
@@ -63,6 +63,8 @@ MODEL_SUFFIXES = frozenset(
         ".mar",
     }
 )
+# findings that mean some content was not examined (the check is incomplete)
+NOT_EXAMINED = frozenset({UNSCANNABLE, containers.RULE_BOMB, RULE_DEPTH})
 ARCHIVES = {sniff.ZIP, sniff.TAR, sniff.GZIP, sniff.BZIP2, sniff.XZ, sniff.ZLIB}
 
 
@@ -78,10 +80,11 @@ class FileVerdict:
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     files: list[FileVerdict] = field(default_factory=list)
+    judged: int = 0  # files and members recognised as a model format and examined
 
     @property
     def complete(self) -> bool:
-        return not any(f.id == UNSCANNABLE for f in self.findings)
+        return not any(f.id in NOT_EXAMINED for f in self.findings)
 
     def summary(self) -> dict[str, Any]:
         verdicts = Counter(f.verdict for f in self.files)
@@ -110,6 +113,11 @@ class Dispatcher:
         self.settings = dict(settings or {})
         self.limits = limits or Limits()
         self.files = files if files is not None else FileSet(root)
+        self.judged = 0  # files (and members) recognised as a model format and examined
+        lim = self.limits
+        self.artifact_budget = ArtifactBudget(
+            lim.max_artifact_entries, lim.max_artifact_archives, lim.max_artifact_bytes, lim.max_artifact_seconds
+        )
 
     # -- files --
 
@@ -127,14 +135,23 @@ class Dispatcher:
                 size = opened.size
             result.findings.extend(findings)
             result.files.append(FileVerdict(shown, fmt, _verdict(findings), size))
+        result.judged = self.judged
         return result
 
     def _scan_opened(self, opened: OpenedFile, shown: str, base: Path) -> tuple[list[Finding], str]:
         fh, size, path = opened.fh, opened.size, opened.entry.path
+        if self.artifact_budget.exhausted:
+            reason = f"not scanned: the artifact's budget is spent ({self.artifact_budget.exhausted})"
+            return [unscannable(shown, reason)], "skipped"
         try:
             fmt = sniff.sniff_stream(fh, size, path.name)
             ctx = self._ctx(path, base)
-            budget = Budget(self.limits.max_total_bytes, self.limits.max_member_bytes, self.limits.max_ratio)
+            budget = Budget(
+                self.limits.max_total_bytes,
+                self.limits.max_member_bytes,
+                self.limits.max_ratio,
+                artifact=self.artifact_budget,
+            )
             findings = self._guarded(fh, size, shown, 0, budget, {}, ctx, fmt)
         except OSError as exc:
             return [unscannable(shown, f"cannot read: {exc.strerror or exc}")], "unreadable"
@@ -163,6 +180,12 @@ class Dispatcher:
         member: str | None = None,
     ) -> list[Finding]:
         """An embedded file (archive member, decompressed stream, nested payload)."""
+        if self.artifact_budget.exhausted:
+            return []  # already reported once (MODEL-ARCHIVE-BOMB): nothing more is opened
+        try:
+            self.artifact_budget.entry()
+        except LimitExceeded as exc:
+            return [containers._bomb(subject, str(exc), member=member)]
         if depth > self.limits.max_depth:
             return [
                 finding(
@@ -223,6 +246,10 @@ class Dispatcher:
         ) -> list[Finding]:
             return self.scan_stream(sub, sub_size, sub_subject, depth + 1, budget, hints or {}, ctx, member)
 
+        if fmt not in (sniff.UNKNOWN, sniff.TEXT, sniff.EMPTY, sniff.JSON):
+            self.judged += 1
+        if depth > 0 and fmt in ARCHIVES | {sniff.SEVENZIP}:
+            self.artifact_budget.archive()
         sub_ctx = FormatContext(
             root=ctx.root,
             path=ctx.path,
@@ -255,22 +282,41 @@ class Dispatcher:
             fmt = "keras-json"
         elif fmt == sniff.JSON and _has_chat_template(data, size):
             fmt = "chat-template-json"
-        if fmt in (sniff.UNKNOWN, sniff.TEXT):
+        if fmt in (sniff.UNKNOWN, sniff.TEXT, sniff.EMPTY):
             # Content matched no format. A name that promises one is not believed, but not ignored
             # either: a truncated safetensors file is validated (and found malformed); any other
-            # model-file name whose binary content is unrecognised is not reported clean (fail
-            # closed). Text and empty files hold nothing a loader would deserialize.
+            # model-file name whose content is unrecognised or empty is not reported clean (fail
+            # closed): nothing to judge is not clean. Text under other names holds nothing a
+            # loader would deserialize.
             suffix = _suffix(subject)
             if suffix in NAME_FORMATS:
                 fmt = NAME_FORMATS[suffix]
-            elif suffix in MODEL_SUFFIXES and fmt == sniff.UNKNOWN:
-                return [
-                    unscannable(subject, f"content not recognised as any model format (named {suffix})", format=fmt)
-                ]
+            elif fmt == sniff.EMPTY and "!" in subject:
+                pass  # an empty archive member (a Keras zip without weights): nothing a loader runs
+            elif fmt != sniff.TEXT and (suffix in MODEL_SUFFIXES or self._loader_bin(suffix, subject, ctx)):
+                what = "empty file" if fmt == sniff.EMPTY else "content not recognised as any model format"
+                return [unscannable(subject, f"{what} (named {suffix})", format=fmt)]
+        if fmt in ("keras-json", "chat-template-json"):
+            self.judged += 1
         module = FORMAT_MODULES.get(fmt)
         if module is not None:
             return self._format_module(module, data, size, subject, sub_ctx)
         return []  # text, plain JSON, or unrecognised data under a non-model name
+
+    @staticmethod
+    def _loader_bin(suffix: str, subject: str, ctx: FormatContext) -> bool:
+        """A top-level ``.bin`` is what ``torch.load`` and ``from_pretrained`` read
+        (``pytorch_model.bin``), unless it is raw tensor storage: ONNX external data (an ``.onnx``
+        beside it) or OpenVINO weights (an ``.xml`` of the same stem)."""
+        if suffix != ".bin" or "!" in subject or ctx.path is None:
+            return False
+        here = ctx.path.parent
+        try:
+            if ctx.path.with_suffix(".xml").is_file() or any(here.glob("*.onnx")):
+                return False
+        except OSError:
+            return True
+        return True
 
     def _zip_at_end(self, data: BinaryIO, size: int) -> bool:
         if size < 22:
@@ -289,6 +335,17 @@ class Dispatcher:
         except containers.ArchiveError as exc:
             return [unscannable(subject, f"broken .npy file: {exc}", format="numpy")]
         if not header.has_objects:
+            # a header that promises more data than the file holds (an 8 TiB shape over 64
+            # bytes) is not an array anyone can load: nothing was judged
+            promised = header.data_bytes()
+            if promised is not None and promised > size - header.data_offset:
+                return [
+                    unscannable(
+                        subject,
+                        f"header promises {promised} bytes of data, the file holds {size - header.data_offset}",
+                        format="numpy",
+                    )
+                ]
             return []
         from scanner.models.pickle_scan import PickleScan
 

@@ -73,7 +73,7 @@ def run_modelscan(
     undecided = _undecided(findings)
     eligible = []
     for entry in files:
-        if entry.format in ("symlink", "unreadable") or Path(entry.path).suffix.lower() not in extensions:
+        if entry.format in ("symlink", "unreadable", "special") or Path(entry.path).suffix.lower() not in extensions:
             continue
         if entry.verdict != "findings" or entry.path not in undecided:
             report.decided += 1

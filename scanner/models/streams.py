@@ -9,8 +9,9 @@ so that a decompression bomb stops with ``LimitExceeded`` instead of exhausting 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 CHUNK = 1 << 16
@@ -22,18 +23,66 @@ class LimitExceeded(Exception):
 
 
 @dataclass
+class ArtifactBudget:
+    """One budget for everything nested in one artifact, across every level of nesting and every
+    file: embedded entries examined, archives opened inside other content, bytes decompressed,
+    and wall-clock time. Archives nested in archives, each level small, multiply the work without
+    any one level looking large; only a budget for the whole artifact stops them. Once spent,
+    ``exhausted`` names why, and the dispatcher reports it once and stops descending."""
+
+    max_entries: int
+    max_archives: int
+    max_bytes: int
+    max_seconds: float
+    entries: int = 0
+    archives: int = 0
+    used: int = 0
+    started: float = field(default_factory=time.monotonic)
+    exhausted: str | None = None
+
+    def _fail(self, why: str) -> None:
+        self.exhausted = why
+        raise LimitExceeded(why)
+
+    def entry(self) -> None:
+        self.entries += 1
+        if self.entries > self.max_entries:
+            self._fail(f"more than {self.max_entries} embedded entries in one artifact (all nesting levels)")
+        if self.entries % 64 == 0:
+            self.clock()
+
+    def archive(self) -> None:
+        self.archives += 1
+        if self.archives > self.max_archives:
+            self._fail(f"more than {self.max_archives} archives nested inside other content in one artifact")
+
+    def spend(self, n: int) -> None:
+        self.used += n
+        if self.used > self.max_bytes:
+            self._fail(f"more than {self.max_bytes} bytes decompressed from one artifact")
+
+    def clock(self) -> None:
+        if time.monotonic() - self.started > self.max_seconds:
+            self._fail(f"more than {self.max_seconds:g} s spent on nested content of one artifact")
+
+
+@dataclass
 class Budget:
-    """Decompressed bytes allowed for one top-level file, shared by all its nested members."""
+    """Decompressed bytes allowed for one top-level file, shared by all its nested members, and
+    charged to the artifact's budget too."""
 
     max_total: int
     max_member: int
     max_ratio: int
     used: int = 0
+    artifact: ArtifactBudget | None = None
 
     def spend(self, n: int) -> None:
         self.used += n
         if self.used > self.max_total:
             raise LimitExceeded(f"more than {self.max_total} bytes decompressed from one file")
+        if self.artifact is not None:
+            self.artifact.spend(n)
 
 
 class Decompressor(Protocol):

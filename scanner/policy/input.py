@@ -17,7 +17,7 @@ from scanner.waivers import Waiver, WaiverOutcome, apply_waivers
 
 def match_waivers(results: Sequence[CheckResult], waivers: Sequence[Waiver], now: dt.datetime) -> WaiverOutcome:
     """The one place findings meet waivers: every path (gate, audit, reports) calls this."""
-    return apply_waivers([f for r in results for f in r.findings], waivers, now.date())
+    return apply_waivers([f for r in results for f in r.findings], waivers, now)
 
 
 def build_input(
@@ -29,9 +29,11 @@ def build_input(
     *,
     now: dt.datetime,
     context: dict[str, Any] | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
     ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
+    ``evidence`` holds ``attestations``, ``metrics`` and ``baseline`` (``scanner.evidence.quality``).
     Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     if isinstance(stage, str):
         stage = Stage.parse(stage)
@@ -42,7 +44,7 @@ def build_input(
     waiver_docs = [
         {
             **w.to_dict(),
-            "expires_ns": _day_end_ns(w.expires),
+            "expires_ns": _ns(w.ends),
             "expired": w.id in expired,
             "unused": w.id in unused,
             "matched": waivers.used.get(w.id, []),
@@ -59,6 +61,9 @@ def build_input(
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
         "signatures": [],
         "provenance": [],
+        "attestations": {},
+        "metrics": {},
+        "baseline": {"found": False, "metrics": {}},
         "waivers": waiver_docs,
         "waivers_index": index_waivers(waiver_docs),
         "context": {
@@ -72,6 +77,7 @@ def build_input(
         if r.section:
             doc[r.section] = r.data
         doc["context"].update(r.context)
+    doc.update(evidence or {})
     return doc
 
 
@@ -195,11 +201,6 @@ def _ns(moment: dt.datetime) -> int:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def _day_end_ns(day: dt.date) -> int:
-    """The first instant after a waiver's last valid day (UTC): it is expired from then on."""
-    return _ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
 
 
 _OPERATORS = {"AND", "OR", "WITH"}

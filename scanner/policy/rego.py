@@ -25,10 +25,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import regopy
-from regopy import Input, Interpreter, RegoError
-from regopy.interpreter import BundleFormat
-from regopy.rego_shared import (
+from scanner.errors import ScanError
+from scanner.policy import address_space
+
+# regopy's allocator aborts the process (SIGABRT) under a low address-space limit when the
+# library loads: stop first, with exit 2 and a message, before importing it.
+address_space.check()
+
+import regopy  # noqa: E402
+from regopy import Input, Interpreter, RegoError  # noqa: E402
+from regopy.interpreter import BundleFormat  # noqa: E402
+from regopy.rego_shared import (  # noqa: E402
     rego_bundle_query,
     rego_bundle_query_entrypoint,
     rego_free_output,
@@ -36,8 +43,6 @@ from regopy.rego_shared import (
     rego_output_string,
     rego_query,
 )
-
-from scanner.errors import ScanError
 
 VERSION: str = regopy.__version__
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.registry import mediatypes as mt
 from scanner.registry.credentials import CredentialSource, load_into
@@ -202,9 +203,8 @@ class Client:
                 body = (response.content or b"")[:MAX_ERROR_BODY]
             else:
                 body = response.raw.read(MAX_ERROR_BODY, decode_content=True) if response.raw else b""
-            import json
 
-            errors = json.loads(body).get("errors") or []
+            errors = jsonfile.loads(body).get("errors") or []
             detail = "; ".join(
                 f"{e.get('code', '')}: {e.get('message', '')}" for e in errors[:3] if isinstance(e, dict)
             )
@@ -279,7 +279,6 @@ class Client:
 
     def tags(self, repository: str) -> list[str]:
         """Every tag of the repository (following ``Link`` pages); [] when it does not exist."""
-        import json
 
         found: list[str] = []
         path: str | None = f"/v2/{repository}/tags/list?n=1000"
@@ -290,7 +289,7 @@ class Client:
                 return found
             with response:
                 try:
-                    doc = json.loads(response.raw.read(self.options.max_manifest_size + 1, decode_content=True))
+                    doc = jsonfile.loads(response.raw.read(self.options.max_manifest_size + 1, decode_content=True))
                 except ValueError:
                     raise RegistryError(f"{self.registry}: tag list of {repository} is not JSON") from None
             found.extend(t for t in (doc.get("tags") or []) if isinstance(t, str))

@@ -6,12 +6,12 @@ The secret only ever lives in the auth backend; ``describe`` says where it came 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 
 ENV_USER = "SCANNER_REGISTRY_USERNAME"
@@ -80,7 +80,7 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        loaded = json.loads(read_bounded(path, MAX_CONFIG, what="Docker config", follow=True))
+        loaded = jsonfile.loads(read_bounded(path, MAX_CONFIG, what="Docker config", follow=True))
     except ScanError:
         raise
     except (ValueError, RecursionError):

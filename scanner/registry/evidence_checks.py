@@ -11,6 +11,7 @@ Our own verification summaries (earlier stages) are not signatures of the artifa
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.check import Check, CheckResult, GateContext
@@ -61,6 +62,8 @@ class RegistryProvenanceCheck(ProvenanceCheck):
         expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         entries = []
         for document in self.pulled.attestations:
+            if not _holds_provenance(document):
+                continue  # another predicate (an evaluation, a test result): the attestation check's
             for r in verify_artifact(self.pulled.manifest_file, document, opts):
                 entry = evaluate(r, self.pulled.manifest_file, expect)
                 entry["bundle"] = f"{self.pulled.ref} referrer {document.name}"
@@ -88,3 +91,17 @@ def registry_checks(pulled: PulledArtifact) -> list[Check]:
         else:
             checks.append(check)
     return checks
+
+
+def _holds_provenance(document: Path) -> bool:
+    """Whether an attached in-toto document is SLSA provenance (read, not yet trusted); one that
+    cannot be read is handed to verification, which reports why."""
+    from scanner.verify.api import peek_predicate
+    from scanner.verify.bundle import read_documents
+    from scanner.verify.provenance import PREDICATE_TYPES
+    from scanner.verify.result import VerifyFailure
+
+    try:
+        return any(peek_predicate(d) in PREDICATE_TYPES for d in read_documents(document))
+    except VerifyFailure:
+        return True

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.registry import mediatypes as mt
 
@@ -110,19 +111,10 @@ class Manifest:
         return ((self.config,) if self.config else ()) + self.layers
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise ValueError(f"duplicate key {key!r}")
-        doc[key] = value
-    return doc
-
-
 def parse_manifest(raw: bytes, content_type: str = "", *, where: str) -> Manifest:
     """Parse manifest bytes; the media type comes from the document, else the Content-Type."""
     try:
-        doc = json.loads(raw, object_pairs_hook=_unique)
+        doc = jsonfile.loads(raw)  # duplicate keys refused
     except RecursionError:
         raise ManifestError("manifest nested too deeply", where) from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -111,6 +111,7 @@ def promote(
     with tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")
+        gate = _with_stage_baseline(gate, dst, target, Path(work), options)
         outcome = gate_pulled(pulled, gate)
         assert outcome.decision is not None and outcome.stage is not None
         stage = outcome.stage.name
@@ -176,6 +177,42 @@ def _promote_allowed(
         event(f"attached-{label}")
     dst.put_manifest(repo, target.reference, manifest)
     event("tag-moved")
+
+
+def _with_stage_baseline(
+    gate: GateOptions, dst: Client, target: Reference, work: Path, options: RegistryOptions
+) -> GateOptions:
+    """The quality baseline of a promotion: the metrics recorded in the VSA attached to the digest
+    the target tag points at now (``scanner.evidence.baseline.vsa_baseline``); none when the tag
+    does not exist yet (a first promotion)."""
+    from scanner.evidence.baseline import Baseline, vsa_baseline
+    from scanner.pipeline import _policy_inputs
+    from scanner.registry.blobs import Budget
+    from scanner.registry.discover import discover
+    from scanner.safeio import read_bounded
+    from scanner.stage import Stage
+    from scanner.verify.api import Options as VerifyApiOptions
+    from scanner.verify.attestation import MAX_BYTES, AttestationTrust
+
+    _, policy_data, _ = _policy_inputs(gate)
+    stage = gate.stage if isinstance(gate.stage, Stage) else Stage.parse(gate.stage, policy_data)
+    held = dst.resolve(target.repository, target.reference)
+    if held is None:
+        baseline = Baseline(found=False, source="registry", stage=stage.name, model=gate.attestations.model_name)
+    else:
+        found = discover(dst, target.repository, held, work / "baseline", Budget(options.max_bytes))
+        documents = [
+            (f"oci://{target.registry}/{target.repository}@{a.descriptor.digest}", read_bounded(p, MAX_BYTES))
+            for a in found
+            if a.kind == "vsa"
+            for p in a.files
+        ]
+        verify = VerifyApiOptions.from_options(gate.verify, policy_data)
+        trust = AttestationTrust.of(gate.attestations.keys, verify, gate.attestations.signing_key)
+        baseline = vsa_baseline(
+            documents, stage=stage.name, stage_digest=held, trust=trust, model=gate.attestations.model_name
+        )
+    return replace(gate, attestations=replace(gate.attestations, baseline=baseline))
 
 
 def _has_vsa(client: Client, repo: str, digest: str, stage: str, tag: str | None) -> bool:

@@ -14,12 +14,12 @@ unpacked to disk.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget, fetch_bytes, fetch_to_file
@@ -84,7 +84,7 @@ def _declared_link(desc: Descriptor) -> bool:
     if not meta:
         return False
     try:
-        flag = json.loads(meta).get("typeflag")
+        flag = jsonfile.loads(meta).get("typeflag")
     except (ValueError, AttributeError):
         return False
     return flag in (49, 50, "1", "2")  # tar hard link / symlink
@@ -179,7 +179,7 @@ def model_name(manifest: Manifest, config: bytes) -> str | None:
     if manifest.config is None or manifest.config.media_type != mt.MODEL_CONFIG:
         return None
     try:
-        name = json.loads(config).get("descriptor", {}).get("name")
+        name = jsonfile.loads(config).get("descriptor", {}).get("name")
     except (ValueError, AttributeError, RecursionError):
         return None
     return name if isinstance(name, str) else None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from scanner import jsonfile
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def read_vsa(data: bytes, key: Any = None) -> VsaInfo:
     from scanner.verify.result import VerifyFailure
 
     try:
-        verify_envelope(key, json.loads(data))
+        verify_envelope(key, jsonfile.loads(data))
     except (VerifyFailure, KeyError, TypeError, ValueError):
         return replace(info, verified=False)
     return replace(info, verified=True)
@@ -42,7 +43,7 @@ def read_vsa(data: bytes, key: Any = None) -> VsaInfo:
 
 def _read(data: bytes) -> VsaInfo:
     try:
-        doc = json.loads(data)
+        doc = jsonfile.loads(data)
     except (ValueError, RecursionError):
         return VsaInfo("unknown", "?", (), None, "?", None)
     if not isinstance(doc, dict):
@@ -78,7 +79,7 @@ def _payload(envelope: Any) -> dict[str, Any]:
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), str):
         return {}
     try:
-        statement = json.loads(base64.b64decode(envelope["payload"], validate=True))
+        statement = jsonfile.loads(base64.b64decode(envelope["payload"], validate=True))
     except (ValueError, binascii.Error, RecursionError):
         return {}
     return statement if isinstance(statement, dict) else {}

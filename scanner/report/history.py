@@ -65,7 +65,12 @@ def summarize(entry: Entry) -> dict[str, Any]:
 def build(entries: Sequence[Entry], verification: Verification, window: Mapping[str, Any]) -> dict[str, Any]:
     import datetime as dt
 
-    rows = [summarize(e) for e in entries]
+    rows = []
+    for e in entries:
+        try:
+            rows.append(summarize(e))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            verification.problems.append(f"#{e.seq}: record damaged ({type(exc).__name__}): left out of the report")
     return {
         "schema": "scanner-ledger-report/1",
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),

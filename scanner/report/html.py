@@ -15,6 +15,7 @@ from typing import Any
 
 from scanner.core import Severity
 from scanner.report import view
+from scanner.report.quality import quality_view
 
 MAX_FILES = 2000
 
@@ -76,6 +77,7 @@ def page_view(record: Mapping[str, Any]) -> dict[str, Any]:
         "section_columns": {k: _columns(v) for k, v in sections.items()},
         "run_url": safe_url(view.ci_run(record)),
         "max_files": MAX_FILES,
+        "quality": quality_view(record),
     }
 
 

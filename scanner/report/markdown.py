@@ -7,20 +7,21 @@ evidence (policy digest, database snapshot, CI run, ledger entry).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
 from scanner.report import view
+from scanner.report.quality import quality_view
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 LIMIT = 50
 
 
 def md_escape(value: Any) -> str:
-    """Scanned text (file names, messages) must not become Markdown or HTML structure."""
-    text = " ".join(str(value).split())
-    return _SPECIAL.sub(r"\\\1", text)
+    """Scanned text (file names, messages) must not become Markdown or HTML structure, links,
+    images or mentions (see ``scanner.textsafe.markdown``)."""
+    from scanner.textsafe import markdown
+
+    return markdown(value)
 
 
 def md_url(url: Any) -> str | None:
@@ -47,6 +48,7 @@ def render(record: dict[str, Any], *, limit: int = LIMIT, **_: Any) -> str:
         "policy": policy[:19] if policy else None,
         "db": inputs.get("vulnerability_db"),
         "run_url": md_url(view.ci_run(record)),
+        "quality": quality_view(record),
     }
     template = environment(autoescape=False).get_template("report.md.j2")
     return template.render(record=record, v=v).rstrip() + "\n"

@@ -6,7 +6,8 @@ rule metadata with help text, a stable ``partialFingerprints`` entry, and waived
 accepted ``suppression``. Policy denies and warnings become results too (rule ``POLICY/<rule>``),
 since some have no finding behind them (a missing signature). GitHub keeps at most 5,000 results
 per run (and rejects more than 25,000): results are capped, most severe first, and the run's
-``properties`` say how many were left out.
+``properties`` say how many were left out. The policy's reasons are always kept: only findings
+are left out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote
 from scanner.report import view
 from scanner.report.json_format import dumps_layout
 from scanner.report.rules import DOCS, rule_help
+from scanner.textsafe import markdown, plain
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 5000
@@ -37,11 +39,13 @@ def to_sarif(record: Mapping[str, Any], *, max_results: int = MAX_RESULTS) -> di
     rules: dict[str, dict[str, Any]] = {}
     locator = view.Locator(record)
     results = [_finding_result(locator, f, rules) for f in findings]
-    results += _policy_results(record, rules)
     results.sort(key=lambda r: (r["level"] != "error", r["level"] != "warning", bool(r.get("suppressions"))))
+    # The reasons for the decision are never the ones left out: the cap applies to findings only.
+    reasons = _policy_results(record, rules)
+    results = reasons + results
     _dedupe_fingerprints(results)
     total = len(results)
-    included = results[:max_results]
+    included = results[: max(max_results, len(reasons))]
     rule_list = list(rules.values())
     index = {r["id"]: i for i, r in enumerate(rule_list)}
     for r in included:
@@ -92,12 +96,15 @@ def _rule(
             existing["defaultConfiguration"]["level"] = LEVELS.get(severity, "warning")
         return
     h = rule_help(rule_id, example)
+    # help text may fall back to a finding's message (artifact text): plain text, and in the
+    # Markdown variant escaped so that no link, image or mention of the artifact's goes live
+    title, text = plain(h.title), plain(h.help)
     rules[rule_id] = {
         "id": rule_id,
         "name": "".join(part.capitalize() for part in rule_id.replace("/", "-").split("-") if part),
-        "shortDescription": {"text": h.title},
-        "fullDescription": {"text": h.help},
-        "help": {"text": h.help, "markdown": f"**{h.title}**\n\n{h.help}"},
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": text},
+        "help": {"text": text, "markdown": f"**{markdown(h.title)}**\n\n{markdown(h.help)}"},
         "helpUri": DOCS,
         "defaultConfiguration": {"level": LEVELS.get(severity, "warning")},
         "properties": {
@@ -132,7 +139,7 @@ def _finding_result(locator: view.Locator, f: Mapping[str, Any], rules: dict[str
     result: dict[str, Any] = {
         "ruleId": f["id"],
         "level": LEVELS.get(f["severity"], "warning"),
-        "message": {"text": text},
+        "message": {"text": plain(text)},
         "locations": [_location(locator.locate(f))],
         "partialFingerprints": {FINGERPRINT_KEY: view.fingerprint(f)},
         "properties": {
@@ -172,7 +179,7 @@ def _policy_results(record: Mapping[str, Any], rules: dict[str, dict[str, Any]])
                 {
                     "ruleId": rule_id,
                     "level": LEVELS[severity],
-                    "message": {"text": f"Promotion to {record.get('stage')} {kind}: {text}"},
+                    "message": {"text": plain(f"Promotion to {record.get('stage')} {kind}: {text}")},
                     "locations": [_location(manifest)],
                     "partialFingerprints": {FINGERPRINT_KEY: hashlib.sha256(key.encode()).hexdigest()},
                     "properties": {"decision": kind, "stage": record.get("stage")},

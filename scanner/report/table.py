@@ -13,11 +13,13 @@ def render(record: dict[str, Any], *, color: bool = False, width: int | None = N
     from rich.table import Table
     from rich.text import Text
 
+    from scanner.textsafe import terminal as t
+
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, width=width or 120, highlight=False)
     findings = sorted(record["findings"], key=lambda f: (-Severity(f["severity"]).rank, f["subject"], f["id"]))
     art = record["artifact"]
-    console.print(f"{art['name']} ({art['kind']}) {art['digest']}", markup=False)
+    console.print(f"{t(art['name'])} ({t(art['kind'])}) {t(art['digest'])}", markup=False)
     if findings:
         table = Table(show_lines=False, highlight=False)
         for col in ("severity", "rule", "subject", "message"):
@@ -25,24 +27,28 @@ def render(record: dict[str, Any], *, color: bool = False, width: int | None = N
         for f in findings:
             waived = f.get("waived")
             severity = f["severity"].upper() + (f" (waived {waived.get('id')})" if waived else "")
-            table.add_row(*(Text(str(x)) for x in (severity, f["id"], f["subject"], f["message"])))
+            table.add_row(*(Text(t(x)) for x in (severity, f["id"], f["subject"], f["message"])))
         console.print(table)
     else:
         console.print("no findings")
     for c in record.get("checks") or []:
         if not c.get("complete", True):
             console.print(
-                f"warning: the {c['check']} check could not examine everything (not fully checked)", markup=False
+                f"warning: the {t(c['check'])} check could not examine everything (not fully checked)", markup=False
             )
     counts = record.get("counts") or {}
     if counts:
         console.print(", ".join(f"{counts[s.value]} {s.value}" for s in reversed(Severity) if s.value in counts))
+    from scanner.report.quality import lines as quality_lines
+
+    for line in quality_lines(record):
+        console.print(line, markup=False)
     decision = record.get("decision")
     if decision is not None:
         verdict = "ALLOWED" if decision["allow"] else "DENIED"
-        console.print(f"decision: {verdict} (promotion to {record.get('stage')})")
+        console.print(f"decision: {verdict} (promotion to {t(record.get('stage'))})", markup=False)
         for r in decision["deny"]:
-            console.print(f"  deny  [{r['rule']}] {r['message']}", markup=False)
+            console.print(f"  deny  [{t(r['rule'])}] {t(r['message'])}", markup=False)
         for r in decision["warn"]:
-            console.print(f"  warn  [{r['rule']}] {r['message']}", markup=False)
+            console.print(f"  warn  [{t(r['rule'])}] {t(r['message'])}", markup=False)
     return buf.getvalue()

@@ -3,12 +3,12 @@ an artifact and verify each with the right method."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.files import FileSet
 from scanner.verify.bundle import SignedDoc, b64, read_documents
@@ -193,7 +193,7 @@ def peek_predicate(doc: SignedDoc) -> str | None:
     if env is None:
         return None
     try:
-        stmt = json.loads(b64(env.get("payload"), "payload"))
+        stmt = jsonfile.loads(b64(env.get("payload"), "payload"))
     except (VerifyFailure, ValueError, RecursionError):
         return None
     value = stmt.get("predicateType") if isinstance(stmt, dict) else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.verify.result import VerifyFailure
 
@@ -69,6 +70,15 @@ def read_documents(path: Path) -> list[SignedDoc]:
         raise ScanError("signature path is a directory", path) from None
     except OSError as exc:
         raise ScanError(f"cannot read signature file: {exc.strerror or exc}", path) from None
+    return parse_documents(raw, path)
+
+
+def parse_documents(raw: bytes, path: Path) -> list[SignedDoc]:
+    """Every signed document in ``raw`` (one JSON document, or JSON lines); ``path`` names where
+    the bytes came from (a file, or a registry reference). VerifyFailure when it is not a
+    signature document at all."""
+    if len(raw) > MAX_BYTES:
+        raise VerifyFailure(f"signature document is {len(raw)} bytes, more than the {MAX_BYTES >> 20} MiB allowed")
     try:
         return [classify(_parse(raw), raw, path)]
     except json.JSONDecodeError as whole:
@@ -88,7 +98,9 @@ def read_documents(path: Path) -> list[SignedDoc]:
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return jsonfile.loads(raw)
+    except jsonfile.DuplicateKey as exc:
+        raise VerifyFailure(f"not valid JSON: {exc}") from None
     except UnicodeDecodeError:
         raise VerifyFailure("not valid JSON (not UTF-8 text)") from None
     except RecursionError:

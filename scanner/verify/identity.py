@@ -30,6 +30,25 @@ _GITHUB_CLAIMS = {
 }
 
 
+# Identities of unrelated signers: a regexp that accepts all of them accepts anyone.
+_PROBES = (
+    "x",
+    "attacker@evil.example",
+    "https://github.com/evil/repo/.github/workflows/release.yml@refs/heads/main",
+    "spiffe://evil/ns/default/sa/x",
+    "0",
+)
+
+
+def matches_anyone(pattern: str) -> bool:
+    """Whether ``pattern`` (anchored) accepts every probe identity: ``.*``, ``.+``, ``(.*)`` …"""
+    try:
+        rx = re.compile(pattern)
+    except re.error:
+        return False
+    return all(rx.fullmatch(p) for p in _PROBES)
+
+
 @dataclass(frozen=True)
 class IdentityRule:
     """One allowed signer. Every field given must match; ``identity`` is compared with every SAN
@@ -50,6 +69,11 @@ class IdentityRule:
                 re.compile(self.identity_regexp)
             except re.error as exc:
                 raise ValueError(f"invalid identity regexp {self.identity_regexp!r}: {exc}") from None
+            if matches_anyone(self.identity_regexp):
+                raise ValueError(
+                    f"identity regexp {self.identity_regexp!r} matches any signer: name the identity "
+                    "(for example '^https://github\\.com/ORG/REPO/\\.github/workflows/.*@refs/heads/main$')"
+                )
 
     @property
     def github(self) -> dict[str, str]:

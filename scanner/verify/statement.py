@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonfile
 from scanner.files import CHUNK, FileSet
 from scanner.safeio import open_regular
 from scanner.verify.coverage import require_full
@@ -19,7 +20,9 @@ _HASHES = ("sha256", "sha384", "sha512", "sha1")
 def parse_statement(payload: bytes) -> dict[str, Any]:
     """The statement in a DSSE payload; VerifyFailure when it is not an in-toto statement."""
     try:
-        stmt = json.loads(payload)
+        stmt = jsonfile.loads(payload)
+    except jsonfile.DuplicateKey as exc:
+        raise VerifyFailure(f"DSSE payload: {exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VerifyFailure("DSSE payload is not valid JSON") from None
     except RecursionError:

@@ -131,14 +131,35 @@ def describe(info: DbInfo, now: dt.datetime | None = None) -> str:
     )
 
 
-def check_result(result: AuditResult, info: DbInfo, now: dt.datetime | None = None) -> CheckResult:
+def check_result(
+    result: AuditResult,
+    info: DbInfo,
+    now: dt.datetime | None = None,
+    source: str | None = None,
+    *,
+    expects: bool = True,
+) -> CheckResult:
     """The contract shape. Dependencies that could not be audited are ``VULN-UNAUDITED``
     findings (medium), so the policy weighs them per stage; the check itself examined everything
     it was given, so it is complete (a database it cannot read stops it with a ScanError)."""
+    findings = list(result.findings)
+    nothing = expects and result.audited + result.unaudited == 0
+    if nothing:
+        findings.append(
+            Finding(
+                id="VULN-NOTHING-TO-AUDIT",
+                check=CHECK,
+                severity=UNAUDITED_SEVERITY,
+                subject=source or "input",
+                message="no dependencies found to audit: nothing was judged, which is not clean",
+                evidence={"source": source},
+                fix="audit the file that lists the dependencies (a pinned requirements or lock file)",
+            )
+        )
     return CheckResult(
         check=CHECK,
-        findings=result.findings,
-        complete=True,
+        findings=findings,
+        complete=not nothing,
         summary={**result.summary(), "vulnerability_db": info.to_dict(now)},
         context={"vulnerability_db": _context(info, now)},
     )

@@ -26,4 +26,7 @@ class VulnCheck(Check):
             check_age(db.info, options.max_db_age, now)
             ui.info(describe(db.info, now))
             result = audit(from_inventory(ctx.inventory), db)
-            return check_result(result, db.info, now)
+            # nothing to audit is a finding where dependencies are what the artifact is (a
+            # requirements file, a lock, an environment, an SBOM, an application), not for a model
+            expects = not ctx.artifact.kind.is_model
+            return check_result(result, db.info, now, str(ctx.artifact.path) if expects else None, expects=expects)

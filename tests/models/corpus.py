@@ -409,5 +409,5 @@ def build_corpus(root: Path) -> list[Sample]:
         ("list.json", "[1, 2, 3]\n"),
     ):
         add(name, text.encode(), set(), malicious=False)
-    add("random.bin", bytes((i * 7919 + 13) % 251 for i in range(10000)), set(), malicious=False)
+    add("random.dat", bytes((i * 7919 + 13) % 251 for i in range(10000)), set(), malicious=False)
     return samples

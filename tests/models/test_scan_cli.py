@@ -126,7 +126,7 @@ def test_garbage_and_empty_files_never_crash(cli, tmp_path: Path) -> None:  # ty
     assert subjects["fake.zip"] == "MODEL-UNSCANNABLE"
     assert subjects["fake.gz"] == "MODEL-UNSCANNABLE"
     assert subjects["fake.npy"] == "MODEL-UNSCANNABLE"
-    assert "empty.bin" not in subjects
+    assert subjects["empty.bin"] == "MODEL-UNSCANNABLE"  # nothing to judge is not clean
 
 
 def test_model_check_is_registered() -> None:

@@ -41,6 +41,19 @@ GOOD_PROVENANCE = {
     "trusted_builder": True,
     "error": None,
 }
+# the PASSED verification summary from staging that promotion to prod needs (stage-skipped)
+STAGING_VSA = {
+    "https://slsa.dev/verification_summary/v1": [
+        {
+            "source": "staging.vsa.json",
+            "counted": True,
+            "predicate_type": "https://slsa.dev/verification_summary/v1",
+            "signer": "key:sha256:0123456789abcdef (gate.pub)",
+            "result": "PASSED",
+            "stage": "staging",
+        }
+    ]
+}
 FRESH_DB = {"vulnerability_db": {"source": "osv", "snapshot_date": "2026-11-22", "age_days": 1, "records": 10}}
 
 
@@ -131,7 +144,8 @@ def make_input() -> Build:
         )
         art = Artifact(Path("app"), kind, "app", "sha256:" + "a" * 64)
         matched = match_waivers(results, list(waivers), NOW)
-        return build_input(art, stage, inv, results, matched, now=NOW)
+        evidence = {"attestations": copy.deepcopy(STAGING_VSA)}
+        return build_input(art, stage, inv, results, matched, now=NOW, evidence=evidence)
 
     return build
 

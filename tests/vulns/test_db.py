@@ -176,15 +176,16 @@ def test_zip_member_bomb_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         import_dump(tmp_path / "bomb.zip", tmp_path / "db.sqlite")
 
 
-def test_symlinks_out_of_a_dump_directory_are_not_followed(tmp_path: Path) -> None:
+def test_symlinks_in_a_dump_directory_stop_the_import(tmp_path: Path) -> None:
     outside = tmp_path / "outside.json"
     outside.write_text(json.dumps(record("PYSEC-9", "evil", versions=["1.0"])))
     src = tmp_path / "dump"
     src.mkdir()
     (src / "ok.json").write_text(json.dumps(record("PYSEC-1", "x", versions=["1.0"])))
     (src / "link.json").symlink_to(outside)
-    info = import_dump(src, tmp_path / "db.sqlite")
-    assert info.records == 1
+    with pytest.raises(ScanError, match=r"link\.json: symlink in the OSV dump: nothing imported"):
+        import_dump(src, tmp_path / "db.sqlite")
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 def test_not_a_database(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ render, the same server-side template injection as a GGUF chat template, judged 
 
 from __future__ import annotations
 
-import json
 from typing import Any, BinaryIO
 
+from scanner import jsonfile
 from scanner.core import Finding
 from scanner.models.api import FormatContext, unscannable
 from scanner.models.formats.gguf import template_findings
@@ -23,7 +23,7 @@ def scan(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> list[Fi
         return [unscannable(subject, f"tokenizer config larger than {ctx.limits.max_header_bytes} bytes", **extra)]
     data.seek(0)
     try:
-        doc = json.loads(data.read(size))
+        doc = jsonfile.loads(data.read(size))
     except (ValueError, RecursionError) as exc:
         return [unscannable(subject, f"chat template JSON does not parse: {exc}", **extra)]
     return template_findings(templates(doc), subject, INJECTION, UNPARSABLE, extra)

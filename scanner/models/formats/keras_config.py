@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import struct
 from typing import Any, BinaryIO
 
+from scanner import jsonfile
 from scanner.core import Finding, Severity
 from scanner.models.api import FormatContext, finding, unscannable
 
@@ -439,7 +439,7 @@ def judge_config(config: Any, subject: str, extra: dict[str, Any], prefix: str =
 def parse_json(raw: bytes) -> Any:
     """JSON parse that turns hostile nesting into ValueError."""
     try:
-        return json.loads(raw)
+        return jsonfile.loads(raw)
     except RecursionError:
         raise ValueError("JSON nests too deeply") from None
 
