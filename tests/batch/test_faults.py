@@ -34,14 +34,14 @@ def test_time_budget(cli, tmp_path: Path) -> None:
     slow = slow_model(tmp_path / "slow")
     clean = clean_model(tmp_path / "clean", 8)
     r = cli(
-        "batch", slow, clean, "--workers", "2", "--time-budget", "1", "--no-cache", "--no-ledger", "-f", "json",
+        "batch", slow, clean, "--workers", "2", "--time-budget", "4", "--no-cache", "--no-ledger", "-f", "json",
         "--records", tmp_path / "rec",
     )  # fmt: skip
     assert r.code == 2, r.err
     slow_result, clean_result = json.loads(r.out)["results"]
-    assert slow_result["error"] == "time budget of 1 s exceeded"
-    assert 1 <= slow_result["seconds"] < 10
-    assert clean_result["allow"] is True
+    assert slow_result["error"] == "time budget of 4 s exceeded"
+    assert 4 <= slow_result["seconds"] < 9  # stopped by the in-worker budget, before the driver's backstop
+    assert clean_result["allow"] is True, clean_result  # a budget generous enough for it on a busy machine
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_finished(tmp_path: Path) -> None:
@@ -97,10 +97,10 @@ def test_a_frozen_worker_is_killed_at_the_budget_and_grace(cli, tmp_path: Path, 
 
     watcher = threading.Thread(target=freeze, daemon=True)
     watcher.start()
-    r = cli("batch", slow, clean, "--workers", "2", "--time-budget", "3", "--no-cache", "--no-ledger", "-f", "json")
+    r = cli("batch", slow, clean, "--workers", "2", "--time-budget", "4", "--no-cache", "--no-ledger", "-f", "json")
     watcher.join(timeout=5)
     assert frozen, "the worker was never seen reading the slow artifact"
     assert r.code == 2, r.err
     stuck, judged = json.loads(r.out)["results"]
-    assert stuck["error"] == "time budget of 3 s exceeded (worker stopped)"
+    assert stuck["error"] == "time budget of 4 s exceeded (worker stopped)"
     assert judged["allow"] is True
