@@ -1,17 +1,23 @@
-"""Model scanning: `scanner scan` against modelscan, picklescan and modelaudit on the same input.
+"""Model scanning: `scanner scan` against modelscan, picklescan, modelaudit and fickling on the same input.
 
     .venv/bin/python benchmarks/models.py [--small 400] [--big-mb 1024] [--skip-timing] [--skip-detection]
+        [--venvs DIR] [--baseline OTHER_CHECKOUT]
 
-Installs each peer in its own venv under benchmarks/.work/ (pip, first run only), generates a
-directory of many small model files plus one large torch checkpoint, and prints wall time and
-peak RSS of every tool, as ratios to `scanner scan`. Then a detection table over the test corpus
-(tests/models/corpus.py): which tool flags which malicious sample (non-zero exit), and false
-positives on the benign ones. Timings are as measured on a shared machine: run it twice.
+Installs each peer in its own venv under ``--venvs`` (default benchmarks/.work/; pip, first run
+only), generates a directory of many small model files plus one large torch checkpoint, and
+prints wall time and peak RSS of every tool, as ratios to `scanner scan`. Then two detection
+tables, each with a caught and a false-positive row per tool: the test corpus
+(tests/models/corpus.py: which tool flags which malicious sample, false positives on its benign
+twins) and the real-model set (tests/models/real_models.py: files the way scikit-learn/joblib,
+gensim, numpy, Lightning, TFLite and nanoGPT write them, each with a malicious twin).
+``--baseline`` adds a column for `scanner scan` run from another checkout (e.g. the landed main)
+to show what changed. Timings are as measured on a shared machine: run it twice.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import shutil
@@ -31,12 +37,14 @@ PEERS = {
     "modelscan": (["modelscan", "numpy<2.3"], ["modelscan", "-p", "{path}"]),
     "picklescan": (["picklescan"], ["picklescan", "-p", "{path}"]),
     "modelaudit": (["modelaudit"], ["modelaudit", "scan", "{path}"]),
+    # fickling 0.1.12 imports typing_extensions without declaring it (Python 3.11)
+    "fickling": (["fickling", "typing_extensions"], ["fickling", "--check-safety", "{path}"]),
 }
 ENV = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}
 
 
-def venv(name: str, packages: list[str]) -> Path:
-    root = WORK / f"venv-{name}"
+def venv(name: str, packages: list[str], where: Path = WORK) -> Path:
+    root = where / f"venv-{name}"
     marker = root / ".installed"
     if not marker.exists():
         subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
@@ -45,7 +53,7 @@ def venv(name: str, packages: list[str]) -> Path:
     return root / "bin"
 
 
-def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
+def run(cmd: list[str], timeout: float = 600, cwd: Path | None = None) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in MB, exit code of one process (-9 when killed at the timeout).
 
     Peak RSS comes from /usr/bin/time: a child forked from this (large) Python process would
@@ -58,6 +66,7 @@ def run(cmd: list[str], timeout: float = 600) -> tuple[float, int, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=ENV,
+        cwd=cwd,
         start_new_session=True,
     )
     try:
@@ -106,12 +115,20 @@ def generate(small: int, big_mb: int) -> tuple[Path, Path]:
     return many, big
 
 
-def commands(bins: dict[str, Path]) -> dict[str, list[str]]:
-    base = [str(REPO / ".venv" / "bin" / "scanner"), "scan", "{path}", "-f", "json", "-o", os.devnull]
+def scanner_cmd(checkout: Path) -> list[str]:
+    """`scanner scan` with the code of ``checkout`` (this one, or a baseline), in this interpreter."""
+    # -P: the working directory is not put on sys.path, so PYTHONPATH decides which code runs
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-m", "scanner", "scan", "{path}", "-f", "json"]
+
+
+def commands(bins: dict[str, Path], baseline: Path | None = None) -> dict[str, list[str]]:
+    base = [*scanner_cmd(REPO), "-o", os.devnull]
     out = {
         "scanner": base,
         "scanner --no-second-opinion": [*base, "--no-second-opinion"],
     }
+    if baseline is not None:
+        out["scanner@baseline"] = [*scanner_cmd(baseline), "-o", os.devnull]
     for name, (_, cmd) in PEERS.items():
         if name in bins:
             out[name] = [str(bins[name] / cmd[0]), *cmd[1:]]
@@ -145,7 +162,7 @@ def engine_throughput(big: Path) -> None:
     )
     # started through /usr/bin/time so that the child's RSS is its own (not this process's at fork)
     out = subprocess.run(
-        ["/usr/bin/time", "-f", "", str(REPO / ".venv" / "bin" / "python"), "-c", code, str(big)],
+        ["/usr/bin/time", "-f", "", "env", f"PYTHONPATH={REPO}", sys.executable, "-P", "-c", code, str(big)],
         capture_output=True,
         text=True,
     )
@@ -154,31 +171,74 @@ def engine_throughput(big: Path) -> None:
 
 def detection(cmds: dict[str, list[str]]) -> None:
     from tests.models.corpus import build_corpus
+    from tests.models.real_models import build_real_models
 
     root = WORK / "corpus"
     shutil.rmtree(root, ignore_errors=True)
-    samples = build_corpus(root)
+    corpus = [(s.name, bool(s.expect)) for s in build_corpus(root)]
+    detection_table("tests/models/corpus.py", root, corpus, cmds)
+    real_root = WORK / "real-models"
+    shutil.rmtree(real_root, ignore_errors=True)
+    real = [(s.name, bool(s.expect)) for s in build_real_models(real_root)]
+    detection_table("tests/models/real_models.py (files as ML libraries write them)", real_root, real, cmds)
+
+
+def flagged_by(code: int) -> bool:
+    """Every tool here exits 1 for "issues found" (fickling: "likely unsafe"), other codes for errors."""
+    return code == 1
+
+
+def modelaudit_verdicts(cmd: list[str], root: Path) -> dict[str, int]:
+    """modelaudit takes about 9 CPU seconds per invocation here, so it runs once over the whole
+    directory with JSON output; a file counts as flagged (1) when an issue of severity warning or
+    critical is located in it (what makes its single-file run exit 1), else 0."""
+    fd, out = tempfile.mkstemp(prefix="modelaudit-", suffix=".json", dir=WORK)
+    os.close(fd)
+    run(["sh", "-c", '"$0" "$@" > "' + out + '"', *[c.format(path=root) for c in cmd], "--format", "json"], 1800, WORK)
+    try:
+        doc = json.loads(Path(out).read_text() or "{}")
+    except ValueError:
+        doc = {}
+    os.unlink(out)
+    verdicts: dict[str, int] = {}
+    for issue in doc.get("issues", []):
+        where = str(issue.get("location", ""))
+        if not where.startswith(str(root) + "/"):
+            continue
+        name = where[len(str(root)) + 1 :].split(":", 1)[0].split(" (", 1)[0]
+        hit = int(issue.get("severity") in ("warning", "critical"))
+        verdicts[name] = max(verdicts.get(name, 0), hit)
+    return verdicts
+
+
+def detection_table(title: str, root: Path, samples: list[tuple[str, bool]], cmds: dict[str, list[str]]) -> None:
     tools = [n for n in cmds if n != "scanner --no-second-opinion"]
-    print("\n## detection over tests/models/corpus.py (x = exit 1 'issues found', . = exit 0, errN = exit N)")
-    print(f"{'sample':44} {'kind':9} " + " ".join(f"{t[:10]:>10}" for t in tools))
+    whole_dir = {t: modelaudit_verdicts(cmds[t], root) for t in tools if t == "modelaudit"}
+    print(f"\n## detection over {title} (x = exit 1 'issues found', . = exit 0, errN = exit N)")
+    print(f"{'sample':44} {'kind':9} " + " ".join(f"{t[:16]:>16}" for t in tools))
     caught = dict.fromkeys(tools, 0)
     false_pos = dict.fromkeys(tools, 0)
-    for s in samples:
+    errors = dict.fromkeys(tools, 0)
+    for name, malicious in samples:
         marks = []
         for t in tools:
-            _, _, code = run([c.format(path=root / s.name) for c in cmds[t]], timeout=120)
-            flagged = code == 1  # every tool here exits 1 for "issues found", 2+ for errors
-            if s.expect and flagged:
-                caught[t] += 1
-            if not s.expect and flagged:
-                false_pos[t] += 1
+            if t in whole_dir:
+                code = whole_dir[t].get(name, 0)
+            else:
+                # from .work: fickling writes safety_results.json into its working directory
+                _, _, code = run([c.format(path=root / name) for c in cmds[t]], timeout=120, cwd=WORK)
+            flagged = flagged_by(code)
+            caught[t] += malicious and flagged
+            false_pos[t] += not malicious and flagged
+            errors[t] += code not in (0, 1)
             marks.append("timeout" if code == -9 else "x" if flagged else "." if code == 0 else f"err{code}")
-        kind = "malicious" if s.expect else "benign"
-        print(f"{s.name[:44]:44} {kind:9} " + " ".join(f"{m:>10}" for m in marks))
-    bad = sum(1 for s in samples if s.expect)
+        kind = "malicious" if malicious else "benign"
+        print(f"{name[:44]:44} {kind:9} " + " ".join(f"{m:>16}" for m in marks))
+    bad = sum(1 for _, m in samples if m)
     good = len(samples) - bad
-    print(f"\n{'caught (of ' + str(bad) + ' flagged samples)':54} " + " ".join(f"{caught[t]:>10}" for t in tools))
-    print(f"{'false positives (of ' + str(good) + ' benign)':54} " + " ".join(f"{false_pos[t]:>10}" for t in tools))
+    print(f"\n{'caught (of ' + str(bad) + ' malicious)':54} " + " ".join(f"{caught[t]:>16}" for t in tools))
+    print(f"{'false positives (of ' + str(good) + ' benign)':54} " + " ".join(f"{false_pos[t]:>16}" for t in tools))
+    print(f"{'errors/skips (exit not 0 or 1)':54} " + " ".join(f"{errors[t]:>16}" for t in tools))
 
 
 def main() -> None:
@@ -188,17 +248,30 @@ def main() -> None:
     ap.add_argument("--skip-detection", action="store_true")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is shown")
-    ap.add_argument("--peers", default="modelscan,picklescan,modelaudit")
+    ap.add_argument("--peers", default="modelscan,picklescan,modelaudit,fickling")
+    ap.add_argument("--venvs", type=Path, default=WORK, help="where each peer's venv is made (venv-NAME)")
+    ap.add_argument("--baseline", type=Path, help="another checkout whose `scanner scan` gets a column")
+    ap.add_argument(
+        "--peer-bin", action="append", default=[], metavar="NAME=DIR", help="use NAME from this bin dir, no install"
+    )
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    given = dict(item.split("=", 1) for item in args.peer_bin)
     bins = {}
     for name in [p for p in args.peers.split(",") if p]:
+        if name in given:
+            bins[name] = Path(given[name])
+            continue
         try:
-            bins[name] = venv(name, PEERS[name][0])
+            bins[name] = venv(name, PEERS[name][0], args.venvs)
         except subprocess.CalledProcessError as exc:
             print(f"could not install {name}: {exc}")
+    cmds = commands(bins, args.baseline)
+    if args.skip_timing:
+        if not args.skip_detection:
+            detection(cmds)
+        return
     many, big = generate(args.small, args.big_mb)
-    cmds = commands(bins)
     for _ in range(2):  # warm the page cache
         subprocess.run(["cat", *map(str, big.iterdir())], stdout=subprocess.DEVNULL)
     if not args.skip_timing:

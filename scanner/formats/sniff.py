@@ -24,6 +24,7 @@ SAFETENSORS = "safetensors"
 GGUF = "gguf"
 NUMPY = "numpy"
 PROTOBUF = "protobuf"
+TFLITE = "tflite"
 JSON = "json"
 TEXT = "text"
 UNKNOWN = "unknown"
@@ -77,9 +78,11 @@ def sniff(head: bytes, size: int, name: str = "") -> str:
         return ZLIB
     if _is_safetensors(head, size):
         return SAFETENSORS
+    if _is_tflite(head, size):
+        return TFLITE
     if _looks_like_json(head):
         return JSON
-    if name.endswith((".pb", ".onnx", ".pbtxt", ".tflite")) or _looks_like_protobuf(head):
+    if name.endswith((".pb", ".onnx", ".pbtxt")) or _looks_like_protobuf(head):
         return PROTOBUF
     if _is_text(head):
         return TEXT
@@ -171,6 +174,16 @@ def _is_text(head: bytes) -> bool:
     except UnicodeDecodeError as exc:
         return exc.start >= len(head) - 3  # a multi-byte character cut at the boundary
     return True
+
+
+def _is_tflite(head: bytes, size: int) -> bool:
+    """A FlatBuffer with TFLite's file identifier ``TFL3`` at bytes 4-8 after a root offset inside
+    the file. Checked after pickle (a pickle-TFLite polyglot is judged as the pickle) and before
+    protobuf, which has no magic: a TFLite file is not a protobuf whatever its name."""
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        return False
+    root = struct.unpack("<I", head[:4])[0]
+    return 8 <= root < size and root % 4 == 0
 
 
 def _looks_like_protobuf(head: bytes) -> bool:

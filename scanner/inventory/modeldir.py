@@ -44,7 +44,7 @@ CONFIG_FACTS = (
     "quantization_config",
     "peft_type",
 )
-WEIGHT_FORMATS = {"safetensors", "gguf", "pickle", "zip", "hdf5", "numpy", "protobuf"}
+WEIGHT_FORMATS = {"safetensors", "gguf", "pickle", "zip", "hdf5", "numpy", "protobuf", "tflite"}
 # Trainer's "Framework versions" names → PyPI names.
 FRAMEWORK_PYPI = {
     "transformers": "transformers",

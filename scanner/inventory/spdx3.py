@@ -49,7 +49,7 @@ _PURPOSE = {
     "firmware": "firmware",
     "device-driver": "deviceDriver",
 }
-_WEIGHT_FORMATS = {"safetensors", "gguf", "pickle", "zip", "hdf5", "numpy", "protobuf"}
+_WEIGHT_FORMATS = {"safetensors", "gguf", "pickle", "zip", "hdf5", "numpy", "protobuf", "tflite"}
 
 
 def to_spdx3_json(inventory: Inventory, artifact: Artifact) -> str:

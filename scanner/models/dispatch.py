@@ -33,11 +33,12 @@ FORMAT_MODULES = {
     sniff.GGUF: "gguf",
     sniff.HDF5: "hdf5",
     sniff.PROTOBUF: "protobuf",
+    sniff.TFLITE: "tflite",
     "keras-json": "keras_config",
     "chat-template-json": "chat_template",
 }
 # Names whose format validator runs when the content did not match it (it reports what is wrong).
-NAME_FORMATS = {".safetensors": sniff.SAFETENSORS, ".gguf": sniff.GGUF}
+NAME_FORMATS = {".safetensors": sniff.SAFETENSORS, ".gguf": sniff.GGUF, ".tflite": sniff.TFLITE}
 # Names of files whose loaders deserialize them (torch.load, joblib, numpy, Keras, ...): binary
 # content there that matches no format is never clean. Not ``.bin``/``.data``: raw tensor
 # storage (ONNX external data, TF variables) is unstructured bytes by design.
@@ -299,6 +300,11 @@ class Dispatcher:
         if fmt in ("keras-json", "chat-template-json"):
             self.judged += 1
         module = FORMAT_MODULES.get(fmt)
+        if fmt == sniff.TFLITE and self._zip_at_end(data, size):
+            # TFLite metadata packs "associated files" (labels, vocabularies) as a zip after the
+            # flatbuffer: its members are scanned like any archive's
+            found = self._format_module("tflite", data, size, subject, sub_ctx)
+            return found + containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
         if module is not None:
             return self._format_module(module, data, size, subject, sub_ctx)
         return []  # text, plain JSON, or unrecognised data under a non-model name

@@ -29,15 +29,16 @@ from scanner.models.streams import LimitExceeded, Window, buffered
 
 CHUNK = 1 << 16
 MAX_KEEP = 4096  # longer strings/bytes are skipped by seeking, their value is not kept
-MAX_LINE = 1 << 16  # protocol 0 text arguments
+MAX_LINE = 1 << 16  # protocol 0 text arguments kept whole; longer ones are streamed through
+MAX_NAME = 1 << 16  # a module or class name (GLOBAL / INST): no importable name is longer
 MAX_MEMO = 2_000_000
 MAX_STACK = 5_000_000
 MAX_CONTAINER = 256  # items kept in a symbolic tuple/dict
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_TORCH_PICKLES = 5  # magic, protocol, sys_info, the object, storage keys; then raw bytes
 
-RULE_GLOBAL = "MODEL-PICKLE-GLOBAL"
-RULE_UNKNOWN = "MODEL-PICKLE-UNKNOWN-GLOBAL"
+RULE_GLOBAL = gp.RULE_GLOBAL
+RULE_UNKNOWN = gp.RULE_UNKNOWN
 RULE_DYNAMIC = "MODEL-PICKLE-DYNAMIC-GLOBAL"
 RULE_MALFORMED = "MODEL-PICKLE-MALFORMED"
 
@@ -106,10 +107,30 @@ ANY = _Any()
 
 
 @dataclass(eq=False)
+class _Seen:
+    """One distinct imported name that is not safe whatever its use: its uses are collected over
+    the whole file and judged at the end (``globals_policy.judge_use``)."""
+
+    module: str
+    name: str
+    offset: int
+    count: int = 1
+    use: gp.Use = gp.Use.REFERENCED
+    how: str = "only imported and stored as a value"
+    escaped: bool = False  # stored in a container this scanner does not follow
+
+    def mark(self, use: gp.Use, how: str) -> None:
+        if use > self.use:
+            self.use = use
+            self.how = how
+
+
+@dataclass(eq=False)
 class Global:
     module: str | None  # None: not resolvable statically
     name: str | None
     offset: int
+    seen: _Seen | None = None  # None: safe in every use (or dynamic)
 
     @property
     def dotted(self) -> str:
@@ -178,7 +199,11 @@ class Reader:
         self.i += 1
         return b
 
-    def line(self) -> bytes:
+    def line(self) -> bytes | LongLine:
+        """One newline-terminated argument. Up to MAX_LINE bytes it is returned whole; a longer one
+        (a Python 2 pickle writes array data as one escaped text line: gensim models carry lines
+        of hundreds of KB) is streamed through in chunks and only its ends are kept, so memory
+        stays bounded and time linear whatever its length."""
         start = self.pos
         while True:
             j = self.buf.find(b"\n", self.i)
@@ -187,10 +212,25 @@ class Reader:
                 self.i = j + 1
                 return out
             if len(self.buf) - self.i > MAX_LINE:
-                raise Malformed(f"text argument longer than {MAX_LINE} bytes", start)
+                return self._long_line(start)
             before = len(self.buf) - self.i
             self._fill(before + CHUNK)
             if len(self.buf) - self.i == before:
+                raise Malformed("text argument without a newline", start)
+
+    def _long_line(self, start: int) -> LongLine:
+        head = self.buf[self.i : self.i + 16]
+        tail = b""
+        while True:
+            j = self.buf.find(b"\n", self.i)
+            if j >= 0:
+                tail = (tail + self.buf[self.i : j])[-16:]
+                self.i = j + 1
+                return LongLine(head, tail, self.pos - 1 - start)
+            tail = (tail + self.buf[self.i :])[-16:]
+            self.i = len(self.buf)
+            self._fill(CHUNK)
+            if not self.buf:
                 raise Malformed("text argument without a newline", start)
 
     def skip(self, n: int) -> None:
@@ -204,6 +244,15 @@ class Reader:
             self.i = 0
 
 
+@dataclass(frozen=True)
+class LongLine:
+    """A protocol 0 text argument longer than MAX_LINE: its first and last bytes and its length."""
+
+    head: bytes
+    tail: bytes
+    length: int
+
+
 # --- analysis ----------------------------------------------------------------------------------
 
 
@@ -215,7 +264,6 @@ class _Hit:
     why: str
     offset: int
     count: int = 1
-    called: bool = False
 
 
 class PickleScan:
@@ -240,6 +288,9 @@ class PickleScan:
         self.torchscript = torchscript
         self.single = single
         self.hits: dict[tuple[str, str], _Hit] = {}
+        self.seen: dict[tuple[str, str], _Seen | None] = {}
+        self.tracking = False  # a name whose judgement depends on its use has been imported
+        self.opaque_args = False  # some call takes arguments built at load time (not TUPLE opcodes)
         self.extra: list[Finding] = []
         self.pickles = 0
         self.protocols: set[int] = set()
@@ -291,42 +342,71 @@ class PickleScan:
         )
 
     def findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        for hit in sorted(self.hits.values(), key=lambda h: h.offset):
-            what = "imports and calls" if hit.called else "imports"
-            if hit.rule == RULE_DYNAMIC:
-                message = f"{hit.why} at offset {hit.offset}: what it imports is decided at load time"
-                fix = "do not load this file"
-            elif hit.rule == RULE_UNKNOWN:
-                message = f"{what} {hit.name}, which is not on the list of known-safe globals"
-                fix = "check that this class is expected; load with torch.load(weights_only=True) or convert"
-            else:
-                message = f"{what} {hit.name}: {hit.why}"
-                fix = "do not load this file; it can run code when unpickled"
+        out: list[tuple[int, Finding]] = []
+        for hit in self.hits.values():  # dynamic imports
             out.append(
-                finding(
-                    hit.rule,
-                    hit.severity,
-                    self.subject,
-                    message,
-                    fix=fix,
-                    **{"global": hit.name, "offset": hit.offset, "format": "pickle", "count": hit.count},
+                (
+                    hit.offset,
+                    finding(
+                        hit.rule,
+                        hit.severity,
+                        self.subject,
+                        f"{hit.why} at offset {hit.offset}",
+                        fix="do not load this file",
+                        **{"global": hit.name, "offset": hit.offset, "format": "pickle", "count": hit.count},
+                    ),
                 )
             )
-        return out + self.extra
+        for seen in self.seen.values():
+            if seen is None:
+                continue
+            if seen.escaped and self.opaque_args:
+                seen.mark(gp.Use.CALLED, "stored in a container; a call here takes arguments built at load time")
+            j = gp.judge_use(
+                seen.module, seen.name, seen.use, torchscript=self.torchscript, unknown_severity=self.unknown_severity
+            )
+            if j.rule is None:
+                continue
+            evidence: dict[str, Any] = {
+                "global": j.name,
+                "offset": seen.offset,
+                "format": "pickle",
+                "count": seen.count,
+                "use": j.use.text,
+                "how": seen.how,
+                "decision": j.why,
+            }
+            if j.resolved != j.name:
+                evidence["resolved"] = j.resolved
+            if j.kind == gp.DENIED:
+                what = "imports and calls" if j.use == gp.Use.CALLED else "imports"
+                message = f"{what} {j.name}: {j.why}"
+                fix = "do not load this file; it can run code when unpickled"
+            elif j.use == gp.Use.CALLED:
+                message = f"imports and calls {j.name}, which is not on the list of known-safe globals ({seen.how})"
+                fix = "check that this callable is expected; load with torch.load(weights_only=True) or convert"
+            else:
+                message = f"{j.use.text} class {j.name}, which is not on the list of known-safe globals ({seen.how})"
+                fix = "check that this class is expected (no call with the file's arguments was found)"
+            out.append((seen.offset, finding(j.rule, j.severity, self.subject, message, fix=fix, **evidence)))
+        return [f for _, f in sorted(out, key=lambda x: x[0])] + self.extra
 
     # -- recording --
 
     def _import(self, module: str, name: str, offset: int) -> Global:
-        g = Global(module, name, offset)
+        key = (module, name)
+        if key in self.seen:
+            seen = self.seen[key]
+            if seen is not None:
+                seen.count += 1
+            return Global(module, name, offset, seen)
         verdict = gp.judge(module, name, torchscript=self.torchscript)
-        if verdict.kind == gp.SAFE:
-            return g
-        if verdict.kind == gp.DENIED:
-            self._hit(RULE_GLOBAL, verdict.severity, f"{module}.{name}", verdict.why, offset)
-        else:
-            self._hit(RULE_UNKNOWN, self.unknown_severity, f"{module}.{name}", verdict.why, offset)
-        return g
+        if verdict.kind == gp.SAFE and verdict.tier == gp.CALLABLE:
+            self.seen[key] = None
+            return Global(module, name, offset)
+        seen = self.seen[key] = _Seen(module, name, offset)
+        self.tracking = True
+        return Global(module, name, offset, seen)
 
     def _hit(self, rule: str, severity: Severity, name: str, why: str, offset: int) -> None:
         key = (rule, name)
@@ -337,14 +417,89 @@ class PickleScan:
             hit.count += 1
 
     def _dynamic(self, why: str, offset: int) -> Global:
-        self._hit(RULE_DYNAMIC, Severity.HIGH, f"<dynamic@{offset}>", why, offset)
+        self._hit(
+            RULE_DYNAMIC,
+            Severity.HIGH,
+            f"<dynamic@{offset}>",
+            f"{why}: what it imports is decided at load time",
+            offset,
+        )
         return Global(None, None, offset)
 
-    def _called(self, func: Any) -> None:
-        if isinstance(func, Global) and func.module is not None:
-            for key in ((RULE_GLOBAL, func.dotted), (RULE_UNKNOWN, func.dotted)):
-                if key in self.hits:
-                    self.hits[key].called = True
+    # -- uses --
+
+    @staticmethod
+    def _use(value: Any, use: gp.Use, how: str) -> None:
+        if isinstance(value, Global) and value.seen is not None:
+            value.seen.mark(use, how)
+
+    def _pass_to(self, args: Any, callee: str, offset: int) -> None:
+        """Names inside the arguments of a call may be invoked by the callee."""
+        for g in _globals_in(args):
+            self._use(g, gp.Use.CALLED, f"passed as an argument to {callee} at offset {offset}")
+
+    def _escape(self, values: Any) -> None:
+        for g in _globals_in(values):
+            if g.seen is not None:
+                g.seen.escaped = True
+
+    def _apply(self, func: Any, args: Any, offset: int, opcode: str) -> None:
+        """REDUCE / INST / OBJ: ``func(*args)``."""
+        if not isinstance(args, tuple):
+            self.opaque_args = True
+        if not isinstance(func, Global):
+            # the pickler only ever calls imported names: calling an object built at load time (an
+            # instance's __call__, a callable returned by another call) runs code chosen at load time
+            why = f"{opcode} calls an object built at load time (not an imported name): the code it runs is chosen then"
+            self._hit(RULE_DYNAMIC, Severity.HIGH, f"<call@{offset}>", why, offset)
+            self.opaque_args = True
+        if not self.tracking:
+            return
+        slots = None
+        if isinstance(func, Global) and func.module is not None and func.name is not None:
+            slots = gp.reconstructor_slots(".".join(gp.map_py2(func.module, func.name)))
+        if slots is not None and isinstance(args, tuple):
+            cls_slot, base_slot = slots
+            for i, value in enumerate(args):
+                if i == cls_slot:
+                    self._use(value, gp.Use.RECONSTRUCTED, f"instantiated by {func.dotted} at offset {offset}")
+                    continue
+                if i == base_slot:
+                    how = f"base class given to {func.dotted} at offset {offset}: its __init__ runs with the state"
+                    self._use(value, gp.Use.CALLED, how)
+                    continue
+                self._pass_to(value, func.dotted, offset)
+            return
+        callee = func.dotted if isinstance(func, Global) else "an object built at load time"
+        if isinstance(func, Global):
+            n = len(args) if isinstance(args, tuple) else "computed"
+            if opcode in ("INST", "OBJ") and args == () and _classlike(func.name):
+                self._use(func, gp.Use.RECONSTRUCTED, f"instantiated by {opcode} without arguments at offset {offset}")
+            elif (
+                func.seen is not None
+                and isinstance(args, tuple)
+                and len(args) == 1
+                and isinstance(args[0], str | int)
+                and func.module is not None
+                and func.name is not None
+                and gp.is_enum_lookup(func.module, func.name)
+            ):
+                how = f"enum member looked up by the value {args[0]!r} at offset {offset}"
+                self._use(func, gp.Use.RECONSTRUCTED, how)
+            else:
+                self._use(func, gp.Use.CALLED, f"called by {opcode} with {n} argument(s) at offset {offset}")
+        self._pass_to(args, callee, offset)
+
+    def _new(self, cls: Any, args: Any, kwargs: Any, offset: int, opcode: str) -> None:
+        """NEWOBJ / NEWOBJ_EX: ``cls.__new__(cls, *args, **kwargs)``."""
+        if not isinstance(args, tuple):
+            self.opaque_args = True
+        if not self.tracking:
+            return
+        self._use(cls, gp.Use.RECONSTRUCTED, f"instantiated by {opcode} at offset {offset}")
+        callee = f"{cls.dotted}.__new__" if isinstance(cls, Global) else "__new__"
+        self._pass_to(args, callee, offset)
+        self._pass_to(kwargs, callee, offset)
 
     # -- one pickle --
 
@@ -431,8 +586,10 @@ class PickleScan:
                     raise LimitExceeded(f"pickle stack deeper than {MAX_STACK} items")
                 continue
             if name == "APPEND":
-                pop()
+                value = pop()
                 top()
+                if self.tracking:
+                    self._escape(value)
                 continue
             if name in _MEMO_PUT:
                 if len(stack) <= (marks[-1] if marks else 0):
@@ -487,29 +644,31 @@ class PickleScan:
             elif name == "INST":
                 module, gname = arg
                 g = self._import(module, gname, offset)
-                self._called(g)
-                stack.append(Call(g, tuple(pop_mark())))
+                args = tuple(pop_mark())
+                self._apply(g, args, offset, name)
+                stack.append(Call(g, args))
             elif name == "OBJ":
                 items = pop_mark()
                 if not items:
                     raise Malformed("OBJ without a class", offset)
-                self._called(items[0])
-                stack.append(Call(items[0], tuple(items[1:])))
+                args = tuple(items[1:])
+                self._apply(items[0], args, offset, name)
+                stack.append(Call(items[0], args))
             elif name == "REDUCE":
                 args = pop()
                 func = pop()
-                self._called(func)
+                self._apply(func, args, offset, name)
                 stack.append(Call(func, args))
             elif name == "NEWOBJ":
                 args = pop()
                 cls = pop()
-                self._called(cls)
+                self._new(cls, args, (), offset, name)
                 stack.append(Call(cls, args))
             elif name == "NEWOBJ_EX":
-                pop()
+                kwargs = pop()
                 args = pop()
                 cls = pop()
-                self._called(cls)
+                self._new(cls, args, kwargs, offset, name)
                 stack.append(Call(cls, args))
             elif name == "BUILD":
                 state = pop()
@@ -517,6 +676,11 @@ class PickleScan:
                 if isinstance(obj, Call):
                     obj.state = state
                     self._after_build(obj, offset)
+                elif isinstance(obj, Global):
+                    # the pickler never writes this: state set onto an imported class, function or
+                    # module replaces its attributes (its __setstate__ is called unbound with the state)
+                    what = obj.dotted if obj.module is not None else "a dynamically imported object"
+                    self._hit(RULE_GLOBAL, Severity.HIGH, what, f"BUILD assigns state onto the imported {what}", offset)
             elif name in ("PERSID",):
                 stack.append(ANY)
             elif name == "BINPERSID":
@@ -529,14 +693,23 @@ class PickleScan:
             elif name == "EMPTY_TUPLE":
                 stack.append(())
             elif name in ("APPENDS", "ADDITEMS"):
-                pop_mark()
+                items = pop_mark()
                 top()
+                if self.tracking:
+                    self._escape(items)
             elif name in ("LIST", "FROZENSET"):
-                pop_mark()
+                items = pop_mark()
+                if self.tracking:
+                    self._escape(items)
                 stack.append(ANY)
             elif name == "TUPLE":
                 items = pop_mark()
-                stack.append(tuple(items) if len(items) <= MAX_CONTAINER else ANY)
+                if len(items) <= MAX_CONTAINER:
+                    stack.append(tuple(items))
+                else:
+                    if self.tracking:
+                        self._escape(items)
+                    stack.append(ANY)
             elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
                 n = int(name[-1])
                 items = [pop() for _ in range(n)][::-1]
@@ -552,19 +725,24 @@ class PickleScan:
                 target = top()
                 if isinstance(target, SymDict):
                     self._set_items(target, [k, v])
+                elif self.tracking:
+                    self._escape((k, v))
             elif name == "SETITEMS":
                 items = pop_mark()
                 target = top()
                 if isinstance(target, SymDict):
                     self._set_items(target, items)
+                elif self.tracking:
+                    self._escape(items)
             else:  # pragma: no cover - every opcode is handled above
                 raise Malformed(f"unhandled opcode {name}", offset)
 
-    @staticmethod
-    def _set_items(d: SymDict, items: list[Any]) -> None:
+    def _set_items(self, d: SymDict, items: list[Any]) -> None:
         for k, v in zip(items[::2], items[1::2], strict=False):
             if len(d.items) < MAX_CONTAINER and isinstance(k, str | int):
                 d.items[k] = v
+            elif self.tracking:
+                self._escape((k, v))
 
     # -- arguments --
 
@@ -595,6 +773,11 @@ class PickleScan:
             return (self._text(r.line(), offset), self._text(r.line(), offset))
         line = r.line()
         if kind == "stringnl_noescape":  # PERSID
+            return ANY
+        if isinstance(line, LongLine):
+            # the value is not kept (like a long bytes payload); STRING's quoting is still checked
+            if kind == "stringnl" and not (line.head[:1] == line.tail[-1:] and line.head[:1] in (b"'", b'"')):
+                raise Malformed("STRING argument is not quoted", offset)
             return ANY
         if kind == "stringnl":
             return self._quoted(line, offset)
@@ -648,7 +831,9 @@ class PickleScan:
         self.extra.extend(self.ctx.recurse(buffered(Window(self.data, start, n)), n, sub))
 
     @staticmethod
-    def _text(line: bytes, offset: int) -> str:
+    def _text(line: bytes | LongLine, offset: int) -> str:
+        if isinstance(line, LongLine) or len(line) > MAX_NAME:
+            raise Malformed(f"module or class name longer than {MAX_NAME} bytes", offset)
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
@@ -692,6 +877,25 @@ class PickleScan:
             pad = self.r.read(1)[0]
             self.r.skip(pad)
         self.r.skip(count)
+
+
+def _globals_in(value: Any, depth: int = 0) -> list[Global]:
+    """The names inside a symbolic value (tuples and tracked dicts, a few levels deep)."""
+    if isinstance(value, Global):
+        return [value]
+    if depth > 4:
+        return []
+    if isinstance(value, tuple | list):
+        return [g for v in value for g in _globals_in(v, depth + 1)]
+    if isinstance(value, SymDict):
+        return [g for v in value.items.values() for g in _globals_in(v, depth + 1)]
+    return []
+
+
+def _classlike(name: str | None) -> bool:
+    """A class by naming convention (INST/OBJ without arguments allocate a class, call anything else)."""
+    last = (name or "").rsplit(".", 1)[-1]
+    return last[:1].isupper()
 
 
 _DTYPE = re.compile(r"^[<>|=]?([biufcmMSUVO?])(\d*)")

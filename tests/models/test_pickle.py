@@ -44,11 +44,17 @@ def test_submodules_of_denied_modules_are_denied() -> None:
 
 
 def test_unknown_global_severity_is_configurable() -> None:
-    data = proto4(sbu("mylib") + sbu("Thing") + b"\x93)\x81")
+    data = proto4(stack_global("mylib", "Thing", "arg"))  # called with an argument
     (f,) = scan(data)
-    assert (f.id, f.severity) == ("MODEL-PICKLE-UNKNOWN-GLOBAL", Severity.MEDIUM)
+    assert (f.id, f.severity, f.evidence["use"]) == ("MODEL-PICKLE-UNKNOWN-GLOBAL", Severity.MEDIUM, "called")
     (f,) = scan(data, model_unknown_global_severity=Severity.LOW)
     assert f.severity == Severity.LOW
+
+
+def test_unknown_class_only_instantiated_is_low() -> None:
+    (f,) = scan(proto4(sbu("mylib") + sbu("Thing") + b"\x93)\x81"))
+    assert (f.id, f.severity, f.evidence["use"]) == ("MODEL-PICKLE-UNKNOWN-GLOBAL", Severity.LOW, "reconstructed")
+    assert "NEWOBJ" in f.evidence["how"] and "mylib.Thing" in f.message
 
 
 def test_repeated_global_is_one_finding_with_a_count() -> None:
