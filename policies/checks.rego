@@ -18,7 +18,7 @@ violation contains {
 	checks[name].complete == false
 }
 
-dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-", "ATTESTATION-"]
+dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-", "ATTESTATION-", "CODE-"]
 
 dedicated(rule) if {
 	some p in dedicated_prefixes

@@ -22,6 +22,9 @@ MODEL_HINTS = {
     "saved_model.pb",
     "adapter_config.json",
     "generation_config.json",
+    "tokenizer_config.json",
+    "preprocessor_config.json",
+    "MLmodel",  # MLflow: whatever else the directory holds (requirements, a skops file)
 }
 MODEL_SUFFIXES = {
     ".safetensors",
@@ -42,6 +45,7 @@ MODEL_SUFFIXES = {
     ".tflite",
     ".msgpack",
     ".mlmodel",
+    ".skops",
 }
 
 

@@ -14,6 +14,7 @@ CHECKS: tuple[str, ...] = (
     "scanner.verify.check:SignatureCheck",
     "scanner.verify.check:ProvenanceCheck",
     "scanner.models.check:ModelCheck",
+    "scanner.code.check:CodeCheck",
 )
 
 

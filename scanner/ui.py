@@ -24,6 +24,10 @@ def color_enabled(stream: Any = None) -> bool:
     return bool(_state["color"]) and "NO_COLOR" not in os.environ and stream.isatty()
 
 
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
+
+
 def debug_enabled() -> bool:
     return bool(_state["debug"])
 

@@ -121,7 +121,12 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
     count = 0
     imports = False
     try:
-        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+        for opcode, arg, _pos in pickletools.genops(io.BytesIO(head)):
+            if not framed and opcode.name in ("GLOBAL", "INST") and not _importable(arg):
+                # Text has no PROTO header to say it is a pickle: an import of a name that is not
+                # a Python identifier is where an unpickler would stop, not evidence of a pickle
+                # (``channels:`` opens every conda.yaml). A framed stream stays a pickle.
+                raise ValueError("import of a name that is not a Python identifier")
             count += 1
             imports = imports or opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL")
             if opcode.name == "STOP":
@@ -133,6 +138,15 @@ def _is_pickle(head: bytes, complete: bool = True) -> bool:
             return framed or imports or (not complete and count >= 2)
         return (framed or imports) and count >= 3
     return False
+
+
+def _importable(arg: object) -> bool:
+    """A GLOBAL/INST argument (``"module name"``) names something an unpickler could import:
+    a dotted identifier and an identifier (or a dotted attribute path)."""
+    if not isinstance(arg, str):
+        return False
+    module, _, name = arg.partition(" ")
+    return all(part.isidentifier() for part in (*module.split("."), *name.split(".")))
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:

@@ -92,6 +92,8 @@ def inventory_model(
     file_comps = _file_components(artifact, inv, files if files is not None else FileSet(artifact.path))
     inv.components.extend(file_comps)
     deps.extend(c.bom_ref for c in file_comps)
+    if is_dir:
+        deps.extend(_package_components(artifact, inv, root, file_comps, config))
     totals = _weight_totals(file_comps)
     root.properties.update(totals)
     inv.dependencies[root.bom_ref] = deps
@@ -227,14 +229,98 @@ def _framework_components(config: dict[str, Any], card: CardFacts) -> list[Compo
         ver = config.get(key)
         if isinstance(ver, str) and ver.strip():
             purl = f"pkg:pypi/{known}@{ver.strip()}"
-            out.append(Component(bom_ref=purl, name=known, version=ver.strip(), type="framework", purl=purl))
+            # scope "excluded": the version that wrote the config, not what the model runs with
+            # (so not audited as a dependency unless the package also declares it)
+            out.append(
+                Component(bom_ref=purl, name=known, version=ver.strip(), type="framework", purl=purl, scope="excluded")
+            )
             named.add(known)
     lib = card.library_name
     if lib and lib.lower() not in named and mlbom.is_hub_id(lib) and "/" not in lib:
         from packaging.utils import canonicalize_name
 
         norm = canonicalize_name(lib)
-        out.append(Component(bom_ref=f"pkg:pypi/{norm}", name=norm, type="framework", purl=f"pkg:pypi/{norm}"))
+        out.append(
+            Component(
+                bom_ref=f"pkg:pypi/{norm}", name=norm, type="framework", purl=f"pkg:pypi/{norm}", scope="excluded"
+            )
+        )
+    return out
+
+
+def _package_components(
+    artifact: Artifact,
+    inv: Inventory,
+    root: Component,
+    files: list[Component],
+    config: dict[str, Any],
+) -> list[str]:
+    """What the model carries besides weights (``scanner.inventory.modelpkg``): a ``code-role``
+    on every Python file and on every file a loader imports, a component for code named but not
+    carried (another repository's, or missing), the runtime dependencies (``pkg:pypi``, audited
+    like any application's) and conda packages, and MLflow's facts as root properties. Returns
+    the bom-refs the model depends on."""
+    from scanner.inventory import modelpkg
+
+    readable = [c.name for c in files if "skipped" not in c.properties]
+    pkg = modelpkg.read_package(
+        artifact.path,
+        lambda rel: _shown(artifact, rel),
+        readable,
+        already={"config.json": config},
+        locate=lambda rel: _own_file(artifact.path, rel),
+    )
+    inv.findings.extend(pkg.findings)
+    root.properties.update(pkg.properties)
+    roles = pkg.code_roles()
+    entries: dict[str, list[str]] = {}
+    for ref in pkg.code:
+        if ref.rel is not None:
+            entries.setdefault(ref.rel, []).append(f"{ref.declared_in}: {ref.entry}")
+    by_name = {c.name: c for c in files}
+    for comp in files:
+        if comp.name in roles or comp.name.endswith(".py"):
+            comp.properties["code-role"] = roles.get(comp.name, modelpkg.BUNDLED_CODE)
+            if comp.name in entries:
+                comp.properties["code-entry"] = "; ".join(sorted(set(entries[comp.name])))
+    out: list[str] = []
+    seen: set[str] = set()
+    for ref in pkg.code:
+        if ref.rel is not None and ref.rel in by_name:
+            continue
+        location = "external" if ref.repo else "missing"
+        bom_ref = f"code:{ref.declared_in}:{ref.entry}"
+        if bom_ref in seen:
+            continue
+        seen.add(bom_ref)
+        comp = Component(
+            bom_ref=bom_ref,
+            name=ref.entry.split(": ", 1)[1] if ref.repo else (ref.rel or "?"),
+            type="file",
+            properties={
+                "code-role": ref.role,
+                "code-location": location,
+                "code-entry": f"{ref.declared_in}: {ref.entry}",
+            },
+        )
+        if ref.repo:
+            comp.external_references["vcs"] = f"https://huggingface.co/{ref.repo}"
+            if mlbom.is_hub_id(ref.repo):
+                comp.purl = mlbom.hub_purl(ref.repo)
+                comp.supplier = ref.repo.split("/")[0]
+        inv.components.append(comp)
+        out.append(bom_ref)
+    existing = {c.bom_ref: c for c in inv.components}
+    for dep in [*pkg.dependencies, *pkg.conda_packages]:
+        known = existing.get(dep.bom_ref)
+        if known is not None:  # the framework config.json names, now a declared runtime dependency
+            known.scope = None
+            known.properties.update(dep.properties)
+        else:
+            inv.components.append(dep)
+            existing[dep.bom_ref] = dep
+        if dep.bom_ref not in out:
+            out.append(dep.bom_ref)
     return out
 
 

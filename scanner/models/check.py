@@ -40,7 +40,13 @@ class ModelCheck(Check):
         findings = result.findings
         summary = result.summary()
         complete = result.complete
-        if result.judged == 0 and not findings and ctx.artifact.kind.is_model:
+        # a model that is code (MLflow models-from-code, a tokenizer with remote code) is judged by
+        # the code check: the code files the inventory marks are what a loader would run
+        carries_code = any(
+            "code-role" in c.properties and c.properties.get("code-location", "carried") == "carried"
+            for c in ctx.inventory.components
+        )
+        if result.judged == 0 and not findings and ctx.artifact.kind.is_model and not carries_code:
             # an empty directory, text only, an unknown JSON presented as a model: nothing was
             # judged, which is not clean (the kind only adds this finding, it never removes one)
             findings = [*findings, nothing_to_judge(str(path), len(result.files))]

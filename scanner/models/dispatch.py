@@ -36,6 +36,7 @@ FORMAT_MODULES = {
     sniff.TFLITE: "tflite",
     "keras-json": "keras_config",
     "chat-template-json": "chat_template",
+    "skops-schema": "skops",
 }
 # Names whose format validator runs when the content did not match it (it reports what is wrong).
 NAME_FORMATS = {".safetensors": sniff.SAFETENSORS, ".gguf": sniff.GGUF, ".tflite": sniff.TFLITE}
@@ -62,6 +63,7 @@ MODEL_SUFFIXES = frozenset(
         ".gguf",
         ".nemo",
         ".mar",
+        ".skops",
     }
 )
 # findings that mean some content was not examined (the check is incomplete)
@@ -279,7 +281,9 @@ class Dispatcher:
             # data prepended to a zip (self-extracting style): zipfile.is_zipfile, and so Keras,
             # accept it, since a zip is read from its end
             return containers.scan_zip(data, size, subject, budget, self.limits.max_entries, recurse)
-        if fmt == sniff.JSON and _looks_like_keras_json(data):
+        if fmt == sniff.JSON and _looks_like_skops_schema(data):
+            fmt = "skops-schema"
+        elif fmt == sniff.JSON and _looks_like_keras_json(data):
             fmt = "keras-json"
         elif fmt == sniff.JSON and _has_chat_template(data, size):
             fmt = "chat-template-json"
@@ -377,6 +381,15 @@ def _looks_like_keras_json(data: BinaryIO) -> bool:
     head = data.read(sniff.HEAD_BYTES)
     data.seek(0)
     return b'"class_name"' in head and b'"config"' in head
+
+
+def _looks_like_skops_schema(data: BinaryIO) -> bool:
+    from scanner.models.formats.skops import is_schema
+
+    data.seek(0)
+    head = data.read(sniff.HEAD_BYTES)
+    data.seek(0)
+    return is_schema(head)
 
 
 def _suffix(subject: str) -> str:

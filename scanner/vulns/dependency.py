@@ -71,6 +71,8 @@ def from_inventory(inventory: Inventory) -> list[Dependency]:
     resolve (editable, unparseable): those are kept as unauditable, never dropped."""
     deps: list[Dependency] = []
     for comp in inventory.walk():
+        if comp.scope == "excluded":  # not part of what runs (e.g. the library that wrote a model config)
+            continue
         purl = comp.purl or (comp.bom_ref if comp.bom_ref.startswith("pkg:") else None)
         label = comp.source or "inventory"
         dep = component_dependency(purl, comp.name, comp.type, None if comp.source else comp.bom_ref, label)
