@@ -62,6 +62,8 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     if path.is_file():
         values = load_config(path)
         ctx.meta["scanner.config"] = path
+        if not value:  # found, not named: it must not lie inside what is scanned (scanner.pipeline)
+            ctx.meta["scanner.user_config"] = path
         ctx.meta["scanner.author"] = values.pop("author", None)
         ctx.default_map = default_map(values)
     return value
