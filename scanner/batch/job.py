@@ -119,6 +119,7 @@ def prepare(options: BatchOptions) -> Prepared:
         vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age),
         registry=RegistryOptions(plain_http=options.plain_http),
         settings_sources=dict(options.settings),
+        user_config=Path(options.user_config) if options.user_config else None,
     )
     try:
         policy = pipeline.prepare_policy(gate_options)

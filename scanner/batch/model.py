@@ -43,6 +43,7 @@ class BatchOptions:
     context: tuple[tuple[str, str], ...] = ()
     settings: tuple[tuple[str, str], ...] = ()  # where each option came from (for the records)
     plain_http: bool = False  # oci:// sources: a registry without TLS
+    user_config: str | None = None  # the user-level config read without --config (refused inside an artifact)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 from scanner.cli.audit import db_option, max_age_option
-from scanner.cli.options import common_options, output_options, plan_outputs, setting_sources, write_outputs
+from scanner.cli.options import (
+    common_options,
+    output_options,
+    plan_outputs,
+    setting_sources,
+    user_config,
+    write_outputs,
+)
 
 FORMATS = ["table", "json", "html", "sarif"]
 MAX_POLICY_FILE = 16 << 20
@@ -123,6 +130,8 @@ def batch(
     items = collect(sources, lists)
     settings = setting_sources(click.get_current_context())
     options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
+    found = user_config(click.get_current_context())
+    options = replace(options, user_config=str(found) if found else None)
     options = replace(options, plain_http=plain_http)
     cache = None
     if not no_cache:

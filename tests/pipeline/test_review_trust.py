@@ -119,3 +119,16 @@ def test_record_names_the_environment_variable_that_was_actually_read(
     assert r.code == 1, r.err
     assert saved.is_file()
     assert json.loads(r.out)["inputs"]["settings"]["save_input"] == "env:SCANNER_GATE_SAVE_INPUT"
+
+
+def test_batch_refuses_a_user_config_inside_an_artifact(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scanner batch` runs the same pipeline: HOME being an artifact's checkout is refused there too."""
+    root = tmp_path / "checkout"
+    plant(root)
+    _user_config_in(root)
+    monkeypatch.setenv("HOME", str(root))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    r = cli("batch", root, "--stage", "dev", "--workers", "1", "--no-cache", "--no-ledger", "-f", "json")
+    assert r.code == 2, (r.code, r.out[:300], r.err)
+    (result,) = json.loads(r.out)["results"]
+    assert "inside the scanned" in result["error"]
