@@ -156,6 +156,18 @@ test_missing_vulnerability_db_is_fine_for_a_model if {
 	count(rules) == 0
 }
 
+test_missing_vulnerability_db_is_unaudited_for_a_model_dir_with_packages if {
+	# a model config.json beside a requirements.txt makes the kind "model-dir"; its packages still count
+	rules := {d.rule | some d in gate.deny} with input.promotion.to as "prod"
+		with input.artifact.kind as "model-dir"
+		with input.sbom.summary as {"components": 1, "by_type": {"library": 1}}
+		with input.findings_index as empty_index
+		with input.signatures as [good_signature]
+		with input.provenance as [good_provenance]
+		with input.context as {"now_ns": 0}
+	rules == {"vuln-unaudited"}
+}
+
 stale_denies(stage, age) := r if {
 	r := {d.rule | some d in gate.deny} with input.promotion.to as stage
 		with input.artifact.kind as "requirements"

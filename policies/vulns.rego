@@ -82,9 +82,15 @@ violation contains {
 	"message": concat("", ["no vulnerability audit ran for this ", input.artifact.kind, " artifact (context.vulnerability_db is missing)"]),
 	"remediation": "run the gate with the vulnerability check and a local vulnerability database",
 } if {
-	input.artifact.kind in dependency_kinds
+	has_dependencies
 	not input.context.vulnerability_db
 }
+
+# The kind is guessed from markers the artifact controls (a model config.json beside a
+# requirements.txt makes it a "model-dir"): packages (libraries) in the inventory count too.
+has_dependencies if input.artifact.kind in dependency_kinds
+
+has_dependencies if object.get(input.sbom, ["summary", "by_type", "library"], 0) > 0
 
 max_db_age := setting("max_vulnerability_db_age_days", 7)
 

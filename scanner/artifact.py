@@ -58,6 +58,12 @@ def normalise(path: Path) -> Path:
     return clean
 
 
+def _short(path: Path, limit: int = 200) -> str:
+    """A path for a one-line error: the start and the end of a very long one."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
+
+
 def artifact_digest(path: Path, files: FileSet | None = None) -> str:
     """``sha256:<hex>`` of a file, or of the sorted (relative path, file digest) list of a
     directory (``FileSet.artifact_digest``). The same in every command and report; pass the
@@ -76,8 +82,12 @@ def detect(
     """Build the Artifact for ``path``; ``kind`` overrides detection. ``digest=False`` leaves the
     digest empty (the pipeline fills it from its one pass over the files)."""
     path = normalise(path)
-    if not path.exists() and not path.is_symlink():
-        raise ScanError("no such file or directory", path)
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        raise ScanError("no such file or directory", path) from None
+    except OSError as exc:  # a name longer than PATH_MAX, a file where a folder should be, ...
+        raise ScanError(exc.strerror or str(exc), _short(path)) from None
     _regular_or_directory(path)
     try:
         if kind is None:

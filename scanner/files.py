@@ -17,6 +17,8 @@ digest from the per-file digests.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -97,16 +99,35 @@ def declared_root(path: Path) -> Path:
     return real
 
 
-def walk(root: Path, declared: Path | None = None) -> Iterator[FileEntry]:
+def leaves(path: Path, root: Path) -> bool:
+    """``path`` (its links followed) lies outside ``root`` (already resolved), or cannot be
+    resolved: a reader of the artifact must not read it (the walk lists it as a problem)."""
+    try:
+        return not path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):
+        return True
+
+
+def walk(
+    root: Path, declared: Path | None = None, before_list: Callable[[Path], None] | None = None
+) -> Iterator[FileEntry]:
     """Every entry below ``root``, sorted by name, directories depth first. A single file yields
     itself (a link named on the command line is followed: it was asked for). ``declared`` is the
-    root links may point into (default ``declared_root(root)``)."""
+    root links may point into (default ``declared_root(root)``).
+
+    Directories are opened and listed through descriptors, each child looked up relative to its
+    parent's descriptor without following links, and a directory's descriptor must be the
+    directory its parent listed: one swapped for a link meanwhile (to a folder outside, or to
+    ``/``) is never listed through the link (``FileChanged``, exit 2). ``before_list`` is a test
+    hook called with each directory right before it is opened."""
     if not root.is_dir():
         yield _single(root)
         return
     real_root = (declared or declared_root(root)).resolve()
     tree = root.resolve()
-    yield from _walk_dir(root, "", real_root, tree, (_ident(tree),), set())
+    ident = _ident(tree)
+    with _opened_dir(str(root), None, root, ident, True, before_list) as fd:
+        yield from _walk_dir(fd, root, "", real_root, tree, (ident,), set(), before_list)
 
 
 def _single(path: Path) -> FileEntry:
@@ -122,42 +143,82 @@ def _single(path: Path) -> FileEntry:
     return FileEntry(path.name, path, is_link, ident=(st.st_dev, st.st_ino))
 
 
+_REPLACED = "was replaced while the artifact was being read"
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+@contextlib.contextmanager
+def _opened_dir(
+    name: str,
+    dir_fd: int | None,
+    shown: Path,
+    ident: tuple[int, int],
+    follow: bool,
+    before_list: Callable[[Path], None] | None,
+) -> Iterator[int]:
+    """A descriptor of the directory ``name`` (relative to ``dir_fd``), which must be the one with
+    ``ident``. ``follow`` false: a link there now is refused, never followed."""
+    if before_list is not None:
+        before_list(shown)
+    flags = _DIR_FLAGS if follow else _DIR_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+            raise FileChanged(_REPLACED, shown) from None
+        raise ScanError(exc.strerror or str(exc), shown) from None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != ident:
+            raise FileChanged(_REPLACED, shown)
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def _walk_dir(
+    dir_fd: int,
     here: Path,
     prefix: str,
     real_root: Path,
     tree: Path,
     ancestors: tuple[tuple[int, int], ...],
     seen: set[tuple[int, int]],
+    before_list: Callable[[Path], None] | None,
 ) -> Iterator[FileEntry]:
     try:
-        names = sorted(os.listdir(here))
+        names = sorted(os.listdir(dir_fd))
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), here) from None
     for name in names:
         path = here / name
         rel = prefix + name
         try:
-            st = path.lstat()
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
             continue  # removed while walking
+        ident = (st.st_dev, st.st_ino)
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(path, rel + "/", real_root, tree, (*ancestors, (st.st_dev, st.st_ino)), seen)
+            with _opened_dir(name, dir_fd, path, ident, False, before_list) as fd:
+                yield from _walk_dir(fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list)
         elif stat.S_ISREG(st.st_mode):
-            yield FileEntry(rel, path, ident=(st.st_dev, st.st_ino))
+            yield FileEntry(rel, path, ident=ident)
         elif stat.S_ISLNK(st.st_mode):
-            yield from _link(path, rel, real_root, tree, ancestors, seen)
+            yield from _link(dir_fd, name, path, rel, real_root, tree, ancestors, seen, before_list)
         else:
             yield FileEntry(rel, path, problem=SPECIAL, detail=describe_mode(st.st_mode))
 
 
 def _link(
+    dir_fd: int,
+    name: str,
     path: Path,
     rel: str,
     real_root: Path,
     tree: Path,
     ancestors: tuple[tuple[int, int], ...],
     seen: set[tuple[int, int]],
+    before_list: Callable[[Path], None] | None,
 ) -> Iterator[FileEntry]:
     shown = _readlink(path)
     try:
@@ -187,8 +248,10 @@ def _link(
         yield FileEntry(rel, path, True, DIR_LINK, shown)  # its files are read where they are
     else:
         # a folder of the declared root outside the scanned tree: walked once, through the link
+        # (its descriptor must be the folder checked to lie inside the root)
         seen.add(ident)
-        yield from _walk_dir(path, rel + "/", real_root, tree, (*ancestors, ident), seen)
+        with _opened_dir(name, dir_fd, path, ident, True, before_list) as fd:
+            yield from _walk_dir(fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list)
 
 
 def _ident(path: Path) -> tuple[int, int]:
@@ -259,7 +322,8 @@ def _same(before: os.stat_result, after: os.stat_result) -> bool:
 class FileSet:
     """The files of one artifact in one run, each hashed once (a per-run cache: never shared
     between runs). ``after_open`` is a test hook called with each entry right after its file was
-    opened (to replace the file at the worst moment)."""
+    opened, ``before_list`` one called with each directory right before the walk opens it (to
+    replace the file or the directory at the worst moment)."""
 
     def __init__(
         self,
@@ -267,19 +331,34 @@ class FileSet:
         declared: Path | None = None,
         *,
         after_open: Callable[[FileEntry], None] | None = None,
+        before_list: Callable[[Path], None] | None = None,
     ) -> None:
         self.root = root
         self.is_dir = root.is_dir()
         self.declared = declared if declared is not None else (declared_root(root) if self.is_dir else None)
         self._after_open = after_open
+        self._before_list = before_list
         self._entries: list[FileEntry] | None = None
         self._digests: dict[str, FileDigest] = {}
         self._by_ident: dict[tuple[int, int], str] = {}
 
+    def escaping_under(self, rel: str) -> list[FileEntry]:
+        """Entries at or below ``rel`` (a relative folder) that the walk did not read because
+        they link out of the declared root (or nowhere, or into a loop)."""
+        prefix = rel.rstrip("/") + "/"
+        return [
+            e
+            for e in self.entries
+            if e.problem in (ESCAPES, DANGLING, LOOP) and (e.rel == rel or e.rel.startswith(prefix))
+        ]
+
     @property
     def entries(self) -> list[FileEntry]:
         if self._entries is None:
-            self._entries = list(walk(self.root, self.declared))
+            try:
+                self._entries = list(walk(self.root, self.declared, self._before_list))
+            except RecursionError:  # one generator frame per folder level: deeper than Python goes
+                raise ScanError("folders nested too deep to walk: not scanned", self.root) from None
         return self._entries
 
     def open_each(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:

@@ -113,3 +113,4 @@ class GateOptions:
     attestations: AttestationOptions = field(default_factory=AttestationOptions)
     settings_sources: Mapping[str, str] = field(default_factory=dict)
     now: dt.datetime | None = None
+    user_config: Path | None = None  # the user-level config read without --config: never from the scanned tree

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from scanner import ui
 from scanner.check import Check, CheckResult, GateContext
-from scanner.core import Artifact, ArtifactKind, Decision
+from scanner.core import Artifact, ArtifactKind, Decision, ScanError
 from scanner.files import FileEntry, FileSet
 from scanner.inventory.components import Inventory
 from scanner.options import (
@@ -151,6 +152,7 @@ def run(
     for ``sbom`` and ``audit``). ``checks`` replaces the registered checks (tests, plugins);
     ``after_open`` is a test hook called right after each file of the artifact was opened
     (``scanner.files.FileSet``)."""
+    refuse_user_files_inside(source, stages, options)
     if stages.decide and policy is None:
         policy = prepare_policy(options)  # compile first: a broken policy fails before any work
     if policy is not None:
@@ -236,6 +238,42 @@ class _Clock:
         now = self._now()
         spent, self._last = now - self._last, now
         return f" [{spent:.2f} s]"
+
+
+def refuse_user_files_inside(source: Source | None, stages: Stages, options: GateOptions) -> None:
+    """Stop (exit 2) when a per-user location found by default — the user-level config, the cache
+    holding the vulnerability database and the compiled policies — lies inside the folder of a
+    local artifact: a CI runner whose home directory is the checkout would otherwise let the
+    checkout choose its own policy, waivers or database. Named locations (``--config``,
+    ``SCANNER_CACHE_DIR``, ``--db``) are the user's choice and are not refused."""
+    if source is None or not isinstance(source, (str, Path)) or str(source).startswith(OCI_SCHEME):
+        return  # the running environment, or a registry artifact pulled into a fresh directory
+    from scanner import stdin
+
+    if stdin.is_stdin(source):
+        return  # standard input is copied into a fresh private directory
+    path = local_path(source)
+    try:
+        folder = path if path.is_dir() else path.parent
+        trees = {Path(os.path.abspath(folder)), folder.resolve()}
+    except (OSError, RuntimeError):
+        return  # identify names the problem with the path itself
+    found: list[tuple[str, Path]] = []
+    if options.user_config is not None:
+        found.append(("user-level config", options.user_config))
+    if stages.decide or stages.checks is None or "vulns" in stages.checks:
+        from scanner import userdirs
+
+        if not userdirs.cache_dir_is_explicit():
+            found.append(("cache directory (vulnerability database, compiled policies)", userdirs.cache_dir()))
+    for what, location in found:
+        places = {Path(os.path.abspath(location)), location.resolve()}
+        if any(place.is_relative_to(tree) for place in places for tree in trees):
+            raise ScanError(
+                f"the {what} lies inside the scanned artifact's folder: the artifact would configure its own gate",
+                location,
+                hint="name a config with --config, or set XDG_CONFIG_HOME / SCANNER_CACHE_DIR outside the artifact",
+            )
 
 
 def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
@@ -362,7 +400,23 @@ def _located(
             yield artifact, FileSet(artifact.path, after_open=after_open), None
         return
     artifact = detect(Path(source), options.kind, digest=False)
+
+    artifact = detect(local_path(source), options.kind, digest=False)
     yield artifact, FileSet(artifact.path, after_open=after_open), None
+
+
+def local_path(source: str | Path) -> Path:
+    """The path a local source names, refusing what ``Path`` would silently turn into something
+    else: an empty string (``Path("")`` is the working directory: an unset ``$ARTIFACT`` in CI
+    would gate the checkout) and a trailing slash after a file (``weights.bin/`` names a
+    directory; ``Path`` drops the slash)."""
+    text = os.fspath(source)
+    if text == "":
+        raise ScanError("empty path: name the artifact to judge (use . for the working directory)")
+    named = text.rstrip("/" + os.sep) or "/"
+    if text.endswith(("/", os.sep)) and os.path.lexists(named) and not os.path.isdir(text):
+        raise ScanError("not a directory (the path ends with a slash)", text)
+    return Path(text)
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:
@@ -375,7 +429,7 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
 
         prefix = Path(sys.prefix)
         return Artifact(prefix, ArtifactKind.ENVIRONMENT, prefix.name, "", source_ref=str(prefix))
-    return detect(Path(source), kind)
+    return detect(local_path(source), kind)
 
 
 def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:

@@ -85,6 +85,10 @@ def terminal_width(stream: Any = None) -> int:
     return DEFAULT_WIDTH
 
 
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
+
+
 def debug_enabled() -> bool:
     return bool(_state["debug"])
 

@@ -16,6 +16,12 @@ def cache_dir() -> Path:
     return Path(base) / "scanner"
 
 
+def cache_dir_is_explicit() -> bool:
+    """``$SCANNER_CACHE_DIR`` names the cache (the user chose it); otherwise it was derived from
+    ``$XDG_CACHE_HOME`` or the home directory, which may lie inside what is scanned."""
+    return bool(os.environ.get("SCANNER_CACHE_DIR"))
+
+
 def config_path() -> Path:
     """The user-level config: ``$XDG_CONFIG_HOME/scanner/config.toml`` (``~/.config`` by default).
     Outside any scanned tree; read when no ``--config`` is given (see ``scanner.config``)."""

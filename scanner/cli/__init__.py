@@ -16,6 +16,7 @@ from scanner.errors import ScanError
 COMMANDS = {
     "attest": ("scanner.cli.attest:attest", "Sign a statement (test result, metrics) about an artifact's digest."),
     "gate": ("scanner.cli.gate:gate", "Decide whether an artifact may be promoted to a stage."),
+    "batch": ("scanner.cli.batch:batch", "Judge many artifacts in one run, locally or on a Dask cluster."),
     "audit": ("scanner.cli.audit:audit", "Known vulnerabilities of Python dependencies, offline (local OSV database)."),
     "db": ("scanner.cli.db:db", "Import, update and inspect the local vulnerability database."),
     "scan": ("scanner.cli.scan:scan", "Find unsafe serialization in model files, without loading them."),
@@ -62,6 +63,8 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     if path.is_file():
         values = load_config(path)
         ctx.meta["scanner.config"] = path
+        if not value:  # found, not named: it must not lie inside what is scanned (scanner.pipeline)
+            ctx.meta["scanner.user_config"] = path
         ctx.meta["scanner.author"] = values.pop("author", None)
         ctx.default_map = default_map(values)
     return value

@@ -16,6 +16,7 @@ from scanner.cli.options import (
     parse_fail_on,
     plan_outputs,
     setting_sources,
+    user_config,
     write_outputs,
 )
 from scanner.cli.registry_options import from_context, registry_options
@@ -110,6 +111,7 @@ def audit(
         inventory=InventoryOptions(verify_files=False, author=config_author(ctx)),
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         settings_sources=setting_sources(ctx),
+        user_config=user_config(ctx),
     )
     outcome = pipeline.run(source, pipeline.AUDIT, options)
     record = outcome.record

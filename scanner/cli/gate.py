@@ -17,6 +17,7 @@ from scanner.cli.options import (
     output_options,
     plan_outputs,
     setting_sources,
+    user_config,
     write_outputs,
 )
 from scanner.cli.registry_options import from_context, registry_options
@@ -112,6 +113,7 @@ def gate(
         # the quality baseline is read from the ledger the decisions go to
         attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or DEFAULT_PATH),
         settings_sources=setting_sources(ctx),
+        user_config=user_config(ctx),
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None

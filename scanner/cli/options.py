@@ -243,8 +243,7 @@ def setting_sources(ctx: click.Context) -> dict[str, str]:
         if source == ParameterSource.COMMANDLINE:
             sources[name] = "flag"
         elif source == ParameterSource.ENVIRONMENT:
-            envvar = param.envvar if isinstance(param.envvar, str) else f"SCANNER_{name.upper()}"
-            sources[name] = f"env:{envvar}"
+            sources[name] = f"env:{_envvar_read(ctx, param, name)}"
         elif source == ParameterSource.DEFAULT_MAP:
             sources[name] = f"config:{config}"
         else:
@@ -252,6 +251,27 @@ def setting_sources(ctx: click.Context) -> dict[str, str]:
     if ctx.find_root().meta.get("scanner.author"):
         sources["author"] = f"config:{config}"
     return sources
+
+
+def _envvar_read(ctx: click.Context, param: click.Parameter, name: str) -> str:
+    """The environment variable click took the value from: the option's own (the first set of
+    several), else the automatic ``SCANNER_<COMMAND>_<OPTION>``."""
+    import os
+
+    own = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
+    for var in own:
+        if os.environ.get(var):
+            return var
+    if ctx.auto_envvar_prefix:
+        return f"{ctx.auto_envvar_prefix}_{name.upper()}"
+    return own[0] if own else f"SCANNER_{name.upper()}"
+
+
+def user_config(ctx: click.Context) -> Path | None:
+    """The user-level config when it was read without ``--config`` (the pipeline refuses it when
+    it lies inside the scanned tree)."""
+    found = ctx.find_root().meta.get("scanner.user_config")
+    return Path(found) if found else None
 
 
 def config_author(ctx: click.Context) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, write_outputs
+from scanner.cli.options import common_options, config_author, plan_outputs, setting_sources, user_config, write_outputs
 from scanner.cli.registry_options import from_context, registry_options
 
 SBOM_FORMATS = ["cyclonedx-json", "cyclonedx-xml", "spdx-json"]
@@ -75,6 +75,7 @@ def sbom(
             input_type=input_type, verify_files=verify_files, merges=merges, author=config_author(ctx)
         ),
         settings_sources=setting_sources(ctx),
+        user_config=user_config(ctx),
     )
     outcome = pipeline.run(source, pipeline.SBOM, options)
     inventory, artifact = outcome.inventory, outcome.artifact

@@ -13,6 +13,7 @@ from scanner.cli.options import (
     parse_fail_on,
     plan_outputs,
     setting_sources,
+    user_config,
     write_outputs,
 )
 from scanner.cli.registry_options import from_context, registry_options
@@ -76,6 +77,7 @@ def scan(
         registry=from_context(),
         model=ModelOptions(second_opinion=second_opinion, unknown_global_severity=unknown),
         settings_sources=setting_sources(click.get_current_context()),
+        user_config=user_config(click.get_current_context()),
     )
     outcome = pipeline.run(source, pipeline.SCAN, options)
     if not any(r.check == "model" for r in outcome.results):

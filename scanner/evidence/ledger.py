@@ -332,11 +332,25 @@ def record_decision(path: Path | None, record: dict[str, Any]) -> None:
     """Append a gate decision (``path`` or the default) and note where in ``record["ledger"]``."""
     from scanner import ui
 
-    target = Path(path) if path else DEFAULT_PATH
+    target = Path(path) if path else _default_path()
     with Ledger(target) as ledger:
         seq, digest = ledger.append(record)
     record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
     ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
+
+
+def _default_path() -> Path:
+    """The default ledger, ``.scanner/ledger.db`` in the working directory: in CI that is the
+    checkout under review, which may ship ``.scanner`` or ``ledger.db`` as a link to any file
+    the runner may write. Neither is ever followed (a named ``--ledger`` is the user's choice)."""
+    for part in (DEFAULT_PATH.parent, DEFAULT_PATH):
+        if part.is_symlink():
+            raise ScanError(
+                "the default ledger is reached through a link (planted in the working directory?): not written",
+                part,
+                hint="give --ledger PATH or --no-ledger",
+            )
+    return DEFAULT_PATH
 
 
 def _now() -> str:

@@ -114,13 +114,48 @@ def build_inventory(
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
 
-        return _authored(inventory_model(artifact, files=files), author)
+        inv = inventory_model(artifact, files=files)
+    else:
+        inv = _read_choice(artifact, choice, verify_files, files)
+        if choice[0] == "sbom":  # an ingested BOM keeps its own author and timestamp (NTIA judges it as it is)
+            return inv
+    if artifact.kind in (ArtifactKind.MODEL_DIR, ArtifactKind.ENVIRONMENT) and input_type in (None, "auto"):
+        # A marker (a *.dist-info folder, a model config) chose this reader; it must not hide the
+        # application manifest beside it: that is read too and merged in.
+        manifest = app_manifest(artifact.path)
+        if manifest is not None:
+            from scanner.inventory.ingest import merge
+
+            inv = merge(inv, _read_choice(artifact, manifest, verify_files, files))
+    return _authored(inv, author)
+
+
+def app_manifest(directory: Path) -> tuple[str, Path] | None:
+    """The application input of a directory by the module doc's precedence (lock file,
+    requirements, pyproject, BOM; a single ``requirements*.txt``), or ``None`` when it holds none
+    or several requirements files and no other input."""
+    found = _candidates(directory)
+    for kind in ("lockfile", "requirements", "pyproject", "sbom"):
+        if found[kind]:
+            return kind, found[kind][0]
+    others = sorted(p for p in directory.glob("requirements*.txt") if p.is_file())
+    return ("requirements", others[0]) if len(others) == 1 else None
+
+
+def _read_choice(artifact: Artifact, choice: tuple[str, Path], verify_files: bool, files: FileSet | None) -> Inventory:
     kind, path = choice
-    inv = read_input(kind, path, verify_files=verify_files, files=files)
+    if files is not None and files.is_dir and files.declared is not None:
+        from scanner.files import leaves
+
+        if leaves(path, files.declared.resolve()):
+            raise ScanError(
+                f"the {kind} input is a link leaving the artifact: not read (its content is not part of the digest)",
+                path,
+            )
+    inv = read_input(kind, path, verify_files=verify_files, files=files, beside=artifact.path.is_dir())
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
-    # An ingested BOM keeps its own author and timestamp (NTIA judges it as it is).
-    return inv if kind == "sbom" else _authored(inv, author)
+    return inv
 
 
 def inventory_running_environment(options: InventoryOptions) -> Inventory:
@@ -160,7 +195,12 @@ def looks_like_env(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file() or any(p.suffix == ".dist-info" for p in path.iterdir())
 
 
-def read_input(kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None) -> Inventory:
+def read_input(
+    kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None, beside: bool = True
+) -> Inventory:
+    """Read one input. ``beside`` false: the file alone is the artifact, so nothing beside it
+    (a lock file's ``pyproject.toml``) is read — it is not in the digest and must not change the
+    verdict."""
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
@@ -177,7 +217,7 @@ def read_input(kind: str, path: Path, *, verify_files: bool = True, files: FileS
         from scanner.inventory.lockfiles import inventory_lockfile
 
         pyproject = path.parent / "pyproject.toml"
-        return inventory_lockfile(path, pyproject=pyproject if pyproject.is_file() else None)
+        return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None)
     if kind == "sbom":
         from scanner.inventory.ingest import inventory_sbom
 

@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 
 from scanner import jsonfile
 from scanner.core import Finding, ScanError, Severity
-from scanner.files import FileSet, sha256_file
+from scanner.files import FileSet, leaves, sha256_file
 from scanner.inventory import embedded, licenses
 from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import Node, TargetEnv, parse_requirements, resolve_edges
@@ -101,7 +101,15 @@ def inventory_environment(path: Path | None, *, verify_files: bool = False, file
         (p for site in sites for p in _safe_iterdir(site) if p.suffix in (".dist-info", ".egg-info") and p.is_dir()),
         key=lambda p: (p.parent.as_posix(), p.name),
     )
+    # an artifact's environment is read only inside the artifact (links leaving it are not followed)
+    confined = files if files is not None and files.is_dir and files.declared is not None else None
+    if confined is not None and confined.declared is not None and path is not None:
+        for site in sites:
+            if leaves(site, confined.declared.resolve()):
+                raise ScanError("site-packages is a link leaving the artifact: not read", site)
     for info in infos:
+        if confined is not None and path is not None and _leaves_artifact(info, path, confined, inv.findings):
+            continue
         dist = _read_dist(info, inv.findings)
         if dist is None:
             continue
@@ -150,6 +158,32 @@ def inventory_environment(path: Path | None, *, verify_files: bool = False, file
         d.component.bom_ref for n, d in dists.items() if d.requested or n not in required
     )
     return inv
+
+
+def _leaves_artifact(info: Path, path: Path, files: FileSet, findings: list[Finding]) -> bool:
+    """A ``.dist-info`` that is, or holds, a link leaving the artifact is not read: its metadata,
+    licences and RECORD would come from outside what the digest covers. Reported like corrupt
+    metadata (the package cannot be identified, so it is unaudited, never silently dropped)."""
+    try:
+        rel = info.relative_to(path).as_posix()
+    except ValueError:
+        return False
+    escaping = files.escaping_under(rel)
+    if not escaping:
+        return False
+    meta_path = info / ("PKG-INFO" if info.suffix == ".egg-info" else "METADATA")
+    findings.append(
+        _finding(
+            "SBOM-CORRUPT-METADATA",
+            Severity.HIGH,
+            str(meta_path),
+            f"{info.name} is or holds a link leaving the artifact ({escaping[0].rel} -> {escaping[0].detail}): "
+            "not read; the package cannot be identified or audited",
+            {"file": str(meta_path), "requirement": info.name.split("-", 1)[0].removesuffix(info.suffix)},
+            "replace the link with the files themselves",
+        )
+    )
+    return True
 
 
 def _read_dist(info: Path, findings: list[Finding]) -> Dist | None:

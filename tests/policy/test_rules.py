@@ -85,8 +85,11 @@ def test_unaudited_dependency(engine, make_input, stage: str, denied: bool) -> N
 def test_missing_vulnerability_db_counts_as_unaudited_when_there_are_dependencies(engine, make_input) -> None:
     doc = make_input("prod", context={})
     assert rules(engine.evaluate(doc).deny) == {"vuln-unaudited"}
-    model_doc = make_input("prod", context={}, kind=ArtifactKind.MODEL_DIR)
+    model_doc = make_input("prod", context={}, kind=ArtifactKind.MODEL_DIR, licenses=())  # no packages
     assert engine.evaluate(model_doc).allow
+    # the kind comes from markers the artifact controls: Python packages in a "model-dir" count
+    model_with_packages = make_input("prod", context={}, kind=ArtifactKind.MODEL_DIR)
+    assert rules(engine.evaluate(model_with_packages).deny) == {"vuln-unaudited"}
 
 
 @pytest.mark.parametrize(("stage", "age", "denied"), [("prod", 8, True), ("prod", 7, False), ("staging", 30, False)])

@@ -1,0 +1,191 @@
+"""A model estate of small directories: `scanner batch` against one `scanner gate` process per
+artifact, against modelscan and picklescan over the same directories, with and without the
+result cache, at 1 and 2 workers, and locally against a Dask cluster on 127.0.0.1.
+
+    .venv/bin/python benchmarks/batch.py [--artifacts 120] [--runs 3] [--no-peers] [--no-dask]
+
+Each directory holds a config.json, a safetensors file and a small pickle of plain data; every
+tenth pickle calls os.system('true') when loaded (never loaded here). Goals (issue 16): on 2
+cores at least 2.5x faster than one `scanner gate` per artifact (two at a time), faster than
+modelscan and picklescan; a second run with the cache at most 20% of the first; the same
+verdicts locally and on Dask. Peers are installed in their own venvs under benchmarks/.work/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / ".work"
+sys.path.insert(0, str(REPO))
+
+from benchmarks.models import ENV as PEER_ENV  # noqa: E402
+from benchmarks.models import PEERS, venv  # noqa: E402
+
+SCANNER = [sys.executable, "-m", "scanner"]
+# Byte-code caching as after a normal install (pip compiles .pyc files; the peers' venvs have
+# them): with PYTHONDONTWRITEBYTECODE every scanner process would compile its sources again.
+ENV = {k: v for k, v in PEER_ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+class _Payload:
+    def __reduce__(self):  # the harmless payload: what a malicious checkpoint would run
+        return (os.system, ("true",))
+
+
+def generate(count: int) -> list[Path]:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    root = WORK / f"batch-estate-{count}"
+    if not root.exists():
+        tmp = root.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for i in range(count):
+            d = tmp / f"model-{i:04d}"
+            d.mkdir()
+            (d / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 64, "seed": i}))
+            save_file({"w": np.full((64, 64), i, dtype=np.float32)}, str(d / "model.safetensors"))
+            payload = _Payload() if i % 10 == 0 else {"vocab": {f"t{j}": j for j in range(200)}, "seed": i}
+            (d / "extra.pkl").write_bytes(pickle.dumps(payload, protocol=4))
+        tmp.rename(root)
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def timed(cmd: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=kwargs.pop("env", ENV), **kwargs)
+    return time.perf_counter() - start, proc
+
+
+def batch(dirs: list[Path], *flags: str, env: dict[str, str] | None = None) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
+        listing = Path(tmp) / "estate.txt"
+        listing.write_text("\n".join(map(str, dirs)) + "\n")
+        cmd = [*SCANNER, "batch", "--from", str(listing), "--no-ledger", "--records", f"{tmp}/rec", "-q", "-f", "json"]
+        seconds, proc = timed([*cmd, *flags], env=env or ENV)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"scanner batch failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return seconds, json.loads(proc.stdout)
+
+
+def verdicts(doc: dict) -> list[tuple]:
+    return [(r["source"], r["digest"], r["allow"], tuple(d["rule"] for d in r["deny"])) for r in doc["results"]]
+
+
+def gate_per_artifact(dirs: list[Path], parallel: int) -> tuple[float, list[bool]]:
+    def one(d: Path) -> bool:
+        _, proc = timed([*SCANNER, "gate", str(d), "--no-ledger", "-q", "-f", "json"])
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"scanner gate {d} failed ({proc.returncode}): {proc.stderr[-500:]}")
+        return bool(json.loads(proc.stdout)["decision"]["allow"])
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        allowed = list(pool.map(one, dirs))
+    return time.perf_counter() - start, allowed
+
+
+def peer_per_artifact(name: str, dirs: list[Path], parallel: int) -> tuple[float, None]:
+    packages, cmd = PEERS[name]
+    exe = str(venv(name, packages) / cmd[0])
+    start = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(lambda d: timed([exe, *[c.format(path=d) for c in cmd[1:]]]), dirs))
+    return time.perf_counter() - start, None
+
+
+def median(fn, runs: int) -> tuple[float, object]:
+    results = [fn() for _ in range(runs)]
+    return statistics.median(r[0] for r in results), results[-1][1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--artifacts", type=int, default=120)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-peers", action="store_true", help="skip modelscan and picklescan")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask comparison")
+    args = parser.parse_args()
+    dirs = generate(args.artifacts)
+    n = len(dirs)
+    print(f"{n} model directories in {dirs[0].parent} (cores: {os.cpu_count()}, load {os.getloadavg()[0]:.2f})")
+    rows: dict[str, float] = {}
+    batch(dirs[:2], "--no-cache")  # byte-code written once, database built once
+    gate_per_artifact(dirs[:2], 2)
+
+    rows["scanner batch --workers 2"], doc2 = median(lambda: batch(dirs, "--workers", "2", "--no-cache"), args.runs)
+    rows["scanner batch --workers 1"], doc1 = median(lambda: batch(dirs, "--workers", "1", "--no-cache"), args.runs)
+    assert verdicts(doc1) == verdicts(doc2)  # type: ignore[arg-type]
+    denied = sum(1 for r in doc2["results"] if r["allow"] is False)  # type: ignore[index]
+    rows["scanner gate per artifact (2 at a time)"], allowed = median(lambda: gate_per_artifact(dirs, 2), 1)
+    assert allowed == [r["allow"] for r in doc2["results"]]  # type: ignore[index]  # same verdicts
+
+    cold, warm = [], []
+    for _ in range(args.runs):  # each pair: a fresh cache filled, then used
+        with tempfile.TemporaryDirectory(prefix="batch-cache-") as cache:
+            cold.append(batch(dirs, "--workers", "2", "--cache", cache)[0])
+            seconds, doc = batch(dirs, "--workers", "2", "--cache", cache)
+            assert all(r["cached"] for r in doc["results"])
+            warm.append(seconds)
+    rows["scanner batch, cache cold"] = statistics.median(cold)
+    rows["scanner batch, cache warm"] = statistics.median(warm)
+
+    if not args.no_peers:
+        for name in ("picklescan", "modelscan"):
+            packages, cmd = PEERS[name]
+            exe = [str(venv(name, packages) / cmd[0]), *[c.format(path=dirs[0].parent) for c in cmd[1:]]]
+            rows[f"{name} (whole estate, one process)"], _ = median(lambda exe=exe: timed(exe), args.runs)
+            rows[f"{name} (one process per artifact, 2 at a time)"], _ = median(
+                lambda name=name: peer_per_artifact(name, dirs, 2), 1
+            )
+
+    if not args.no_dask:
+        from distributed import LocalCluster
+
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
+            env = {**ENV, "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address}
+            batch(dirs[:4], "--no-cache", env=env)  # workers import and prepare once
+            rows["scanner batch on Dask (2 workers)"], docd = median(
+                lambda: batch(dirs, "--no-cache", env=env), args.runs
+            )
+        same = verdicts(docd) == verdicts(doc2)  # type: ignore[arg-type]
+    print(f"{denied} of {n} denied (the os.system pickles)\n")
+    base = rows["scanner batch --workers 2"]
+    print(f"{'run':44} {'seconds':>8} {'x batch':>8}")
+    for name, seconds in rows.items():
+        print(f"{name:44} {seconds:8.2f} {seconds / base:8.2f}")
+    per_core_1 = n / rows["scanner batch --workers 1"]
+    per_core_2 = n / rows["scanner batch --workers 2"] / 2
+    print(f"\nartifacts/s/core: 1 worker {per_core_1:.1f}, 2 workers {per_core_2:.1f} "
+          f"(speed-up 1 -> 2 workers {rows['scanner batch --workers 1'] / base:.2f}x)")  # fmt: skip
+    gate = rows["scanner gate per artifact (2 at a time)"] / base
+    print(f"goal >= 2.5x faster than one gate process per artifact: {gate:.2f}x")
+    for name in ("picklescan", "modelscan"):
+        for how in ("whole estate, one process", "one process per artifact, 2 at a time"):
+            key = f"{name} ({how})"
+            if key in rows:
+                print(f"goal faster than {name} ({how}): {rows[key] / base:.2f}x")
+    ratio = rows["scanner batch, cache warm"] / rows["scanner batch, cache cold"]
+    print(f"goal cache warm <= 20% of cold: {ratio * 100:.0f}%")
+    if not args.no_dask:
+        print(f"goal same verdicts locally and on Dask: {same}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The driver's evidence: one record file per artifact and one writer for the ledger.
+
+Workers never write: they send their record back, and the driver puts the paths it read the
+policy, data and waivers from into it (a worker judged from a private copy with the same digests),
+appends the decision to the ledger (one connection for the whole run, so the chain is appended in
+finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
+directory. An artifact that could not be judged gets an error record (and no ledger entry: the
+ledger holds decisions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from scanner.batch.model import ArtifactResult, BatchOptions
+from scanner.errors import ScanError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
+    """The record as if judged from the driver's files (same digests, the driver's paths)."""
+    record = result.record
+    if not record:
+        return result
+    inputs = dict(record.get("inputs") or {})
+    snap = options.policy
+    paths = {"policy": snap.policy_path, "data": snap.data_path, "waivers": snap.waivers_path}
+    for key, path in paths.items():
+        if isinstance(inputs.get(key), dict) and path:
+            inputs[key] = {**inputs[key], "path": path}
+    return replace(result, record={**record, "inputs": inputs})
+
+
+class EvidenceWriter:
+    """Record files are written by a few threads (the driver would otherwise wait on the disk
+    for each one); ``close`` waits for them and raises if one could not be written."""
+
+    def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.records_dir = records_dir
+        self.options = options
+        self.ledger: Any = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-records")
+        self._pending: list[Any] = []
+        if records_dir is not None:
+            try:
+                records_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ScanError(f"cannot create the records directory: {exc.strerror or exc}", records_dir) from None
+        if ledger_path is not None:
+            from scanner.evidence.ledger import Ledger
+
+            self.ledger = Ledger(ledger_path)
+
+    def write(self, index: int, result: ArtifactResult) -> ArtifactResult:
+        batch = {
+            "run": self.options.run_id,
+            "source": result.source,
+            "cached": result.cached,
+            "attempts": result.attempts,
+            "seconds": round(result.seconds, 4),
+        }
+        if result.record is not None and result.judged:
+            record = {k: v for k, v in result.record.items() if k != "ledger"}
+            record["batch"] = batch
+            if self.ledger is not None:
+                seq, digest = self.ledger.append(record)
+                record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
+        else:
+            record = {
+                "schema": "scanner-batch-error/1",
+                "command": "batch",
+                "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "artifact": {"source": result.source, "name": result.name, "digest": result.digest},
+                "stage": self.options.stage,
+                "error": result.error,
+                "batch": batch,
+            }
+        path = None
+        if self.records_dir is not None:
+            name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
+            target = self.records_dir / f"{index:05d}-{name}.json"
+            self._pending.append(self._pool.submit(_write_record, target, record))
+            path = str(target)
+        return replace(result, record=record, record_path=path)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self.ledger is not None:
+            self.ledger.close()
+        for future in self._pending:
+            future.result()  # the first record that could not be written stops the run (exit 2)
+
+
+def _write_record(target: Path, record: dict[str, Any]) -> None:
+    try:
+        target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ScanError(f"cannot write evidence record: {exc.strerror or exc}", target) from None

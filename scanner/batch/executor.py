@@ -1,0 +1,46 @@
+"""The executor interface: where tasks run. The driver only sees this."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from types import TracebackType
+
+from scanner.batch.model import Outcome, Task
+
+
+class Executor(ABC):
+    """Runs ``job.run_task`` for each submitted task somewhere and hands back every outcome.
+
+    Contract: every submitted task yields exactly one outcome from ``completed`` (an
+    ``ArtifactResult`` with ``error`` when it could not be judged: a task is never lost).
+    ``completed`` yields in finishing order and ends when nothing is pending, including tasks
+    submitted while iterating. ``close(cancel=True)`` stops work not yet finished."""
+
+    name: str = "executor"
+    shares_filesystem: bool = False  # workers see the driver's files (the driver may hash them)
+
+    @abstractmethod
+    def submit(self, task: Task) -> None:
+        """Queue a task."""
+
+    @abstractmethod
+    def completed(self) -> Iterator[tuple[Task, Outcome]]:
+        """Outcomes as tasks finish."""
+
+    @abstractmethod
+    def close(self, cancel: bool = False) -> None:
+        """Release the workers; with ``cancel`` drop what is still queued or running."""
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many tasks can run at once (for the summary)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(cancel=exc_type is not None)

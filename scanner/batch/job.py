@@ -1,0 +1,277 @@
+"""What a worker does: prepare once, then identify and judge one artifact per task.
+
+``prepare`` runs once per worker (the local pool's initializer, or on first use in a Dask worker
+thread): it writes the shipped policy snapshot to a private directory, compiles the policies
+(``pipeline.prepare_policy``), loads the policy data and waivers, opens the vulnerability database
+and works out the worker's context (what decides its verdicts). ``judge`` is the one function
+that calls the pipeline (``pipeline.gate``, as ``scanner gate`` does); every executor goes
+through ``run_task``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scanner.batch.budget import BudgetExceeded, time_budget
+from scanner.batch.model import ArtifactResult, BatchOptions, Known, Outcome, PolicySnapshot, Task
+from scanner.core import Artifact, ScanError
+
+
+@dataclass
+class Prepared:
+    options: BatchOptions
+    gate_options: Any  # scanner.options.GateOptions
+    policy: Any  # scanner.pipeline.PreparedPolicy
+    context: dict[str, str]
+    database: Any = None
+    mismatch: str | None = None
+
+
+def snapshot_digest(policy: PolicySnapshot) -> str:
+    """Same formula as ``files.directory_digest`` over the policy directory's files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel, content in policy.policy_files:
+        h.update(f"{rel}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def context_of(options: BatchOptions, db_snapshot: str, stage: str) -> dict[str, str]:
+    """Everything besides the artifact that decides a verdict (the cache key's first part)."""
+    import hashlib
+
+    from scanner import __version__
+
+    def sha(data: bytes | None) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest() if data is not None else "none"
+
+    return {
+        "scanner": __version__,
+        "stage": stage,
+        "policy": snapshot_digest(options.policy),
+        "data": sha(options.policy.data),
+        "waivers": sha(options.policy.waivers),
+        "db": db_snapshot,
+        "max_db_age": "none" if options.max_db_age is None else str(options.max_db_age),
+    }
+
+
+def db_snapshot(info: Any) -> str:
+    """What the database holds, not when it was imported: every machine of a cluster imports the
+    bundled snapshot at its own time, and must still count as the same database. The sha256 of
+    the imported dump identifies the content when the database records it."""
+    meta = info.meta
+    content = meta.get("source_sha256") or f"imported {info.imported_at}"
+    return f"{info.source} | snapshot {info.snapshot_date} | {info.records} records | {content}"
+
+
+def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
+    """Write the snapshot into a private temporary directory (removed at exit)."""
+    root = Path(tempfile.mkdtemp(prefix="scanner-batch-"))
+    atexit.register(shutil.rmtree, root, True)
+    policy_dir = root / "policy"
+    for rel, content in policy.policy_files:
+        target = policy_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    policy_dir.mkdir(exist_ok=True)
+    data_file = waivers_file = None
+    if policy.data is not None:
+        data_file = root / "data.json"
+        data_file.write_bytes(policy.data)
+    if policy.waivers is not None:
+        waivers_file = root / "waivers.yaml"
+        waivers_file.write_bytes(policy.waivers)
+    return policy_dir, data_file, waivers_file
+
+
+def prepare(options: BatchOptions) -> Prepared:
+    """Compile the policies and open the database: once per worker. The driver prepares too (it
+    judges nothing) so that a policy that does not compile, or an unknown stage, fails before any
+    worker starts, and to learn the run's context."""
+    from scanner import pipeline
+    from scanner.jsonfile import load_policy_data
+    from scanner.options import GateOptions, RegistryOptions, VulnOptions
+    from scanner.stage import Stage
+    from scanner.vulns.db import Database
+    from scanner.vulns.snapshot import resolve_db
+    from scanner.waivers import load_waivers
+
+    policy_dir, data_file, waivers_file = materialise(options.policy)
+    data = load_policy_data(data_file, required=True) if data_file else {}
+    db_path = resolve_db(Path(options.db) if options.db else None)
+    stage = Stage.parse(options.stage, data)
+    gate_options = GateOptions(
+        stage=stage,
+        policy_dir=policy_dir,
+        policy_data=data,
+        data_file=data_file,
+        waivers=tuple(load_waivers(waivers_file)) if waivers_file else (),
+        waiver_file=waivers_file,
+        vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age),
+        registry=RegistryOptions(plain_http=options.plain_http),
+        settings_sources=dict(options.settings),
+        user_config=Path(options.user_config) if options.user_config else None,
+    )
+    try:
+        policy = pipeline.prepare_policy(gate_options)
+    except ScanError as exc:  # name the user's policy directory, not this private copy of it
+        if exc.path and exc.path.startswith(str(policy_dir)):
+            exc.path = options.policy.policy_path + exc.path[len(str(policy_dir)) :]
+        raise
+    database = Database(db_path)
+    context = context_of(options, db_snapshot(database.info), stage.name)
+    mismatch = None
+    if options.context and dict(options.context) != context:
+        differs = sorted(k for k, v in dict(options.context).items() if context.get(k) != v)
+        mismatch = f"this worker's {', '.join(differs)} differ from the driver's: it would not give the same verdicts"
+    return Prepared(options, gate_options, policy, context, database, mismatch)
+
+
+def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
+    """The run's stage (its name on the policy's ladder) and context, as the driver sees them,
+    without compiling anything: a run answered from the cache needs no more. (The driver
+    ``prepare``s before it sends any artifact to a worker.) Builds the default database if it
+    is missing, so that workers starting later find it."""
+    from scanner.jsonfile import load_policy_data
+    from scanner.stage import Stage
+    from scanner.vulns.db import open_info
+    from scanner.vulns.snapshot import resolve_db
+
+    _, data_file, _ = materialise(options.policy)
+    data = load_policy_data(data_file, required=True) if data_file else {}
+    stage = Stage.parse(options.stage, data)
+    info = open_info(resolve_db(Path(options.db) if options.db else None))
+    return stage.name, context_of(options, db_snapshot(info), stage.name)
+
+
+_STATES: dict[tuple[str, int], Prepared] = {}
+_LOCK = threading.Lock()
+
+
+def install(options: BatchOptions) -> Prepared:
+    """Prepare for this thread: a local pool worker's initializer calls it before any task; a
+    Dask worker thread on its first artifact that must be judged (answering a cache hit needs
+    only the digest and the run's context)."""
+    from scanner import ui
+
+    ui.configure(quiet=True, no_color=True, debug=False)
+    prepared = prepare(options)
+    with _LOCK:
+        _STATES[(options.run_id, threading.get_ident())] = prepared
+    return prepared
+
+
+def state_for(options: BatchOptions) -> Prepared:
+    """This thread's prepared state for the run, made on first use (Dask worker threads)."""
+    with _LOCK:
+        prepared = _STATES.get((options.run_id, threading.get_ident()))
+    return prepared if prepared is not None else install(options)
+
+
+def forget(run_id: str) -> None:
+    """Drop a run's prepared state (its database handle is closed by its own thread or by
+    garbage collection: SQLite handles belong to the thread that opened them)."""
+    with _LOCK:
+        for key in [k for k in _STATES if k[0] == run_id]:
+            prepared = _STATES.pop(key)
+            if key[1] == threading.get_ident():
+                prepared.database.close()
+
+
+def identify(source: str) -> Artifact:
+    """A local artifact and its digest (``oci://`` sources are identified by the pipeline when
+    it pulls them)."""
+    from scanner import pipeline
+
+    return pipeline.identify(source)
+
+
+def cache_identity(artifact: Artifact) -> str:
+    """The artifact part of the cache key: its digest, plus the files beside it that the gate
+    reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
+    ...): they decide verdicts but are not part of the artifact's digest."""
+    import hashlib
+
+    from scanner.files import sha256_file
+    from scanner.verify.api import discover, discover_provenance
+
+    root = artifact.path.resolve()
+    beside = sorted(
+        {
+            p
+            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
+            if not p.resolve().is_relative_to(root)
+        }
+    )
+    if not beside:
+        return artifact.digest
+    h = hashlib.sha256()
+    for p in beside:
+        h.update(f"{p.name}\0{sha256_file(p)}\n".encode())
+    return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
+
+
+def judge(source: str, prepared: Prepared) -> ArtifactResult:
+    """The verdict on one source through the same pipeline as ``scanner gate``. ``identity``
+    (the cache key's artifact part) is taken from the artifact as judged; a pulled ``oci://``
+    artifact has none (see docs/batch.md: its attached evidence is not in the manifest digest)."""
+    from scanner import pipeline
+    from scanner.batch.sources import is_oci
+
+    outcome = pipeline.gate(source, prepared.gate_options, policy=prepared.policy)
+    decision = outcome.decision
+    assert decision is not None
+    artifact = outcome.artifact
+    return ArtifactResult(
+        source=source,
+        name=artifact.name,
+        digest=artifact.digest,
+        allow=decision.allow,
+        deny=decision.deny,
+        warn=decision.warn,
+        record=outcome.record,
+        identity=None if is_oci(source) else cache_identity(artifact),
+    )
+
+
+def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozenset()) -> Outcome:
+    """Identify, answer from the cache when its key is known, else judge; never raises for an
+    artifact's fault (the error is the result)."""
+    from scanner.batch.cache import key_id
+    from scanner.batch.sources import is_oci
+
+    start = time.perf_counter()
+    result: Outcome
+    local = not is_oci(task.source)
+    try:
+        with time_budget(options.budget):
+            if task.use_cache and known and local:
+                artifact = identify(task.source)
+                identity = cache_identity(artifact)
+                if key_id(dict(options.context), task.source, identity) in known:
+                    return Known(task.source, identity, artifact.name, time.perf_counter() - start)
+            prepared = state_for(options)
+            if prepared.mismatch:
+                raise ScanError(prepared.mismatch)
+            result = judge(task.source, prepared)
+    except BudgetExceeded:
+        forget(options.run_id)  # the interrupted thread may have left state half-updated
+        result = ArtifactResult(task.source, error=f"time budget of {options.budget:g} s exceeded", tainted=True)
+    except ScanError as exc:
+        result = ArtifactResult(task.source, error=str(exc))
+    except MemoryError:
+        result = ArtifactResult(task.source, error="out of memory while scanning", tainted=True)
+    except RecursionError:
+        result = ArtifactResult(task.source, error="input nested too deeply to scan")
+    except Exception as exc:
+        result = ArtifactResult(task.source, error=f"internal error: {type(exc).__name__}: {exc}")
+    return replace(result, seconds=time.perf_counter() - start, attempts=task.attempt)

@@ -1,0 +1,290 @@
+"""``scanner batch``: judge many artifacts in one run, on local worker processes or a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner.cli.audit import db_option, max_age_option
+from scanner.cli.options import (
+    common_options,
+    output_options,
+    plan_outputs,
+    setting_sources,
+    user_config,
+    write_outputs,
+)
+
+FORMATS = ["table", "json", "html", "sarif"]
+MAX_POLICY_FILE = 16 << 20
+MAX_POLICY_FILES = 2000
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--from",
+    "lists",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    multiple=True,
+    help="Read sources from FILE, one per line ('#' comments; '-' is stdin). Repeatable.",
+)
+@click.option(
+    "--stage",
+    default="dev",
+    show_default=True,
+    envvar="SCANNER_STAGE",
+    help="The stage every artifact is judged for (the policy data defines the ladder; default dev, staging, prod).",
+)
+@click.option("--policy", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory.")
+@click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
+@click.option("--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML.")
+@db_option
+@max_age_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Local worker processes (default: the number of cores). Ignored with --scheduler.",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    help="Run on this Dask scheduler (needs scanner[dask]; env DASK_SCHEDULER_ADDRESS).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SCANNER_BATCH_CACHE",
+    help="Result cache directory (default: the user cache directory).",
+)
+@click.option("--no-cache", is_flag=True, help="Judge every artifact; neither read nor write the cache.")
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Per-artifact time budget; an artifact over it is recorded as not judged (0: none).",
+)
+@click.option(
+    "--records",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID).",
+)
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SCANNER_LEDGER",
+    help="Append every decision to this ledger (default: .scanner/ledger.db).",
+)
+@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record decisions in a ledger.")
+@click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")
+@output_options(FORMATS, fail_on=False)
+@common_options
+def batch(
+    sources: tuple[str, ...],
+    lists: tuple[Path, ...],
+    stage: str,
+    policy: Path | None,
+    data: Path | None,
+    waivers: Path | None,
+    db: Path | None,
+    max_db_age: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    time_budget: float,
+    records: Path | None,
+    ledger: Path | None,
+    no_ledger: bool,
+    plain_http: bool,
+    formats: tuple[str, ...],
+    output: str | None,
+) -> int:
+    """Judge every SOURCE (a local path or an oci:// reference) for a stage, as `scanner gate`
+    would, with verdicts cached by digest.
+
+    \b
+    Exit 0 when every artifact is allowed, 1 when any is denied, 2 when any could not be judged
+    (the summary names which), 130 when interrupted (what finished is kept).
+    """
+    from scanner import ui
+    from scanner.batch.cache import ResultCache, default_dir
+    from scanner.batch.evidence import EvidenceWriter
+    from scanner.batch.run import run_batch
+    from scanner.batch.sources import collect
+    from scanner.batch.summary import line, render
+    from scanner.evidence.ledger import DEFAULT_PATH
+
+    plan = plan_outputs(formats, output, FORMATS)
+    items = collect(sources, lists)
+    settings = setting_sources(click.get_current_context())
+    options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
+    found = user_config(click.get_current_context())
+    options = replace(options, user_config=str(found) if found else None)
+    options = replace(options, plain_http=plain_http)
+    cache = None
+    if not no_cache:
+        cache = ResultCache(cache_dir or default_dir(), dict(options.context), expires=_waiver_expiry(waivers))
+    known = cache.known() if cache else frozenset()
+    if not scheduler and not known:
+        from scanner.batch.local import start_fork_server
+
+        # every artifact will be judged: let the workers' imports overlap with the rest of the
+        # set-up (after build_options, which built the database if it was missing). With cache
+        # entries the workers start only if some artifact misses.
+        start_fork_server()
+    executor = make_executor(scheduler, workers, options, known)
+    writer = EvidenceWriter(
+        records or Path(".scanner") / "batch" / options.run_id, None if no_ledger else (ledger or DEFAULT_PATH), options
+    )
+    ui.info(f"batch {options.run_id}: {len(items)} artifact(s) for {options.stage} on {executor.name} workers")
+    try:
+        with executor, _progress(len(items)) as (advance, echo):
+
+            def on_result(result: Any) -> None:
+                echo(line(result))
+                advance()
+
+            report = run_batch(
+                items,
+                options,
+                executor,
+                cache=cache,
+                writer=writer,
+                known=known,
+                on_result=on_result,
+                warn=ui.warn,
+                before_work=lambda: _validate(options),
+            )
+    finally:
+        writer.close()
+        if cache is not None:
+            cache.close()
+    for fmt, dest in plan:
+        write_outputs([(fmt, dest)], lambda f, d=dest: render(report, f, d))  # type: ignore[misc]
+    if report.errors:
+        ui.error(f"{len(report.errors)} artifact(s) not judged: " + ", ".join(r.source for r in report.errors[:20]))
+    if report.interrupted:
+        return 130
+    return report.exit_code()
+
+
+def build_options(
+    stage: str,
+    policy: Path | None,
+    data: Path | None,
+    waivers: Path | None,
+    db: Path | None,
+    max_db_age: int | None,
+    budget: float | None,
+    settings: dict[str, str] | None = None,
+) -> Any:
+    """Read the policy, data and waivers once and fix the run's stage and context."""
+    from dataclasses import replace
+
+    from scanner.batch import job
+    from scanner.batch.model import BatchOptions, PolicySnapshot
+    from scanner.core import ScanError
+    from scanner.files import walk
+    from scanner.resources import policies_dir
+    from scanner.safeio import read_bounded
+
+    policy_dir = policy or policies_dir()
+    if not policy_dir.is_dir():
+        raise ScanError("policy directory not found", policy_dir)
+    entries = [e for e in walk(policy_dir) if not e.escapes and not e.is_symlink and e.path.is_file()]
+    if len(entries) > MAX_POLICY_FILES:
+        raise ScanError(f"more than {MAX_POLICY_FILES} files: not a policy directory", policy_dir)
+    files = tuple((e.rel, read_bounded(e.path, MAX_POLICY_FILE, what="policy file")) for e in entries)
+    data_file = data or policy_dir / "data.json"
+    data_bytes = None
+    if data is not None or data_file.is_file():
+        data_bytes = read_bounded(data_file, MAX_POLICY_FILE, what="policy data file")
+    waiver_bytes = read_bounded(waivers, MAX_POLICY_FILE, what="waivers file") if waivers else None
+    snapshot = PolicySnapshot(
+        policy_files=files,
+        policy_path=str(policy_dir),
+        data=data_bytes,
+        data_path=str(data_file) if data_bytes is not None else None,
+        waivers=waiver_bytes,
+        waivers_path=str(waivers) if waivers else None,
+    )
+    options = BatchOptions(
+        run_id=uuid.uuid4().hex[:12],
+        stage=stage,
+        policy=snapshot,
+        db=str(db.resolve()) if db else None,
+        max_db_age=max_db_age,
+        budget=budget,
+        settings=tuple(sorted((settings or {}).items())),
+    )
+    stage_name, context = job.driver_context(options)
+    return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
+
+
+def _validate(options: Any) -> None:
+    """Compile the policies here before any artifact goes to a worker: a policy that does not
+    compile stops the run (exit 2) instead of failing on every worker."""
+    from scanner.batch import job
+
+    job.prepare(options).database.close()
+
+
+def make_executor(scheduler: str | None, workers: int | None, options: Any, known: frozenset[str]) -> Any:
+    if scheduler:
+        from scanner.batch.dask_executor import DaskExecutor
+
+        if workers:
+            from scanner import ui
+
+            ui.warn("--workers is ignored with --scheduler (the cluster decides)")
+        return DaskExecutor(scheduler, options, known)
+    from scanner.batch.local import LocalExecutor
+
+    return LocalExecutor(options, workers)
+
+
+def _waiver_expiry(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from scanner.waivers import load_waivers
+
+    dates = [w.expires for w in load_waivers(path)]
+    return min(dates) if dates else None
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[tuple[Any, Any]]:
+    """A bar on a terminal (not with -q, NO_COLOR or a pipe); each finished artifact is printed
+    above it (or as a line on stderr without it)."""
+    import sys
+
+    from scanner import ui
+
+    if ui.is_quiet():
+        yield (lambda: None), (lambda _text: None)
+        return
+    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
+        yield (lambda: None), ui.info
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True, no_color=not ui.color_enabled(sys.stderr))
+    with Progress(
+        TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("batch", total=total)
+        yield (lambda: bar.advance(task)), (lambda text: console.print(escape(text), highlight=False))
