@@ -248,6 +248,7 @@ def test_every_format_listed_in_help_works_for_its_command(cli: Any, inputs: dic
             str(pushed.key),
         ],
         ("status",): [pushed.ref("docs/m"), "--plain-http"],
+        ("batch",): [str(APP), "--workers", "1", "--no-ledger", "--cache", str(inputs["root"] / "batch-cache")],
         ("gate",): [str(APP), "--no-ledger"],
         ("audit",): [str(APP), "--fail-on", "none"],
         ("scan",): [str(APP), "--fail-on", "none"],
