@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    := out
 
-.PHONY: demo test lint typecheck venv venv-test clean
+.PHONY: demo test lint typecheck docs venv venv-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# the command reference regenerated from the commands, then the site (tests/docs checks both)
+docs: $(VENV)/.installed-test
+	$(BIN)/python -m scanner.cli.reference docs/cli.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(OUT)/site
+
 test: $(VENV)/.installed-test lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:
-	rm -rf $(VENV) $(OUT) build dist *.egg-info
+	rm -rf $(VENV) $(OUT) site build dist *.egg-info

@@ -363,7 +363,21 @@ class FileSet:
 
     def open_each(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:
         """Every entry; readable ones opened, hashed and rewound (``None`` for the others). The
-        descriptor is checked and closed when the caller asks for the next entry."""
+        descriptor is checked and closed when the caller asks for the next entry. Without
+        ``on_bytes``, a progress bar on stderr when there is much to read (one large checkpoint
+        as well as many files)."""
+        if on_bytes is None:
+            total = sum(_size(e.path) for e in self.entries if e.readable and e.rel not in self._digests)
+            if total > PROGRESS_BYTES:
+                from scanner import ui
+
+                with ui.progress() as bar:
+                    task = bar.add_task(f"reading {self.root.name}", total=total)
+                    yield from self._open_each(lambda n: bar.advance(task, n))
+                return
+        yield from self._open_each(on_bytes)
+
+    def _open_each(self, on_bytes: Callable[[int], None] | None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:
         for entry in self.entries:
             if not entry.readable:
                 yield entry, None

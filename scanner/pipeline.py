@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from scanner import ui
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
 from scanner.files import FileEntry, FileSet
@@ -163,6 +164,7 @@ def run(
     stage = options.stage if isinstance(options.stage, Stage) else Stage.parse(options.stage, policy_data)
     now = options.now or dt.datetime.now(dt.timezone.utc)
     options = replace(options, now=now)
+    clock = _Clock()
     with _located(source, options, after_open) as (artifact, files, pulled):
         if pulled is not None and checks is None:
             from scanner.registry.evidence_checks import registry_checks
@@ -187,11 +189,14 @@ def run(
                 artifact = replace(artifact, digest=files.artifact_digest())
             else:
                 files.hash_all()  # a pulled artifact keeps its manifest digest; its files are still read once
+        ui.detail(f"identify: {artifact.name} ({artifact.kind.value}) {artifact.digest or '(environment)'}{clock()}")
         inventory = build(artifact, options.inventory, files) if stages.inventory else Inventory()
         if files is None:  # the running environment: identified by what is installed
             from scanner.inventory.environment import environment_digest
 
             artifact = replace(artifact, digest=environment_digest(inventory))
+        if stages.inventory:
+            ui.detail(f"inventory: {len(inventory.components)} component(s){clock()}")
         ctx = GateContext(
             artifact=artifact,
             inventory=inventory,
@@ -201,7 +206,11 @@ def run(
             files=files,
             examined=examined,
         )
-        results = [check.run(ctx) for check in selected]
+        results = []
+        for check in selected:
+            results.append(check.run(ctx))
+            state = "" if results[-1].complete else ", NOT complete"
+            ui.detail(f"check {results[-1].check}: {len(results[-1].findings)} finding(s){state}{clock()}")
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
         outcome.files = files
@@ -210,7 +219,25 @@ def run(
             from scanner.registry.source import relabel_outcome
 
             relabel_outcome(outcome, pulled)  # name files inside the artifact, not the temp tree
+        if outcome.decision is not None:
+            verdict = "allowed" if outcome.decision.allow else "denied"
+            ui.detail(f"decide: promotion to {stage} {verdict}{clock()}")
     return outcome
+
+
+class _Clock:
+    """Seconds since the last call, for ``-v`` lines."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+
+    def __call__(self) -> str:
+        now = self._now()
+        spent, self._last = now - self._last, now
+        return f" [{spent:.2f} s]"
 
 
 def refuse_user_files_inside(source: Source | None, stages: Stages, options: GateOptions) -> None:
@@ -221,6 +248,10 @@ def refuse_user_files_inside(source: Source | None, stages: Stages, options: Gat
     ``SCANNER_CACHE_DIR``, ``--db``) are the user's choice and are not refused."""
     if source is None or not isinstance(source, (str, Path)) or str(source).startswith(OCI_SCHEME):
         return  # the running environment, or a registry artifact pulled into a fresh directory
+    from scanner import stdin
+
+    if stdin.is_stdin(source):
+        return  # standard input is copied into a fresh private directory
     path = local_path(source)
     try:
         folder = path if path.is_dir() else path.parent
@@ -360,7 +391,15 @@ def _located(
     if source is None:
         yield identify(None), None, None
         return
+    from scanner import stdin
     from scanner.artifact import detect
+
+    if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
+        with stdin.as_file() as path:
+            artifact = replace(detect(path, options.kind, digest=False), name="stdin", source_ref="-")
+            yield artifact, FileSet(artifact.path, after_open=after_open), None
+        return
+    artifact = detect(Path(source), options.kind, digest=False)
 
     artifact = detect(local_path(source), options.kind, digest=False)
     yield artifact, FileSet(artifact.path, after_open=after_open), None

@@ -22,7 +22,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         timeout=300,
     )
-    (whl,) = out.glob("scanner-*.whl")
+    (whl,) = out.glob("scanner_gate-*.whl")
     return whl
 
 
@@ -60,3 +60,13 @@ def test_installed_wheel_gates_from_another_directory(wheel: Path, tmp_path: Pat
     assert lines[1] == str(target / "scanner" / "_data" / "templates")
     assert proc.returncode == 0, proc.stderr
     assert "promotion to dev allowed" in proc.stdout
+
+
+def test_distribution_is_scanner_gate_with_the_scanner_command(wheel: Path) -> None:
+    """`scanner` on PyPI is an unrelated project: ours is distributed as scanner-gate, while the
+    import package and the command keep the name scanner."""
+    archive = zipfile.ZipFile(wheel)
+    meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    assert "\nName: scanner-gate\n" in archive.read(meta).decode()
+    entry_points = archive.read(meta.replace("METADATA", "entry_points.txt")).decode()
+    assert "scanner = scanner.cli:main" in entry_points

@@ -28,6 +28,7 @@ COMMANDS = {
     "push": ("scanner.cli.push:push", "Store a model or other artifact in an OCI registry."),
     "promote": ("scanner.cli.promote:promote", "Gate an artifact in a registry and promote it by digest."),
     "status": ("scanner.cli.status:status", "Stage board of a registry repository."),
+    "config": ("scanner.cli.config:config", "The effective configuration and where each value came from."),
 }
 
 
@@ -82,15 +83,32 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     "or the working directory).",
 )
 @click.option("-q", "--quiet", is_flag=True, envvar="SCANNER_QUIET", help="Only errors on stderr.")
-@click.option("--no-color", is_flag=True, envvar="SCANNER_NO_COLOR", help="No colour (NO_COLOR is honoured too).")
+@click.option("-v", "--verbose", count=True, help="A line on stderr for each stage of the run.")
+@click.option(
+    "--color",
+    type=click.Choice(ui.COLOR_MODES),
+    default="auto",
+    show_default=True,
+    envvar="SCANNER_COLOR",
+    help="Colour and progress bars: auto (a terminal, unless NO_COLOR is set), always, never.",
+)
+@click.option("--no-color", is_flag=True, envvar="SCANNER_NO_COLOR", help="Same as --color never (NO_COLOR too).")
+@click.option("--no-progress", is_flag=True, envvar="SCANNER_NO_PROGRESS", help="Never draw a progress bar.")
 @click.option("--debug", is_flag=True, envvar="SCANNER_DEBUG", help="Show tracebacks for errors.")
-def cli(quiet: bool, no_color: bool, debug: bool) -> None:
+def cli(quiet: bool, verbose: int, color: str, no_color: bool, no_progress: bool, debug: bool) -> None:
     """Supply-chain security gate for applications and ML models.
 
     \b
     Exit codes: 0 passed / allowed, 1 findings / denied, 2 the scan could not be completed.
+    Reports go to stdout (or files with FMT=FILE); logs, warnings and errors to stderr.
     """
-    ui.configure(quiet=quiet, no_color=no_color, debug=debug)
+    ui.configure(
+        quiet=quiet,
+        verbose=verbose,
+        color="never" if no_color else color,
+        progress=not no_progress,
+        debug=debug,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,6 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         ui.error("aborted")
         code = 130
+    except click.exceptions.NoSuchOption as exc:
+        exc.show()
+        hint = _output_hint(exc, argv if argv is not None else sys.argv[1:])
+        if hint:
+            click.echo(f"Hint: {hint}", err=True)
+        code = 2
     except click.ClickException as exc:
         exc.show()
         code = 2
@@ -127,6 +151,24 @@ def main(argv: list[str] | None = None) -> None:
         ui.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = 2
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _output_hint(exc: click.exceptions.NoSuchOption, argv: list[str]) -> str | None:
+    """``-o json`` on a command without ``-o`` (``version``, ``db``): how to get JSON there."""
+    if exc.option_name not in ("-o", "--output"):
+        return None
+    from scanner.cli.options import KNOWN_FORMATS
+
+    args = list(argv)
+    value = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-o", "--output")), "").lower()
+    params = {o for p in (exc.ctx.command.params if exc.ctx else []) for o in getattr(p, "opts", [])}
+    if value not in KNOWN_FORMATS:
+        return None
+    if "--format" in params:
+        return f"this command prints to stdout; for {value} use --format {value}"
+    if "--json" in params:
+        return f"this command prints to stdout; for {value} use --json"
+    return None
 
 
 def _debug_trace() -> None:

@@ -23,6 +23,9 @@ from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.report import FORMATS
 
+# the record of this command carries no SBOM: cyclonedx-json is the gate's and sbom's
+RECORD_FORMATS = [f for f in FORMATS if f != "cyclonedx-json"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 KINDS = ["environment", "requirements", "pyproject", "lockfile", "sbom", "app-dir"]
 
@@ -48,17 +51,25 @@ def max_age_option(func: F) -> F:
 
 @click.command()
 @click.argument("source", required=False)
+@click.option(
+    "-r",
+    "--requirement",
+    "requirement",
+    metavar="FILE",
+    help="A requirements file to audit (pip-audit's -r; the same as giving it as SOURCE).",
+)
 @click.option("--kind", type=click.Choice(KINDS), help="Override input detection.")
 @db_option
 @max_age_option
 @click.option(
     "--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML (ignores with expiry)."
 )
-@output_options(list(FORMATS))
+@output_options(RECORD_FORMATS)
 @registry_options
 @common_options
 def audit(
     source: str | None,
+    requirement: str | None,
     kind: str | None,
     db: Path | None,
     max_db_age: int | None,
@@ -69,11 +80,12 @@ def audit(
 ) -> int:
     """Audit the dependencies in SOURCE against the local vulnerability database (no network).
 
-    SOURCE is a virtual environment or site-packages directory, a pinned requirements file,
-    pyproject.toml, a lock file, a CycloneDX SBOM (nested components included), a project
-    directory or oci://REGISTRY/REPO[:TAG|@DIGEST]; without SOURCE, the environment scanner runs
-    in. The components are the same the gate and ``scanner sbom`` see. Unpinned or unparseable
-    dependencies are reported as VULN-UNAUDITED, never skipped.
+    SOURCE (or -r FILE) is a virtual environment or site-packages directory, a pinned
+    requirements file, pyproject.toml, a lock file, a CycloneDX SBOM (nested components
+    included), a project directory, oci://REGISTRY/REPO[:TAG|@DIGEST] or - (standard input, e.g.
+    an SBOM from another tool); without SOURCE, the environment scanner runs in. The components
+    are the same the gate and ``scanner sbom`` see. Unpinned or unparseable dependencies are
+    reported as VULN-UNAUDITED, never skipped.
 
     Exit 0 when nothing unwaived is at or above --fail-on, 1 when something is, 2 when the audit
     could not be completed (bad input, missing or stale database).
@@ -84,8 +96,12 @@ def audit(
     from scanner.waivers import load_waivers
 
     ctx = click.get_current_context()
+    if requirement is not None:
+        if source is not None:
+            raise click.UsageError("give the input either as SOURCE or with -r, not both")
+        source = requirement
     threshold = parse_fail_on(fail_on)
-    plan = plan_outputs(formats, output, list(FORMATS))
+    plan = plan_outputs(formats, output, RECORD_FORMATS)
     waiver_list = tuple(load_waivers(waivers)) if waivers else ()
     options = GateOptions(
         registry=from_context(),

@@ -87,7 +87,8 @@ def gate(
 ) -> int:
     """Inventory SOURCE, run every check, and decide promotion with the policy.
 
-    SOURCE is a file or directory, or oci://REGISTRY/REPO[:TAG|@DIGEST].
+    SOURCE is a file or directory, oci://REGISTRY/REPO[:TAG|@DIGEST], or - (standard input:
+    an SBOM or requirements file piped in).
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline
@@ -130,4 +131,19 @@ def gate(
 
         record_decision(ledger, outcome.record)
     write_outputs(plan, record_renderer(outcome.record))
+    _announce(outcome.decision, stage, table_shown=("table", None) in plan)
     return 0 if outcome.decision.allow else 1
+
+
+def _announce(decision: Any, stage: str, *, table_shown: bool) -> None:
+    """The policy's warnings on stderr, where a CI log shows them even when every report went to
+    a file (the table on stdout already lists them): a critical vulnerability with a fix warns at
+    dev, the default stage, instead of passing silently."""
+    from scanner import ui
+
+    if table_shown or not decision.warn:
+        return
+    verdict = "allowed" if decision.allow else "denied"
+    ui.warn(f"promotion to {stage} {verdict} with {len(decision.warn)} warning(s):")
+    for reason in decision.warn:
+        ui.warn(f"[{reason.rule}] {reason.message}")

@@ -15,27 +15,39 @@ from scanner.core import ScanError, Severity
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _set_ui(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        root = ctx.find_root()
-        quiet = ctx.params.get("quiet", False) or (param.name == "quiet")
-        ui.configure(
-            quiet=quiet or bool(root.params.get("quiet")),
-            no_color=param.name == "no_color" or bool(root.params.get("no_color")),
-            debug=param.name == "debug" or ui.debug_enabled(),
-        )
+def _set_ui(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The stderr/colour options given after the subcommand (``scanner gate -q ...``)."""
+    if not value:
+        return value
+    name = param.name
+    if name == "quiet":
+        ui.configure(quiet=True)
+    elif name == "verbose":
+        ui.configure(verbose=int(value))
+    elif name == "no_color":
+        ui.configure(color="never")
+    elif name == "color":
+        ui.configure(color=str(value))
+    elif name == "no_progress":
+        ui.configure(progress=False)
+    elif name == "debug":
+        ui.configure(debug=True)
     return value
 
 
 def common_options(func: F) -> F:
-    """-q / --no-color / --debug, also accepted after the subcommand."""
-    for name, help_text in (
-        ("--debug", "Show tracebacks for errors."),
-        ("--no-color", "No colour."),
-        ("--quiet", "Only errors on stderr."),
-    ):
-        decls = [name, "-q"] if name == "--quiet" else [name]
-        func = click.option(*decls, is_flag=True, expose_value=False, callback=_set_ui, help=help_text)(func)
+    """-q / -v / --color / --no-color / --no-progress / --debug, also accepted after the
+    subcommand (as before it)."""
+    options: list[tuple[list[str], dict[str, Any]]] = [
+        (["--debug"], {"is_flag": True, "help": "Show tracebacks for errors."}),
+        (["--no-progress"], {"is_flag": True, "help": "Never draw a progress bar."}),
+        (["--no-color"], {"is_flag": True, "help": "Same as --color never."}),
+        (["--color"], {"type": click.Choice(ui.COLOR_MODES), "help": "auto, always or never."}),
+        (["-v", "--verbose"], {"count": True, "help": "A line on stderr for each stage of the run."}),
+        (["-q", "--quiet"], {"is_flag": True, "help": "Only errors on stderr."}),
+    ]
+    for decls, kwargs in options:
+        func = click.option(*decls, expose_value=False, callback=_set_ui, **kwargs)(func)
     return func
 
 
@@ -87,28 +99,53 @@ def parse_fail_on(value: str) -> Severity | None:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
 
 
+# every format some command writes: `-o json` is a format given where a file was expected
+KNOWN_FORMATS = (
+    "table", "json", "text", "cyclonedx-json", "cyclonedx-xml", "spdx-json", "markdown", "html", "sarif", "junit",
+)  # fmt: skip
+STDOUT = "-"
+
+
+def format_hint(value: str, allowed: Sequence[str] = ()) -> str | None:
+    """The hint for ``-o json`` (pip-audit's and trivy's habit), or None when ``value`` is a path."""
+    if value.lower() not in KNOWN_FORMATS or Path(value).suffix:
+        return None
+    fmt = value.lower()
+    if allowed and fmt not in allowed:
+        return f"-o/--output takes a file path; this command's formats are {', '.join(allowed)} (choose with --format)"
+    return (
+        f"-o/--output takes a file path; to choose the format use --format {fmt}"
+        f" (or --format {fmt}=FILE to write it to a file)"
+    )
+
+
 def plan_outputs(
     formats: Iterable[str], output: str | None, allowed: Sequence[str], default: str = "table"
 ) -> list[tuple[str, str | None]]:
     """Turn --format/--output into (format, file-or-None-for-stdout) pairs, checking them first so
-    that a typo fails before any work is done."""
-    if output and output in allowed and not Path(output).suffix:
-        raise click.UsageError(
-            f"-o/--output takes a file path; to choose the format use --format {output}"
-            f" (or --format {output}=FILE to write it to a file)"
-        )
+    that a typo fails before any work is done. ``-`` as a file (``-o -``, ``json=-``) is stdout;
+    a file name is taken whole (spaces and ``=`` included)."""
+    if output is not None:
+        hint = format_hint(output, allowed)
+        if hint:
+            raise click.UsageError(hint)
+        if output == STDOUT:
+            output = None
+        elif not output:
+            raise click.UsageError("-o/--output needs a file path (or - for stdout)")
     plan: list[tuple[str, str | None]] = []
     for item in formats or (default,):
-        for part in item.split():
-            fmt, sep, dest = part.partition("=")
-            fmt = fmt.strip().lower()
-            if fmt not in allowed:
-                raise click.BadParameter(
-                    f"unknown format {fmt!r} (choose from {', '.join(allowed)})", param_hint="--format"
-                )
-            plan.append((fmt, dest if sep else None))
+        fmt, sep, dest = item.partition("=")
+        fmt = fmt.strip().lower()
+        if fmt not in allowed:
+            raise click.BadParameter(
+                f"unknown format {fmt!r} (choose from {', '.join(allowed)})", param_hint="--format"
+            )
+        if sep and not dest:
+            raise click.BadParameter(f"{item!r}: a file path after = (or - for stdout)", param_hint="--format")
+        plan.append((fmt, None if not sep or dest == STDOUT else dest))
     to_stdout = [p for p in plan if p[1] is None]
-    if len(to_stdout) > 1 and not output:
+    if len(to_stdout) > 1:
         raise click.UsageError("only one format can go to stdout; give the others as FMT=FILE")
     if output:
         if len(to_stdout) != 1:

@@ -21,7 +21,8 @@ def policy() -> None:
     "input_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="A saved policy input (gate --save-input), checked against policies/input.schema.json.",
+    help="A saved policy input (gate --save-input; - reads standard input), checked against "
+    "policies/input.schema.json.",
 )
 @click.option(
     "--policy", "policy_dir", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory."
@@ -30,13 +31,19 @@ def policy() -> None:
 @common_options
 def eval_(input_path: Path, policy_dir: Path | None, data: Path | None) -> int:
     """Evaluate data.scanner.gate on INPUT; print the decision as JSON. Exit 1 when denied."""
+    from scanner import stdin
     from scanner.jsonfile import load_policy_data, read_json
     from scanner.policy.engine import PolicyEngine
     from scanner.policy.schema import validate_input
     from scanner.resources import policies_dir
 
     directory = policy_dir or policies_dir()
-    doc = read_json(input_path, "input file")
+    if stdin.is_stdin(input_path):
+        with stdin.as_file("input.json") as saved:
+            doc = read_json(saved, "input file")
+        input_path = Path("-")
+    else:
+        doc = read_json(input_path, "input file")
     validate_input(doc, input_path)
     engine = PolicyEngine(directory, load_policy_data(data or directory / "data.json", data is not None))
     decision = engine.evaluate(doc)

@@ -12,6 +12,6 @@ def record_renderer(record: dict[str, Any]) -> Any:
     from scanner.report import render
 
     def _render(fmt: str) -> str:
-        return render(fmt, record, color=ui.color_enabled(sys.stdout))
+        return render(fmt, record, color=ui.color_enabled(sys.stdout), width=ui.terminal_width(sys.stdout))
 
     return _render

@@ -122,6 +122,20 @@ def _from_xml(raw: bytes, path: Path) -> tuple[dict[str, Any], list[str]]:
     meta_comp = root.find("c:metadata/c:component", ns)
     if meta_comp is not None:
         doc["metadata"]["component"] = comp(meta_comp)
+    timestamp = root.find("c:metadata/c:timestamp", ns)
+    if timestamp is not None and timestamp.text:
+        doc["metadata"]["timestamp"] = timestamp.text.strip()
+    doc["metadata"]["authors"] = [
+        {"name": text_of(a, "name"), "email": text_of(a, "email")}
+        for a in root.findall("c:metadata/c:authors/c:author", ns)
+    ]
+    doc["metadata"]["tools"] = [
+        {"name": text_of(t, "name"), "version": text_of(t, "version")}
+        for t in [
+            *root.findall("c:metadata/c:tools/c:tool", ns),
+            *root.findall("c:metadata/c:tools/c:components/c:component", ns),
+        ]
+    ]
     doc["components"] = [comp(el) for el in root.findall("c:components/c:component", ns)]
     doc["dependencies"] = [
         {"ref": d.get("ref"), "dependsOn": [x.get("ref") for x in d.findall("c:dependency", ns)]}
@@ -190,6 +204,9 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
     meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     if meta.get("component"):
         inv.root = comp(meta["component"])
+    inv.authors = sbom_authors(meta)
+    if isinstance(meta.get("timestamp"), str) and meta["timestamp"].strip():
+        inv.timestamp = meta["timestamp"].strip()[:64]
     for item in doc.get("components") or []:
         c = comp(item)
         if c is not None:
@@ -198,6 +215,29 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
         if isinstance(dep, dict) and dep.get("ref"):
             inv.dependencies[str(dep["ref"])] = [str(d) for d in dep.get("dependsOn") or [] if d]
     return inv
+
+
+def sbom_authors(meta: dict[str, Any]) -> list[str]:
+    """Who made the SBOM data, from CycloneDX ``metadata``: its ``authors`` (people or
+    organisations), else the tools that wrote it (``tools`` as the 1.4 list or the 1.5+
+    ``{components, services}`` object) — NTIA accepts a tool as the author of SBOM data, and
+    syft, trivy and cdxgen name only themselves."""
+    people = [
+        str(a.get("name") or a.get("email")).strip()[:200]
+        for a in meta.get("authors") or []
+        if isinstance(a, dict) and str(a.get("name") or a.get("email") or "").strip()
+    ]
+    if people:
+        return people
+    tools = meta.get("tools")
+    if isinstance(tools, dict):
+        tools = [*(tools.get("components") or []), *(tools.get("services") or [])]
+    out = []
+    for tool in tools if isinstance(tools, list) else []:
+        if isinstance(tool, dict) and str(tool.get("name") or "").strip():
+            label = " ".join(str(tool[k]).strip() for k in ("name", "version") if tool.get(k))
+            out.append(f"{label[:200]} (tool)")
+    return out
 
 
 def merge(base: Inventory, other: Inventory) -> Inventory:

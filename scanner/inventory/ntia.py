@@ -26,14 +26,20 @@ from scanner.inventory.components import Component, Inventory
 
 MAX_EXAMPLES = 20
 ELEMENTS = ("SUPPLIER", "NAME", "VERSION", "UNIQUE-ID", "DEPENDENCIES", "AUTHOR", "TIMESTAMP")
+# Each hint names only what exists: a CycloneDX field, or a scanner option or setting (a test
+# checks every `scanner CMD --option` and SCANNER_* named here against the commands).
 _FIXES = {
-    "SUPPLIER": "name the supplier of each component (CycloneDX component.supplier)",
+    "SUPPLIER": "name the supplier of each component (CycloneDX component.supplier); to add suppliers to "
+    "what scanner generates, write them in a BOM and pass it with `scanner sbom --merge BOM`",
     "NAME": "give every component a name",
-    "VERSION": "give every component a version (a model: its revision, e.g. --version)",
-    "UNIQUE-ID": "give every component a purl (a model: pkg:huggingface/<org>/<name>@<revision>)",
+    "VERSION": "give every component a version (a model: gate a git checkout or a Hugging Face snapshot, "
+    "whose revision becomes the version, or add it with `scanner sbom --merge BOM`)",
+    "UNIQUE-ID": "give every component a purl (a model: pkg:huggingface/<org>/<name>@<revision>, from a "
+    "Hugging Face snapshot or `scanner sbom --merge BOM`)",
     "DEPENDENCIES": "declare the primary component and the dependencies of every component",
-    "AUTHOR": "name the author of the SBOM data (CycloneDX metadata.authors)",
-    "TIMESTAMP": "record when the SBOM was made (CycloneDX metadata.timestamp)",
+    "AUTHOR": "name the author of the SBOM data (CycloneDX metadata.authors, or metadata.tools for the "
+    "tool that wrote it); for SBOMs scanner writes, set SCANNER_AUTHOR or `author` in the config file",
+    "TIMESTAMP": "record when the SBOM was made (CycloneDX metadata.timestamp; `scanner sbom` always does)",
 }
 
 
@@ -105,7 +111,7 @@ def _finding(element: str, refs: Iterable[str], subject: str, message: str | Non
     message = "; ".join(parts)
     return Finding(
         id=f"SBOM-NTIA-{element}",
-        check="sbom",
+        check="sbom-ntia",
         severity=Severity.LOW,
         subject=subject,
         message=f"NTIA minimum element {element.lower()}: {message}",

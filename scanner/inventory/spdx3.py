@@ -120,6 +120,8 @@ class _Writer:
             self.component(comp)
         root = self.inv.root
         if root is not None:
+            if root.bom_ref not in self.ids:  # an application's root is not among its components
+                self.component(root)
             self.model_extras(root)
         self.edges()
         for comp in self.inv.components:

@@ -84,6 +84,84 @@ def build(entries: Sequence[Entry], verification: Verification, window: Mapping[
             "artifacts": len({r["artifact"] for r in rows}),
         },
         "decisions": rows,
+        "timeline": timeline(rows),
+    }
+
+
+def timeline(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per artifact and stage, its decisions in ledger order with the open findings of each, and
+    the trend: how the last decision compares with the one before and with the first."""
+    by_artifact: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in sorted(rows, key=lambda r: r["seq"]):
+        by_artifact.setdefault(str(r["artifact"]), {}).setdefault(str(r["stage"]), []).append(r)
+    out = []
+    for artifact, stages in sorted(by_artifact.items()):
+        lanes = []
+        for stage, decisions in sorted(stages.items(), key=lambda kv: (_STAGE_ORDER.get(kv[0], 9), kv[0])):
+            points = [
+                {
+                    "seq": d["seq"],
+                    "time": d["time"],
+                    "outcome": d["outcome"],
+                    "open": _open(d["counts"]),
+                    "severe": sum(d["counts"].get(s, 0) for s in ("critical", "high")),
+                    "digest": d["digest"],
+                    "rules": [x["rule"] for x in d["deny"]],
+                }
+                for d in decisions
+            ]
+            first, last = points[0], points[-1]
+            previous = points[-2] if len(points) > 1 else None
+            lanes.append(
+                {
+                    "stage": stage,
+                    "points": points,
+                    "promoted": sum(1 for p in points if p["outcome"] == "promoted"),
+                    "blocked": sum(1 for p in points if p["outcome"] == "blocked"),
+                    "last": last,
+                    "trend": {
+                        "open_change": last["open"] - previous["open"] if previous else 0,
+                        "open_since_first": last["open"] - first["open"],
+                        "outcome_changed": bool(previous and previous["outcome"] != last["outcome"]),
+                        "digests": len({p["digest"] for p in points}),
+                        "direction": _direction(previous["open"] if previous else last["open"], last["open"]),
+                    },
+                    "chart": _spark(points),
+                }
+            )
+        out.append({"artifact": artifact, "lanes": lanes})
+    return out
+
+
+_STAGE_ORDER = {"dev": 0, "staging": 1, "prod": 2}
+SPARK_W, SPARK_H, SPARK_PAD = 320, 44, 7
+
+
+def _open(counts: Mapping[str, int]) -> int:
+    return sum(counts.get(s, 0) for s in view.SEVERITIES)
+
+
+def _direction(before: int, after: int) -> str:
+    return "better" if after < before else ("worse" if after > before else "same")
+
+
+def _spark(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Geometry of a small line chart of open findings per decision (numbers only; the template
+    draws it as inline SVG): x by decision order, y by open findings, one dot per decision."""
+    top = max([p["open"] for p in points] + [1])
+    n = len(points)
+    step = (SPARK_W - 2 * SPARK_PAD) / max(n - 1, 1)
+    dots = []
+    for i, p in enumerate(points):
+        x = SPARK_PAD + (i * step if n > 1 else (SPARK_W - 2 * SPARK_PAD) / 2)
+        y = SPARK_H - SPARK_PAD - (SPARK_H - 2 * SPARK_PAD) * p["open"] / top
+        dots.append({"x": round(x, 1), "y": round(y, 1), **p})
+    return {
+        "width": SPARK_W,
+        "height": SPARK_H,
+        "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots,
+        "top": top,
     }
 
 

@@ -57,7 +57,10 @@ def render(record: dict[str, Any], **_: Any) -> str:
     from scanner.report.templates import environment
 
     record = view.normalize(record)
-    template = environment(autoescape=True).get_template("report.html.j2")
+    env = environment(autoescape=True)
+    env.globals["advisories"] = view.advisories
+    env.globals["vuln_columns"] = view.vuln_columns
+    template = env.get_template("report.html.j2")
     return template.render(record=record, v=page_view(record), **page_assets())
 
 
@@ -77,6 +80,11 @@ def page_view(record: Mapping[str, Any]) -> dict[str, Any]:
         "section_columns": {k: _columns(v) for k, v in sections.items()},
         "run_url": safe_url(view.ci_run(record)),
         "max_files": MAX_FILES,
+        "vulnerable": view.vulnerable_components(record),
+        "vuln_checks": {k for k, fs in view.by_check(record).items() if any(view.is_vulnerability(f) for f in fs)},
+        "model_card": view.model_card(record),
+        "model_check": view.check_summary(record, "model"),
+        "reasons": view.decision_evidence(record),
         "quality": quality_view(record),
     }
 

@@ -7,6 +7,7 @@ evidence (policy digest, database snapshot, CI run, ledger entry).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -38,10 +39,13 @@ def render(record: dict[str, Any], *, limit: int = LIMIT, **_: Any) -> str:
     findings = view.sort_findings(record["findings"])
     inputs = record.get("inputs") or {}
     policy = (inputs.get("policy") or {}).get("digest")
+    open_findings = [f for f in findings if not f.get("waived")]
     v = {
+        "vulns": any(view.is_vulnerability(f) for f in open_findings[:limit]),
+        "rows": [_row(f) for f in open_findings[:limit]],
         "severities": list(view.SEVERITIES),
         "matrix": view.matrix(record),
-        "open": [f for f in findings if not f.get("waived")],
+        "open": open_findings,
         "waived": [f for f in findings if f.get("waived")],
         "incomplete": [c["check"] for c in record["checks"] if not c.get("complete", True)],
         "limit": limit,
@@ -52,3 +56,18 @@ def render(record: dict[str, Any], *, limit: int = LIMIT, **_: Any) -> str:
     }
     template = environment(autoescape=False).get_template("report.md.j2")
     return template.render(record=record, v=v).rstrip() + "\n"
+
+
+def _row(finding: Mapping[str, Any]) -> dict[str, str]:
+    """One open finding as escaped Markdown cells; a vulnerability's advisory links to its page."""
+    cols = view.vuln_columns(finding)
+    links = [f"[{md_escape(a.id)}]({md_url(a.url)})" for a in view.advisories(finding)[:1]]
+    return {
+        "severity": md_escape(finding["severity"]),
+        "rule": md_escape(finding["id"]),
+        "subject": md_escape(cols.package or finding["subject"]),
+        "installed": md_escape(cols.installed) or "·",
+        "fixed": md_escape(cols.fixed) or "·",
+        "advisory": " ".join(links) or md_escape(cols.advisory) or "·",
+        "message": md_escape(view.vuln_message(finding)),
+    }

@@ -165,7 +165,7 @@ def _finding_result(locator: view.Locator, f: Mapping[str, Any], rules: dict[str
 def _policy_results(record: Mapping[str, Any], rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     decision = record.get("decision") or {}
     artifact = record.get("artifact") or {}
-    manifest = view.Location(view.primary_file(record))
+    anchor = view.Locator(record).artifact_location()
     out = []
     for kind, severity in (("deny", "high"), ("warn", "medium")):
         for reason in decision.get(kind) or []:
@@ -180,7 +180,7 @@ def _policy_results(record: Mapping[str, Any], rules: dict[str, dict[str, Any]])
                     "ruleId": rule_id,
                     "level": LEVELS[severity],
                     "message": {"text": plain(f"Promotion to {record.get('stage')} {kind}: {text}")},
-                    "locations": [_location(manifest)],
+                    "locations": [_location(anchor)],
                     "partialFingerprints": {FINGERPRINT_KEY: hashlib.sha256(key.encode()).hexdigest()},
                     "properties": {"decision": kind, "stage": record.get("stage")},
                 }

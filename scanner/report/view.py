@@ -165,13 +165,7 @@ class Locator:
                 for key in (c.get("bom_ref"), c.get("purl")):
                     if key:
                         self.sources.setdefault(str(key), str(c["source"]))
-        self._primary: str | None = None
         self._manifest: str | None = None
-
-    def primary(self) -> str:
-        if self._primary is None:
-            self._primary = primary_file(self.record)
-        return self._primary
 
     def locate(self, finding: Mapping[str, Any]) -> Location:
         root, artifact = self.root, self.artifact
@@ -200,10 +194,21 @@ class Locator:
             uri = _uri(path)
         elif _is_file_artifact(artifact):
             uri = _uri(root)  # the artifact is the file (subject may be its name)
-        else:  # not a file of the artifact (e.g. "sbom"): the artifact's manifest stands for it
-            uri = self.primary()
-            logical, kind = logical or subject or None, kind or "artifact"
+        else:  # not a file of the artifact (e.g. "sbom", the artifact's name): the artifact itself
+            return self.artifact_location()
         return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
+
+    def artifact_location(self) -> Location:
+        """Where a result about the whole artifact points (policy reasons, SBOM completeness):
+        the artifact file, or the artifact's directory (a URI ending in ``/``), never one of
+        its files picked for the purpose."""
+        name = str(self.artifact.get("name") or self.root)
+        if "://" in self.root:
+            return Location(self.root, None, name, "artifact")
+        uri = _uri(self.root)
+        if not _is_file_artifact(self.artifact):
+            uri = "./" if uri in ("", ".") else uri.rstrip("/") + "/"
+        return Location(uri, None, name, "artifact")
 
 
 def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
@@ -226,19 +231,6 @@ def _manifest(record: Mapping[str, Any], root: str) -> str:
             return str(PurePosixPath(root) / name)
     reqs = sorted(p for p in files if "/" not in p and p.startswith("requirements") and p.endswith(".txt"))
     return str(PurePosixPath(root) / reqs[0]) if reqs else root
-
-
-def primary_file(record: Mapping[str, Any]) -> str:
-    """The one file that stands for the whole artifact (where policy results point): the file
-    itself, a directory's manifest, else its first file."""
-    artifact = record.get("artifact") or {}
-    root = str(artifact.get("path") or artifact.get("name") or ".")
-    found = _manifest(record, root)
-    if found == root and not _is_file_artifact(artifact):
-        files = [f["path"] for f in artifact.get("files") or [] if f.get("sha256")]
-        if files:
-            found = str(PurePosixPath(root) / files[0])
-    return _uri(found)
 
 
 def _uri(path: str) -> str:
@@ -307,3 +299,226 @@ def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return out
     keys = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
     return [{**dict.fromkeys(keys), **c} for c in record.get("components") or [] if isinstance(c, Mapping)]
+
+
+# --- vulnerabilities as an auditor reads them ---------------------------------------------------
+
+_ADVISORY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,80}$")
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """An advisory id and where to read it: GHSA on GitHub, CVE at cve.org, everything else
+    (PYSEC, OSV, …) on osv.dev, which also knows the GHSA and CVE ids."""
+
+    id: str
+    url: str
+
+
+def advisory(ident: Any) -> Advisory | None:
+    """An id from the database (hostile: an imported database may say anything) that looks like
+    an advisory id, with its page; anything else is not linked."""
+    if not isinstance(ident, str) or not _ADVISORY_ID.match(ident):
+        return None
+    prefix = ident.split("-", 1)[0].upper()
+    if prefix == "GHSA":
+        return Advisory(ident, f"https://github.com/advisories/{ident}")
+    if prefix == "CVE":
+        return Advisory(ident, f"https://www.cve.org/CVERecord?id={ident}")
+    return Advisory(ident, f"https://osv.dev/vulnerability/{ident}")
+
+
+def advisories(finding: Mapping[str, Any]) -> list[Advisory]:
+    """The finding's advisory and its aliases (its own id first)."""
+    evidence = finding.get("evidence") or {}
+    ids = [evidence.get("vuln_id"), *(evidence.get("aliases") or [])]
+    out = []
+    for ident in ids:
+        found = advisory(ident)
+        if found is not None and found not in out:
+            out.append(found)
+    return out
+
+
+def is_vulnerability(finding: Mapping[str, Any]) -> bool:
+    return bool((finding.get("evidence") or {}).get("vuln_id"))
+
+
+@dataclass(frozen=True)
+class VulnColumns:
+    """The columns a vulnerability finding adds to a table (empty strings for other findings)."""
+
+    package: str
+    installed: str
+    fixed: str
+    advisory: str
+
+
+def vuln_columns(finding: Mapping[str, Any]) -> VulnColumns:
+    evidence = finding.get("evidence") or {}
+    if not is_vulnerability(finding):
+        return VulnColumns("", "", "", "")
+    fixed = evidence.get("fixed_in")
+    return VulnColumns(
+        package=str(evidence.get("package") or finding.get("subject") or ""),
+        installed=str(evidence.get("version") or ""),
+        fixed=str(fixed) if fixed else ("no fix" if evidence.get("fix_available") is False else ""),
+        advisory=str(evidence.get("vuln_id")),
+    )
+
+
+def vuln_message(finding: Mapping[str, Any], limit: int = 160) -> str:
+    """What a vulnerability row needs besides its columns: the aliases, the score and the
+    advisory's summary (the message repeats the id, package and version the columns show)."""
+    evidence = finding.get("evidence") or {}
+    if not is_vulnerability(finding):
+        return str(finding.get("message") or "")
+    aliases = [str(a) for a in evidence.get("aliases") or []][:4]
+    score = evidence.get("cvss_score")
+    head = ", ".join(aliases) + (f" (CVSS {score})" if score is not None else "")
+    summary = " ".join(str(evidence.get("summary") or finding.get("message") or "").split())
+    if len(summary) > limit:
+        summary = summary[: limit - 1].rstrip() + "…"
+    return f"{head}: {summary}" if head else summary
+
+
+@dataclass(frozen=True)
+class VulnerableComponent:
+    """One package with every known vulnerability of it: what to upgrade to (the lowest version
+    that fixes all of them, when every one has a fix) and the advisories."""
+
+    name: str
+    version: str
+    purl: str
+    worst: str
+    counts: dict[str, int]
+    upgrade_to: str | None
+    unfixed: int
+    vulns: list[dict[str, Any]]
+    waived: int
+
+
+def vulnerable_components(record: Mapping[str, Any]) -> list[VulnerableComponent]:
+    from packaging.version import InvalidVersion, Version
+
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for f in record.get("findings") or []:
+        if is_vulnerability(f):
+            evidence = f.get("evidence") or {}
+            groups.setdefault(str(evidence.get("purl") or f.get("subject")), []).append(f)
+    out = []
+    for purl, found in groups.items():
+        evidence = found[0].get("evidence") or {}
+        fixes: list[tuple[Version, str]] = []
+        unfixed = 0
+        for f in found:
+            fixed = (f.get("evidence") or {}).get("fixed_in")
+            try:
+                fixes.append((Version(str(fixed)), str(fixed)))
+            except InvalidVersion:
+                unfixed += 1
+        open_ = [f for f in found if not f.get("waived")]
+        counts = {s: sum(1 for f in open_ if f["severity"] == s) for s in SEVERITIES}
+        ranked = sort_findings(found)
+        out.append(
+            VulnerableComponent(
+                name=str(evidence.get("package") or purl),
+                version=str(evidence.get("version") or ""),
+                purl=purl,
+                worst=str(ranked[0]["severity"]),
+                counts=counts,
+                upgrade_to=max(fixes)[1] if fixes and not unfixed else None,
+                unfixed=unfixed,
+                vulns=[
+                    {
+                        "severity": f["severity"],
+                        "id": (f.get("evidence") or {}).get("vuln_id"),
+                        "fixed": (f.get("evidence") or {}).get("fixed_in"),
+                        "advisories": advisories(f),
+                        "summary": (f.get("evidence") or {}).get("summary") or f.get("message"),
+                        "waived": (f.get("waived") or {}).get("id") if f.get("waived") else None,
+                    }
+                    for f in ranked
+                ],
+                waived=len(found) - len(open_),
+            )
+        )
+    out.sort(key=lambda c: (-severity_rank(c.worst), -sum(c.counts.values()), c.name))
+    return out
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+def model_card(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The CycloneDX ``modelCard`` of the model the ML-BOM describes (its primary component, else
+    the first machine-learning-model component), with the model's name."""
+    sbom = record.get("sbom")
+    if not isinstance(sbom, Mapping):
+        return None
+    candidates = [(sbom.get("metadata") or {}).get("component"), *(sbom.get("components") or [])]
+    for comp in candidates:
+        if isinstance(comp, Mapping) and comp.get("type") == "machine-learning-model":
+            card = comp.get("modelCard")
+            if isinstance(card, Mapping) and card:
+                return {"name": comp.get("name"), "version": comp.get("version"), "card": card}
+    return None
+
+
+def check_summary(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    for c in record.get("checks") or []:
+        if c.get("check") == name and isinstance(c.get("summary"), Mapping):
+            return {"complete": c.get("complete", True), **c["summary"]}
+    return None
+
+
+# --- the decision and what it rests on --------------------------------------------------------------
+
+# policy rule name prefix → the checks whose findings it judges (presentation only: a link from a
+# reason to the findings an auditor should read; the policy alone decides)
+_RULE_CHECKS = {
+    "vuln": ("vulns",),
+    "model": ("model",),
+    "sbom": ("sbom-ntia", "sbom"),
+    "license": ("license", "licenses"),
+    "signature": ("signature",),
+    "provenance": ("provenance",),
+    "checks": (),
+    "finding": (),
+}
+
+
+def decision_evidence(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each deny and warn with the checks it rests on (anchors of their sections and their open
+    findings), so a reader goes from the reason to the evidence."""
+    decision = record.get("decision") or {}
+    names = check_names(record)
+    m = matrix(record)
+    incomplete = [c["check"] for c in record.get("checks") or [] if not c.get("complete", True)]
+    out = []
+    for outcome in ("deny", "warn"):
+        for reason in decision.get(outcome) or []:
+            rule = str(reason.get("rule") or "")
+            prefix = rule.split("-", 1)[0]
+            if prefix == "checks":
+                related = incomplete
+            elif prefix == "finding":
+                related = [n for n in names if any(m[n][s] for s in SEVERITIES)]
+            elif prefix == "waiver" or prefix == "waivers":
+                related = []
+            else:
+                related = [n for n in _RULE_CHECKS.get(prefix, ()) if n in names]
+            out.append(
+                {
+                    "outcome": outcome,
+                    "rule": rule,
+                    "message": reason.get("message"),
+                    "remediation": reason.get("remediation"),
+                    "checks": [
+                        {"check": n, "anchor": f"check-{names.index(n) + 1}", "open": sum(m[n][s] for s in SEVERITIES)}
+                        for n in related
+                    ],
+                    "waivers": prefix in ("waiver", "waivers"),
+                }
+            )
+    return out

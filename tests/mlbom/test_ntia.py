@@ -74,7 +74,7 @@ def test_incomplete_bom_names_every_missing_element() -> None:
     assert found["SBOM-NTIA-DEPENDENCIES"].evidence["components"] == ["ref-orphan"]
     assert found["SBOM-NTIA-AUTHOR"].evidence == {"element": "author", "components": [], "count": 0}
     for f in found.values():
-        assert (f.check, f.severity, f.subject) == ("sbom", Severity.LOW, "my-app")
+        assert (f.check, f.severity, f.subject) == ("sbom-ntia", Severity.LOW, "my-app")
         assert f.fix
 
 
@@ -136,6 +136,6 @@ def test_check_runs_in_the_gate_context(plain_dir: Path) -> None:
     assert check.applies_to(artifact)
     result = check.run(GateContext(artifact=artifact, inventory=build_inventory(artifact)))
     assert result.check == "sbom-ntia"
-    assert {f.check for f in result.findings} == {"sbom"}
+    assert {f.check for f in result.findings} == {"sbom-ntia"}
     assert result.summary["missing"] == ["supplier", "unique-id", "version"]
     assert result.summary["complete"] is False

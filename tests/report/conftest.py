@@ -4,6 +4,8 @@ record builder from real files, findings, waivers and a decision."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from scanner.evidence.record import build_record
 from scanner.inventory.components import Component, Inventory
 from scanner.policy.input import build_input, match_waivers
 from scanner.waivers import parse_waivers
+from tests.report.browser import Browser, find_chromium
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.timezone.utc)
 EVIL_NAME = '"><img src=x onerror=alert(1)>.pt'
@@ -237,3 +240,19 @@ def make_record(root: Path, env: dict[str, str] | None = None) -> dict[str, Any]
 @pytest.fixture(scope="session")
 def sample_record(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return make_record(tmp_path_factory.mktemp("record"))
+
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    exe = find_chromium()
+    if exe is None:
+        message = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"{message}: the browser test must run in CI")
+        pytest.skip(message)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(exe) as b:
+        yield b

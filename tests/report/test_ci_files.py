@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from scanner.precommit import command_for
+from tests.cli_conventions.ci import load_gitlab
 from tests.conftest import REPO
 
 
@@ -20,7 +21,7 @@ def test_github_action_runs_the_gate_uploads_sarif_and_writes_the_summary() -> N
     assert action["runs"]["using"] == "composite"
     steps = action["runs"]["steps"]
     gate = next(s for s in steps if s.get("id") == "gate")
-    assert "scanner gate" in gate["run"] and "$GITHUB_STEP_SUMMARY" in gate["run"]
+    assert '/scanner" gate' in gate["run"] and "$GITHUB_STEP_SUMMARY" in gate["run"]
     for fmt in ("json", "sarif", "markdown", "html", "junit"):
         assert f'--format "{fmt}=$OUT/' in gate["run"]
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@"))
@@ -34,18 +35,19 @@ def test_github_action_runs_the_gate_uploads_sarif_and_writes_the_summary() -> N
 
 
 def test_gitlab_template_reports_junit_and_keeps_the_rest() -> None:
-    ci = _load("ci/gitlab/scanner.gitlab-ci.yml")
+    ci = load_gitlab(REPO / "ci/gitlab/scanner.gitlab-ci.yml")
     job = ci[".scanner-gate"]
     script = "\n".join(job["script"])
-    assert "scanner gate" in script
+    assert '/bin/scanner" gate' in script
     junit = job["artifacts"]["reports"]["junit"]
     assert f"junit={junit}" in script
     assert job["artifacts"]["when"] == "always"
     assert {"scanner-reports/", ".scanner/ledger.db"} <= set(job["artifacts"]["paths"])
     for fmt in ("json", "sarif", "html", "markdown"):
         assert f"{fmt}=scanner-reports/gate." in script
+    assert ci[".scanner-audit-report"]["variables"]["SCANNER_LEDGER"] in job["artifacts"]["paths"]
     audit = "\n".join(ci[".scanner-audit-report"]["script"])
-    assert "scanner report verify-ledger" in audit and "scanner report --ledger" in audit
+    assert '/bin/scanner" report verify-ledger' in audit and '/bin/scanner" report --ledger' in audit
 
 
 def test_pre_commit_hooks_point_at_real_modes() -> None:
@@ -59,3 +61,24 @@ def test_pre_commit_hooks_point_at_real_modes() -> None:
     assert re.search(hooks["scanner-models"]["files"], "models/evil.pkl")
     assert re.search(hooks["scanner-requirements"]["files"], "app/requirements-dev.txt")
     assert not re.search(hooks["scanner-requirements"]["files"], "docs/requirements.md")
+
+
+def test_no_template_installs_a_name_from_an_index() -> None:
+    """`pip install scanner` would fetch an unrelated PyPI project: every install names a pinned
+    local wheel (checked against its hash) or this repository at a commit, into a private venv."""
+    texts = {
+        "action.yml": (REPO / "action.yml").read_text(),
+        "gitlab": (REPO / "ci/gitlab/scanner.gitlab-ci.yml").read_text(),
+        "README.md": (REPO / "README.md").read_text(),
+    }
+    texts.update({str(p): p.read_text() for p in (REPO / "docs").rglob("*.md")})
+    for name, text in texts.items():
+        for line in re.findall(r"pip install[^\n]*", text):
+            assert not re.search(r"pip install (-\S+ )*['\"]?scanner(['\"]|\s|$)", line), (name, line)
+    for name in ("action.yml", "gitlab"):
+        installs = re.findall(r"(\S*python\S*) -m pip install[^\n]*", texts[name])
+        assert installs and all("venv" in py.lower() for py in installs), (name, installs)
+        assert "sha256sum" in texts[name]
+    action = _load("action.yml")
+    setup = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("actions/setup-python@"))
+    assert setup["with"]["update-environment"] is False

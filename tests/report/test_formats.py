@@ -63,7 +63,11 @@ def test_sarif_every_result_has_a_file_location(sarif: dict[str, Any]) -> None:
     unpinned = by_rule["SBOM-UNPINNED-REQUIREMENT"][0]["locations"][0]["physicalLocation"]
     assert unpinned["region"] == {"startLine": 2}
     ntia = by_rule["SBOM-NTIA-SUPPLIER"][0]["locations"][0]
-    assert ntia["physicalLocation"]["artifactLocation"]["uri"] == "app/requirements.txt"  # the manifest
+    # about the whole artifact: anchored to the artifact (its directory), not to one of its files
+    assert ntia["physicalLocation"]["artifactLocation"]["uri"] == "app/"
+    assert ntia["logicalLocations"] == [{"fullyQualifiedName": "app", "kind": "artifact"}]
+    policy = by_rule["POLICY/model-unsafe"][0]["locations"][0]
+    assert policy["physicalLocation"]["artifactLocation"]["uri"] == "app/"
     assert set(by_rule) >= {"POLICY/model-unsafe", "POLICY/waiver-expired", "POLICY/db-age"}
 
 
