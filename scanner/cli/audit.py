@@ -21,10 +21,7 @@ from scanner.cli.options import (
 )
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
-from scanner.report import FORMATS
-
-# the record of this command carries no SBOM: cyclonedx-json is the gate's and sbom's
-RECORD_FORMATS = [f for f in FORMATS if f != "cyclonedx-json"]
+from scanner.report import RECORD_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 KINDS = ["environment", "requirements", "pyproject", "lockfile", "sbom", "app-dir"]

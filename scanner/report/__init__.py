@@ -16,6 +16,9 @@ FORMATS: dict[str, str] = {
     "sarif": "scanner.report.sarif",
     "junit": "scanner.report.junit",
 }
+# What a record without an SBOM (``scan``, ``audit``) can be rendered as: cyclonedx-json is the
+# gate's and sbom's.
+RECORD_FORMATS: list[str] = [f for f in FORMATS if f != "cyclonedx-json"]
 
 
 def renderer(fmt: str) -> Callable[..., str]:
