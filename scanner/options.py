@@ -63,10 +63,13 @@ class ModelOptions:
 @dataclass(frozen=True)
 class VulnOptions:
     """``db``: the vulnerability database (default: the user cache one, built from the bundled
-    snapshot); ``max_db_age``: days, an older snapshot stops the run (exit 2)."""
+    snapshot); ``max_db_age``: days, an older snapshot stops the run (exit 2). ``opened``: that
+    database already open (``scanner.vulns.db.Database``), for a caller that judges many artifacts
+    with one connection (a batch worker); the check then neither opens nor closes it."""
 
     db: Path | None = None
     max_db_age: int | None = None
+    opened: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ def prepare(options: BatchOptions) -> Prepared:
     data = load_policy_data(data_file, required=True) if data_file else {}
     db_path = resolve_db(Path(options.db) if options.db else None)
     stage = Stage.parse(options.stage, data)
+    database = Database(db_path)  # one connection for every artifact this worker judges
     gate_options = GateOptions(
         stage=stage,
         policy_dir=policy_dir,
@@ -116,7 +117,7 @@ def prepare(options: BatchOptions) -> Prepared:
         data_file=data_file,
         waivers=tuple(load_waivers(waivers_file)) if waivers_file else (),
         waiver_file=waivers_file,
-        vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age),
+        vulns=VulnOptions(db=db_path, max_db_age=options.max_db_age, opened=database),
         registry=RegistryOptions(plain_http=options.plain_http),
         settings_sources=dict(options.settings),
         user_config=Path(options.user_config) if options.user_config else None,
@@ -124,10 +125,10 @@ def prepare(options: BatchOptions) -> Prepared:
     try:
         policy = pipeline.prepare_policy(gate_options)
     except ScanError as exc:  # name the user's policy directory, not this private copy of it
+        database.close()
         if exc.path and exc.path.startswith(str(policy_dir)):
             exc.path = options.policy.policy_path + exc.path[len(str(policy_dir)) :]
         raise
-    database = Database(db_path)
     context = context_of(options, db_snapshot(database.info), stage.name)
     mismatch = None
     if options.context and dict(options.context) != context:

@@ -6,6 +6,8 @@ Options: ``GateContext.options.vulns`` (``scanner.options.VulnOptions``).
 
 from __future__ import annotations
 
+import contextlib
+
 from scanner.check import Check, CheckResult, GateContext
 
 
@@ -22,7 +24,7 @@ class VulnCheck(Check):
 
         options = ctx.options.vulns
         now = ctx.options.now
-        with Database(resolve_db(options.db)) as db:
+        with contextlib.nullcontext(options.opened) if options.opened else Database(resolve_db(options.db)) as db:
             check_age(db.info, options.max_db_age, now)
             ui.info(describe(db.info, now))
             result = audit(from_inventory(ctx.inventory), db)
