@@ -22,6 +22,13 @@ def cache_dir_is_explicit() -> bool:
     return bool(os.environ.get("SCANNER_CACHE_DIR"))
 
 
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/scanner`` (``~/.local/state/scanner`` by default): a ledger's home when
+    the working directory lies inside the artifact being judged."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "scanner"
+
+
 def config_path() -> Path:
     """The user-level config: ``$XDG_CONFIG_HOME/scanner/config.toml`` (``~/.config`` by default).
     Outside any scanned tree; read when no ``--config`` is given (see ``scanner.config``)."""

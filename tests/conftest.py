@@ -23,6 +23,8 @@ def _user_cache(tmp_path_factory: pytest.TempPathFactory):
     os.environ["SCANNER_CACHE_DIR"] = str(cache)
     # and the user's own config (~/.config/scanner/config.toml) out of the tests
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    # and the user state directory (a default ledger for `gate .`) too
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
     yield cache
     if old is None:
         os.environ.pop("SCANNER_CACHE_DIR", None)

@@ -59,7 +59,8 @@ from scanner.report import FORMATS
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="SCANNER_LEDGER",
-    help="Append the decision to this SQLite ledger (default: .scanner/ledger.db; keep it as a CI artifact).",
+    help="Append the decision to this SQLite ledger (default: .scanner/ledger.db, or the user state directory "
+    "when the working directory is inside the directory judged; keep it as a CI artifact).",
 )
 @click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision in a ledger.")
 @db_option
@@ -92,7 +93,7 @@ def gate(
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline
-    from scanner.evidence.ledger import DEFAULT_PATH
+    from scanner.evidence.ledger import default_path
     from scanner.options import GateOptions, InventoryOptions, VulnOptions
     from scanner.verify.attestation import AttestationOptions
     from scanner.waivers import load_waivers
@@ -111,7 +112,7 @@ def gate(
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         verify=verify_options(verify_flags),
         # the quality baseline is read from the ledger the decisions go to
-        attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or DEFAULT_PATH),
+        attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or default_path(source)),
         settings_sources=setting_sources(ctx),
         user_config=user_config(ctx),
     )
@@ -129,7 +130,7 @@ def gate(
     if not no_ledger:
         from scanner.evidence.ledger import record_decision
 
-        record_decision(ledger, outcome.record)
+        record_decision(ledger, outcome.record, source)
     write_outputs(plan, record_renderer(outcome.record))
     _announce(outcome.decision, stage, table_shown=("table", None) in plan)
     return 0 if outcome.decision.allow else 1

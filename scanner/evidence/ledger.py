@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -328,21 +329,47 @@ def _entry(seq: int, digest: str, record: dict[str, Any]) -> Entry:
     )
 
 
-def record_decision(path: Path | None, record: dict[str, Any]) -> None:
-    """Append a gate decision (``path`` or the default) and note where in ``record["ledger"]``."""
+def record_decision(path: Path | None, record: dict[str, Any], source: str | Path | None = None) -> None:
+    """Append a gate decision (``path``, or the default for ``source``: see ``default_path``) and
+    note where in ``record["ledger"]``."""
     from scanner import ui
 
-    target = Path(path) if path else _default_path()
+    target = Path(path) if path else _default_path(source)
     with Ledger(target) as ledger:
         seq, digest = ledger.append(record)
     record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
     ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
 
 
-def _default_path() -> Path:
-    """The default ledger, ``.scanner/ledger.db`` in the working directory: in CI that is the
-    checkout under review, which may ship ``.scanner`` or ``ledger.db`` as a link to any file
-    the runner may write. Neither is ever followed (a named ``--ledger`` is the user's choice)."""
+def default_path(source: str | Path | None = None) -> Path:
+    """The ledger used when none is named: ``.scanner/ledger.db`` in the working directory, unless
+    that lies inside the directory being judged (``scanner gate .``): a ledger written into the
+    tree would change the tree, and its digest, for the next gate. Then the user state directory
+    holds it (``$XDG_STATE_HOME/scanner/ledger.db``). A single-file artifact is not affected."""
+    if source is None or str(source) in ("", "-") or str(source).startswith("oci://"):
+        return DEFAULT_PATH
+    try:
+        folder = Path(os.path.abspath(source))
+        here = Path(os.path.abspath(DEFAULT_PATH))
+        inside = folder.is_dir() and (
+            here.is_relative_to(folder) or here.parent.resolve().is_relative_to(folder.resolve())
+        )
+    except (OSError, RuntimeError, ValueError):
+        return DEFAULT_PATH
+    if not inside:
+        return DEFAULT_PATH
+    from scanner.userdirs import state_dir
+
+    return state_dir() / "ledger.db"
+
+
+def _default_path(source: str | Path | None = None) -> Path:
+    """The default ledger (see ``default_path``). In CI the working directory is the checkout
+    under review, which may ship ``.scanner`` or ``ledger.db`` as a link to any file the runner
+    may write. Neither is ever followed (a named ``--ledger`` is the user's choice)."""
+    chosen = default_path(source)
+    if chosen != DEFAULT_PATH:
+        return chosen
     for part in (DEFAULT_PATH.parent, DEFAULT_PATH):
         if part.is_symlink():
             raise ScanError(

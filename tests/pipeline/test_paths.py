@@ -48,3 +48,36 @@ def test_non_utf8_file_name(cli, tmp_path: Path) -> None:
             assert r.code == 1
             record = json.loads(r.out)
             assert "w\\xffights.bin" in model_findings(record["findings"])
+
+
+def test_gate_dot_never_writes_its_default_ledger_into_the_tree(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scanner gate .` twice: the same digest both times, because the default ledger goes to the
+    user state directory instead of `.scanner/` inside the directory being judged."""
+    root = tmp_path / "artifact"
+    plant(root)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    digests = []
+    for _ in range(2):
+        r = cli("gate", ".", "-f", "json")
+        assert r.code == 1, r.err
+        digests.append(json.loads(r.out)["artifact"]["digest"])
+    assert digests[0] == digests[1]
+    assert not (root / ".scanner").exists()
+    assert (tmp_path / "state" / "scanner" / "ledger.db").is_file()
+
+
+def test_gate_of_a_file_keeps_the_ledger_in_the_working_directory(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "requirements.txt").write_text("jinja2==3.1.6\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    r = cli("gate", "requirements.txt")
+    assert r.code in (0, 1), r.err
+    assert (tmp_path / ".scanner" / "ledger.db").is_file()
+    assert not (tmp_path / "state").exists()
