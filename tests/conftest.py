@@ -80,3 +80,17 @@ def _ledger_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """`scanner gate` appends to a ledger (default .scanner/ledger.db in the working directory):
     keep every test's ledger out of the repository and apart from other tests."""
     monkeypatch.setenv("SCANNER_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.db"))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built as a wheel, once per test process (packaging and CI-template tests)."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (whl,) = out.glob("scanner_gate-*.whl")
+    return whl

@@ -8,23 +8,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (whl,) = out.glob("scanner_gate-*.whl")
-    return whl
-
 
 def test_wheel_ships_policies_and_templates(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,19 +36,6 @@ def usage_example() -> str:
     doc = yaml.safe_load("\n".join(lines).replace("<", "'<").replace(">", ">'"))
     doc.pop("include")
     return yaml.safe_dump(doc)
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (whl,) = out.glob("scanner_gate-*.whl")
-    return whl
 
 
 @pytest.fixture(scope="module")
