@@ -15,6 +15,7 @@ import click
 from scanner.cli.audit import db_option, max_age_option
 from scanner.cli.options import (
     common_options,
+    ledger_options,
     output_options,
     plan_outputs,
     setting_sources,
@@ -80,13 +81,10 @@ MAX_POLICY_FILES = 2000
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID).",
 )
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SCANNER_LEDGER",
-    help="Append every decision to this ledger (default: .scanner/ledger.db).",
+@ledger_options(
+    "Append every decision to this ledger (default: .scanner/ledger.db).",
+    "Do not record decisions in a ledger.",
 )
-@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record decisions in a ledger.")
 @click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")
 @output_options(FORMATS, fail_on=False)
 @common_options

@@ -14,6 +14,7 @@ from scanner.cli.options import (
     check_writable,
     common_options,
     config_author,
+    ledger_options,
     output_options,
     plan_outputs,
     setting_sources,
@@ -55,14 +56,11 @@ from scanner.report import FORMATS
 @click.option(
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SCANNER_LEDGER",
-    help="Append the decision to this SQLite ledger (default: .scanner/ledger.db, or the user state directory "
+@ledger_options(
+    "Append the decision to this SQLite ledger (default: .scanner/ledger.db, or the user state directory "
     "when the working directory is inside the directory judged; keep it as a CI artifact).",
+    "Do not record the decision in a ledger.",
 )
-@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision in a ledger.")
 @db_option
 @max_age_option
 @gate_options

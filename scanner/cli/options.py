@@ -35,6 +35,19 @@ def _set_ui(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def ledger_options(ledger_help: str, no_ledger_help: str) -> Callable[[F], F]:
+    """``--ledger FILE`` / ``--no-ledger`` (``SCANNER_LEDGER`` / ``SCANNER_NO_LEDGER``): where
+    the command appends its decisions; each command words its own help."""
+
+    def decorate(func: F) -> F:
+        func = click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help=no_ledger_help)(func)
+        return click.option(
+            "--ledger", type=click.Path(dir_okay=False, path_type=Path), envvar="SCANNER_LEDGER", help=ledger_help
+        )(func)
+
+    return decorate
+
+
 def common_options(func: F) -> F:
     """-q / -v / --color / --no-color / --no-progress / --debug, also accepted after the
     subcommand (as before it)."""

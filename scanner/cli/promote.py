@@ -13,6 +13,7 @@ from scanner.cli.evidence_options import attestation_options
 from scanner.cli.options import (
     common_options,
     config_author,
+    ledger_options,
     output_options,
     plan_outputs,
     setting_sources,
@@ -36,13 +37,10 @@ FORMATS = ["table", "json"]
 @click.option("--policy", type=click.Path(path_type=Path), envvar="SCANNER_POLICY", help="Policy directory.")
 @click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
 @click.option("--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML.")
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SCANNER_LEDGER",
-    help="Append the decision (with source, target and digest) to this ledger (default: .scanner/ledger.db).",
+@ledger_options(
+    "Append the decision (with source, target and digest) to this ledger (default: .scanner/ledger.db).",
+    "Do not record the decision.",
 )
-@click.option("--no-ledger", is_flag=True, envvar="SCANNER_NO_LEDGER", help="Do not record the decision.")
 @db_option
 @max_age_option
 @gate_options
