@@ -18,7 +18,8 @@ that fails either check is not trusted (the artifact is judged again and the ent
 This makes edits and corruption evident; someone able to write the cache directory could also
 recompute the digest, so the cache is as trustworthy as the directory it lives in (keep it in
 the user's own cache directory, the default). Errors are never cached. A verdict that depended
-on waivers is not reused after the earliest of their expiry dates.
+on waivers is not reused after the earliest of their expiry dates, nor once the vulnerability
+database is older (in days, as the policy reads it: ``vuln-db-stale``) than when it was made.
 
 Only the driver writes (atomically: a temporary file renamed into place).
 """
@@ -38,7 +39,7 @@ from typing import Any
 from scanner.batch.model import ArtifactResult
 from scanner.core import Reason
 
-FORMAT = "scanner-batch-cache/1"
+FORMAT = "scanner-batch-cache/2"
 MAX_ENTRY_BYTES = 256 << 20
 
 
@@ -80,12 +81,18 @@ class Lookup:
 class ResultCache:
     """Entries are written by a background thread (``store`` returns at once; ``close`` waits)."""
 
-    def __init__(self, root: Path, context: Mapping[str, str], *, expires: dt.date | None = None) -> None:
+    def __init__(
+        self, root: Path, context: Mapping[str, str], *, expires: dt.date | None = None, db_age: int | None = None
+    ) -> None:
+        """``db_age``: the vulnerability database's age in days today (``DbInfo.age_days``). The
+        policy input holds it (``context.vulnerability_db.age_days``), so an entry is used only on
+        a day the database has the age it had when the verdict was made."""
         from concurrent.futures import ThreadPoolExecutor
 
         self.context = dict(context)
         self.dir = Path(root) / "v1" / context_id(self.context)
         self.expires = expires
+        self.db_age = db_age
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
 
     def close(self) -> None:
@@ -115,12 +122,16 @@ class ResultCache:
             return Lookup(None, "not a cache entry")
         if entry.get("key") != entry_key(self.context, source, digest):
             return Lookup(None, "its key is not the key of this artifact and run")
-        body = {k: entry.get(k) for k in ("key", "result", "record", "expires")}
+        body = {k: entry.get(k) for k in ("key", "result", "record", "expires", "db_age")}
         if entry.get("sha256") != digest_of(body):
             return Lookup(None, "its content does not match its digest (edited or corrupt)")
         expires = entry.get("expires")
         if expires and (today or dt.date.today()).isoformat() > str(expires):
             return Lookup(None, f"a waiver it relied on expired on {expires}")
+        if entry.get("db_age") != self.db_age:
+            return Lookup(
+                None, f"the vulnerability database was {entry.get('db_age')} days old then, {self.db_age} days now"
+            )
         try:
             return Lookup(replace(_result(source, entry["result"], entry.get("record")), identity=digest))
         except (KeyError, TypeError, ValueError) as exc:
@@ -144,6 +155,7 @@ class ResultCache:
             },
             "record": result.record,
             "expires": self.expires.isoformat() if self.expires else None,
+            "db_age": _db_age(result.record),
         }
         data = canonical(body)  # keys sorted: "sha256" comes last, so it can be appended
         data = data[:-1] + b',"sha256":"' + hashlib.sha256(data).hexdigest().encode() + b'"}'
@@ -158,6 +170,14 @@ class ResultCache:
             from scanner import ui
 
             ui.warn(f"cannot write the result cache: {exc.strerror or exc} ({self.dir})")
+
+
+def _db_age(record: Any) -> int | None:
+    """The database age the verdict was made with, as the policy read it."""
+    context = record.get("context") if isinstance(record, dict) else None
+    db = context.get("vulnerability_db") if isinstance(context, dict) else None
+    age = db.get("age_days") if isinstance(db, dict) else None
+    return age if isinstance(age, int) else None
 
 
 def _result(source: str, doc: Mapping[str, Any], record: Any) -> ArtifactResult:

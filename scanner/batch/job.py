@@ -141,9 +141,12 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     """The run's stage (its name on the policy's ladder) and context, as the driver sees them,
     without compiling anything: a run answered from the cache needs no more. (The driver
     ``prepare``s before it sends any artifact to a worker.) Builds the default database if it
-    is missing, so that workers starting later find it."""
+    is missing, so that workers starting later find it. A database older than ``--max-db-age``
+    stops the run here, as in ``scanner gate``: a run answered from the cache starts no worker
+    that would."""
     from scanner.jsonfile import load_policy_data
     from scanner.stage import Stage
+    from scanner.vulns.audit import check_age
     from scanner.vulns.db import open_info
     from scanner.vulns.snapshot import resolve_db
 
@@ -151,7 +154,17 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     data = load_policy_data(data_file, required=True) if data_file else {}
     stage = Stage.parse(options.stage, data)
     info = open_info(resolve_db(Path(options.db) if options.db else None))
+    check_age(info, options.max_db_age)
     return stage.name, context_of(options, db_snapshot(info), stage.name)
+
+
+def database_age(options: BatchOptions) -> int:
+    """The database's age in days today, as the policy input will hold it (a cached verdict is
+    reused only while it is the same, see ``cache.ResultCache``)."""
+    from scanner.vulns.db import open_info
+    from scanner.vulns.snapshot import resolve_db
+
+    return open_info(resolve_db(Path(options.db) if options.db else None)).age_days()
 
 
 _STATES: dict[tuple[str, int], Prepared] = {}

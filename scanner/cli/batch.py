@@ -135,7 +135,14 @@ def batch(
     options = replace(options, plain_http=plain_http)
     cache = None
     if not no_cache:
-        cache = ResultCache(cache_dir or default_dir(), dict(options.context), expires=_waiver_expiry(waivers))
+        from scanner.batch.job import database_age
+
+        cache = ResultCache(
+            cache_dir or default_dir(),
+            dict(options.context),
+            expires=_waiver_expiry(waivers),
+            db_age=database_age(options),
+        )
     known = cache.known() if cache else frozenset()
     if not scheduler and not known:
         from scanner.batch.local import start_fork_server

@@ -1,0 +1,65 @@
+"""Attacks on `scanner batch`'s verdict cache and driver: ways to have a verdict reused where the
+gate would now judge otherwise, or an artifact reported without being judged. Real runs, real
+files, real cache entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.batch.conftest import clean_model
+
+
+def _flags(cache: Path, tmp_path: Path) -> list[str | Path]:
+    return ["--workers", "1", "--cache", cache, "--records", tmp_path / "rec", "--no-ledger", "-f", "json"]
+
+
+def _entry(cache: Path) -> tuple[Path, dict]:
+    (path,) = (cache / "v1").glob("*/*.json")
+    return path, json.loads(path.read_text())
+
+
+def test_a_verdict_is_not_reused_once_the_database_has_aged(cli, tmp_path: Path) -> None:
+    """The policy reads the database's age (`vuln-db-stale`: enforced at prod past 7 days): a
+    verdict made when the database was N days old is not the gate's verdict once it is N+1."""
+    from scanner.batch.cache import ResultCache
+
+    model = clean_model(tmp_path / "m", 7)
+    cache = tmp_path / "cache"
+    r = cli("batch", model, *_flags(cache, tmp_path))
+    assert r.code == 0, r.err
+    _, entry = _entry(cache)
+    age = entry["record"]["context"]["vulnerability_db"]["age_days"]
+    key = entry["key"]
+    context = {k: v for k, v in key.items() if k not in ("format", "source", "artifact")}
+    same_day = ResultCache(cache, context, db_age=age)
+    assert same_day.load(str(model), key["artifact"]).result is not None
+    next_day = ResultCache(cache, context, db_age=age + 1).load(str(model), key["artifact"])
+    assert next_day.result is None and "database" in str(next_day.problem)
+    # and a run answered from the cache computes today's age itself: still a hit today
+    r = cli("batch", model, *_flags(cache, tmp_path))
+    assert json.loads(r.out)["results"][0]["cached"] is True
+
+
+def test_max_db_age_holds_on_a_run_answered_entirely_from_the_cache(cli, tmp_path: Path) -> None:
+    """Entries made while the database was young enough (filed here under --max-db-age 30, as a
+    run 30 days ago would have) must not answer once it is older: `scanner gate` stops (exit 2),
+    so does the batch, although no worker (which would check) is started."""
+    from scanner.batch.cache import ResultCache
+
+    model = clean_model(tmp_path / "m", 8)
+    cache = tmp_path / "cache"
+    assert cli("batch", model, "--max-db-age", "100000", *_flags(cache, tmp_path)).code == 0
+    _, entry = _entry(cache)
+    key = entry["key"]
+    context = {k: v for k, v in key.items() if k not in ("format", "source", "artifact")}
+    age = entry["record"]["context"]["vulnerability_db"]["age_days"]
+    assert age > 30  # the bundled snapshot is from 2024
+    found = ResultCache(cache, context, db_age=age).load(str(model), key["artifact"]).result
+    assert found is not None
+    young = ResultCache(cache, {**context, "max_db_age": "30"}, db_age=age)
+    young.store(found)
+    young.close()
+    r = cli("batch", model, "--max-db-age", "30", *_flags(cache, tmp_path))
+    assert r.code == 2, r.out
+    assert "older than --max-db-age 30" in r.err
