@@ -63,3 +63,29 @@ def test_max_db_age_holds_on_a_run_answered_entirely_from_the_cache(cli, tmp_pat
     r = cli("batch", model, "--max-db-age", "30", *_flags(cache, tmp_path))
     assert r.code == 2, r.out
     assert "older than --max-db-age 30" in r.err
+
+
+def test_every_name_a_listing_holds_is_judged_as_written(cli, tmp_path: Path) -> None:
+    """`--from` lists are often made by listing a directory the artifacts' authors name. A name
+    that differs from another only by trailing Unicode or ASCII space, or that holds a Unicode
+    line separator, must be judged as that name — not folded onto a clean neighbour (and its
+    verdict) nor split into other paths."""
+    from tests.batch.conftest import malicious_model
+
+    estate = tmp_path / "estate"
+    clean = clean_model(estate / "model", 9)
+    hidden = [
+        malicious_model(estate / "model\u00a0"),  # no-break space
+        malicious_model(estate / "model "),
+        malicious_model(estate / "model\u2028x"),  # splitlines() would make it "model" + "x"
+        malicious_model(estate / "model\x85"),
+    ]
+    listing = tmp_path / "estate.txt"
+    listing.write_text("\n".join(str(p) for p in [clean, *hidden]) + "\r\n", encoding="utf-8")
+    r = cli("batch", "--from", listing, *_flags(tmp_path / "cache", tmp_path))
+    assert r.code == 1, r.err
+    results = json.loads(r.out)["results"]
+    assert [x["source"] for x in results] == [str(clean), *map(str, hidden)]
+    assert [x["allow"] for x in results] == [True, False, False, False, False]
+    # the streamed lines show such names without their control characters
+    assert "\x85" not in r.err and "\u2028" not in r.err
