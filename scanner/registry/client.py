@@ -316,8 +316,18 @@ class Client:
         with response:
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             raw = response.raw.read(self.options.max_manifest_size + 1, decode_content=True)
-        if content_type != mt.OCI_INDEX or len(raw) > self.options.max_manifest_size:
+            paged = 'rel="next"' in response.headers.get("Link", "")
+        if content_type != mt.OCI_INDEX:
             return None
+        # the registry answered the API: a listing too large to read, or continued on another
+        # page, is not "no referrers" (the tag schema would then be read instead, and evidence
+        # attached to the digest silently left out)
+        if len(raw) > self.options.max_manifest_size or paged:
+            raise RegistryError(
+                f"{self.registry}/{repository}: the referrers of {digest} are listed "
+                + ("over several pages" if paged else f"in more than {self.options.max_manifest_size} bytes")
+                + ": the evidence about it cannot all be examined"
+            )
         return parse_manifest(raw, content_type, where=f"{self.registry}/{repository} referrers of {digest}")
 
     # -- blobs ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget, fetch_bytes
-from scanner.registry.client import Client
+from scanner.registry.client import Client, RegistryError
 from scanner.registry.manifest import Descriptor
 from scanner.registry.referrers import list_referrers
 
@@ -46,10 +46,18 @@ def kind_of(desc: Descriptor) -> str:
 
 
 def listed(client: Client, repository: str, digest: str) -> list[Descriptor]:
-    """The referrers of ``digest`` the gate reads (the first ``MAX_REFERRERS`` listed): one
-    request through the referrers API, or the tag-schema index where the registry has none.
-    Their descriptors (digest, types, annotations) decide what ``fetch_attached`` reads."""
-    return list_referrers(client, repository, digest)[:MAX_REFERRERS]
+    """The referrers of ``digest`` the gate reads: one request through the referrers API, or the
+    tag-schema index where the registry has none. Their descriptors (digest, types, annotations)
+    decide what ``fetch_attached`` reads. More than ``MAX_REFERRERS`` is an error, never a cut:
+    anyone who may push to the repository can attach referrers, and a few hundred harmless ones
+    listed first would otherwise push a signature that does not verify out of what is read."""
+    found = list_referrers(client, repository, digest)
+    if len(found) > MAX_REFERRERS:
+        raise RegistryError(
+            f"{client.registry}/{repository}@{digest}: {len(found)} referrers attached, more than the "
+            f"{MAX_REFERRERS} the gate reads: the evidence about it cannot all be examined"
+        )
+    return found
 
 
 def discover(client: Client, repository: str, digest: str, dest: Path, budget: Budget) -> list[Attached]:

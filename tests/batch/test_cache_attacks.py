@@ -89,3 +89,41 @@ def test_every_name_a_listing_holds_is_judged_as_written(cli, tmp_path: Path) ->
     assert [x["allow"] for x in results] == [True, False, False, False, False]
     # the streamed lines show such names without their control characters
     assert "\x85" not in r.err and "\u2028" not in r.err
+
+
+def test_evidence_listed_past_the_referrers_the_gate_reads_is_not_ignored(cli, registry, tmp_path: Path) -> None:
+    """Whoever may push to a repository can attach referrers to any digest in it: 256 harmless
+    ones listed first pushed a signature that does not verify (which denies at staging) out of
+    what the gate read, and the artifact was allowed. More referrers than the gate reads is now
+    an artifact that could not be judged."""
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.blobs import push_bytes
+    from scanner.registry.manifest import build_index, build_manifest, tag_for
+    from tests.batch.test_oci_cache import _attach, _bundle, _client, _push
+    from tests.registry.helpers import data_relaxed_prod
+
+    ref, digest = _push(cli, registry, clean_model(tmp_path / "m", 41), "attack/flooded")
+    staging = ["--stage", "staging", "--data", data_relaxed_prod(tmp_path), "--plain-http", "--no-cache"]
+    client = _client(registry)
+    config = push_bytes(client, "attack/flooded", mt.EMPTY_JSON, mt.OCI_EMPTY)
+    filler = []
+    for i in range(256):  # harmless notes (registry distribution checks that each one exists)
+        note = build_manifest(config=config, layers=[config], artifact_type="text/x-note", annotations={"n": str(i)})
+        client.put_manifest("attack/flooded", note.digest, note)
+        filler.append(note.descriptor(note.annotations))
+    client.put_manifest("attack/flooded", tag_for(digest), build_index(filler))
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = tmp_path / "k.pem"
+    key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    other = digest[:-4] + ("beef" if not digest.endswith("beef") else "cafe")
+    _attach(registry, "attack/flooded", digest, _bundle(key, other), mt.SIGSTORE_BUNDLE)  # listed 257th
+    r = cli("batch", ref, *staging, "--workers", "1", "--no-ledger", "-f", "json")
+    result = json.loads(r.out)["results"][0]
+    assert r.code == 2, result
+    assert result["allow"] is None and "referrers" in result["error"]
