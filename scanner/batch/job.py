@@ -49,12 +49,14 @@ def context_of(options: BatchOptions, db_snapshot: str, stage: str) -> dict[str,
     import hashlib
 
     from scanner import __version__
+    from scanner.batch.toolid import tool_digest
 
     def sha(data: bytes | None) -> str:
         return "sha256:" + hashlib.sha256(data).hexdigest() if data is not None else "none"
 
     return {
         "scanner": __version__,
+        "code": tool_digest(),  # the version does not change with every fix: the code does
         "stage": stage,
         "policy": snapshot_digest(options.policy),
         "data": sha(options.policy.data),

@@ -5,6 +5,7 @@ files, real cache entries."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.batch.conftest import clean_model
@@ -127,3 +128,45 @@ def test_evidence_listed_past_the_referrers_the_gate_reads_is_not_ignored(cli, r
     result = json.loads(r.out)["results"][0]
     assert r.code == 2, result
     assert result["allow"] is None and "referrers" in result["error"]
+
+
+def test_a_verdict_made_by_other_scanner_code_is_not_reused(tmp_path: Path) -> None:
+    """The version string stays the same between releases while detections are fixed: a pickle
+    that slipped past the old code must be judged by the fixed one, not answered from its cache."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import scanner
+
+    model = clean_model(tmp_path / "m", 11)
+    cache = tmp_path / "cache"
+    fixed = tmp_path / "fixed"
+    shutil.copytree(Path(scanner.__file__).parent, fixed / "scanner", ignore=shutil.ignore_patterns("__pycache__"))
+    with (fixed / "scanner" / "models" / "__init__.py").open("a") as fh:
+        fh.write("\n# a detection fixed, same version\n")
+    here = Path(scanner.__file__).resolve().parent.parent
+    for shipped in ("policies", "reports"):  # the same policies and templates, read from the source tree
+        (fixed / shipped).symlink_to(here / shipped)
+
+    def run(code: Path) -> dict:
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        args = [sys.executable, "-m", "scanner", "batch", model, *_flags(cache, tmp_path)]
+        proc = subprocess.run(list(map(str, args)), env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["results"][0]
+
+    assert run(here)["cached"] is False
+    assert run(here)["cached"] is True
+    assert run(fixed)["cached"] is False  # same version, other code: judged again
+
+
+def test_the_judging_libraries_are_the_runtime_dependencies() -> None:
+    import tomllib
+
+    from scanner.batch.toolid import JUDGING, normalise
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    declared = {normalise(re.split(r"[\s<>=~!;\[]", d, maxsplit=1)[0]) for d in pyproject["project"]["dependencies"]}
+    assert declared <= set(JUDGING)

@@ -1,0 +1,91 @@
+"""What judges, as a digest: the scanner's own files and the versions of the libraries that take
+part in a verdict.
+
+``scanner.__version__`` names a release; between releases (an editable install, a patched or
+backported build) the code that decides a verdict changes under the same version — a detection
+fixed, a deny-list or a pinned Sigstore trusted root updated — and so do the libraries it judges
+with (pickle scanning, signature verification, version matching, the Rego engine). A cached verdict
+made by other code is not the verdict this code would give, so the cache key holds this digest
+(``job.context_of``), and a worker whose digest differs from the driver's judges nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+# The runtime dependencies (pyproject.toml ``dependencies``; a test keeps the two in step).
+JUDGING = (
+    "click",
+    "rich",
+    "jinja2",
+    "pyyaml",
+    "packaging",
+    "cyclonedx-python-lib",
+    "sigstore",
+    "model-signing",
+    "pyopenssl",
+    "modelscan",
+    "numpy",
+    "pip-audit",
+    "regopy",
+    "in-toto",
+    "safetensors",
+    "license-expression",
+    "jsonschema-rs",
+    "cvss",
+    "h5py",
+    "bandit",
+    "oras",
+    "cryptography",
+)
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@lru_cache(maxsize=1)
+def tool_digest() -> str:
+    """sha256 over every file of the ``scanner`` package (bytecode caches aside), the Python
+    version, and the installed version of each ``JUDGING`` distribution. About 10 ms."""
+    import scanner
+
+    h = hashlib.sha256()
+    h.update(f"python {sys.implementation.name} {sys.version}\n".encode())
+    for name, version in sorted(_versions().items()):
+        h.update(f"dist {name} {version}\n".encode())
+    root = Path(scanner.__file__).resolve().parent
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for file in sorted(files):
+            if file.endswith((".pyc", ".pyo")):
+                continue
+            path = Path(dirpath, file)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            h.update(f"file {path.relative_to(root).as_posix()} {digest}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    """Versions from the ``NAME-VERSION.dist-info`` folders on ``sys.path`` (the first one found
+    wins, as for imports): listing folders costs far less than ``importlib.metadata``."""
+    wanted = set(JUDGING)
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if not folder.endswith(".dist-info"):
+                continue
+            name, _, version = folder[: -len(".dist-info")].rpartition("-")
+            key = normalise(name)
+            if key in wanted and key not in found:
+                found[key] = version
+    return {name: found.get(name, "absent") for name in JUDGING}
