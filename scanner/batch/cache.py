@@ -111,11 +111,18 @@ class ResultCache:
 
     def load(self, source: str, digest: str, today: dt.date | None = None) -> Lookup:
         from scanner.errors import ScanError
-        from scanner.safeio import read_bounded
+        from scanner.safeio import open_regular
 
         path = self.path_for(source, digest)
         try:
-            entry = json.loads(read_bounded(path, MAX_ENTRY_BYTES, what="cache entry"))
+            with open_regular(path) as fh:
+                foreign = _written_by_someone_else(os.fstat(fh.fileno()))
+                raw = fh.read(MAX_ENTRY_BYTES + 1)
+            if foreign:
+                return Lookup(None, foreign)
+            if len(raw) > MAX_ENTRY_BYTES:
+                return Lookup(None, f"larger than {MAX_ENTRY_BYTES} bytes")
+            entry = json.loads(raw)
         except (ScanError, ValueError, RecursionError) as exc:
             return Lookup(None, f"unreadable: {exc}")
         if not isinstance(entry, dict):
@@ -170,6 +177,19 @@ class ResultCache:
             from scanner import ui
 
             ui.warn(f"cannot write the result cache: {exc.strerror or exc} ({self.dir})")
+
+
+def _written_by_someone_else(st: os.stat_result) -> str | None:
+    """Why an entry may not be the driver's own work: a file of another user, or one the group or
+    others may write. Its checksum proves nothing against them (anyone can recompute it), so only
+    the user's own entries are used; the driver writes them 0600."""
+    if not hasattr(os, "geteuid"):
+        return None  # no POSIX owners (Windows): the directory's ACL is all there is
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}, not by this user"
+    if st.st_mode & 0o022:
+        return f"writable by {'its group' if st.st_mode & 0o020 else 'every user'} (mode {st.st_mode & 0o777:o})"
+    return None
 
 
 def _db_age(record: Any) -> int | None:

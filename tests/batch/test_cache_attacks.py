@@ -170,3 +170,47 @@ def test_the_judging_libraries_are_the_runtime_dependencies() -> None:
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     declared = {normalise(re.split(r"[\s<>=~!;\[]", d, maxsplit=1)[0]) for d in pyproject["project"]["dependencies"]}
     assert declared <= set(JUDGING)
+
+
+def _forge(entry_path: Path) -> None:
+    """What anyone able to write the cache directory can do: flip a denial into an allowance and
+    recompute the entry's checksum (it is public: sha256 of the canonical body)."""
+    from scanner.batch.cache import canonical, digest_of
+
+    doc = json.loads(entry_path.read_text())
+    doc["result"]["allow"], doc["result"]["deny"] = True, []
+    doc["record"]["decision"] = {"allow": True, "deny": [], "warn": []}
+    body = {k: doc[k] for k in ("key", "result", "record", "expires", "db_age")}
+    entry_path.write_bytes(canonical({**body, "sha256": digest_of(body)}))
+
+
+def test_an_entry_someone_else_could_write_is_not_trusted(cli, tmp_path: Path) -> None:
+    """The checksum makes an edit evident only to someone who cannot recompute it. A cache in a
+    place another user can write (a shared or /tmp directory they created first) must not let
+    them allow a denied artifact: only entries owned by the user running the batch, and writable
+    by nobody else, are used."""
+    import os
+
+    import pytest
+
+    from tests.batch.conftest import malicious_model
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    evil = malicious_model(tmp_path / "evil")
+    cache = tmp_path / "cache"
+    assert cli("batch", evil, *_flags(cache, tmp_path)).code == 1
+    path, _ = _entry(cache)
+    _forge(path)
+    os.chown(path, 4242, 4242)  # another user's file, in a directory they may write
+    r = cli("batch", evil, *_flags(cache, tmp_path))
+    result = json.loads(r.out)["results"][0]
+    assert r.code == 1 and result["allow"] is False and result["cached"] is False, r.err
+    assert "not trusted" in r.err and "owned by" in r.err
+    # ours, but writable by the group or by others: as good as theirs
+    path, _ = _entry(cache)
+    _forge(path)
+    path.chmod(0o664)
+    r = cli("batch", evil, *_flags(cache, tmp_path))
+    assert r.code == 1 and json.loads(r.out)["results"][0]["cached"] is False
+    assert "writable by" in r.err
