@@ -214,8 +214,10 @@ def identify(source: str) -> Artifact:
 def cache_identity(artifact: Artifact) -> str:
     """The artifact part of the cache key: its digest, plus the files beside it that the gate
     reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
-    ...): they decide verdicts but are not part of the artifact's digest."""
+    ...) and, for a requirements file judged alone, the files it includes (``-r``): they decide
+    verdicts but are not part of the artifact's digest."""
     import hashlib
+    import os
 
     from scanner.files import sha256_file
     from scanner.verify.api import discover, discover_provenance
@@ -224,7 +226,7 @@ def cache_identity(artifact: Artifact) -> str:
     beside = sorted(
         {
             p
-            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
+            for p in [*discover(artifact.path), *discover_provenance(artifact.path), *_included(artifact)]
             if not p.resolve().is_relative_to(root)
         }
     )
@@ -232,8 +234,18 @@ def cache_identity(artifact: Artifact) -> str:
         return artifact.digest
     h = hashlib.sha256()
     for p in beside:
-        h.update(f"{p.name}\0{sha256_file(p)}\n".encode())
+        h.update(f"{os.path.relpath(p, artifact.path.parent)}\0{sha256_file(p)}\n".encode())
     return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
+
+
+def _included(artifact: Artifact) -> list[Path]:
+    from scanner.core import ArtifactKind
+
+    if artifact.kind is not ArtifactKind.REQUIREMENTS or not artifact.path.is_file():
+        return []
+    from scanner.inventory.requirements import included_files
+
+    return included_files(artifact.path)
 
 
 def source_identity(source: str, options: BatchOptions) -> tuple[str, str]:

@@ -91,6 +91,28 @@ def include_path(including: Path, lineno: int, target: str, project: Path) -> Pa
     return candidate
 
 
+def included_files(path: Path) -> list[Path]:
+    """The files a requirements file pulls in through ``-r`` (recursively), found as the reader
+    finds them: for a requirements file judged alone they are read without being part of its
+    digest, so whoever keys a verdict by that digest (the batch cache) must key it by them too."""
+    found: list[Path] = []
+    pending, seen, project = [(path, 0)], {path.resolve()}, path.parent
+    while pending:
+        current, depth = pending.pop()
+        if depth > INCLUDE_DEPTH:
+            raise ScanError("requirements includes nested too deeply", current)
+        text = read_requirements_text(current, follow=depth == 0)
+        for lineno, line, _ in _logical_lines(text):
+            opt = _OPTION.match(_HASH.sub("", line).strip()) if line is not None else None
+            if opt and opt.group(1) in ("-r", "--requirement"):
+                target = include_path(current, lineno, opt.group(2), project)
+                if target.resolve() not in seen:
+                    seen.add(target.resolve())
+                    found.append(target)
+                    pending.append((target, depth + 1))
+    return found
+
+
 def _read(
     path: Path,
     env: TargetEnv,

@@ -214,3 +214,35 @@ def test_an_entry_someone_else_could_write_is_not_trusted(cli, tmp_path: Path) -
     r = cli("batch", evil, *_flags(cache, tmp_path))
     assert r.code == 1 and json.loads(r.out)["results"][0]["cached"] is False
     assert "writable by" in r.err
+
+
+def test_a_file_a_requirements_file_includes_is_part_of_its_key(cli, tmp_path: Path) -> None:
+    """`-r other.txt` in a requirements file judged alone reads `other.txt`, which is not part of
+    the artifact's digest: the cached verdict stayed while the included file changed what the
+    artifact depends on (a known-vulnerable package added, the verdict still "allowed")."""
+    project = tmp_path / "app"
+    (project / "more").mkdir(parents=True)
+    req = project / "requirements.txt"
+    req.write_text("-r other.txt\n")
+    (project / "other.txt").write_text("-r more/deeper.txt\n")
+    (project / "more" / "deeper.txt").write_text("six==1.16.0\n")
+    flags = ["--data", _strict_vulns(tmp_path), *_flags(tmp_path / "cache", tmp_path)]
+    first = json.loads(cli("batch", req, *flags).out)["results"][0]
+    assert first["allow"] is True and first["cached"] is False, first
+    assert json.loads(cli("batch", req, *flags).out)["results"][0]["cached"] is True
+    (project / "more" / "deeper.txt").write_text("urllib3==1.24.1\n")
+    third = json.loads(cli("batch", req, *flags).out)["results"][0]
+    assert third["cached"] is False and third["digest"] == first["digest"]  # same bytes, other dependencies
+    assert third["allow"] is False and "vuln-fixable" in [d["rule"] for d in third["deny"]], third
+
+
+def _strict_vulns(tmp_path: Path) -> Path:
+    """The shipped data, with dev denying known vulnerabilities from high up (as prod does)."""
+    from scanner.resources import policies_dir
+
+    data = json.loads((policies_dir() / "data.json").read_text())
+    data["scanner"]["config"]["stages"]["dev"]["vulnerability_severity"] = "high"
+    data["scanner"]["config"]["stages"]["dev"]["rules"]["vuln-fixable"] = "enforce"
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(data))
+    return path
