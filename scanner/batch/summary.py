@@ -87,6 +87,8 @@ def to_table(report: BatchReport, _dest: str | None = None) -> str:
 def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
     """One run; each deny reason of each artifact is a result located at the artifact; what
     could not be judged is a tool execution notification (and ``executionSuccessful`` false)."""
+    from scanner.textsafe import plain  # messages carry names an artifact or a listing chose
+
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for r in report.denied:
@@ -97,7 +99,7 @@ def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
                 {
                     "ruleId": rule_id,
                     "level": "error",
-                    "message": {"text": reason.message + (f" ({reason.remediation})" if reason.remediation else "")},
+                    "message": {"text": plain(_with_fix(reason))},
                     "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(r.source)}}}],
                     "partialFingerprints": {"scannerBatch/v1": f"{r.digest}:{reason.rule}"},
                     "properties": {"digest": r.digest, "stage": report.options.stage},
@@ -108,7 +110,7 @@ def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
     for res in results:
         res["ruleIndex"] = index[res["ruleId"]]
     notifications = [
-        {"level": "error", "message": {"text": f"{r.source}: {r.error}"}, "locations": [_location(r)]}
+        {"level": "error", "message": {"text": plain(f"{r.source}: {r.error}")}, "locations": [_location(r)]}
         for r in report.errors
     ]
     doc = {
@@ -126,6 +128,10 @@ def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _with_fix(reason: Any) -> str:
+    return reason.message + (f" ({reason.remediation})" if reason.remediation else "")
 
 
 def _uri(source: str) -> str:
@@ -152,6 +158,8 @@ def to_html(report: BatchReport, dest: str | None = None) -> str:
 
     from markupsafe import Markup
 
+    from scanner.textsafe import plain  # control characters shown as escapes (then HTML-escaped)
+
     template = environment(autoescape=True).get_template("batch.html.j2")
     return template.render(
         report=report,
@@ -162,4 +170,5 @@ def to_html(report: BatchReport, dest: str | None = None) -> str:
         allowed=[(r, link(r)) for r in report.allowed],
         css=Markup(css),
         csp=csp(css, None),
+        shown=plain,
     )

@@ -246,3 +246,21 @@ def _strict_vulns(tmp_path: Path) -> Path:
     path = tmp_path / "strict.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def test_a_name_with_control_characters_reaches_no_summary_raw(cli, tmp_path: Path) -> None:
+    """A directory name (from a listing) carrying a terminal escape: the table and the SARIF
+    messages show it escaped, the HTML escapes it; only the JSON keeps it (as data, escaped)."""
+    from tests.batch.conftest import malicious_model
+
+    evil = malicious_model(tmp_path / "evil\x1b]0;owned\x07\x1b[2J")
+    missing = tmp_path / "gone\x1b[31m"
+    flags = ["--workers", "1", "--no-cache", "--records", tmp_path / "rec", "--no-ledger"]
+    sarif, html = tmp_path / "out.sarif", tmp_path / "out.html"
+    r = cli("batch", evil, missing, *flags, "-f", "table", "-f", f"sarif={sarif}", "-f", f"html={html}")
+    assert r.code == 2
+    for text in (r.out, r.err, sarif.read_text(), html.read_text()):
+        assert "\x1b" not in text and "\\u001b" not in text and "\x07" not in text
+    doc = json.loads(sarif.read_text())
+    notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert "gone\\x1b[31m" in notes[0]["message"]["text"]
