@@ -4,9 +4,10 @@ part in a verdict.
 ``scanner.__version__`` names a release; between releases (an editable install, a patched or
 backported build) the code that decides a verdict changes under the same version — a detection
 fixed, a deny-list or a pinned Sigstore trusted root updated — and so do the libraries it judges
-with (pickle scanning, signature verification, version matching, the Rego engine). A cached verdict
-made by other code is not the verdict this code would give, so the cache key holds this digest
-(``job.context_of``), and a worker whose digest differs from the driver's judges nothing.
+with (pickle scanning, signature verification, version matching, the Rego engine), and so do the
+environment markers that keep or drop a requirement line. A cached verdict made by other code, or
+on another platform, is not the verdict this code would give here, so the cache key holds this
+digest (``job.context_of``), and a worker whose digest differs from the driver's judges nothing.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ JUDGING = (
 )
 
 
+MARKERS = (
+    "implementation_name",
+    "implementation_version",
+    "os_name",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_system",
+    "python_full_version",
+    "sys_platform",
+)
+
+
 def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -52,11 +65,19 @@ def normalise(name: str) -> str:
 @lru_cache(maxsize=1)
 def tool_digest() -> str:
     """sha256 over every file of the ``scanner`` package (bytecode caches aside), the Python
-    version, and the installed version of each ``JUDGING`` distribution. About 10 ms."""
+    version and the environment-marker values of this host, and the installed version of each
+    ``JUDGING`` distribution. About 10 ms."""
+    from packaging.markers import default_environment
+
     import scanner
 
     h = hashlib.sha256()
     h.update(f"python {sys.implementation.name} {sys.version}\n".encode())
+    # requirement lines are kept or dropped by environment markers evaluated for this host (the
+    # kernel's release and build strings aside: they differ between the nodes of any cluster)
+    markers = default_environment()
+    for name in MARKERS:
+        h.update(f"marker {name} {markers.get(name, '')}\n".encode())
     for name, version in sorted(_versions().items()):
         h.update(f"dist {name} {version}\n".encode())
     root = Path(scanner.__file__).resolve().parent
