@@ -26,6 +26,7 @@ Only the driver writes (atomically: a temporary file renamed into place).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -167,16 +168,22 @@ class ResultCache:
         data = canonical(body)  # keys sorted: "sha256" comes last, so it can be appended
         data = data[:-1] + b',"sha256":"' + hashlib.sha256(data).hexdigest().encode() + b'"}'
         target = self.path_for(result.source, identity)
+        tmp = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # 0600: see _written_by_someone_else
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, target)
+            tmp = None
         except OSError as exc:
             from scanner import ui
 
             ui.warn(f"cannot write the result cache: {exc.strerror or exc} ({self.dir})")
+        finally:
+            if tmp is not None:  # never renamed into place: not left behind
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def _written_by_someone_else(st: os.stat_result) -> str | None:

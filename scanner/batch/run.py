@@ -95,7 +95,7 @@ def run_batch(
             executor.submit(task)
         for task, outcome in executor.completed():
             if isinstance(outcome, Known):
-                lookup = cache.load(outcome.source, outcome.identity) if cache else None
+                lookup = cache.load(task.source, outcome.identity) if cache else None
                 if lookup is None or lookup.result is None:
                     problem = lookup.problem if lookup else "no cache"
                     warn(f"cached verdict for {task.source} not trusted ({problem}): judging it again")

@@ -40,6 +40,12 @@ def test_a_verdict_is_not_reused_once_the_database_has_aged(cli, tmp_path: Path)
     # and a run answered from the cache computes today's age itself: still a hit today
     r = cli("batch", model, *_flags(cache, tmp_path))
     assert json.loads(r.out)["results"][0]["cached"] is True
+    # an entry cut short (a crash between writing and renaming cannot leave one under its name,
+    # but a disk can) is not trusted
+    path, _ = _entry(cache)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    cut = same_day.load(str(model), key["artifact"])
+    assert cut.result is None and "unreadable" in str(cut.problem)
 
 
 def test_max_db_age_holds_on_a_run_answered_entirely_from_the_cache(cli, tmp_path: Path) -> None:
