@@ -11,15 +11,17 @@ or gained or lost a signature or attestation, or a tag that moved, gets another 
 judged again.
 
 Layout: ``DIR/v1/<context id>/<key id>.json``, where an id is the sha256 of the canonical JSON of
-what it names. Each entry stores its full key, the verdict, the evidence record, and the sha256
-of all three. Before a cached verdict is used the driver re-reads the entry and checks that the
-key stored in it is exactly the key it expects and that the digest matches its content; an entry
-that fails either check is not trusted (the artifact is judged again and the entry replaced).
-This makes edits and corruption evident; someone able to write the cache directory could also
-recompute the digest, so the cache is as trustworthy as the directory it lives in (keep it in
-the user's own cache directory, the default). Errors are never cached. A verdict that depended
-on waivers is not reused after the earliest of their expiry dates, nor once the vulnerability
-database is older (in days, as the policy reads it: ``vuln-db-stale``) than when it was made.
+what it names. Each entry stores its full key, the verdict, the evidence record, the waiver
+expiry and database age it holds for, and the sha256 of all of it. Before a cached verdict is
+used the driver re-reads the entry and checks that the key stored in it is exactly the key it
+expects and that the digest matches its content; an entry that fails either check is not trusted
+(the artifact is judged again and the entry replaced). This makes edits and corruption evident;
+someone able to write an entry could also recompute the digest, so only entries owned by the
+user and writable by nobody else are used (an entry of another user, or one its group or others
+may write, is not trusted: whoever created a shared cache directory first cannot plant verdicts
+in it). Errors are never cached. A verdict that depended on waivers is not reused after the
+earliest of their expiry dates, nor once the vulnerability database is older (in days, as the
+policy reads it: ``vuln-db-stale``) than when it was made.
 
 Only the driver writes (atomically: a temporary file renamed into place).
 """
