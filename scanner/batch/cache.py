@@ -85,9 +85,12 @@ class ResultCache:
     """Entries are written by a background thread (``store`` returns at once; ``close`` waits)."""
 
     def __init__(
-        self, root: Path, context: Mapping[str, str], *, expires: dt.date | None = None, db_age: int | None = None
+        self, root: Path, context: Mapping[str, str], *, expires: dt.datetime | None = None, db_age: int | None = None
     ) -> None:
-        """``db_age``: the vulnerability database's age in days today (``DbInfo.age_days``). The
+        """``expires``: the first instant (UTC) at which a waiver of the run no longer applies
+        (``Waiver.ends``: an expiry time, or the end of an expiry day in UTC); a verdict made
+        with them is not reused from then on.
+        ``db_age``: the vulnerability database's age in days today (``DbInfo.age_days``). The
         policy input holds it (``context.vulnerability_db.age_days``), so an entry is used only on
         a day the database has the age it had when the verdict was made."""
         from concurrent.futures import ThreadPoolExecutor
@@ -112,7 +115,7 @@ class ResultCache:
     def path_for(self, source: str, digest: str) -> Path:
         return self.dir / f"{key_id(self.context, source, digest)}.json"
 
-    def load(self, source: str, digest: str, today: dt.date | None = None) -> Lookup:
+    def load(self, source: str, digest: str, now: dt.datetime | None = None) -> Lookup:
         from scanner.errors import ScanError
         from scanner.safeio import open_regular
 
@@ -136,8 +139,13 @@ class ResultCache:
         if entry.get("sha256") != digest_of(body):
             return Lookup(None, "its content does not match its digest (edited or corrupt)")
         expires = entry.get("expires")
-        if expires and (today or dt.date.today()).isoformat() > str(expires):
-            return Lookup(None, f"a waiver it relied on expired on {expires}")
+        if expires is not None:
+            try:
+                ends = dt.datetime.fromisoformat(str(expires))
+            except ValueError:
+                return Lookup(None, f"unreadable waiver expiry {expires!r}")
+            if ends.tzinfo is None or (now or dt.datetime.now(dt.timezone.utc)) >= ends:
+                return Lookup(None, f"a waiver it relied on ended at {expires}")
         if entry.get("db_age") != self.db_age:
             return Lookup(
                 None, f"the vulnerability database was {entry.get('db_age')} days old then, {self.db_age} days now"

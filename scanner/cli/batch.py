@@ -271,8 +271,8 @@ def _waiver_expiry(path: Path | None) -> Any:
         return None
     from scanner.waivers import load_waivers
 
-    dates = [w.expires for w in load_waivers(path)]
-    return min(dates) if dates else None
+    ends = [w.ends for w in load_waivers(path)]  # instants (UTC), not local dates
+    return min(ends) if ends else None
 
 
 @contextmanager

@@ -270,3 +270,30 @@ def test_a_name_with_control_characters_reaches_no_summary_raw(cli, tmp_path: Pa
     doc = json.loads(sarif.read_text())
     notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert "gone\\x1b[31m" in notes[0]["message"]["text"]
+
+
+def test_a_verdict_is_not_reused_once_a_waiver_it_relied_on_has_ended(cli, tmp_path: Path) -> None:
+    """A waiver may end at an instant (`expires: 2026-12-05T10:00:00Z`), not only at the end of a
+    day (UTC). The entry kept only the day, compared with the local date: a verdict that relied
+    on the waiver was reused for the rest of that day (or longer, west of UTC)."""
+    import datetime as dt
+
+    from scanner.batch.cache import ResultCache
+
+    model = clean_model(tmp_path / "m", 12)
+    ends = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)).replace(microsecond=0)
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n  - {id: W1, selector: {rule: MODEL-UNSAFE-GLOBAL}, reason: reviewed, owner: sec, "
+        f"expires: '{ends.isoformat().replace('+00:00', 'Z')}'}}\n"
+    )
+    cache = tmp_path / "cache"
+    r = cli("batch", model, "--waivers", waivers, *_flags(cache, tmp_path))
+    assert r.code == 0, r.err
+    _, entry = _entry(cache)
+    key = entry["key"]
+    context = {k: v for k, v in key.items() if k not in ("format", "source", "artifact")}
+    cache_now = ResultCache(cache, context, db_age=entry["db_age"])
+    assert cache_now.load(str(model), key["artifact"], now=ends - dt.timedelta(seconds=1)).result is not None
+    after = cache_now.load(str(model), key["artifact"], now=ends + dt.timedelta(seconds=1))
+    assert after.result is None and "waiver" in str(after.problem)
