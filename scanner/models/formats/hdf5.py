@@ -4,8 +4,9 @@ The HDF5 C library is not safe to use on hostile files: a corrupted variable-len
 make it loop forever or crash, which no ``try`` catches. So h5py runs in a child process, with a
 time limit and a memory cap, and reads only the ``model_config`` and ``training_config``
 attributes (their declared storage size is checked first). The child prints them as JSON and the
-judging happens here. A file on disk is opened by path; an archive member is piped to the child
-through stdin, and nothing is written to disk. Keras is never imported. A file the child cannot
+judging happens here. A file on disk is opened through the descriptor it was hashed from
+(``/proc/<pid>/fd/N``, never its name); an archive member is piped to the child through stdin, and
+nothing is written to disk. Keras is never imported. A file the child cannot
 read, or that hits a limit, is unscannable and never clean.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -84,12 +86,24 @@ def _child() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout
     while line := stdin.readline():
         request = json.loads(line)
-        source: Any = request["path"]
-        if source is None:
-            source = io.BytesIO(stdin.read(request["size"]))
-        stdout.write(json.dumps(_read_attributes(source, request["limit"])) + "\n")
+        if request["path"] is None:
+            answer = _read_attributes(io.BytesIO(stdin.read(request["size"])), request["limit"])
+        else:
+            answer = _read_file(request["path"], request["limit"])
+        stdout.write(json.dumps(answer) + "\n")
         stdout.flush()
-        del source
+
+
+def _read_file(path: str, limit: int) -> dict[str, Any]:
+    """The parent's descriptor (``/proc/<pid>/fd/N``) opened as a Python file object: given a name,
+    HDF5 would resolve the link to the file's own name, gone when the file was replaced after the
+    parent opened it."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        return {"attrs": {}, "error": f"{type(exc).__name__}: {exc.strerror or exc}"}
+    with fh:
+        return _read_attributes(fh, limit)
 
 
 class _ChildReader:
@@ -157,21 +171,26 @@ _reader = _ChildReader()
 atexit.register(_reader.close)
 
 
-def _on_disk(ctx: FormatContext, subject: str, size: int) -> Path | None:
-    """The file on disk when ``data`` is that whole file (not an archive member)."""
-    if ctx.path is None or "!" in subject:
+def _on_disk(data: BinaryIO, subject: str, size: int) -> Path | None:
+    """A name under which the child opens the very file ``data`` reads, when ``data`` is a whole
+    file (not an archive member): its descriptor, through ``/proc/<pid>/fd``. Never the file's
+    own name: the digest was taken from this descriptor, and the name may hold another file by
+    the time the child opens it (a swap after hashing would have the other file judged under this
+    digest). Elsewhere (no ``/proc``), ``None``: the bytes are piped to the child."""
+    if "!" in subject:
         return None
-    path = ctx.path
-    if not path.exists() and ctx.root is not None:
-        path = ctx.root / path
     try:
-        return path if path.is_file() and path.stat().st_size == size else None
-    except OSError:
+        fd = data.fileno()
+        path = Path(f"/proc/{os.getpid()}/fd/{fd}")
+        st, seen = os.fstat(fd), os.stat(path)  # the descriptor's file, as the child will open it
+    except (AttributeError, OSError, ValueError):
         return None
+    same = (st.st_dev, st.st_ino) == (seen.st_dev, seen.st_ino)
+    return path if same and st.st_size == size and stat.S_ISREG(st.st_mode) else None
 
 
 def _run_child(data: BinaryIO, size: int, subject: str, ctx: FormatContext) -> dict[str, Any]:
-    path = _on_disk(ctx, subject, size)
+    path = _on_disk(data, subject, size)
     payload: bytes | None = None
     if path is None:
         data.seek(0)
