@@ -129,8 +129,9 @@ def batch(
     plan = plan_outputs(formats, output, FORMATS)
     items = collect(sources, lists)
     settings = setting_sources(click.get_current_context())
-    options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
     found = user_config(click.get_current_context())
+    _refuse_user_files_inside(items, found)
+    options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
     options = replace(options, user_config=str(found) if found else None)
     options = replace(options, plain_http=plain_http)
     cache = None
@@ -242,6 +243,19 @@ def build_options(
     )
     stage_name, context = job.driver_context(options)
     return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
+
+
+def _refuse_user_files_inside(items: list[str], config: Path | None) -> None:
+    """As ``scanner gate`` does for its one artifact, before anything is read or built: a user
+    config or user cache found by default inside any local source stops the run (exit 2). The
+    driver would otherwise build the vulnerability database inside a tree it then judges, and
+    keep its result cache there."""
+    from scanner.options import GateOptions
+    from scanner.pipeline import GATE, refuse_user_files_inside
+
+    options = GateOptions(user_config=config)
+    for item in items:
+        refuse_user_files_inside(item, GATE, options)
 
 
 def _validate(options: Any) -> None:

@@ -297,3 +297,22 @@ def test_a_verdict_is_not_reused_once_a_waiver_it_relied_on_has_ended(cli, tmp_p
     assert cache_now.load(str(model), key["artifact"], now=ends - dt.timedelta(seconds=1)).result is not None
     after = cache_now.load(str(model), key["artifact"], now=ends + dt.timedelta(seconds=1))
     assert after.result is None and "waiver" in str(after.problem)
+
+
+def test_a_default_cache_inside_a_judged_tree_stops_the_run_before_anything_is_written(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    """A CI runner whose cache home is inside the checkout: the user cache (vulnerability
+    database, compiled policies, the batch cache) would lie inside a tree being judged. As for
+    `scanner gate`, the run stops (exit 2, naming it) — before the driver builds the database
+    there and so changes the tree it is about to judge."""
+    import os
+
+    checkout = clean_model(tmp_path / "checkout", 13)
+    monkeypatch.delenv("SCANNER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(checkout / ".cache"))
+    before = sorted(os.listdir(checkout))
+    r = cli("batch", checkout, "--workers", "1", "--records", tmp_path / "rec", "--no-ledger", "-f", "json")
+    assert r.code == 2
+    assert "cache directory" in r.err and "inside the scanned artifact" in r.err
+    assert sorted(os.listdir(checkout)) == before
