@@ -130,7 +130,7 @@ def batch(
     items = collect(sources, lists)
     settings = setting_sources(click.get_current_context())
     found = user_config(click.get_current_context())
-    _refuse_user_files_inside(items, found)
+    _refuse_user_cache_inside(items)
     options = build_options(stage, policy, data, waivers, db, max_db_age, time_budget or None, settings)
     options = replace(options, user_config=str(found) if found else None)
     options = replace(options, plain_http=plain_http)
@@ -245,17 +245,17 @@ def build_options(
     return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
 
 
-def _refuse_user_files_inside(items: list[str], config: Path | None) -> None:
-    """As ``scanner gate`` does for its one artifact, before anything is read or built: a user
-    config or user cache found by default inside any local source stops the run (exit 2). The
-    driver would otherwise build the vulnerability database inside a tree it then judges, and
-    keep its result cache there."""
+def _refuse_user_cache_inside(items: list[str]) -> None:
+    """As ``scanner gate`` does for its one artifact, before anything is read or built: the user
+    cache found by default inside any local source stops the run (exit 2). The driver would
+    otherwise build the vulnerability database, and keep its result cache, inside a tree it then
+    judges. (A user config found inside a source makes that artifact an error, as before: it is
+    only read, never written.)"""
     from scanner.options import GateOptions
     from scanner.pipeline import GATE, refuse_user_files_inside
 
-    options = GateOptions(user_config=config)
     for item in items:
-        refuse_user_files_inside(item, GATE, options)
+        refuse_user_files_inside(item, GATE, GateOptions())
 
 
 def _validate(options: Any) -> None:
