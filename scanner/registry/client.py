@@ -39,6 +39,9 @@ MAX_ERROR_BODY = 16 << 10
 CHUNK = 1 << 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
+MAX_REFERRER_PAGES = 64  # pages of one referrers listing (each one request)
+ACCEPT_INDEX = {"Accept": mt.OCI_INDEX}
+
 
 class RegistryError(ScanError):
     """A registry operation failed (exit 2)."""
@@ -302,33 +305,64 @@ class Client:
 
     def referrers(self, repository: str, digest: str) -> Manifest | None:
         """The OCI 1.1 referrers API's index, or None when the registry does not answer it
-        (distribution 2.8: 404) — then the tag schema is used."""
-        try:
-            response = self.request(
-                "GET",
-                f"/v2/{repository}/referrers/{digest}",
-                what=f"referrers of {repository}@{digest}",
-                headers={"Accept": mt.OCI_INDEX},
-                stream=True,
-            )
-        except NotFound:
+        (distribution 2.8: 404) — then the tag schema is used. A listing the registry spreads over
+        pages (``Link: <…>; rel="next"``) is read to its end, within ``MAX_REFERRER_PAGES`` pages
+        and ``max_manifest_size`` bytes in all; the returned index lists every page's entries."""
+        from dataclasses import replace
+
+        where = f"{self.registry}/{repository} referrers of {digest}"
+        first: Manifest | None = None
+        listed: list[Any] = []
+        budget = self.options.max_manifest_size
+        path: str | None = f"/v2/{repository}/referrers/{digest}"
+        for _ in range(MAX_REFERRER_PAGES):
+            assert path is not None
+            try:
+                response = self.request(
+                    "GET", path, what=f"referrers of {repository}@{digest}", headers=ACCEPT_INDEX, stream=True
+                )
+            except NotFound:
+                if first is None:
+                    return None
+                raise RegistryError(f"{where}: a page of the listing is missing") from None
+            with response:
+                content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+                raw = response.raw.read(budget + 1, decode_content=True)
+                link = response.headers.get("Link", "")
+            if content_type != mt.OCI_INDEX:
+                if first is None:
+                    return None
+                raise RegistryError(f"{where}: a page of the listing is a {content_type or 'response without type'}")
+            # the registry answered the API: a listing too large to read is not "no referrers"
+            # (the tag schema would then be read instead, and evidence attached to the digest
+            # silently left out)
+            budget -= len(raw)
+            if budget < 0:
+                raise RegistryError(
+                    f"{where}: listed in more than {self.options.max_manifest_size} bytes: the evidence about it "
+                    "cannot all be examined"
+                )
+            page = parse_manifest(raw, content_type, where=where)
+            first = first or page
+            listed.extend(page.manifests)
+            path = self._next_page(link, repository, digest)
+            if path is None:
+                return replace(first, manifests=tuple(listed))
+        raise RegistryError(
+            f"{where}: listed over more than {MAX_REFERRER_PAGES} pages: the evidence about it cannot all be examined"
+        )
+
+    def _next_page(self, link: str, repository: str, digest: str) -> str | None:
+        """The next page of a referrers listing (``Link: <URL>; rel="next"``): on this registry
+        and this listing only — credentials are never sent elsewhere."""
+        match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', link)
+        if not match:
             return None
-        with response:
-            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-            raw = response.raw.read(self.options.max_manifest_size + 1, decode_content=True)
-            paged = 'rel="next"' in response.headers.get("Link", "")
-        if content_type != mt.OCI_INDEX:
-            return None
-        # the registry answered the API: a listing too large to read, or continued on another
-        # page, is not "no referrers" (the tag schema would then be read instead, and evidence
-        # attached to the digest silently left out)
-        if len(raw) > self.options.max_manifest_size or paged:
-            raise RegistryError(
-                f"{self.registry}/{repository}: the referrers of {digest} are listed "
-                + ("over several pages" if paged else f"in more than {self.options.max_manifest_size} bytes")
-                + ": the evidence about it cannot all be examined"
-            )
-        return parse_manifest(raw, content_type, where=f"{self.registry}/{repository} referrers of {digest}")
+        target = urljoin(self.url(f"/v2/{repository}/referrers/{digest}"), match.group(1))
+        parts = urlsplit(target)
+        if not self._same_origin(target) or parts.path != f"/v2/{repository}/referrers/{digest}":
+            raise RegistryError(f"{self.registry}/{repository}: the referrers listing of {digest} continues elsewhere")
+        return target
 
     # -- blobs ------------------------------------------------------------------------------
     def blob_exists(self, repository: str, digest: str) -> bool:
