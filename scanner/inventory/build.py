@@ -199,8 +199,8 @@ def read_input(
     kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None, beside: bool = True
 ) -> Inventory:
     """Read one input. ``beside`` false: the file alone is the artifact, so nothing beside it
-    (a lock file's ``pyproject.toml``) is read — it is not in the digest and must not change the
-    verdict."""
+    (a lock file's ``pyproject.toml``, a pyproject's licence file) is read — it is not in the
+    digest and must not change the verdict."""
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
@@ -212,7 +212,7 @@ def read_input(
     if kind == "pyproject":
         from scanner.inventory.pyproject import inventory_pyproject
 
-        return inventory_pyproject(path)
+        return inventory_pyproject(path, read_beside=beside)
     if kind == "lockfile":
         from scanner.inventory.lockfiles import inventory_lockfile
 
