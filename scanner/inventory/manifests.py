@@ -1,0 +1,160 @@
+"""Every dependency manifest of a directory read into one inventory.
+
+Each manifest is a source of components (property ``scanner:manifest`` lists the files, relative
+to the directory, that name a component); components found in several are merged by purl. A
+``pyproject.toml`` beside lock files describes the same project, and the lock files resolve it:
+its version ranges are folded into the locked components, and where the lock files do not
+satisfy it (a range no locked version meets, a pin they lock differently, a required dependency
+they do not lock at all) that is an ``SBOM-MANIFEST-MISMATCH`` finding — and the pyproject's own
+pin, or its unlocked declaration, stays a component, so it is still audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from scanner.core import Artifact, Finding, Severity
+from scanner.inventory.components import Component, Inventory
+
+MANIFEST = "scanner:manifest"
+Choice = tuple[str, Path]
+
+
+def read_manifests(
+    artifact: Artifact,
+    manifests: Sequence[Choice],
+    read: Callable[[Choice], Inventory],
+    *,
+    base: Inventory | None = None,
+) -> Inventory:
+    """The inventories of ``manifests`` (read with ``read``) merged into ``base`` (or into the
+    first of them, whose root is the project's); the root of a directory read only from its
+    manifests lists them all (``scanner:input``)."""
+    from scanner.inventory.ingest import merge
+
+    directory = artifact.path
+    locks = [rel(path, directory) for kind, path in manifests if kind == "lockfile"]
+    inv = base
+    inputs: list[str] = []
+    deferred: list[Choice] = []
+    for kind, path in manifests:
+        if kind == "pyproject" and locks:
+            deferred.append((kind, path))
+            continue
+        part = read((kind, path))
+        tag(part, rel(path, directory))
+        inputs.append(f"{kind}:{rel(path, directory)}")
+        inv = part if inv is None else merge(inv, part)
+    assert inv is not None or deferred
+    for kind, path in deferred:
+        part = read((kind, path))
+        name = rel(path, directory)
+        tag(part, name)
+        inputs.append(f"{kind}:{name}")
+        if inv is None:
+            inv = part
+            continue
+        inv.findings.extend(against_locks(part, inv, name, locks))
+        inv = merge(inv, part)
+    assert inv is not None
+    if base is None and inv.root is not None:
+        inv.root.properties["scanner:input"] = ",".join(inputs)
+    return inv
+
+
+def rel(path: Path, directory: Path) -> str:
+    try:
+        return path.relative_to(directory).as_posix()
+    except ValueError:
+        return path.name
+
+
+def tag(inv: Inventory, name: str) -> None:
+    """Note ``name`` as a manifest listing each top-level component of ``inv``."""
+    for c in inv.components:
+        add_manifest(c, name)
+
+
+def add_manifest(c: Component, names: str) -> None:
+    values = {v for v in c.properties.get(MANIFEST, "").split(",") if v}
+    values.update(v for v in names.split(",") if v)
+    c.properties[MANIFEST] = ",".join(sorted(values))
+
+
+def against_locks(project: Inventory, inv: Inventory, name: str, locks: Sequence[str]) -> list[Finding]:
+    """Fold the pyproject's version ranges into the components the lock files resolve (removing
+    them from ``project``) and report where the lock files do not satisfy it."""
+    lock_set = set(locks)
+    locked: dict[str, list[Component]] = {}
+    for c in inv.components:
+        if lock_set & set(c.properties.get(MANIFEST, "").split(",")):
+            locked.setdefault(canonicalize_name(c.name), []).append(c)
+    lock_text = ", ".join(locks)
+    findings: list[Finding] = []
+    rename: dict[str, list[str]] = {}
+    kept: list[Component] = []
+    for c in project.components:
+        key = canonicalize_name(c.name)
+        resolved = locked.get(key, [])
+        versions = sorted({r.version for r in resolved if r.version})
+        declared = f"{key}=={c.version}" if c.version else f"{key}{_spec(c)}"
+        says = f"{name} {'pins' if c.version else 'requires'} {declared}; {lock_text} lock(s) "
+        if not resolved:
+            kept.append(c)
+            if c.scope == "required":
+                findings.append(_mismatch(key, name, lock_text, says + "no version of it: it is audited as declared"))
+        elif c.version is None:
+            for r in resolved:
+                add_manifest(r, name)
+            rename[c.bom_ref] = [r.bom_ref for r in resolved]
+            if not _satisfied(_spec(c), versions):
+                findings.append(_mismatch(key, name, lock_text, says + ", ".join(versions)))
+        else:
+            kept.append(c)
+            if c.version not in versions:
+                locked_text = ", ".join(versions) or "no version"
+                findings.append(_mismatch(key, name, lock_text, says + f"{locked_text}: both are audited"))
+    project.components = kept
+    project.dependencies = {
+        ref: sorted({t for d in deps for t in rename.get(d, [d])})
+        for ref, deps in project.dependencies.items()
+        if ref not in rename
+    }
+    return findings
+
+
+def _spec(c: Component) -> str:
+    spec = c.properties.get("scanner:specifier", "")
+    return "" if spec == "any" else spec
+
+
+def _satisfied(spec: str, versions: Sequence[str]) -> bool:
+    if not spec:
+        return True
+    try:
+        specifier = SpecifierSet(spec)
+    except InvalidSpecifier:
+        return True  # the pyproject reader reports what it cannot parse
+    for v in versions:
+        try:
+            if specifier.contains(Version(v), prereleases=True):
+                return True
+        except InvalidVersion:
+            return True  # a version we cannot compare is not called a mismatch
+    return False
+
+
+def _mismatch(key: str, name: str, locks: str, message: str) -> Finding:
+    return Finding(
+        id="SBOM-MANIFEST-MISMATCH",
+        check="sbom",
+        severity=Severity.MEDIUM,
+        subject=f"pkg:pypi/{key}",
+        message=message[:500],
+        evidence={"manifest": name, "lock_files": locks},
+        fix=f"lock the project again so {locks} resolve(s) what {name} declares",
+    )

@@ -1,0 +1,157 @@
+"""Every dependency manifest of an application directory is read: a lock file, a BOM or a
+virtualenv beside a ``requirements.txt`` (or the other way round) must not leave the other
+unaudited. Each component names the manifest(s) it was found in; a pyproject that the lock file
+beside it does not satisfy is a finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scanner.pipeline import AUDIT, GATE, SBOM, GateOptions, run
+
+VULNERABLE = "pkg:pypi/jinja2@2.11.2"
+
+POETRY_LOCK = """[[package]]
+name = "six"
+version = "1.16.0"
+optional = false
+python-versions = "*"
+
+[metadata]
+lock-version = "2.0"
+python-versions = "*"
+content-hash = "x"
+"""
+UV_LOCK = """version = 1
+requires-python = ">=3.9"
+
+[[package]]
+name = "six"
+version = "1.16.0"
+source = { registry = "https://pypi.org/simple" }
+"""
+PYLOCK = """lock-version = "1.0"
+created-by = "hand"
+
+[[packages]]
+name = "six"
+version = "1.16.0"
+"""
+BOM = json.dumps(
+    {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "version": 1,
+        "components": [
+            {"type": "library", "bom-ref": "six", "name": "six", "version": "1.16.0", "purl": "pkg:pypi/six@1.16.0"}
+        ],
+    }
+)
+BENIGN = {
+    "poetry.lock": {"poetry.lock": POETRY_LOCK},
+    "uv.lock": {"uv.lock": UV_LOCK},
+    "pylock.toml": {"pylock.toml": PYLOCK},
+    "pylock.dev.toml": {"pylock.dev.toml": PYLOCK},
+    "pyproject.toml": {"pyproject.toml": '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six==1.16.0"]\n'},
+    "bom.json": {"bom.json": BOM},
+    ".venv": {
+        ".venv/pyvenv.cfg": "home = /usr/bin\n",
+        ".venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA": (
+            "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n"
+        ),
+    },
+    "requirements.txt": {"requirements.txt": "six==1.16.0\n"},
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def _vulnerable(outcome) -> set[str]:
+    return {f["subject"] for f in outcome.record["findings"] if f["id"] == "VULN-KNOWN"}
+
+
+@pytest.mark.parametrize("beside", sorted(set(BENIGN) - {"requirements.txt"}))
+def test_a_benign_manifest_does_not_hide_a_vulnerable_requirements_file(tmp_path: Path, beside: str) -> None:
+    app = tmp_path / "app"
+    _write(app, {"requirements.txt": "jinja2==2.11.2\n", **BENIGN[beside]})
+    for stages in (AUDIT, GATE):
+        assert VULNERABLE in _vulnerable(run(app, stages, GateOptions())), (beside, stages.command)
+
+
+@pytest.mark.parametrize(
+    "vulnerable_in",
+    ["requirements-dev.txt", "poetry.lock", "bom.json"],
+)
+def test_a_vulnerable_pin_in_any_manifest_is_found(tmp_path: Path, vulnerable_in: str) -> None:
+    """The vulnerable pin sits in the manifest a first-match precedence would have skipped."""
+    app = tmp_path / "app"
+    _write(app, {"requirements.txt": "six==1.16.0\n", **BENIGN["pylock.toml"]})
+    text = {
+        "requirements-dev.txt": "jinja2==2.11.2\n",
+        "poetry.lock": POETRY_LOCK.replace('name = "six"\nversion = "1.16.0"', 'name = "jinja2"\nversion = "2.11.2"'),
+        "bom.json": BOM.replace('"six"', '"jinja2"').replace("1.16.0", "2.11.2").replace("six@", "jinja2@"),
+    }[vulnerable_in]
+    _write(app, {vulnerable_in: text})
+    assert VULNERABLE in _vulnerable(run(app, AUDIT, GateOptions()))
+
+
+def test_each_component_names_the_manifests_it_was_found_in(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    _write(app, {"requirements.txt": "jinja2==2.11.2\nsix==1.16.0\n", **BENIGN["poetry.lock"]})
+    outcome = run(app, SBOM, GateOptions())
+    found = {c.purl: c.properties.get("scanner:manifest") for c in outcome.inventory.components}
+    assert found[VULNERABLE] == "requirements.txt"
+    assert found["pkg:pypi/six@1.16.0"] == "poetry.lock,requirements.txt"
+    root = outcome.inventory.root
+    assert root is not None
+    assert root.properties["scanner:input"] == "lockfile:poetry.lock,requirements:requirements.txt"
+
+
+def test_a_pyproject_dependency_missing_from_the_lock_file_is_still_audited(tmp_path: Path) -> None:
+    """A stale lock file: the pyproject pins jinja2, the lock knows only six."""
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six", "jinja2==2.11.2"]\n'
+    _write(app, {"pyproject.toml": pyproject, **BENIGN["uv.lock"]})
+    outcome = run(app, AUDIT, GateOptions())
+    assert VULNERABLE in _vulnerable(outcome)
+    # six: declared unpinned in the pyproject and resolved by the lock: one component
+    assert [c.purl for c in outcome.inventory.components if c.name == "six"] == ["pkg:pypi/six@1.16.0"]
+
+
+def test_a_lock_file_that_does_not_satisfy_the_pyproject_is_a_finding(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six>=1.17", "idna"]\n'
+    _write(app, {"pyproject.toml": pyproject, **BENIGN["uv.lock"]})
+    outcome = run(app, SBOM, GateOptions())
+    found = {f.subject: f for f in outcome.inventory.findings if f.id == "SBOM-MANIFEST-MISMATCH"}
+    assert set(found) == {"pkg:pypi/six", "pkg:pypi/idna"}
+    assert "six>=1.17" in found["pkg:pypi/six"].message and "1.16.0" in found["pkg:pypi/six"].message
+    assert "uv.lock" in found["pkg:pypi/idna"].message
+
+
+def test_a_pin_the_lock_file_resolves_differently_is_audited_as_well(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six==1.17.0"]\n'
+    _write(app, {"pyproject.toml": pyproject, **BENIGN["poetry.lock"]})
+    inv = run(app, SBOM, GateOptions()).inventory
+    assert sorted(c.purl for c in inv.components if c.name == "six") == ["pkg:pypi/six@1.16.0", "pkg:pypi/six@1.17.0"]
+    [finding] = [f for f in inv.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
+    assert finding.message == "pyproject.toml pins six==1.17.0; poetry.lock lock(s) 1.16.0: both are audited"
+
+
+def test_a_range_the_lock_file_resolves_points_at_the_locked_component(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six>=1.10"]\n'
+    _write(app, {"pyproject.toml": pyproject, **BENIGN["poetry.lock"]})
+    inv = run(app, SBOM, GateOptions()).inventory
+    assert [c.purl for c in inv.components] == ["pkg:pypi/six@1.16.0"]
+    assert inv.components[0].properties["scanner:manifest"] == "poetry.lock,pyproject.toml"
+    assert inv.root is not None and inv.dependencies[inv.root.bom_ref] == ["pkg:pypi/six@1.16.0"]
+    assert not [f for f in inv.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
