@@ -7,7 +7,7 @@ every manifest they find — a first-match choice would let a benign lock file h
 ``requirements.txt`` — in this order (the first gives the root component):
 
 1. lock files: ``pylock.toml``, ``pylock.*.toml``, ``uv.lock``, ``poetry.lock`` (each reads the
-   ``pyproject.toml`` beside it for the root and the direct dependencies);
+   ``pyproject.toml`` beside it for the root and the direct dependencies), ``Pipfile.lock``;
 2. requirements files: ``requirements.txt``, then every other ``requirements*.txt``;
 3. ``pyproject.toml``: on its own without a lock file; beside one, its declarations are checked
    against what the lock files resolve (``scanner.inventory.manifests``);
@@ -43,7 +43,7 @@ def _candidates(directory: Path) -> dict[str, list[Path]]:
         return sorted(p for p in directory.glob(pattern) if p.is_file() and p.name not in first)
 
     return {
-        "lockfile": files("pylock.toml") + matching("pylock.*.toml") + files("uv.lock", "poetry.lock"),
+        "lockfile": files("pylock.toml") + matching("pylock.*.toml") + files("uv.lock", "poetry.lock", "Pipfile.lock"),
         "requirements": files("requirements.txt") + matching("requirements*.txt", "requirements.txt"),
         "pyproject": files("pyproject.toml"),
         "sbom": files("bom.json") + matching("*.cdx.json") + files("bom.xml") + matching("*.cdx.xml"),
@@ -119,11 +119,11 @@ def build_inventory(
     manifests = app_inputs(artifact.path) if directory and not explicit else []
     if artifact.kind == ArtifactKind.APP_DIR and manifests:
         if len(manifests) == 1 and manifests[0][0] == "sbom":  # a lone BOM keeps its author and timestamp
-            return _read_choice(artifact, manifests[0], verify_files, files)
+            return _with_unread(_read_choice(artifact, manifests[0], verify_files, files), artifact, manifests, files)
         from scanner.inventory.manifests import read_manifests
 
         inv = read_manifests(artifact, manifests, lambda choice: _read_choice(artifact, choice, verify_files, files))
-        return _authored(inv, author)
+        return _authored(_with_unread(inv, artifact, manifests, files), author)
     choice = choose_reader(artifact, input_type)
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
@@ -140,7 +140,18 @@ def build_inventory(
         from scanner.inventory.manifests import read_manifests
 
         inv = read_manifests(artifact, manifests, lambda c: _read_choice(artifact, c, verify_files, files), base=inv)
+    if directory and not explicit and artifact.kind != ArtifactKind.ENVIRONMENT:
+        inv = _with_unread(inv, artifact, manifests, files)
     return _authored(inv, author)
+
+
+def _with_unread(inv: Inventory, artifact: Artifact, read: list[tuple[str, Path]], files: FileSet | None) -> Inventory:
+    """``inv`` with a finding for each manifest in a sub-folder (``manifests.unread_manifests``)."""
+    if files is not None and files.is_dir:
+        from scanner.inventory.manifests import rel, unread_manifests
+
+        inv.findings.extend(unread_manifests(files, [rel(path, artifact.path) for _, path in read]))
+    return inv
 
 
 def _read_choice(artifact: Artifact, choice: tuple[str, Path], verify_files: bool, files: FileSet | None) -> Inventory:
@@ -217,6 +228,10 @@ def read_input(
     if kind == "lockfile":
         from scanner.inventory.lockfiles import inventory_lockfile
 
+        if path.name == "Pipfile.lock":
+            from scanner.inventory.pipfile import inventory_pipfile_lock
+
+            return inventory_pipfile_lock(path)
         pyproject = path.parent / "pyproject.toml"
         return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None)
     if kind == "sbom":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -19,6 +20,9 @@ from packaging.version import InvalidVersion, Version
 
 from scanner.core import Artifact, Finding, Severity
 from scanner.inventory.components import Component, Inventory
+
+if TYPE_CHECKING:
+    from scanner.files import FileSet
 
 MANIFEST = "scanner:manifest"
 Choice = tuple[str, Path]
@@ -158,3 +162,64 @@ def _mismatch(key: str, name: str, locks: str, message: str) -> Finding:
         evidence={"manifest": name, "lock_files": locks},
         fix=f"lock the project again so {locks} resolve(s) what {name} declares",
     )
+
+
+UNREAD_LIMIT = 100
+
+
+def is_manifest_name(name: str) -> bool:
+    """A file name ``scanner.inventory.build`` reads as a dependency manifest at the top of a
+    directory (``pyvenv.cfg`` marks a virtual environment)."""
+    return (
+        name in ("pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock", "pyproject.toml", "bom.json", "bom.xml")
+        or name == "pyvenv.cfg"
+        or (name.startswith("pylock.") and name.endswith(".toml"))
+        or (name.startswith("requirements") and name.endswith(".txt"))
+        or name.endswith((".cdx.json", ".cdx.xml"))
+    )
+
+
+def unread_manifests(files: FileSet, read: Sequence[str]) -> list[Finding]:
+    """A finding for each dependency manifest below the top of the directory (a monorepo's
+    sub-project, a vendored requirements file), which is not read: it is never skipped silently.
+    ``read`` are the top-level inputs read (``.venv``: its files belong to that environment);
+    installed packages (``site-packages``, ``*.dist-info``) are the environment reader's."""
+    inside_read = tuple(r.rstrip("/") + "/" for r in read)
+    found: list[str] = []
+    for entry in files.entries:
+        rel_path = entry.rel
+        if "/" not in rel_path or rel_path.startswith(inside_read):
+            continue
+        folders = rel_path.split("/")[:-1]
+        if any(f == "site-packages" or f.endswith((".dist-info", ".egg-info")) for f in folders):
+            continue
+        if is_manifest_name(rel_path.rsplit("/", 1)[-1]):
+            found.append(rel_path)
+    findings = [
+        Finding(
+            id="SBOM-MANIFEST-NOT-READ",
+            check="sbom",
+            severity=Severity.MEDIUM,
+            subject=path,
+            message=(
+                "dependency manifest in a sub-folder: not read (only the top of the directory is), "
+                "so its dependencies are not in the inventory nor audited"
+            ),
+            evidence={"file": path},
+            fix="judge that folder on its own as well (scanner audit / gate on it), or keep it out of the artifact",
+        )
+        for path in found[:UNREAD_LIMIT]
+    ]
+    if len(found) > UNREAD_LIMIT:
+        findings.append(
+            Finding(
+                id="SBOM-MANIFEST-NOT-READ",
+                check="sbom",
+                severity=Severity.MEDIUM,
+                subject=found[UNREAD_LIMIT],
+                message=f"{len(found) - UNREAD_LIMIT} more dependency manifest(s) in sub-folders: not read",
+                evidence={"count": len(found) - UNREAD_LIMIT},
+                fix="judge those folders on their own as well, or keep them out of the artifact",
+            )
+        )
+    return findings

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.core import ScanError
 from scanner.pipeline import AUDIT, GATE, SBOM, GateOptions, run
 
 VULNERABLE = "pkg:pypi/jinja2@2.11.2"
@@ -50,8 +51,16 @@ BOM = json.dumps(
         ],
     }
 )
+PIPFILE_LOCK = json.dumps(
+    {
+        "_meta": {"pipfile-spec": 6},
+        "default": {"six": {"hashes": ["sha256:" + "a" * 64], "version": "==1.16.0"}},
+        "develop": {},
+    }
+)
 BENIGN = {
     "poetry.lock": {"poetry.lock": POETRY_LOCK},
+    "Pipfile.lock": {"Pipfile.lock": PIPFILE_LOCK},
     "uv.lock": {"uv.lock": UV_LOCK},
     "pylock.toml": {"pylock.toml": PYLOCK},
     "pylock.dev.toml": {"pylock.dev.toml": PYLOCK},
@@ -87,7 +96,7 @@ def test_a_benign_manifest_does_not_hide_a_vulnerable_requirements_file(tmp_path
 
 @pytest.mark.parametrize(
     "vulnerable_in",
-    ["requirements-dev.txt", "poetry.lock", "bom.json"],
+    ["requirements-dev.txt", "poetry.lock", "bom.json", "Pipfile.lock"],
 )
 def test_a_vulnerable_pin_in_any_manifest_is_found(tmp_path: Path, vulnerable_in: str) -> None:
     """The vulnerable pin sits in the manifest a first-match precedence would have skipped."""
@@ -97,6 +106,7 @@ def test_a_vulnerable_pin_in_any_manifest_is_found(tmp_path: Path, vulnerable_in
         "requirements-dev.txt": "jinja2==2.11.2\n",
         "poetry.lock": POETRY_LOCK.replace('name = "six"\nversion = "1.16.0"', 'name = "jinja2"\nversion = "2.11.2"'),
         "bom.json": BOM.replace('"six"', '"jinja2"').replace("1.16.0", "2.11.2").replace("six@", "jinja2@"),
+        "Pipfile.lock": PIPFILE_LOCK.replace('"six"', '"jinja2"').replace("1.16.0", "2.11.2"),
     }[vulnerable_in]
     _write(app, {vulnerable_in: text})
     assert VULNERABLE in _vulnerable(run(app, AUDIT, GateOptions()))
@@ -155,3 +165,59 @@ def test_a_range_the_lock_file_resolves_points_at_the_locked_component(tmp_path:
     assert inv.components[0].properties["scanner:manifest"] == "poetry.lock,pyproject.toml"
     assert inv.root is not None and inv.dependencies[inv.root.bom_ref] == ["pkg:pypi/six@1.16.0"]
     assert not [f for f in inv.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
+
+
+def test_pipfile_lock_sections_markers_and_unpinned_entries(tmp_path: Path) -> None:
+    from scanner.inventory.markers import TargetEnv
+    from scanner.inventory.pipfile import inventory_pipfile_lock
+
+    lock = tmp_path / "Pipfile.lock"
+    lock.write_text(
+        json.dumps(
+            {
+                "default": {
+                    "Jinja2": {"version": "==2.11.2", "hashes": ["sha256:" + "b" * 64]},
+                    "pywin32": {"version": "==306", "markers": "sys_platform == 'win32'"},
+                    "mylib": {"git": "https://example.com/mylib.git", "ref": "abc"},
+                },
+                "develop": {"pytest": {"version": "==8.0.0"}, "jinja2": {"version": "==2.11.2"}},
+            }
+        )
+    )
+    inv = inventory_pipfile_lock(lock, TargetEnv.host(python_full_version="3.11.7"))
+    by = {c.bom_ref: c for c in inv.components}
+    assert sorted(by) == ["pkg:pypi/jinja2@2.11.2", "pkg:pypi/mylib", "pkg:pypi/pytest@8.0.0"]
+    assert by["pkg:pypi/jinja2@2.11.2"].scope == "required"
+    assert by["pkg:pypi/pytest@8.0.0"].properties["scanner:dependency-group"] == "develop"
+    assert by["pkg:pypi/mylib"].properties["scanner:specifier"].startswith("git: https://example.com/")
+    assert inv.root is not None and "pkg:pypi/pytest@8.0.0" not in inv.dependencies[inv.root.bom_ref]
+    lock.write_text('{"default": [}')
+    with pytest.raises(ScanError, match="invalid JSON"):
+        inventory_pipfile_lock(lock)
+
+
+def test_a_lone_pipfile_lock_is_an_application_input(tmp_path: Path) -> None:
+    lock = tmp_path / "Pipfile.lock"
+    lock.write_text(PIPFILE_LOCK.replace('"six"', '"jinja2"').replace("1.16.0", "2.11.2"))
+    assert VULNERABLE in _vulnerable(run(lock, AUDIT, GateOptions()))
+
+
+@pytest.mark.parametrize("top", ["requirements.txt", "config.json"])
+def test_manifests_in_sub_folders_are_findings_not_silence(tmp_path: Path, top: str) -> None:
+    """A monorepo's sub-project (or a model directory's) is not read: each of its manifests is a
+    finding; installed packages' own files and the top-level venv's are not."""
+    app = tmp_path / "app"
+    _write(
+        app,
+        {
+            top: "six==1.16.0\n" if top == "requirements.txt" else "{}",
+            "services/api/requirements.txt": "jinja2==2.11.2\n",
+            "services/web/uv.lock": UV_LOCK,
+            **BENIGN[".venv"],
+            ".venv/lib/python3.11/site-packages/six/tests/requirements.txt": "x==1\n",
+            "vendor/lib/python3.11/site-packages/pkg/requirements.txt": "x==1\n",
+        },
+    )
+    outcome = run(app, GATE, GateOptions())
+    unread = {f["subject"] for f in outcome.record["findings"] if f["id"] == "SBOM-MANIFEST-NOT-READ"}
+    assert unread == {"services/api/requirements.txt", "services/web/uv.lock"}
