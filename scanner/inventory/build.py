@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 INPUT_TYPES = ("auto", "environment", "requirements", "pyproject", "lockfile", "sbom")
 ORDER = ("lockfile", "requirements", "pyproject", "sbom", "environment")
+# At most this many top-level manifests are read (each is bounded; their number is not): the
+# rest are SBOM-MANIFEST-NOT-READ findings.
+MANIFEST_LIMIT = 64
 
 
 def _candidates(directory: Path) -> dict[str, list[Path]]:
@@ -117,13 +120,14 @@ def build_inventory(
     explicit = input_type not in (None, "auto")
     directory = artifact.path.is_dir()
     manifests = app_inputs(artifact.path) if directory and not explicit else []
+    manifests, over = manifests[:MANIFEST_LIMIT], manifests[MANIFEST_LIMIT:]
     if artifact.kind == ArtifactKind.APP_DIR and manifests:
         if len(manifests) == 1 and manifests[0][0] == "sbom":  # a lone BOM keeps its author and timestamp
             return _with_unread(_read_choice(artifact, manifests[0], verify_files, files), artifact, manifests, files)
         from scanner.inventory.manifests import read_manifests
 
         inv = read_manifests(artifact, manifests, lambda choice: _read_choice(artifact, choice, verify_files, files))
-        return _authored(_with_unread(inv, artifact, manifests, files), author)
+        return _authored(_with_unread(inv, artifact, manifests, files, over), author)
     choice = choose_reader(artifact, input_type)
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
@@ -141,16 +145,28 @@ def build_inventory(
 
         inv = read_manifests(artifact, manifests, lambda c: _read_choice(artifact, c, verify_files, files), base=inv)
     if directory and not explicit and artifact.kind != ArtifactKind.ENVIRONMENT:
-        inv = _with_unread(inv, artifact, manifests, files)
+        inv = _with_unread(inv, artifact, manifests, files, over)
     return _authored(inv, author)
 
 
-def _with_unread(inv: Inventory, artifact: Artifact, read: list[tuple[str, Path]], files: FileSet | None) -> Inventory:
-    """``inv`` with a finding for each manifest in a sub-folder (``manifests.unread_manifests``)."""
-    if files is not None and files.is_dir:
-        from scanner.inventory.manifests import rel, unread_manifests
+def _with_unread(
+    inv: Inventory,
+    artifact: Artifact,
+    read: list[tuple[str, Path]],
+    files: FileSet | None,
+    over: list[tuple[str, Path]] | None = None,
+) -> Inventory:
+    """``inv`` with a finding for each manifest not read: in a sub-folder, or past
+    ``MANIFEST_LIMIT`` (``manifests.unread_manifests``)."""
+    from scanner.inventory.manifests import rel, unread_manifests
 
-        inv.findings.extend(unread_manifests(files, [rel(path, artifact.path) for _, path in read]))
+    inv.findings.extend(
+        unread_manifests(
+            files if files is not None and files.is_dir else None,
+            [rel(path, artifact.path) for _, path in read],
+            [rel(path, artifact.path) for _, path in over or []],
+        )
+    )
     return inv
 
 

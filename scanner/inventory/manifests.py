@@ -179,14 +179,15 @@ def is_manifest_name(name: str) -> bool:
     )
 
 
-def unread_manifests(files: FileSet, read: Sequence[str]) -> list[Finding]:
-    """A finding for each dependency manifest below the top of the directory (a monorepo's
-    sub-project, a vendored requirements file), which is not read: it is never skipped silently.
-    ``read`` are the top-level inputs read (``.venv``: its files belong to that environment);
-    installed packages (``site-packages``, ``*.dist-info``) are the environment reader's."""
+def unread_manifests(files: FileSet | None, read: Sequence[str], over: Sequence[str] = ()) -> list[Finding]:
+    """A finding for each dependency manifest not read, never skipped silently: ``over`` (top-level
+    manifests past the reading limit) and those below the top of the directory (a monorepo's
+    sub-project, a vendored requirements file), found in ``files``. ``read`` are the top-level
+    inputs read (``.venv``: its files belong to that environment); installed packages
+    (``site-packages``, ``*.dist-info``) are the environment reader's."""
     inside_read = tuple(r.rstrip("/") + "/" for r in read)
-    found: list[str] = []
-    for entry in files.entries:
+    found = list(over)
+    for entry in files.entries if files is not None else []:
         rel_path = entry.rel
         if "/" not in rel_path or rel_path.startswith(inside_read):
             continue
@@ -204,6 +205,9 @@ def unread_manifests(files: FileSet, read: Sequence[str]) -> list[Finding]:
             message=(
                 "dependency manifest in a sub-folder: not read (only the top of the directory is), "
                 "so its dependencies are not in the inventory nor audited"
+                if "/" in path
+                else f"dependency manifest past the first {len(read)} read at the top of the directory: not read, "
+                "so its dependencies are not in the inventory nor audited"
             ),
             evidence={"file": path},
             fix="judge that folder on its own as well (scanner audit / gate on it), or keep it out of the artifact",
@@ -217,7 +221,7 @@ def unread_manifests(files: FileSet, read: Sequence[str]) -> list[Finding]:
                 check="sbom",
                 severity=Severity.MEDIUM,
                 subject=found[UNREAD_LIMIT],
-                message=f"{len(found) - UNREAD_LIMIT} more dependency manifest(s) in sub-folders: not read",
+                message=f"{len(found) - UNREAD_LIMIT} more dependency manifest(s) not read",
                 evidence={"count": len(found) - UNREAD_LIMIT},
                 fix="judge those folders on their own as well, or keep them out of the artifact",
             )

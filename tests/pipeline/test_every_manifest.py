@@ -221,3 +221,14 @@ def test_manifests_in_sub_folders_are_findings_not_silence(tmp_path: Path, top: 
     outcome = run(app, GATE, GateOptions())
     unread = {f["subject"] for f in outcome.record["findings"] if f["id"] == "SBOM-MANIFEST-NOT-READ"}
     assert unread == {"services/api/requirements.txt", "services/web/uv.lock"}
+
+
+def test_past_the_reading_limit_manifests_are_findings(tmp_path: Path) -> None:
+    """Each manifest is bounded, their number is not: past the limit they are named, not read."""
+    from scanner.inventory.build import MANIFEST_LIMIT
+
+    app = tmp_path / "app"
+    _write(app, {f"requirements-{i:03d}.txt": "six==1.16.0\n" for i in range(MANIFEST_LIMIT + 2)})
+    inv = run(app, SBOM, GateOptions()).inventory
+    unread = sorted(f.subject for f in inv.findings if f.id == "SBOM-MANIFEST-NOT-READ")
+    assert unread == [f"requirements-{MANIFEST_LIMIT:03d}.txt", f"requirements-{MANIFEST_LIMIT + 1:03d}.txt"]
