@@ -377,6 +377,18 @@ def default_path(source: str | Path | None = None) -> Path:
     return chosen
 
 
+def existing_default() -> Path:
+    """The ledger to read when none is named (``scanner report verify-ledger``): the working
+    directory's ``.scanner/ledger.db`` when there is one, else the user state directory's, where
+    a gate of a path inside the working directory appends (``default_path``)."""
+    if DEFAULT_PATH.exists():
+        return DEFAULT_PATH
+    from scanner.userdirs import state_dir
+
+    state = state_dir() / "ledger.db"
+    return state if state.is_file() else DEFAULT_PATH
+
+
 def _trees(source: Path) -> set[Path]:
     """The tree of a local artifact (itself if a directory, else its folder), as written and with
     links resolved; empty when it cannot be resolved."""

@@ -122,3 +122,16 @@ def test_user_state_directory_inside_the_checkout_is_refused(
     assert shipped.read_bytes() == b""
     r = cli("gate", judged, "--ledger", tmp_path / "named.db", "-f", "json")
     assert r.code in (0, 1), r.err
+
+
+def test_verify_ledger_finds_the_default_the_gate_used(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.txt").write_text("jinja2==3.1.6\n")
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert cli("gate", "requirements.txt").code in (0, 1)
+    r = cli("report", "verify-ledger")
+    assert r.code == 0, r.err
+    assert f"ledger {tmp_path / 'state' / 'scanner' / 'ledger.db'}: OK, 1 record(s)" in r.out
