@@ -372,7 +372,7 @@ def default_path(source: str | Path | None = None) -> Path:
             "the default ledger (user state directory) lies inside the tree being judged: "
             "the artifact would supply its own ledger and quality baseline",
             chosen,
-            hint="give --ledger PATH outside it (or --no-ledger), or set XDG_STATE_HOME outside it",
+            hint="give --ledger PATH outside it, or set XDG_STATE_HOME outside it",
         )
     return chosen
 
