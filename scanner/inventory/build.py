@@ -158,7 +158,7 @@ def _with_unread(
 ) -> Inventory:
     """``inv`` with a finding for each manifest not read: in a sub-folder, or past
     ``MANIFEST_LIMIT`` (``manifests.unread_manifests``)."""
-    from scanner.inventory.manifests import rel, unread_manifests
+    from scanner.inventory.manifests import rel, unread_declarations, unread_manifests
 
     inv.findings.extend(
         unread_manifests(
@@ -167,6 +167,7 @@ def _with_unread(
             [rel(path, artifact.path) for _, path in over or []],
         )
     )
+    inv.findings.extend(unread_declarations(artifact.path, [kind for kind, _ in read + (over or [])]))
     return inv
 
 

@@ -227,3 +227,39 @@ def unread_manifests(files: FileSet | None, read: Sequence[str], over: Sequence[
             )
         )
     return findings
+
+
+# Declarations no reader takes, each with the inputs whose presence resolves it (then it is not
+# reported): pip-compile's input beside its output, a Pipfile beside its lock, setup.py/setup.cfg
+# (reading their dependencies would mean executing setup.py) beside a lock or requirements.
+UNREAD_DECLARATIONS: dict[str, tuple[str, ...]] = {
+    "Pipfile": ("lockfile",),
+    "requirements.in": ("requirements", "lockfile"),
+    "setup.py": ("lockfile", "requirements", "pyproject"),
+    "setup.cfg": ("lockfile", "requirements", "pyproject"),
+    "environment.yml": (),
+    "environment.yaml": (),
+}
+
+
+def unread_declarations(directory: Path, read_kinds: Sequence[str]) -> list[Finding]:
+    """A low finding for each dependency declaration at the top of ``directory`` in a format no
+    reader takes, unless an input that resolves it was read: never skipped silently."""
+    out = []
+    for name, resolved_by in UNREAD_DECLARATIONS.items():
+        if any(kind in resolved_by for kind in read_kinds) or not (directory / name).is_file():
+            continue
+        out.append(
+            Finding(
+                id="SBOM-MANIFEST-NOT-READ",
+                check="sbom",
+                severity=Severity.LOW,
+                subject=name,
+                message=f"{name} declares dependencies in a form scanner does not read (nor execute): "
+                "they are not in the inventory nor audited",
+                evidence={"file": name},
+                fix="add a lock file or a pinned requirements file (pip-compile, uv export, pipenv lock) "
+                "so the dependencies can be audited",
+            )
+        )
+    return out

@@ -232,3 +232,16 @@ def test_past_the_reading_limit_manifests_are_findings(tmp_path: Path) -> None:
     inv = run(app, SBOM, GateOptions()).inventory
     unread = sorted(f.subject for f in inv.findings if f.id == "SBOM-MANIFEST-NOT-READ")
     assert unread == [f"requirements-{MANIFEST_LIMIT:03d}.txt", f"requirements-{MANIFEST_LIMIT + 1:03d}.txt"]
+
+
+def test_declarations_no_reader_takes_are_named_unless_resolved(tmp_path: Path) -> None:
+    """A project with only setup.py / Pipfile / environment.yml: its dependencies cannot be
+    audited, which a finding says; beside a lock or requirements file that resolves them, nothing."""
+    app = tmp_path / "app"
+    _write(app, {"setup.py": "from setuptools import setup\nsetup()\n", "Pipfile": "", "environment.yml": ""})
+    inv = run(app, SBOM, GateOptions()).inventory
+    unread = {f.subject: f.severity.value for f in inv.findings if f.id == "SBOM-MANIFEST-NOT-READ"}
+    assert unread == {"setup.py": "low", "Pipfile": "low", "environment.yml": "low"}
+    _write(app, {"requirements.txt": "six==1.16.0\n", **BENIGN["Pipfile.lock"]})
+    inv = run(app, SBOM, GateOptions()).inventory
+    assert {f.subject for f in inv.findings if f.id == "SBOM-MANIFEST-NOT-READ"} == {"environment.yml"}
