@@ -6,7 +6,8 @@ to the directory, that name a component); components found in several are merged
 its version ranges are folded into the locked components, and where the lock files do not
 satisfy it (a range no locked version meets, a pin they lock differently, a required dependency
 they do not lock at all) that is an ``SBOM-MANIFEST-MISMATCH`` finding — and the pyproject's own
-pin, or its unlocked declaration, stays a component, so it is still audited."""
+pin, or its unlocked declaration, stays a component, so it is still audited. An optional
+dependency (extra, group) the lock files do not lock is not installed by them and is left out."""
 
 from __future__ import annotations
 
@@ -108,9 +109,11 @@ def against_locks(project: Inventory, inv: Inventory, name: str, locks: Sequence
         declared = f"{key}=={c.version}" if c.version else f"{key}{_spec(c)}"
         says = f"{name} {'pins' if c.version else 'requires'} {declared}; {lock_text} lock(s) "
         if not resolved:
-            kept.append(c)
             if c.scope == "required":
+                kept.append(c)
                 findings.append(_mismatch(key, name, lock_text, says + "no version of it: it is audited as declared"))
+            else:  # an extra or group the lock files do not install (pylock.toml: its default groups)
+                rename[c.bom_ref] = []
         elif c.version is None:
             for r in resolved:
                 add_manifest(r, name)

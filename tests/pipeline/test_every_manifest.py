@@ -245,3 +245,17 @@ def test_declarations_no_reader_takes_are_named_unless_resolved(tmp_path: Path) 
     _write(app, {"requirements.txt": "six==1.16.0\n", **BENIGN["Pipfile.lock"]})
     inv = run(app, SBOM, GateOptions()).inventory
     assert {f.subject for f in inv.findings if f.id == "SBOM-MANIFEST-NOT-READ"} == {"environment.yml"}
+
+
+def test_an_extra_the_lock_file_does_not_install_is_no_component(tmp_path: Path) -> None:
+    """pylock.toml locks the default install: the pyproject's extra is not installed, so it is
+    neither a component nor a mismatch (nor an unaudited dependency)."""
+    app = tmp_path / "app"
+    pyproject = (
+        '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six"]\n'
+        '[project.optional-dependencies]\nyaml = ["pyyaml>=6"]\n'
+    )
+    _write(app, {"pyproject.toml": pyproject, **BENIGN["pylock.toml"]})
+    outcome = run(app, AUDIT, GateOptions())
+    assert [c.purl for c in outcome.inventory.components] == ["pkg:pypi/six@1.16.0"]
+    assert not [f for f in outcome.record["findings"] if f["id"] in ("SBOM-MANIFEST-MISMATCH", "VULN-UNAUDITED")]
