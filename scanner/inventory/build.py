@@ -9,8 +9,8 @@ every manifest they find — a first-match choice would let a benign lock file h
 1. lock files: ``pylock.toml``, ``pylock.*.toml``, ``uv.lock``, ``poetry.lock`` (each reads the
    ``pyproject.toml`` beside it for the root and the direct dependencies), ``Pipfile.lock``;
 2. requirements files: ``requirements.txt``, then every other ``requirements*.txt``;
-3. ``pyproject.toml``: on its own without a lock file; beside one, its declarations are checked
-   against what the lock files resolve (``scanner.inventory.manifests``);
+3. ``pyproject.toml``: on its own without a lock or requirements file; beside them, its
+   declarations are checked against what they resolve (``scanner.inventory.manifests``);
 4. CycloneDX BOMs: ``bom.json``, ``*.cdx.json``, ``bom.xml``, ``*.cdx.xml``;
 5. virtual environments in ``.venv`` or ``venv``.
 

@@ -2,7 +2,8 @@
 
 Each manifest is a source of components (property ``scanner:manifest`` lists the files, relative
 to the directory, that name a component); components found in several are merged by purl. A
-``pyproject.toml`` beside lock files describes the same project, and the lock files resolve it:
+``pyproject.toml`` beside lock files or requirements files (pip-compile, uv export) describes the
+same project, and they resolve it:
 its version ranges are folded into the locked components, and where the lock files do not
 satisfy it (a range no locked version meets, a pin they lock differently, a required dependency
 they do not lock at all) that is an ``SBOM-MANIFEST-MISMATCH`` finding — and the pyproject's own
@@ -42,7 +43,8 @@ def read_manifests(
     from scanner.inventory.ingest import merge
 
     directory = artifact.path
-    locks = [rel(path, directory) for kind, path in manifests if kind == "lockfile"]
+    # what resolves a pyproject: lock files, and pinned requirements files (pip-compile, uv export)
+    locks = [rel(path, directory) for kind, path in manifests if kind in ("lockfile", "requirements")]
     inv = base
     inputs: list[str] = []
     deferred: list[Choice] = []
@@ -107,7 +109,7 @@ def against_locks(project: Inventory, inv: Inventory, name: str, locks: Sequence
         resolved = locked.get(key, [])
         versions = sorted({r.version for r in resolved if r.version})
         declared = f"{key}=={c.version}" if c.version else f"{key}{_spec(c)}"
-        says = f"{name} {'pins' if c.version else 'requires'} {declared}; {lock_text} lock(s) "
+        says = f"{name} {'pins' if c.version else 'requires'} {declared}; {lock_text} resolve(s) "
         if not resolved:
             if c.scope == "required":
                 kept.append(c)
@@ -118,7 +120,7 @@ def against_locks(project: Inventory, inv: Inventory, name: str, locks: Sequence
             for r in resolved:
                 add_manifest(r, name)
             rename[c.bom_ref] = [r.bom_ref for r in resolved]
-            if not _satisfied(_spec(c), versions):
+            if versions and not _satisfied(_spec(c), versions):
                 findings.append(_mismatch(key, name, lock_text, says + ", ".join(versions)))
         else:
             kept.append(c)
@@ -163,7 +165,7 @@ def _mismatch(key: str, name: str, locks: str, message: str) -> Finding:
         subject=f"pkg:pypi/{key}",
         message=message[:500],
         evidence={"manifest": name, "lock_files": locks},
-        fix=f"lock the project again so {locks} resolve(s) what {name} declares",
+        fix=f"lock (or compile) the project again so {locks} resolve(s) what {name} declares",
     )
 
 

@@ -66,9 +66,10 @@ RULES: dict[str, RuleHelp] = {
     ),
     "SBOM-MANIFEST-MISMATCH": RuleHelp(
         "Lock file does not match pyproject.toml",
-        "The lock file(s) beside pyproject.toml do not resolve what it declares (a range no locked version meets, "
-        "a pin locked differently, a required dependency not locked at all): the lock is stale. The declared "
-        "versions are audited as well. Lock the project again (uv lock, poetry lock, pip lock).",
+        "The lock or requirements file(s) beside pyproject.toml do not resolve what it declares (a range no "
+        "pinned version meets, a pin resolved differently, a required dependency not pinned at all): they are "
+        "stale. The declared versions are audited as well. Lock the project again (uv lock, poetry lock, "
+        "pip-compile, uv export).",
     ),
     "SBOM-MANIFEST-NOT-READ": RuleHelp(
         "Dependency manifest in a sub-folder not read",

@@ -153,7 +153,7 @@ def test_a_pin_the_lock_file_resolves_differently_is_audited_as_well(tmp_path: P
     inv = run(app, SBOM, GateOptions()).inventory
     assert sorted(c.purl for c in inv.components if c.name == "six") == ["pkg:pypi/six@1.16.0", "pkg:pypi/six@1.17.0"]
     [finding] = [f for f in inv.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
-    assert finding.message == "pyproject.toml pins six==1.17.0; poetry.lock lock(s) 1.16.0: both are audited"
+    assert finding.message == "pyproject.toml pins six==1.17.0; poetry.lock resolve(s) 1.16.0: both are audited"
 
 
 def test_a_range_the_lock_file_resolves_points_at_the_locked_component(tmp_path: Path) -> None:
@@ -258,4 +258,24 @@ def test_an_extra_the_lock_file_does_not_install_is_no_component(tmp_path: Path)
     _write(app, {"pyproject.toml": pyproject, **BENIGN["pylock.toml"]})
     outcome = run(app, AUDIT, GateOptions())
     assert [c.purl for c in outcome.inventory.components] == ["pkg:pypi/six@1.16.0"]
-    assert not [f for f in outcome.record["findings"] if f["id"] in ("SBOM-MANIFEST-MISMATCH", "VULN-UNAUDITED")]
+    assert not [f for f in outcome.inventory.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
+    assert not [f for f in outcome.record["findings"] if f["id"] == "VULN-UNAUDITED"]
+
+
+def test_a_pinned_requirements_file_resolves_the_pyproject_beside_it(tmp_path: Path) -> None:
+    """``uv export`` / pip-compile output beside the pyproject: its pins resolve the declared
+    ranges (no unaudited duplicate); a declared dependency it does not pin is a mismatch."""
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six>=1.10", "jinja2", "idna"]\n'
+    _write(app, {"pyproject.toml": pyproject, "requirements.txt": "six==1.16.0\njinja2==2.11.2\n"})
+    outcome = run(app, AUDIT, GateOptions())
+    assert sorted(c.bom_ref for c in outcome.inventory.components) == [
+        "pkg:pypi/idna",
+        VULNERABLE,
+        "pkg:pypi/six@1.16.0",
+    ]
+    assert VULNERABLE in _vulnerable(outcome)
+    [mismatch] = [f for f in outcome.inventory.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
+    assert mismatch.message == (
+        "pyproject.toml requires idna; requirements.txt resolve(s) no version of it: it is audited as declared"
+    )
