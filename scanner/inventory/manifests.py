@@ -43,8 +43,13 @@ def read_manifests(
     from scanner.inventory.ingest import merge
 
     directory = artifact.path
-    # what resolves a pyproject: lock files, and pinned requirements files (pip-compile, uv export)
-    locks = [rel(path, directory) for kind, path in manifests if kind in ("lockfile", "requirements")]
+    # what resolves a pyproject: lock files, and requirements.txt (pip-compile, uv export); other
+    # requirements-*.txt (dev, docs, test) are partial by name and convention
+    locks = [
+        rel(path, directory)
+        for kind, path in manifests
+        if kind == "lockfile" or (kind == "requirements" and path.name == "requirements.txt")
+    ]
     inv = base
     inputs: list[str] = []
     deferred: list[Choice] = []

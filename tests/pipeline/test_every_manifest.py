@@ -279,3 +279,14 @@ def test_a_pinned_requirements_file_resolves_the_pyproject_beside_it(tmp_path: P
     assert mismatch.message == (
         "pyproject.toml requires idna; requirements.txt resolve(s) no version of it: it is audited as declared"
     )
+
+
+def test_a_partial_requirements_file_is_no_resolution_of_the_pyproject(tmp_path: Path) -> None:
+    """``requirements-dev.txt`` beside a pyproject pins tools, not the project: both are read,
+    and the project's dependencies are not called missing from it."""
+    app = tmp_path / "app"
+    pyproject = '[project]\nname = "demo"\nversion = "1"\ndependencies = ["six==1.16.0"]\n'
+    _write(app, {"pyproject.toml": pyproject, "requirements-dev.txt": "jinja2==2.11.2\n"})
+    outcome = run(app, AUDIT, GateOptions())
+    assert sorted(c.bom_ref for c in outcome.inventory.components) == [VULNERABLE, "pkg:pypi/six@1.16.0"]
+    assert not [f for f in outcome.inventory.findings if f.id == "SBOM-MANIFEST-MISMATCH"]
