@@ -2,13 +2,14 @@
 
 Each manifest is a source of components (property ``scanner:manifest`` lists the files, relative
 to the directory, that name a component); components found in several are merged by purl. A
-``pyproject.toml`` beside lock files or requirements files (pip-compile, uv export) describes the
-same project, and they resolve it:
-its version ranges are folded into the locked components, and where the lock files do not
-satisfy it (a range no locked version meets, a pin they lock differently, a required dependency
-they do not lock at all) that is an ``SBOM-MANIFEST-MISMATCH`` finding — and the pyproject's own
-pin, or its unlocked declaration, stays a component, so it is still audited. An optional
-dependency (extra, group) the lock files do not lock is not installed by them and is left out."""
+``pyproject.toml`` beside lock files or a ``requirements.txt`` (pip-compile, uv export) describes
+the same project, and they resolve it: its version ranges fold into the pinned components, and
+where they do not satisfy it (a range no pinned version meets, a pin resolved differently, a
+required dependency not pinned at all) that is an ``SBOM-MANIFEST-MISMATCH`` finding — and the
+pyproject's own pin, or its unpinned declaration, stays a component, so it is still audited. An
+optional dependency (extra, group) they do not pin is not installed by them and is left out.
+Manifests that are not read (in sub-folders, past the limit, in a format no reader takes) are
+``SBOM-MANIFEST-NOT-READ`` findings."""
 
 from __future__ import annotations
 
