@@ -215,7 +215,7 @@ def cache_identity(artifact: Artifact) -> str:
     """The artifact part of the cache key: its digest, plus the files beside it that the gate
     reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
     ...) and, for a requirements file judged alone, the files it includes (``-r``): they decide
-    verdicts but are not part of the artifact's digest."""
+    verdicts but are not part of the artifact's digest; and the artifact's kind."""
     import hashlib
     import os
 
@@ -230,12 +230,15 @@ def cache_identity(artifact: Artifact) -> str:
             if not p.resolve().is_relative_to(root)
         }
     )
+    # the kind picks the inventory reader and is guessed from names, some of which the digest
+    # does not cover (an empty `*.dist-info` directory makes a model directory an environment)
+    base = f"{artifact.digest}+kind:{artifact.kind.value}"
     if not beside:
-        return artifact.digest
+        return base
     h = hashlib.sha256()
     for p in beside:
         h.update(f"{os.path.relpath(p, artifact.path.parent)}\0{sha256_file(p)}\n".encode())
-    return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
+    return f"{base}+beside:sha256:{h.hexdigest()}"
 
 
 def _included(artifact: Artifact) -> list[Path]:
