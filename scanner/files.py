@@ -451,15 +451,26 @@ class FileSet:
 
     def artifact_digest(self) -> str:
         """``sha256:<hex>`` of the file, or of the sorted ``rel\\0sha256\\n`` lines of every
-        readable file of a directory. The one artifact digest of every command and report."""
+        readable file of a directory. The one artifact digest of every command and report.
+
+        An entry the walk found but did not read (a link leaving the artifact, a dangling link or
+        a loop, a FIFO or device) adds ``rel\\0!problem:sha256(detail)\\n``: it is a finding,
+        so it decides the verdict, and two trees that differ only by one must not share a digest
+        (a verdict cached by digest would answer for both). Trees without such entries keep the
+        digest they always had."""
         digests = self.file_digests()
         if not self.is_dir:
             if not digests:
                 entry = self.entries[0]
                 raise ScanError(f"{entry.problem} ({entry.detail}): not a regular file, not read", entry.path)
             return "sha256:" + digests[0].sha256
+        lines = [os.fsencode(d.rel) + f"\0{d.sha256}\n".encode() for d in digests]
+        for entry in self.entries:
+            if not entry.readable:
+                detail = hashlib.sha256(os.fsencode(entry.detail)).hexdigest()
+                lines.append(os.fsencode(entry.rel) + f"\0!{entry.problem}:{detail}\n".encode())
         h = hashlib.sha256()
-        for line in sorted(os.fsencode(d.rel) + f"\0{d.sha256}\n".encode() for d in digests):
+        for line in sorted(lines):
             h.update(line)
         return "sha256:" + h.hexdigest()
 

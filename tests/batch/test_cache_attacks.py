@@ -331,3 +331,39 @@ def test_an_empty_directory_that_changes_the_kind_is_a_miss(cli, tmp_path: Path)
     second = json.loads(cli("batch", model, *flags).out)["results"][0]
     assert second["digest"] == first["digest"]  # what the digest covers did not change
     assert second["cached"] is False and second["allow"] is False, second
+
+
+def test_a_link_out_of_the_artifact_added_beside_its_files_is_a_miss(cli, tmp_path: Path) -> None:
+    """A link leaving the artifact (`pytorch_model.bin -> /elsewhere/payload.bin`: a loader
+    follows it to bytes nobody scanned) is never read, so it added nothing to the artifact digest:
+    the gate denies it (`MODEL-SYMLINK-ESCAPE`), the cache answered the clean verdict of the same
+    digest. What the walk found but did not read is part of the digest now (its kind of problem
+    and a hash of its target), as are FIFOs and dangling links."""
+    import os
+
+    model = clean_model(tmp_path / "m", 15)
+    payload = tmp_path / "elsewhere" / "payload.bin"
+    payload.parent.mkdir()
+    payload.write_bytes(b"not scanned")
+    flags = _flags(tmp_path / "cache", tmp_path)
+    first = json.loads(cli("batch", model, *flags).out)["results"][0]
+    assert first["allow"] is True
+    os.symlink(payload, model / "pytorch_model.bin")
+    second = json.loads(cli("batch", model, *flags).out)["results"][0]
+    assert second["cached"] is False and second["allow"] is False, second
+    assert second["digest"] != first["digest"]
+    # another target, another digest; a FIFO or a dangling link is part of it too
+    from scanner.files import FileSet
+
+    digests = {FileSet(model).artifact_digest()}
+    os.unlink(model / "pytorch_model.bin")
+    os.symlink("/etc/hostname", model / "pytorch_model.bin")
+    digests.add(FileSet(model).artifact_digest())
+    os.unlink(model / "pytorch_model.bin")
+    digests.add(FileSet(model).artifact_digest())
+    os.mkfifo(model / "pipe")
+    digests.add(FileSet(model).artifact_digest())
+    os.unlink(model / "pipe")
+    os.symlink("nowhere", model / "gone")
+    digests.add(FileSet(model).artifact_digest())
+    assert len(digests) == 5
