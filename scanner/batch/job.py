@@ -160,15 +160,6 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     return stage.name, context_of(options, db_snapshot(info), stage.name)
 
 
-def database_age(options: BatchOptions) -> int:
-    """The database's age in days today, as the policy input will hold it (a cached verdict is
-    reused only while it is the same, see ``cache.ResultCache``)."""
-    from scanner.vulns.db import open_info
-    from scanner.vulns.snapshot import resolve_db
-
-    return open_info(resolve_db(Path(options.db) if options.db else None)).age_days()
-
-
 _STATES: dict[tuple[str, int], Prepared] = {}
 _LOCK = threading.Lock()
 
@@ -214,10 +205,8 @@ def identify(source: str) -> Artifact:
 def cache_identity(artifact: Artifact) -> str:
     """The artifact part of the cache key: its digest, plus the files beside it that the gate
     reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
-    ...) and, for a requirements file judged alone, the files it includes (``-r``): they decide
-    verdicts but are not part of the artifact's digest; and the artifact's kind."""
+    ...): they decide verdicts but are not part of the artifact's digest."""
     import hashlib
-    import os
 
     from scanner.files import sha256_file
     from scanner.verify.api import discover, discover_provenance
@@ -226,29 +215,16 @@ def cache_identity(artifact: Artifact) -> str:
     beside = sorted(
         {
             p
-            for p in [*discover(artifact.path), *discover_provenance(artifact.path), *_included(artifact)]
+            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
             if not p.resolve().is_relative_to(root)
         }
     )
-    # the kind picks the inventory reader and is guessed from names, some of which the digest
-    # does not cover (an empty `*.dist-info` directory makes a model directory an environment)
-    base = f"{artifact.digest}+kind:{artifact.kind.value}"
     if not beside:
-        return base
+        return artifact.digest
     h = hashlib.sha256()
     for p in beside:
-        h.update(f"{os.path.relpath(p, artifact.path.parent)}\0{sha256_file(p)}\n".encode())
-    return f"{base}+beside:sha256:{h.hexdigest()}"
-
-
-def _included(artifact: Artifact) -> list[Path]:
-    from scanner.core import ArtifactKind
-
-    if artifact.kind is not ArtifactKind.REQUIREMENTS or not artifact.path.is_file():
-        return []
-    from scanner.inventory.requirements import included_files
-
-    return included_files(artifact.path)
+        h.update(f"{p.name}\0{sha256_file(p)}\n".encode())
+    return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
 
 
 def source_identity(source: str, options: BatchOptions) -> tuple[str, str]:
@@ -266,7 +242,7 @@ def source_identity(source: str, options: BatchOptions) -> tuple[str, str]:
         remote = resolve(source, RegistryOptions(plain_http=options.plain_http))
         return source.rsplit("/", 1)[-1], str(remote)
     artifact = identify(source)
-    return artifact.name, cache_identity(artifact)
+    return artifact.name, artifact_key(artifact)
 
 
 def judge(source: str, prepared: Prepared) -> ArtifactResult:
@@ -298,7 +274,7 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
         deny=decision.deny,
         warn=decision.warn,
         record=outcome.record,
-        identity=identity or cache_identity(artifact),
+        identity=identity or artifact_key(artifact),
     )
 
 
@@ -331,3 +307,43 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
     except Exception as exc:
         result = ArtifactResult(task.source, error=f"internal error: {type(exc).__name__}: {exc}")
     return replace(result, seconds=time.perf_counter() - start, attempts=task.attempt)
+
+
+def artifact_key(artifact: Artifact) -> str:
+    """The artifact part of the cache key of a local artifact: ``cache_identity`` (its digest and
+    the signature and provenance files beside it), its kind — which picks the inventory reader and
+    is guessed from names the digest does not all cover (an empty ``*.dist-info`` directory makes a
+    model directory an environment) — and, for a requirements file judged alone, the files it
+    includes (``-r``): read by the gate, not part of its digest."""
+    import hashlib
+    import os
+
+    from scanner.files import sha256_file
+
+    key = f"{cache_identity(artifact)}+kind:{artifact.kind.value}"
+    included = _included(artifact)
+    if not included:
+        return key
+    h = hashlib.sha256()
+    for p in included:
+        h.update(f"{os.path.relpath(p, artifact.path.parent)}\0{sha256_file(p)}\n".encode())
+    return f"{key}+includes:sha256:{h.hexdigest()}"
+
+
+def _included(artifact: Artifact) -> list[Path]:
+    from scanner.core import ArtifactKind
+
+    if artifact.kind is not ArtifactKind.REQUIREMENTS or not artifact.path.is_file():
+        return []
+    from scanner.inventory.requirements import included_files
+
+    return included_files(artifact.path)
+
+
+def database_age(options: BatchOptions) -> int:
+    """The database's age in days today, as the policy input will hold it (a cached verdict is
+    reused only while it is the same, see ``cache.ResultCache``)."""
+    from scanner.vulns.db import open_info
+    from scanner.vulns.snapshot import resolve_db
+
+    return open_info(resolve_db(Path(options.db) if options.db else None)).age_days()

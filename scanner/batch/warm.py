@@ -27,9 +27,6 @@ def warm() -> None:
         (root / "config.json").write_text(json.dumps({"model_type": "warm"}))
         (root / "weights.pkl").write_bytes(pickle.dumps({"w": [0.0, 1.0]}, protocol=4))
         pipeline.gate(str(root), GateOptions())
-    from scanner.batch.toolid import tool_digest
-
-    tool_digest()  # part of every worker's context: computed once here, inherited by each fork
 
 
 with contextlib.suppress(Exception):  # a warm-up failure only costs speed

@@ -245,19 +245,6 @@ def build_options(
     return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
 
 
-def _refuse_user_cache_inside(items: list[str]) -> None:
-    """As ``scanner gate`` does for its one artifact, before anything is read or built: the user
-    cache found by default inside any local source stops the run (exit 2). The driver would
-    otherwise build the vulnerability database, and keep its result cache, inside a tree it then
-    judges. (A user config found inside a source makes that artifact an error, as before: it is
-    only read, never written.)"""
-    from scanner.options import GateOptions
-    from scanner.pipeline import GATE, refuse_user_files_inside
-
-    for item in items:
-        refuse_user_files_inside(item, GATE, GateOptions())
-
-
 def _validate(options: Any) -> None:
     """Compile the policies here before any artifact goes to a worker: a policy that does not
     compile stops the run (exit 2) instead of failing on every worker."""
@@ -313,3 +300,16 @@ def _progress(total: int) -> Iterator[tuple[Any, Any]]:
     ) as bar:
         task = bar.add_task("batch", total=total)
         yield (lambda: bar.advance(task)), (lambda text: console.print(escape(text), highlight=False))
+
+
+def _refuse_user_cache_inside(items: list[str]) -> None:
+    """As ``scanner gate`` does for its one artifact, before anything is read or built: the user
+    cache found by default inside any local source stops the run (exit 2). The driver would
+    otherwise build the vulnerability database, and keep its result cache, inside a tree it then
+    judges. (A user config found inside a source makes that artifact an error, as before: it is
+    only read, never written.)"""
+    from scanner.options import GateOptions
+    from scanner.pipeline import GATE, refuse_user_files_inside
+
+    for item in items:
+        refuse_user_files_inside(item, GATE, GateOptions())
