@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from scanner import jsonfile
 from scanner.errors import ScanError
@@ -360,7 +360,7 @@ class Client:
             return None
         target = urljoin(self.url(f"/v2/{repository}/referrers/{digest}"), match.group(1))
         parts = urlsplit(target)
-        if not self._same_origin(target) or parts.path != f"/v2/{repository}/referrers/{digest}":
+        if not self._same_origin(target) or unquote(parts.path) != f"/v2/{repository}/referrers/{digest}":
             raise RegistryError(f"{self.registry}/{repository}: the referrers listing of {digest} continues elsewhere")
         return target
 

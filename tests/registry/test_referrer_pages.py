@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 import pytest
 
@@ -41,7 +42,10 @@ class Pages:
 
     def __init__(self, pages: list[list[dict]], next_link=None) -> None:
         self.pages = pages
-        self.next_link = next_link or (lambda i: f'</v2/repo/referrers/{SUBJECT}?page={i + 1}>; rel="next"')
+        # the second link spells the digest's colon as %3A, as some registries do
+        self.next_link = next_link or (
+            lambda i: f'</v2/repo/referrers/{SUBJECT.replace(":", "%3A") if i else SUBJECT}?page={i + 1}>; rel="next"'
+        )
 
 
 @pytest.fixture
@@ -63,6 +67,7 @@ def server() -> Iterator[tuple[str, dict]]:
 
         def do_GET(self) -> None:
             path, _, query = self.path.partition("?")
+            path = unquote(path)
             if path == "/v2/repo/manifests/v1":
                 self._send(MANIFEST, mt.OCI_MANIFEST, {"Docker-Content-Digest": SUBJECT})
             elif path == f"/v2/repo/referrers/{SUBJECT}":
