@@ -353,6 +353,10 @@ class FileSet:
         self._digests: dict[str, FileDigest] = {}
         self._by_ident: dict[tuple[int, int], str] = {}
 
+    def members(self) -> list[str]:
+        """The ``rel`` of every file read with the single named file (none for a directory)."""
+        return [e.rel for e in self.entries if e.rel in self._member_rels]
+
     @property
     def has_members(self) -> bool:
         """A single file whose reader reads other files with it, through ``read_bytes`` (its
