@@ -122,19 +122,21 @@ def include_path(including: Path, lineno: int, target: str, project: Path) -> Pa
 
 def included_members(files: FileSet) -> None:
     """Read (through ``files.read_bytes``, which adds each as a member of the FileSet) every file
-    the requirements file ``files.root`` includes with ``-r``, recursively, confined as the
-    reader confines them (``include_path``)."""
-    path = files.root
-    pending, seen = [(path, 0)], {path.resolve()}
-    while pending:
-        current, depth = pending.pop(0)
-        if depth > INCLUDE_DEPTH:
-            raise ScanError("requirements includes nested too deeply", current)
-        text = read_requirements_text(current, _what(depth), files=files)
-        for target in _includes(current, text, path.parent):
-            if target.resolve() not in seen:
-                seen.add(target.resolve())
-                pending.append((target, depth + 1))
+    the requirements file ``files.root`` includes with ``-r``, recursively, in the reader's order
+    and confined as the reader confines them (``include_path``)."""
+    _members(files, files.root, 0, set())
+
+
+def _members(files: FileSet, path: Path, depth: int, seen: set[Path]) -> None:
+    real = path.resolve()
+    if real in seen:
+        return
+    seen.add(real)
+    if depth > INCLUDE_DEPTH:
+        raise ScanError("requirements includes nested too deeply", path)
+    text = read_requirements_text(path, _what(depth), files=files)
+    for target in _includes(path, text, files.root.parent):
+        _members(files, target, depth + 1, seen)
 
 
 def _includes(path: Path, text: str, project: Path) -> list[Path]:

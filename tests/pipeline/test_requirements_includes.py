@@ -165,3 +165,38 @@ def test_an_included_file_rewritten_after_it_was_hashed_stops_the_run(tmp_path: 
     stages = Stages("sbom", checks=frozenset({"rewrite-include"}))
     with pytest.raises(ScanError, match="changed"):
         run(req, stages, GateOptions(), checks=[_RewriteInclude(req.parent / "more" / "deeper.txt")])
+
+
+def test_includes_reached_twice_or_in_a_cycle_are_read_once(cli, tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "a.txt").write_text("-r b.txt\n-r requirements.txt\njinja2==2.11.2\n")
+    (project / "b.txt").write_text("-r a.txt\nsix==1.16.0\n")
+    req = project / "requirements.txt"
+    req.write_text("-r a.txt\n-r b.txt\n")
+    record = _audit(cli, req)
+    assert sorted(f["path"] for f in record["artifact"]["files"]) == ["a.txt", "b.txt", "requirements.txt"]
+    assert ("jinja2", "PYSEC-2021-66") in _known(record)
+
+
+def test_includes_nested_too_deeply_stop_the_run(cli, tmp_path: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"r{i}.txt").write_text(f"-r r{i + 1}.txt\n")
+    (tmp_path / "r12.txt").write_text("six==1.16.0\n")
+    r = cli("sbom", tmp_path / "r0.txt")
+    assert r.code == 2 and "nested too deeply" in r.err, r.err
+
+
+def test_the_file_set_reads_nothing_beyond_its_members(tmp_path: Path) -> None:
+    from scanner.artifact import file_set
+    from scanner.core import ArtifactKind
+
+    req = _project(tmp_path)
+    files = file_set(req, ArtifactKind.REQUIREMENTS)
+    assert files.members() == ["other.txt", "more/deeper.txt"]
+    assert files.read_bytes(req.parent / "other.txt", 1 << 20) == (req.parent / "other.txt").read_bytes()
+    with pytest.raises(ScanError, match="not part of the artifact"):
+        files.read_bytes(req.parent / "constraints.txt", 1 << 20)
+    (req.parent / "other.txt").write_text("-r more/deeper.txt\n-c constraintz.txt\n")  # same size, other bytes
+    with pytest.raises(ScanError, match="changed"):
+        files.read_bytes(req.parent / "other.txt", 1 << 20)
