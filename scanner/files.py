@@ -358,7 +358,7 @@ class FileSet:
         return [e.rel for e in self.entries if e.rel in self._member_rels]
 
     @property
-    def has_members(self) -> bool:
+    def reads_members(self) -> bool:
         """A single file whose reader reads other files with it, through ``read_bytes`` (its
         digest covers them as soon as there are any)."""
         return self._members is not None

@@ -238,7 +238,7 @@ def read_input(
         from scanner.inventory.requirements import inventory_requirements
 
         # a file judged alone is read through the run's FileSet, which holds it and its includes
-        alone = files is not None and files.has_members and files.root == path
+        alone = files is not None and files.reads_members and files.root == path
         return inventory_requirements(path, files=files if alone else None)
     if kind == "pyproject":
         from scanner.inventory.pyproject import inventory_pyproject
