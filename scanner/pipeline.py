@@ -329,7 +329,6 @@ def _decide_and_record(
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
             extra=extra,
-            components=outcome.policy_input["sbom"]["components"] if outcome.policy_input else None,
             files=outcome.files,
             **evidence,
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -160,11 +160,8 @@ class Locator:
         self.root = str(self.artifact.get("path") or self.artifact.get("name") or ".")
         self.files = {f["path"] for f in self.artifact.get("files") or []}
         self.sources: dict[str, str] = {}
-        for c in record.get("components") or []:
-            if c.get("source"):
-                for key in (c.get("bom_ref"), c.get("purl")):
-                    if key:
-                        self.sources.setdefault(str(key), str(c["source"]))
+        for key, source in _component_sources(record):
+            self.sources.setdefault(key, source)
         self._manifest: str | None = None
 
     def locate(self, finding: Mapping[str, Any]) -> Location:
@@ -209,6 +206,36 @@ class Locator:
         if not _is_file_artifact(self.artifact):
             uri = "./" if uri in ("", ".") else uri.rstrip("/") + "/"
         return Location(uri, None, name, "artifact")
+
+
+def _component_sources(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(bom-ref or purl, the file[:line] it was read from) of every component: from the SBOM's
+    ``scanner:source`` properties (nested components too) when the record carries the inventory
+    as an SBOM, else from the ``components`` list."""
+    sbom = record.get("sbom")
+    if isinstance(sbom, Mapping):
+        stack = [c for c in reversed(sbom.get("components") or []) if isinstance(c, Mapping)]
+        while stack:
+            c = stack.pop()
+            source = next(
+                (
+                    p.get("value")
+                    for p in c.get("properties") or []
+                    if isinstance(p, Mapping) and p.get("name") == "scanner:source"
+                ),
+                None,
+            )
+            if source:
+                for key in (c.get("bom-ref"), c.get("purl")):
+                    if key:
+                        yield str(key), str(source)
+            stack.extend(x for x in reversed(c.get("components") or []) if isinstance(x, Mapping))
+        return
+    for c in record.get("components") or []:
+        if isinstance(c, Mapping) and c.get("source"):
+            for key in (c.get("bom_ref"), c.get("purl")):
+                if key:
+                    yield str(key), str(c["source"])
 
 
 def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
