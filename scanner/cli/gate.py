@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from scanner.cli.options import (
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, verify_options
-from scanner.core import ArtifactKind, ScanError
+from scanner.core import ArtifactKind
 from scanner.report import FORMATS
 
 
@@ -116,22 +117,48 @@ def gate(
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None
-    # Evidence first, the ledger entry after it: a run whose report or evidence could not be
-    # written stops here (exit 2) and is never recorded as a promotion.
+    # A report or evidence file that cannot be written fails early when that is visible (a
+    # missing directory, no permission) ...
     check_writable(plan, save_input, verify_flags.get("attestation_output"))
-    if save_input:
-        try:
-            save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise ScanError(f"cannot write the policy input: {exc.strerror or exc}", save_input) from None
-    emit_attestation(outcome, verify_flags)
-    if not no_ledger:
-        from scanner.evidence.ledger import record_decision
+    # ... and otherwise while it is written (a full disk): every file is written whole
+    # (temporary file, fsync, rename) inside the ledger's write transaction, and the entry is
+    # committed only after the last of them. A run whose report or evidence could not be written
+    # exits 2 and is never recorded as a promotion.
+    written: list[Path] = []
+    with _ledger_entry(False if no_ledger else ledger, outcome.record, source, written):
+        if save_input:
+            from scanner.atomic import write_atomic
 
-        record_decision(ledger, outcome.record, source)
-    write_outputs(plan, record_renderer(outcome.record))
+            text = json.dumps(outcome.policy_input, indent=2)
+            written.append(write_atomic(save_input, [text], "the policy input"))
+        if emit_attestation(outcome, verify_flags):
+            written.append(Path(verify_flags["attestation_output"]))
+        written += write_outputs(plan, record_renderer(outcome.record))
     _announce(outcome.decision, stage, table_shown=("table", None) in plan)
     return 0 if outcome.decision.allow else 1
+
+
+@contextlib.contextmanager
+def _ledger_entry(ledger: Path | bool | None, record: dict[str, Any], source: str, written: list[Path]) -> Any:
+    """The ledger entry around the writing of the outputs (``ledger`` None: the default ledger;
+    False: none). When the entry cannot be committed after the files were written, the files
+    (which name the entry) are removed."""
+    if ledger is False:
+        yield
+        return
+    from scanner.evidence.ledger import recording
+
+    finished = False
+    try:
+        with recording(ledger if isinstance(ledger, Path) else None, record, source):
+            yield
+            finished = True
+    except BaseException:
+        if finished:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        raise
 
 
 def _announce(decision: Any, stage: str, *, table_shown: bool) -> None:

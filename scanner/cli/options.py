@@ -183,19 +183,29 @@ def check_writable(plan: Sequence[tuple[str, str | None]], *extra: str | Path | 
             raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
 
 
-def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str]) -> None:
+def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> list[Path]:
+    """Write each planned output: a file whole or not at all (``scanner.atomic``: temporary file,
+    fsync, rename; a failure is exit 2 naming the file), stdout as the text comes. ``render``
+    returns the text, or its pieces. Returns the files written."""
+    from scanner.atomic import write_atomic
+
+    written: list[Path] = []
     for fmt, dest in plan:
         text = render(fmt)
+        pieces = [text] if isinstance(text, str) else text
         if dest is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
             try:
-                Path(dest).parent.mkdir(parents=True, exist_ok=True)
-                Path(dest).write_text(text, encoding="utf-8")
+                for piece in pieces:
+                    sys.stdout.write(piece)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                raise  # the reader went away (``| head``): exit 1, as every command does
             except OSError as exc:
-                raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
+                raise ScanError(f"cannot write the {fmt} report: {exc.strerror or exc}", "stdout") from None
+        else:
+            written.append(write_atomic(dest, pieces, f"{fmt} report"))
             ui.info(f"wrote {fmt} report to {dest}")
+    return written
 
 
 def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> bool:

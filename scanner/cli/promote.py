@@ -109,7 +109,7 @@ def promote(
             assert result.outcome.decision is not None
             doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
             return json.dumps(doc, indent=2) + "\n"
-        return record_renderer(result.outcome.record)("table")
+        return "".join(record_renderer(result.outcome.record)("table"))
 
     write_outputs(plan, render)
     return 0 if result.allowed else 1

@@ -79,10 +79,11 @@ def verify_options(flags: Mapping[str, Any]) -> VerifyOptions:
     )
 
 
-def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
-    """After the decision: write the signed VSA when ``--attestation-output`` was given."""
+def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> bool:
+    """After the decision: write the signed VSA when ``--attestation-output`` was given (whole or
+    not at all); whether it was written."""
     if not values.get("attestation_output"):
-        return
+        return False
     from scanner import ui
     from scanner.evidence.vsa import write_vsa
 
@@ -92,6 +93,7 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
         outcome, out, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
     )
     ui.info(f"wrote verification summary to {out} ({how})")
+    return True
 
 
 @click.command()

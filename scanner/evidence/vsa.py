@@ -134,11 +134,9 @@ def write_vsa(
         how = f"DSSE, key {sign_key}"
     else:
         text, how = _sign_keyless(payload), "Sigstore keyless (ambient OIDC credential)"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ScanError(f"cannot write attestation: {exc.strerror or exc}", output) from None
+    from scanner.atomic import write_atomic
+
+    write_atomic(output, [text, "\n"], "attestation")  # whole or not at all
     return how
 
 

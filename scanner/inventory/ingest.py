@@ -30,6 +30,7 @@ def inventory_sbom(path: Path) -> Inventory:
             doc = jsonfile.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise ScanError(f"not a JSON document: {exc}", path) from None
+        del raw  # the parsed document replaces the bytes
         if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
             raise ScanError("not a CycloneDX JSON BOM (bomFormat is not CycloneDX)", path)
         errors = _json_errors(doc, path)
@@ -145,8 +146,12 @@ def _from_xml(raw: bytes, path: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
+    """The Inventory of a parsed BOM. Consumes ``doc``'s component list: each parsed component
+    is released as soon as it was read, so the parsed document and the Inventory built from it
+    are never both whole in memory."""
     inv = Inventory()
     counter = [0]
+    source = str(path)
 
     def comp(item: Any, depth: int = 0) -> Component | None:
         if depth > NESTING_LIMIT:
@@ -178,7 +183,7 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
             },
             scope=str(item["scope"]) if item.get("scope") else None,
             description=str(item["description"])[:500] if item.get("description") else None,
-            source=str(path),
+            source=source,
         )
         supplier = item.get("supplier")
         if isinstance(supplier, dict) and supplier.get("name"):
@@ -207,10 +212,14 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
     inv.authors = sbom_authors(meta)
     if isinstance(meta.get("timestamp"), str) and meta["timestamp"].strip():
         inv.timestamp = meta["timestamp"].strip()[:64]
-    for item in doc.get("components") or []:
-        c = comp(item)
-        if c is not None:
-            inv.components.append(c)
+    items = doc.pop("components", None)
+    if isinstance(items, list):
+        for i in range(len(items)):
+            item, items[i] = items[i], None
+            c = comp(item)
+            if c is not None:
+                inv.components.append(c)
+    del items
     for dep in doc.get("dependencies") or []:
         if isinstance(dep, dict) and dep.get("ref"):
             inv.dependencies[str(dep["ref"])] = [str(d) for d in dep.get("dependsOn") or [] if d]

@@ -1,0 +1,81 @@
+"""Writing an output file whole or not at all: reports, evidence records, attestations and the
+saved policy input are written to a temporary file beside the destination, flushed to disk
+(fsync) and renamed over it. A disk that fills up, a size limit or a permission problem fails
+the write with ``ScanError`` naming the destination, and the destination keeps what it held.
+
+A destination that exists and is no regular file (``/dev/stdout``, a pipe, a terminal) cannot be
+replaced: it is written in place (and a write error there fails the same way)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from scanner.errors import ScanError
+
+
+def write_atomic(path: str | Path, chunks: Iterable[str], what: str = "report") -> Path:
+    """Write the concatenated ``chunks`` (UTF-8) to ``path``; returns the path written."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolved = Path(os.path.realpath(target))
+        try:
+            mode = os.stat(resolved).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            _write_in_place(resolved, chunks)
+            return target
+        _replace(resolved, chunks, None if mode is None else stat.S_IMODE(mode))
+    except OSError as exc:
+        raise ScanError(f"cannot write {what}: {exc.strerror or exc}", target) from None
+    return target
+
+
+def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+        fh.flush()
+
+
+def _replace(path: Path, chunks: Iterable[str], mode: int | None) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
