@@ -13,6 +13,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import ScanError
@@ -20,21 +21,56 @@ from scanner.errors import ScanError
 
 def write_atomic(path: str | Path, chunks: Iterable[str], what: str = "report") -> Path:
     """Write the concatenated ``chunks`` (UTF-8) to ``path``; returns the path written."""
+    staged = stage(path, chunks, what)
+    staged.commit()
+    return staged.path
+
+
+@dataclass
+class Staged:
+    """A file written in full beside its destination (``temporary``, flushed to disk) and not
+    yet in place: ``commit`` renames it over the destination, ``discard`` removes it. A
+    destination that is no regular file was written in place already (``temporary`` is None)."""
+
+    path: Path
+    temporary: Path | None
+    what: str
+
+    def commit(self) -> None:
+        if self.temporary is None:
+            return
+        try:
+            os.replace(self.temporary, os.path.realpath(self.path))
+        except OSError as exc:
+            self.discard()
+            raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path) from None
+        self.temporary = None
+        _sync_directory(Path(os.path.realpath(self.path)).parent)
+
+    def discard(self) -> None:
+        if self.temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temporary)
+            self.temporary = None
+
+
+def stage(path: str | Path, chunks: Iterable[str], what: str = "report") -> Staged:
+    """Write ``chunks`` to a temporary file beside ``path`` (fsync'd, permissions as the
+    destination's or the umask's); ``commit`` puts it in place."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         resolved = Path(os.path.realpath(target))
         try:
-            mode = os.stat(resolved).st_mode
+            mode: int | None = os.stat(resolved).st_mode
         except FileNotFoundError:
             mode = None
         if mode is not None and not stat.S_ISREG(mode):
             _write_in_place(resolved, chunks)
-            return target
-        _replace(resolved, chunks, None if mode is None else stat.S_IMODE(mode))
+            return Staged(target, None, what)
+        return Staged(target, _write_temporary(resolved, chunks, None if mode is None else stat.S_IMODE(mode)), what)
     except OSError as exc:
         raise ScanError(f"cannot write {what}: {exc.strerror or exc}", target) from None
-    return target
 
 
 def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
@@ -44,7 +80,7 @@ def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
         fh.flush()
 
 
-def _replace(path: Path, chunks: Iterable[str], mode: int | None) -> None:
+def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -53,12 +89,11 @@ def _replace(path: Path, chunks: Iterable[str], mode: int | None) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _sync_directory(path.parent)
+    return Path(tmp)
 
 
 def _sync_directory(folder: Path) -> None:

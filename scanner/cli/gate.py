@@ -19,8 +19,9 @@ from scanner.cli.options import (
     output_options,
     plan_outputs,
     setting_sources,
+    stage_outputs,
     user_config,
-    write_outputs,
+    write_stdout,
 )
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
@@ -92,6 +93,7 @@ def gate(
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline
+    from scanner.atomic import stage as stage_file
     from scanner.evidence.ledger import default_path
     from scanner.options import GateOptions, InventoryOptions, VulnOptions
     from scanner.verify.attestation import AttestationOptions
@@ -126,14 +128,23 @@ def gate(
     # exits 2 and is never recorded as a promotion.
     written: list[Path] = []
     with _ledger_entry(False if no_ledger else ledger, outcome.record, source, written):
-        if save_input:
-            from scanner.atomic import write_atomic
-
-            text = json.dumps(outcome.policy_input, indent=2)
-            written.append(write_atomic(save_input, [text], "the policy input"))
-        if emit_attestation(outcome, verify_flags):
-            written.append(Path(verify_flags["attestation_output"]))
-        written += write_outputs(plan, record_renderer(outcome.record))
+        staged = []
+        try:
+            if save_input:
+                text = json.dumps(outcome.policy_input, indent=2)
+                staged.append(stage_file(save_input, [text], "the policy input"))
+            attestation = emit_attestation(outcome, verify_flags)
+            if attestation is not None:
+                staged.append(attestation)
+            render = record_renderer(outcome.record)
+            staged += stage_outputs(plan, render)
+            write_stdout(plan, render)
+            for item in staged:  # every file is whole: put them in place
+                item.commit()
+                written.append(item.path)
+        finally:
+            for item in staged:
+                item.discard()  # those not in place
     _announce(outcome.decision, stage, table_shown=("table", None) in plan)
     return 0 if outcome.decision.allow else 1
 

@@ -187,25 +187,51 @@ def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str]
     """Write each planned output: a file whole or not at all (``scanner.atomic``: temporary file,
     fsync, rename; a failure is exit 2 naming the file), stdout as the text comes. ``render``
     returns the text, or its pieces. Returns the files written."""
-    from scanner.atomic import write_atomic
+    staged = stage_outputs(plan, render)
+    try:
+        write_stdout(plan, render)
+        for item in staged:
+            item.commit()
+    finally:
+        for item in staged:
+            item.discard()  # those not in place
+    return [item.path for item in staged]
 
-    written: list[Path] = []
+
+def stage_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> list[Any]:
+    """The planned files written in full beside their destinations, not yet in place
+    (``scanner.atomic.Staged``: ``commit`` or ``discard`` each). When one fails, those written
+    before it are discarded and nothing is in place."""
+    from scanner.atomic import stage
+
+    staged: list[Any] = []
+    try:
+        for fmt, dest in plan:
+            if dest is not None:
+                text = render(fmt)
+                staged.append(stage(dest, [text] if isinstance(text, str) else text, f"{fmt} report"))
+                ui.info(f"wrote {fmt} report to {dest}")
+    except BaseException:
+        for item in staged:
+            item.discard()
+        raise
+    return staged
+
+
+def write_stdout(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> None:
+    """The planned output that goes to stdout, if any, as its pieces come."""
     for fmt, dest in plan:
+        if dest is not None:
+            continue
         text = render(fmt)
-        pieces = [text] if isinstance(text, str) else text
-        if dest is None:
-            try:
-                for piece in pieces:
-                    sys.stdout.write(piece)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                raise  # the reader went away (``| head``): exit 1, as every command does
-            except OSError as exc:
-                raise ScanError(f"cannot write the {fmt} report: {exc.strerror or exc}", "stdout") from None
-        else:
-            written.append(write_atomic(dest, pieces, f"{fmt} report"))
-            ui.info(f"wrote {fmt} report to {dest}")
-    return written
+        try:
+            for piece in [text] if isinstance(text, str) else text:
+                sys.stdout.write(piece)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (``| head``): exit 1, as every command does
+        except OSError as exc:
+            raise ScanError(f"cannot write the {fmt} report: {exc.strerror or exc}", "stdout") from None
 
 
 def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> bool:

@@ -79,21 +79,23 @@ def verify_options(flags: Mapping[str, Any]) -> VerifyOptions:
     )
 
 
-def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> bool:
-    """After the decision: write the signed VSA when ``--attestation-output`` was given (whole or
-    not at all); whether it was written."""
+def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> Any:
+    """After the decision: the signed VSA written in full beside ``--attestation-output``, not yet
+    in place (``scanner.atomic.Staged``: ``commit`` or ``discard``); None without the option."""
     if not values.get("attestation_output"):
-        return False
+        return None
     from scanner import ui
-    from scanner.evidence.vsa import write_vsa
+    from scanner.atomic import stage
+    from scanner.evidence.vsa import signed_vsa
 
     out = values["attestation_output"]
     assert outcome.policy_dir is not None
-    how = write_vsa(
-        outcome, out, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
+    text, how = signed_vsa(
+        outcome, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
     )
+    staged = stage(out, [text], "attestation")
     ui.info(f"wrote verification summary to {out} ({how})")
-    return True
+    return staged
 
 
 @click.command()

@@ -25,6 +25,9 @@ import json, os, resource, sys, time
 limit = int(os.environ.pop("HOSTILE_AS", "0") or 0)
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+fsize = int(os.environ.pop("HOSTILE_FSIZE", "0") or 0)
+if fsize:  # like `ulimit -f`: a write past it fails with EFBIG (Python ignores SIGXFSZ)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 report = os.environ.pop("HOSTILE_REPORT")
 start = time.monotonic()
 code = 0
@@ -56,14 +59,20 @@ class Outcome:
 
 @dataclass
 class Hostile:
-    """``run(*args)`` runs ``scanner ARGS`` with ``cwd`` = the work directory."""
+    """``run(*args)`` runs ``scanner ARGS`` with ``cwd`` = the work directory (``max_file_size``:
+    no file the process writes may grow past it, as under ``ulimit -f``)."""
 
     work: Path
     outside: Path
     name: str
 
     def run(
-        self, *args: str | Path, memory: bool = True, env: dict[str, str] | None = None, timeout: int = TIMEOUT
+        self,
+        *args: str | Path,
+        memory: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: int = TIMEOUT,
+        max_file_size: int = 0,
     ) -> Outcome:
         before = _listing(self.outside)
         report = self.work.parent / f".{self.work.name}-measure.json"
@@ -71,6 +80,7 @@ class Hostile:
             **os.environ,
             "HOSTILE_REPORT": str(report),
             "HOSTILE_AS": str(MEMORY if memory else 0),
+            "HOSTILE_FSIZE": str(max_file_size),
             "NO_COLOR": "1",
             "HOME": str(self.work / ".home"),
             "SCANNER_LEDGER": str(self.work / ".scanner" / "ledger.db"),
