@@ -116,6 +116,7 @@ def gate(
         attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or default_path(source)),
         settings_sources=setting_sources(ctx),
         user_config=user_config(ctx),
+        whole_policy_input=save_input is not None,
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None

@@ -4,6 +4,7 @@ several inventories into one."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,14 @@ def inventory_sbom(path: Path) -> Inventory:
         doc, errors = _from_xml(raw, path)
     else:
         try:
-            doc = jsonfile.loads(raw)
+            # decoded as json.loads would, then parsed with the bytes released: the bytes, the
+            # text and the parsed document are never all held at once
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+            del raw
+            doc = jsonfile.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ScanError(f"not a JSON document: {exc}", path) from None
-        del raw  # the parsed document replaces the bytes
+        del text
         if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
             raise ScanError("not a CycloneDX JSON BOM (bomFormat is not CycloneDX)", path)
         errors = _json_errors(doc, path)

@@ -301,9 +301,35 @@ def decision_label(record: Mapping[str, Any]) -> str:
 def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The component list: from the CycloneDX SBOM when the record carries one, else the
     inventory's components."""
+    return list(iter_components(record))
+
+
+class Components:
+    """``components(record)`` made one at a time as a template walks them (``len`` and truth
+    without making any): a page over a 25 MB SBOM does not hold a second copy of it."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._record = record
+        sbom = record.get("sbom")
+        if isinstance(sbom, Mapping) and isinstance(sbom.get("components"), list):
+            self._count = len(sbom["components"])
+        else:
+            self._count = sum(1 for c in record.get("components") or [] if isinstance(c, Mapping))
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return iter_components(self._record)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def iter_components(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """``components(record)``, one at a time."""
     sbom = record.get("sbom")
     if isinstance(sbom, Mapping) and isinstance(sbom.get("components"), list):
-        out: list[Mapping[str, Any]] = []
         for c in sbom["components"]:
             licenses = []
             for lic in c.get("licenses") or []:
@@ -312,20 +338,20 @@ def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                 elif isinstance(lic.get("license"), Mapping):
                     licenses.append(str(lic["license"].get("id") or lic["license"].get("name") or ""))
             supplier = c.get("supplier")
-            out.append(
-                {
-                    "name": c.get("name"),
-                    "version": c.get("version"),
-                    "type": c.get("type"),
-                    "purl": c.get("purl"),
-                    "licenses": [x for x in licenses if x],
-                    "supplier": supplier.get("name") if isinstance(supplier, Mapping) else None,
-                    "hashes": {h.get("alg"): h.get("content") for h in c.get("hashes") or []},
-                }
-            )
-        return out
+            yield {
+                "name": c.get("name"),
+                "version": c.get("version"),
+                "type": c.get("type"),
+                "purl": c.get("purl"),
+                "licenses": [x for x in licenses if x],
+                "supplier": supplier.get("name") if isinstance(supplier, Mapping) else None,
+                "hashes": {h.get("alg"): h.get("content") for h in c.get("hashes") or []},
+            }
+        return
     keys = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
-    return [{**dict.fromkeys(keys), **c} for c in record.get("components") or [] if isinstance(c, Mapping)]
+    for c in record.get("components") or []:
+        if isinstance(c, Mapping):
+            yield {**dict.fromkeys(keys), **c}
 
 
 # --- vulnerabilities as an auditor reads them ---------------------------------------------------

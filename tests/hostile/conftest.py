@@ -19,7 +19,7 @@ MEMORY = 500 * 1000 * 1000  # bytes of address space (like `ulimit -v 500000`)
 MEASURE = os.environ.get("SCANNER_HOSTILE_MEASURE")  # a file to append measurements to
 
 # Runs the CLI with limits set in the child (not in the test process): RLIMIT_AS when asked,
-# then reports its own peak RSS to a side file so the test can record it.
+# then reports its own peak RSS (VmHWM) to a side file so the test can record it.
 _CHILD = r"""
 import json, os, resource, sys, time
 limit = int(os.environ.pop("HOSTILE_AS", "0") or 0)
@@ -37,9 +37,15 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 finally:
+    # VmHWM: this program's own peak. ru_maxrss would also count the test process it was
+    # started from (Linux keeps the larger of the two across exec).
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(report, "w") as fh:
-        json.dump({"seconds": time.monotonic() - start,
-                   "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, fh)
+        json.dump({"seconds": time.monotonic() - start, "max_rss_kb": peak}, fh)
 sys.exit(code)
 """
 
