@@ -35,9 +35,11 @@ class Staged:
     path: Path
     temporary: Path | None
     what: str
+    done: str | None = None  # said (``ui.info``) once the file is in place
 
     def commit(self) -> None:
         if self.temporary is None:
+            self._say()
             return
         try:
             os.replace(self.temporary, os.path.realpath(self.path))
@@ -46,6 +48,14 @@ class Staged:
             raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path) from None
         self.temporary = None
         _sync_directory(Path(os.path.realpath(self.path)).parent)
+        self._say()
+
+    def _say(self) -> None:
+        if self.done:
+            from scanner import ui
+
+            ui.info(self.done)
+            self.done = None
 
     def discard(self) -> None:
         if self.temporary is not None:
@@ -54,9 +64,9 @@ class Staged:
             self.temporary = None
 
 
-def stage(path: str | Path, chunks: Iterable[str], what: str = "report") -> Staged:
+def stage(path: str | Path, chunks: Iterable[str], what: str = "report", done: str | None = None) -> Staged:
     """Write ``chunks`` to a temporary file beside ``path`` (fsync'd, permissions as the
-    destination's or the umask's); ``commit`` puts it in place."""
+    destination's or the umask's); ``commit`` puts it in place and says ``done``."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +77,9 @@ def stage(path: str | Path, chunks: Iterable[str], what: str = "report") -> Stag
             mode = None
         if mode is not None and not stat.S_ISREG(mode):
             _write_in_place(resolved, chunks)
-            return Staged(target, None, what)
-        return Staged(target, _write_temporary(resolved, chunks, None if mode is None else stat.S_IMODE(mode)), what)
+            return Staged(target, None, what, done)
+        temporary = _write_temporary(resolved, chunks, None if mode is None else stat.S_IMODE(mode))
+        return Staged(target, temporary, what, done)
     except OSError as exc:
         raise ScanError(f"cannot write {what}: {exc.strerror or exc}", target) from None
 

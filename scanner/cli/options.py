@@ -209,8 +209,8 @@ def stage_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str]
         for fmt, dest in plan:
             if dest is not None:
                 text = render(fmt)
-                staged.append(stage(dest, [text] if isinstance(text, str) else text, f"{fmt} report"))
-                ui.info(f"wrote {fmt} report to {dest}")
+                pieces = [text] if isinstance(text, str) else text
+                staged.append(stage(dest, pieces, f"{fmt} report", done=f"wrote {fmt} report to {dest}"))
     except BaseException:
         for item in staged:
             item.discard()

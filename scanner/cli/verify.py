@@ -84,7 +84,6 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> Any:
     in place (``scanner.atomic.Staged``: ``commit`` or ``discard``); None without the option."""
     if not values.get("attestation_output"):
         return None
-    from scanner import ui
     from scanner.atomic import stage
     from scanner.evidence.vsa import signed_vsa
 
@@ -93,9 +92,7 @@ def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> Any:
     text, how = signed_vsa(
         outcome, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
     )
-    staged = stage(out, [text], "attestation")
-    ui.info(f"wrote verification summary to {out} ({how})")
-    return staged
+    return stage(out, [text], "attestation", done=f"wrote verification summary to {out} ({how})")
 
 
 @click.command()
