@@ -5,6 +5,7 @@ several inventories into one."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,19 +171,19 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
             if not isinstance(entry, dict):
                 continue
             if entry.get("expression"):
-                licenses.append(str(entry["expression"]))
+                licenses.append(_short(str(entry["expression"])))
             lic = entry.get("license")
             if isinstance(lic, dict) and (lic.get("id") or lic.get("name")):
-                licenses.append(str(lic.get("id") or lic.get("name"))[:200])
+                licenses.append(_short(str(lic.get("id") or lic.get("name"))[:200]))
         c = Component(
             bom_ref=ref,
             name=str(item["name"]),
-            version=str(item["version"]) if item.get("version") else None,
-            type=str(item.get("type") or "library"),
+            version=_short(str(item["version"])) if item.get("version") else None,
+            type=_short(str(item.get("type") or "library")),
             purl=str(item["purl"]) if item.get("purl") else None,
             licenses=licenses,
             hashes={
-                str(h["alg"]): str(h["content"])
+                _short(str(h["alg"])): str(h["content"])
                 for h in item.get("hashes") or []
                 if isinstance(h, dict) and h.get("alg") and h.get("content")
             },
@@ -229,6 +230,12 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
         if isinstance(dep, dict) and dep.get("ref"):
             inv.dependencies[str(dep["ref"])] = [str(d) for d in dep.get("dependsOn") or [] if d]
     return inv
+
+
+def _short(value: str) -> str:
+    """Values many components repeat (type, version, hash algorithm, licence) held once: the
+    parser makes a new string for every occurrence."""
+    return sys.intern(value) if len(value) <= 64 else value
 
 
 def sbom_authors(meta: dict[str, Any]) -> list[str]:
