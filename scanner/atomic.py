@@ -36,18 +36,21 @@ class Staged:
     temporary: Path | None
     what: str
     done: str | None = None  # said (``ui.info``) once the file is in place
+    placed: Path | None = None  # the regular file the rename put in place (the link's target)
 
     def commit(self) -> None:
         if self.temporary is None:
             self._say()
             return
+        destination = Path(os.path.realpath(self.path))
         try:
-            os.replace(self.temporary, os.path.realpath(self.path))
+            os.replace(self.temporary, destination)
         except OSError as exc:
             self.discard()
             raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path) from None
         self.temporary = None
-        _sync_directory(Path(os.path.realpath(self.path)).parent)
+        self.placed = destination
+        _sync_directory(destination.parent)
         self._say()
 
     def _say(self) -> None:

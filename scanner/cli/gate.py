@@ -142,7 +142,8 @@ def gate(
             write_stdout(plan, render)
             for item in staged:  # every file is whole: put them in place
                 item.commit()
-                written.append(item.path)
+                if item.placed is not None:  # a regular file this run replaced (not /dev/stdout)
+                    written.append(item.placed)
         finally:
             for item in staged:
                 item.discard()  # those not in place
@@ -153,23 +154,20 @@ def gate(
 @contextlib.contextmanager
 def _ledger_entry(ledger: Path | bool | None, record: dict[str, Any], source: str, written: list[Path]) -> Any:
     """The ledger entry around the writing of the outputs (``ledger`` None: the default ledger;
-    False: none). When the entry cannot be committed after the files were written, the files
-    (which name the entry) are removed."""
+    False: none). When no entry is committed after some files were put in place (a later one or
+    the commit failed), those files, which name the entry, are removed."""
     if ledger is False:
         yield
         return
     from scanner.evidence.ledger import recording
 
-    finished = False
     try:
         with recording(ledger if isinstance(ledger, Path) else None, record, source):
             yield
-            finished = True
     except BaseException:
-        if finished:
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
         raise
 
 
