@@ -362,30 +362,43 @@ def _entry(seq: int, digest: str, record: dict[str, Any]) -> Entry:
     )
 
 
-def record_decision(path: Path | None, record: dict[str, Any], source: str | Path | None = None) -> None:
-    """Append a gate decision (``path``, or the default for ``source``: see ``default_path``) and
-    note where in ``record["ledger"]``."""
-    with recording(path, record, source):
+def record_decision(
+    path: Path | None, record: dict[str, Any], source: str | Path | None = None, *, opened: Ledger | None = None
+) -> None:
+    """Append a gate decision (``path``, or the default for ``source``: see ``default_path``; or
+    the ledger ``opened`` already) and note where in ``record["ledger"]``."""
+    with recording(path, record, source, opened=opened):
         pass
 
 
+def open_ledger(path: Path | None, source: str | Path | None = None) -> Ledger:
+    """The ledger decisions about ``source`` go to (``path``, else the default), opened (and
+    created) now: a ledger that cannot be written fails before anything it would record."""
+    return Ledger(Path(path) if path else _default_path(source))
+
+
 @contextmanager
-def recording(path: Path | None, record: dict[str, Any], source: str | Path | None = None) -> Iterator[None]:
+def recording(
+    path: Path | None, record: dict[str, Any], source: str | Path | None = None, *, opened: Ledger | None = None
+) -> Iterator[None]:
     """``record_decision`` around a block: ``record["ledger"]`` names the entry inside the block
     (so the reports written there show it), and the entry is committed only when the block
     completes; an exception in it (a report or evidence file that could not be written) leaves
     the ledger as it was."""
     from scanner import ui
 
-    target = Path(path) if path else _default_path(source)
+    ledger = opened if opened is not None else open_ledger(path, source)
     try:
-        with Ledger(target) as ledger, ledger.appending(record) as (seq, digest):
-            record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
+        with ledger.appending(record) as (seq, digest):
+            record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
             yield
     except BaseException:
         record.pop("ledger", None)  # nothing was recorded
         raise
-    ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
+    finally:
+        if opened is None:
+            ledger.close()
+    ui.info(f"ledger: decision #{seq} appended to {ledger.path} (chain head {digest[:16]})")
 
 
 def default_path(source: str | Path | None = None) -> Path:

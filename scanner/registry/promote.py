@@ -2,6 +2,7 @@
 digest with the evidence attached.
 
 Order of work, chosen so that a denial or a failure leaves DST's tag where it was:
+0. the ledger is opened (created if need be): one that cannot be written stops here;
 1. resolve SRC's tag once, pull by digest, gate (nothing is written anywhere before the decision);
 2. denied → the ledger records it and DST is never contacted for writing;
 3. allowed → every piece of evidence (signed VSA, SBOM, record) is built and signed first, so a
@@ -23,6 +24,7 @@ to the ledger).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -114,7 +116,12 @@ def promote(
         raise ScanError(f"{target}: the target needs a tag (the stage tag to move)")
     src = Client(source.registry, options)
     dst = src if target.registry == source.registry else Client(target.registry, options)
-    with tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
+        book = None
+        if record_ledger:  # opened first: a ledger that cannot be written stops before any tag moves
+            from scanner.evidence.ledger import open_ledger
+
+            book = stack.enter_context(open_ledger(ledger))
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")
         gate = _with_stage_baseline(gate, dst, target, Path(work), options)
@@ -145,10 +152,10 @@ def promote(
                 registry["error"] = str(exc)
             raise
         finally:
-            if record_ledger:
+            if book is not None:
                 from scanner.evidence.ledger import record_decision
 
-                record_decision(ledger, outcome.record)
+                record_decision(ledger, outcome.record, opened=book)
     return result
 
 

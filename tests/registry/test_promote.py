@@ -266,3 +266,16 @@ def test_a_report_that_cannot_be_written_stops_the_tag_move(cli, registry, repo,
             "--plain-http", "--sign-key", sign_key[0], "-f", f"json={report}")  # fmt: skip
     assert r.code == 0, r.err
     assert json.loads(report.read_text())["allowed"] and client.resolve(repo, "staging") is not None
+
+
+def test_a_ledger_that_cannot_be_written_stops_before_the_tag_moves(cli, registry, repo, tmp_path, sign_key) -> None:
+    """The ledger is opened before anything else: a ledger that cannot be created (its folder is
+    a file) is exit 2 naming it, and the target tag never moves (it used to move, then the append
+    failed)."""
+    _pushed(registry, repo, tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the ledger's folder should be")
+    r = cli("promote", registry.ref(repo, "dev"), registry.ref(repo, "staging"), "--stage", "staging",
+            "--plain-http", "--sign-key", sign_key[0], "--ledger", blocker / "ledger.db")  # fmt: skip
+    assert r.code == 2 and "cannot open ledger" in r.err and str(blocker / "ledger.db") in r.err
+    assert Client(registry.host, PLAIN).resolve(repo, "staging") is None
