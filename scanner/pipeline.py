@@ -309,7 +309,16 @@ def _decide_and_record(
         extra["quality"] = quality.record(str(stage), outcome.policy_data)
         sections = quality.policy_sections()  # attestations, metrics, baseline
         outcome.policy_input = clean_text(
-            build_input(artifact, stage, inventory, results, matched, now=options.now, evidence=sections)
+            build_input(
+                artifact,
+                stage,
+                inventory,
+                results,
+                matched,
+                now=options.now,
+                evidence=sections,
+                components=options.whole_policy_input or policy.engine.reads("components"),
+            )
         )
         outcome.decision = policy.engine.evaluate(outcome.policy_input)
     waiver_docs = outcome.policy_input["waivers"] if outcome.policy_input else _waiver_docs(matched)
@@ -329,7 +338,6 @@ def _decide_and_record(
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
             extra=extra,
-            components=outcome.policy_input["sbom"]["components"] if outcome.policy_input else None,
             files=outcome.files,
             **evidence,
         )
