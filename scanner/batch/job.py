@@ -311,33 +311,10 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
 
 def artifact_key(artifact: Artifact) -> str:
     """The artifact part of the cache key of a local artifact: ``cache_identity`` (its digest and
-    the signature and provenance files beside it), its kind — which picks the inventory reader and
-    is guessed from names the digest does not all cover (an empty ``*.dist-info`` directory makes a
-    model directory an environment) — and, for a requirements file judged alone, the files it
-    includes (``-r``): read by the gate, not part of its digest."""
-    import hashlib
-    import os
-
-    from scanner.files import sha256_file
-
-    key = f"{cache_identity(artifact)}+kind:{artifact.kind.value}"
-    included = _included(artifact)
-    if not included:
-        return key
-    h = hashlib.sha256()
-    for p in included:
-        h.update(f"{os.path.relpath(p, artifact.path.parent)}\0{sha256_file(p)}\n".encode())
-    return f"{key}+includes:sha256:{h.hexdigest()}"
-
-
-def _included(artifact: Artifact) -> list[Path]:
-    from scanner.core import ArtifactKind
-
-    if artifact.kind is not ArtifactKind.REQUIREMENTS or not artifact.path.is_file():
-        return []
-    from scanner.inventory.requirements import included_files
-
-    return included_files(artifact.path)
+    the signature and provenance files beside it) and its kind, which picks the inventory reader
+    and is guessed from names the digest does not all cover (an empty ``*.dist-info`` directory
+    makes a model directory an environment)."""
+    return f"{cache_identity(artifact)}+kind:{artifact.kind.value}"
 
 
 def database_age(options: BatchOptions) -> int:

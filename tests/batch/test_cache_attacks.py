@@ -223,9 +223,10 @@ def test_an_entry_someone_else_could_write_is_not_trusted(cli, tmp_path: Path) -
 
 
 def test_a_file_a_requirements_file_includes_is_part_of_its_key(cli, tmp_path: Path) -> None:
-    """`-r other.txt` in a requirements file judged alone reads `other.txt`, which is not part of
+    """`-r other.txt` in a requirements file judged alone reads `other.txt`, which was not part of
     the artifact's digest: the cached verdict stayed while the included file changed what the
-    artifact depends on (a known-vulnerable package added, the verdict still "allowed")."""
+    artifact depends on (a known-vulnerable package added, the verdict still "allowed"). The
+    included files are members of the artifact now (their bytes are in its digest)."""
     project = tmp_path / "app"
     (project / "more").mkdir(parents=True)
     req = project / "requirements.txt"
@@ -238,7 +239,7 @@ def test_a_file_a_requirements_file_includes_is_part_of_its_key(cli, tmp_path: P
     assert json.loads(cli("batch", req, *flags).out)["results"][0]["cached"] is True
     (project / "more" / "deeper.txt").write_text("urllib3==1.24.1\n")
     third = json.loads(cli("batch", req, *flags).out)["results"][0]
-    assert third["cached"] is False and third["digest"] == first["digest"]  # same bytes, other dependencies
+    assert third["cached"] is False and third["digest"] != first["digest"]
     assert third["allow"] is False and "vuln-fixable" in [d["rule"] for d in third["deny"]], third
 
 
