@@ -115,7 +115,10 @@ def leaves(path: Path, root: Path) -> bool:
 
 
 def walk(
-    root: Path, declared: Path | None = None, before_list: Callable[[Path], None] | None = None
+    root: Path,
+    declared: Path | None = None,
+    before_list: Callable[[Path], None] | None = None,
+    empty_dirs: list[str] | None = None,
 ) -> Iterator[FileEntry]:
     """Every entry below ``root``, sorted by name, directories depth first. A single file yields
     itself (a link named on the command line is followed: it was asked for). ``declared`` is the
@@ -125,7 +128,8 @@ def walk(
     parent's descriptor without following links, and a directory's descriptor must be the
     directory its parent listed: one swapped for a link meanwhile (to a folder outside, or to
     ``/``) is never listed through the link (``FileChanged``, exit 2). ``before_list`` is a test
-    hook called with each directory right before it is opened."""
+    hook called with each directory right before it is opened. ``empty_dirs``, when given,
+    collects the ``rel`` of every folder below ``root`` that holds nothing at all."""
     if not root.is_dir():
         yield _single(root)
         return
@@ -133,7 +137,7 @@ def walk(
     tree = root.resolve()
     ident = _ident(tree)
     with _opened_dir(str(root), None, root, ident, True, before_list) as fd:
-        yield from _walk_dir(fd, root, "", real_root, tree, (ident,), set(), before_list)
+        yield from _walk_dir(fd, root, "", real_root, tree, (ident,), set(), before_list, empty_dirs)
 
 
 def _single(path: Path) -> FileEntry:
@@ -191,11 +195,14 @@ def _walk_dir(
     ancestors: tuple[tuple[int, int], ...],
     seen: set[tuple[int, int]],
     before_list: Callable[[Path], None] | None,
+    empty_dirs: list[str] | None = None,
 ) -> Iterator[FileEntry]:
     try:
         names = sorted(os.listdir(dir_fd))
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), here) from None
+    if not names and prefix and empty_dirs is not None:
+        empty_dirs.append(prefix.rstrip("/"))
     for name in names:
         path = here / name
         rel = prefix + name
@@ -206,11 +213,13 @@ def _walk_dir(
         ident = (st.st_dev, st.st_ino)
         if stat.S_ISDIR(st.st_mode):
             with _opened_dir(name, dir_fd, path, ident, False, before_list) as fd:
-                yield from _walk_dir(fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list)
+                yield from _walk_dir(
+                    fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list, empty_dirs
+                )
         elif stat.S_ISREG(st.st_mode):
             yield FileEntry(rel, path, ident=ident)
         elif stat.S_ISLNK(st.st_mode):
-            yield from _link(dir_fd, name, path, rel, real_root, tree, ancestors, seen, before_list)
+            yield from _link(dir_fd, name, path, rel, real_root, tree, ancestors, seen, before_list, empty_dirs)
         else:
             yield FileEntry(rel, path, problem=SPECIAL, detail=describe_mode(st.st_mode))
 
@@ -225,6 +234,7 @@ def _link(
     ancestors: tuple[tuple[int, int], ...],
     seen: set[tuple[int, int]],
     before_list: Callable[[Path], None] | None,
+    empty_dirs: list[str] | None = None,
 ) -> Iterator[FileEntry]:
     shown = _readlink(path)
     try:
@@ -257,7 +267,9 @@ def _link(
         # (its descriptor must be the folder checked to lie inside the root)
         seen.add(ident)
         with _opened_dir(name, dir_fd, path, ident, True, before_list) as fd:
-            yield from _walk_dir(fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list)
+            yield from _walk_dir(
+                fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list, empty_dirs
+            )
 
 
 def _ident(path: Path) -> tuple[int, int]:
@@ -350,6 +362,7 @@ class FileSet:
         self._member_rels: set[str] = set()
         self._finding_members = False
         self._entries: list[FileEntry] | None = None
+        self._empty_dirs: list[str] = []
         self._digests: dict[str, FileDigest] = {}
         self._by_ident: dict[tuple[int, int], str] = {}
 
@@ -377,7 +390,7 @@ class FileSet:
     def entries(self) -> list[FileEntry]:
         if self._entries is None:
             try:
-                self._entries = list(walk(self.root, self.declared, self._before_list))
+                self._entries = list(walk(self.root, self.declared, self._before_list, self._empty_dirs))
             except RecursionError:  # one generator frame per folder level: deeper than Python goes
                 raise ScanError("folders nested too deep to walk: not scanned", self.root) from None
             if self._members is not None and self._entries and self._entries[0].readable:
@@ -527,8 +540,10 @@ class FileSet:
         An entry the walk found but did not read (a link leaving the artifact, a dangling link or
         a loop, a FIFO or device) adds ``rel\\0!problem:sha256(detail)\\n``: it is a finding,
         so it decides the verdict, and two trees that differ only by one must not share a digest
-        (a verdict cached by digest would answer for both). Trees without such entries keep the
-        digest they always had."""
+        (a verdict cached by digest would answer for both). So does an empty folder
+        (``rel\\0!empty-folder\\n``): its name alone can decide what the artifact is (an empty
+        ``*.dist-info`` makes a model folder an environment). Trees without such entries keep
+        the digest they always had."""
         digests = self.file_digests()
         if not self.is_dir and not self._member_rels:
             if not digests:
@@ -540,6 +555,7 @@ class FileSet:
             if not entry.readable:
                 detail = hashlib.sha256(os.fsencode(entry.detail)).hexdigest()
                 lines.append(os.fsencode(entry.rel) + f"\0!{entry.problem}:{detail}\n".encode())
+        lines.extend(os.fsencode(rel) + b"\0!empty-folder\n" for rel in self._empty_dirs)
         h = hashlib.sha256()
         for line in sorted(lines):
             h.update(line)

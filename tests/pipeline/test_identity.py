@@ -132,3 +132,23 @@ def test_link_repointed_outside_between_walk_and_open_stops_the_run(tmp_path: Pa
 
     with pytest.raises(FileChanged, match="replaced while the artifact was being read"):
         run(root, SCAN, GateOptions(), after_open=repoint)
+
+
+def test_an_empty_folder_is_part_of_the_digest(tmp_path: Path) -> None:
+    """An empty ``*.dist-info`` folder turns a model folder into an environment (another kind,
+    another verdict): two trees that differ only by it must not share a digest; a tree without
+    empty folders keeps the digest it had (the sorted lines of its files only)."""
+    root = _artifact(tmp_path, BENIGN)
+    plain = FileSet(root).artifact_digest()
+    lines = sorted(
+        f"{n}\0{hashlib.sha256((root / n).read_bytes()).hexdigest()}\n".encode() for n in ("README.md", "weights.pkl")
+    )
+    assert plain == "sha256:" + hashlib.sha256(b"".join(lines)).hexdigest()
+    (root / "x.dist-info").mkdir()
+    marked = FileSet(root).artifact_digest()
+    assert marked != plain
+    (root / "x.dist-info").rmdir()
+    (root / "y.dist-info" / "deeper").mkdir(parents=True)
+    assert FileSet(root).artifact_digest() not in (plain, marked)
+    (root / "y.dist-info" / "deeper").rmdir()
+    assert FileSet(root).artifact_digest() not in (plain, marked)  # y.dist-info itself is empty now
