@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring as _escape  # what json.dumps(str, ensure_ascii=False) calls
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -181,6 +182,10 @@ def _read_output(impl: Any, where: Path) -> Any:
         raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
 
 
+# Strings JSON leaves as they are (no quote, backslash or control character): most of them.
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+
+
 def rego_safe(value: Any) -> Any:
     """Pre-escape every string (keys too) as JSON string content.
 
@@ -191,7 +196,7 @@ def rego_safe(value: Any) -> Any:
     and purls never contain either.
     """
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)[1:-1]
+        return value if _PLAIN.fullmatch(value) else _escape(value)[1:-1]
     if isinstance(value, dict):
         return {rego_safe(k): rego_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
