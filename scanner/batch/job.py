@@ -171,6 +171,35 @@ def install(options: BatchOptions) -> Prepared:
     return prepared
 
 
+def adopt(prepared: Prepared) -> Prepared:
+    """In a worker forked from the driver after it prepared (the local pool): take over its
+    prepared state — the compiled policy and every module judging needs are inherited, not
+    made again — with the database opened anew (an SQLite connection must not be used on both
+    sides of a fork; the driver closed its own before forking). A database that changed since
+    the driver prepared makes this worker judge nothing, as a worker that prepared itself
+    would."""
+    from scanner import ui
+    from scanner.vulns.db import Database
+
+    ui.configure(quiet=True, no_color=True, debug=False)
+    vulns = prepared.gate_options.vulns
+    database = Database(vulns.db)
+    mine = db_snapshot(database.info)
+    mismatch = prepared.mismatch
+    if mismatch is None and prepared.context.get("db") != mine:
+        mismatch = "this worker's db differs from the driver's: it would not give the same verdicts"
+    adopted = replace(
+        prepared,
+        gate_options=replace(prepared.gate_options, vulns=replace(vulns, opened=database)),
+        context={**prepared.context, "db": mine},
+        database=database,
+        mismatch=mismatch,
+    )
+    with _LOCK:
+        _STATES[(prepared.options.run_id, threading.get_ident())] = adopted
+    return adopted
+
+
 def state_for(options: BatchOptions) -> Prepared:
     """This thread's prepared state for the run, made on first use (Dask worker threads)."""
     with _LOCK:

@@ -8,10 +8,16 @@ each worker has its own pipe, so the driver always knows which task a worker hol
   is run once more; a second death records the artifact as an error, never drops it;
 - a worker past the time budget plus a grace period (the budget is first enforced inside the
   worker, see ``budget.py``) is killed and replaced, and its artifact recorded as an error;
-- workers are forked from a fork server (``forkserver``: a clean single-threaded process, so no
-  copy of the driver's threads or locks) that has already imported everything judging needs
-  (``warm.py``); where there is no fork server they are spawned. They ignore SIGINT (the
-  driver owns Ctrl-C and stops them) and prepare once, in their initializer;
+- on Linux, workers are forked from the driver itself once it has prepared (policies compiled,
+  see ``job.prepare``) and warmed up (every module judging needs imported, ``warm.py``): a
+  worker starts ready, with nothing to import or compile, and only opens the database again
+  (``job.adopt``). They are forked before the driver starts any thread of its own (the record
+  and cache writers start with the first result), so a worker never inherits a lock another
+  thread held; a replacement forked later is a copy of the driver's main thread only, and uses
+  nothing those threads touch (it judges, and talks to the driver through its own pipe).
+  Elsewhere they come from a fork server that imported what judging needs (``preload.py``), or
+  are spawned, and prepare once in their initializer. Workers ignore SIGINT (the driver owns
+  Ctrl-C and stops them);
 - cache hits never reach them: the driver answers those itself (``run.py``), so workers are
   started only when some artifact must be judged.
 """
@@ -22,6 +28,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -39,13 +46,17 @@ MAX_ATTEMPTS = 2
 PREFETCH = 2  # tasks sent ahead to each worker, so it never waits for the driver between two
 
 
-def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str]) -> None:
-    """A worker process: prepare once, then answer tasks until told to stop (None)."""
+def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str], prepared: Any = None) -> None:
+    """A worker process: prepare once (or adopt what the driver prepared before forking it),
+    then answer tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from scanner.batch import job
 
     try:
-        job.install(options)
+        if prepared is not None:
+            job.adopt(prepared)
+        else:
+            job.install(options)
     except BaseException as exc:  # report why, then exit: the driver stops the run
         conn.send(("failed", str(exc) if isinstance(exc, ScanError) else f"{type(exc).__name__}: {exc}"))
         return
@@ -63,18 +74,28 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str])
             return  # leave; the driver starts a fresh worker
 
 
+def forks_from_driver() -> bool:
+    """Whether workers are forked from the prepared driver (Linux: fork is the platform's own
+    way; macOS system libraries do not support it)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 def _context() -> Any:
-    """A fork server that imported what judging needs, else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """Fork from the driver; else a fork server that imported what judging needs; else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if forks_from_driver():
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["scanner.batch.warm"])
+        ctx.set_forkserver_preload(["scanner.batch.preload"])
         return ctx
     return multiprocessing.get_context("spawn")
 
 
 def start_fork_server() -> None:
-    """Start the fork server now, so its imports overlap with the driver's own preparation."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """Start the fork server now, so its imports overlap with the driver's own preparation
+    (only where workers are not forked from the driver)."""
+    if not forks_from_driver() and "forkserver" in multiprocessing.get_all_start_methods():
         from multiprocessing import forkserver
 
         _context()
@@ -104,6 +125,17 @@ class LocalExecutor(Executor):
         self._slots: list[_Slot] = []
         self._start_failures = 0
         self._closed = False
+        self._prepared: Any = None  # what forked workers adopt (job.Prepared)
+
+    def prepared(self, state: Any) -> None:
+        """The driver prepared (``job.prepare``): when workers are forked from the driver, warm
+        it up first (``warm.py``: every module judging needs imported once, here) and keep the
+        state for the workers to adopt. Called before any worker starts."""
+        if self._ctx.get_start_method() == "fork":
+            from scanner.batch.warm import warm_quietly
+
+            warm_quietly(state)
+            self._prepared = state
 
     @property
     def workers(self) -> int:
@@ -115,7 +147,10 @@ class LocalExecutor(Executor):
     def _start(self) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
-            target=_worker_main, args=(child, self.options, self.known), name="scanner-batch-worker", daemon=True
+            target=_worker_main,
+            args=(child, self.options, self.known, self._prepared),
+            name="scanner-batch-worker",
+            daemon=True,
         )
         proc.start()
         child.close()
