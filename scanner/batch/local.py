@@ -54,6 +54,9 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str],
 
     try:
         if prepared is not None:
+            import gc
+
+            gc.freeze()  # what the driver made lives as long as the worker: not for the collector to walk
             job.adopt(prepared)
         else:
             job.install(options)
