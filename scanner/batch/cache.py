@@ -5,8 +5,10 @@ the vulnerability database snapshot, the scanner version, the stage and the sett
 a verdict; see ``job.context_of``) plus the artifact: its source as given (the policy input holds
 its name and path) and its identity, computed afresh from its bytes on every run: the artifact
 digest, plus the digest of the signature and provenance files the gate would find beside it
-(``job.cache_identity``). An artifact that changed, or gained or lost a signature, gets another
-key and is judged again.
+(``job.cache_identity``); for an ``oci://`` source, the manifest digest its reference resolves to
+plus the digest of the referrers listed for it (``registry.identity``). An artifact that changed,
+or gained or lost a signature or attestation, or a tag that moved, gets another key and is
+judged again.
 
 Layout: ``DIR/v1/<context id>/<key id>.json``, where an id is the sha256 of the canonical JSON of
 what it names. Each entry stores its full key, the verdict, the evidence record, and the sha256
@@ -125,9 +127,8 @@ class ResultCache:
             return Lookup(None, f"malformed verdict: {exc}")
 
     def store(self, result: ArtifactResult) -> None:
-        """Keep a judged verdict (errors are not cached, nor a verdict without an identity: a
-        pulled ``oci://`` artifact). Best effort: a cache that cannot be written costs speed, not
-        correctness."""
+        """Keep a judged verdict (errors are not cached, nor a verdict without an identity).
+        Best effort: a cache that cannot be written costs speed, not correctness."""
         if result.judged and result.identity is not None:
             self._pool.submit(self._write, result, result.identity)
 

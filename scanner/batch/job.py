@@ -250,14 +250,42 @@ def cache_identity(artifact: Artifact) -> str:
     return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
 
 
+def source_identity(source: str, options: BatchOptions) -> tuple[str, str]:
+    """(name, the cache key's artifact part) of a source, without judging it. A local path is
+    hashed (``cache_identity``). An ``oci://`` reference costs a registry round trip and no
+    pull: the manifest digest the reference resolves to now, plus the digest of the referrers
+    listed for it (``registry.identity``: signatures and attestations can be attached while the
+    manifest digest stays). Raises ``ScanError`` when the source cannot be identified."""
+    from scanner.batch.sources import is_oci
+
+    if is_oci(source):
+        from scanner.options import RegistryOptions
+        from scanner.registry.identity import resolve
+
+        remote = resolve(source, RegistryOptions(plain_http=options.plain_http))
+        return source.rsplit("/", 1)[-1], str(remote)
+    artifact = identify(source)
+    return artifact.name, cache_identity(artifact)
+
+
 def judge(source: str, prepared: Prepared) -> ArtifactResult:
     """The verdict on one source through the same pipeline as ``scanner gate``. ``identity``
-    (the cache key's artifact part) is taken from the artifact as judged; a pulled ``oci://``
-    artifact has none (see docs/batch.md: its attached evidence is not in the manifest digest)."""
+    (the cache key's artifact part) is taken from the artifact as judged: for an ``oci://``
+    source, from the manifest pulled and the referrers its evidence was read from."""
     from scanner import pipeline
     from scanner.batch.sources import is_oci
 
-    outcome = pipeline.gate(source, prepared.gate_options, policy=prepared.policy)
+    identity = None
+    if is_oci(source):
+        from scanner.registry.identity import of_pulled
+        from scanner.registry.source import open_source
+
+        with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
+            pulled = open_source(source, Path(work), prepared.gate_options.registry)
+            outcome = pipeline.gate(pulled, prepared.gate_options, policy=prepared.policy)
+        identity = str(of_pulled(pulled))
+    else:
+        outcome = pipeline.gate(source, prepared.gate_options, policy=prepared.policy)
     decision = outcome.decision
     assert decision is not None
     artifact = outcome.artifact
@@ -269,7 +297,7 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
         deny=decision.deny,
         warn=decision.warn,
         record=outcome.record,
-        identity=None if is_oci(source) else cache_identity(artifact),
+        identity=identity or cache_identity(artifact),
     )
 
 
@@ -277,18 +305,15 @@ def run_task(task: Task, options: BatchOptions, known: frozenset[str] = frozense
     """Identify, answer from the cache when its key is known, else judge; never raises for an
     artifact's fault (the error is the result)."""
     from scanner.batch.cache import key_id
-    from scanner.batch.sources import is_oci
 
     start = time.perf_counter()
     result: Outcome
-    local = not is_oci(task.source)
     try:
         with time_budget(options.budget):
-            if task.use_cache and known and local:
-                artifact = identify(task.source)
-                identity = cache_identity(artifact)
+            if task.use_cache and known:
+                name, identity = source_identity(task.source, options)
                 if key_id(dict(options.context), task.source, identity) in known:
-                    return Known(task.source, identity, artifact.name, time.perf_counter() - start)
+                    return Known(task.source, identity, name, time.perf_counter() - start)
             prepared = state_for(options)
             if prepared.mismatch:
                 raise ScanError(prepared.mismatch)

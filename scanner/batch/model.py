@@ -48,8 +48,9 @@ class BatchOptions:
 
 @dataclass(frozen=True)
 class Task:
-    """One artifact to judge. ``use_cache`` is false when a cached verdict failed verification
-    (the artifact is judged again). ``attempt`` counts from 1."""
+    """One artifact to judge. ``use_cache`` is false when the driver already looked in the cache
+    (a miss, or a cached verdict that failed verification): the worker judges without looking.
+    ``attempt`` counts from 1."""
 
     index: int
     source: str
@@ -62,7 +63,8 @@ class Known:
     """A worker's answer when the artifact's identity has a cache entry: the driver verifies the
     entry and uses it, or sends the task again with ``use_cache=False``. ``identity`` is the
     artifact digest, plus the digest of signature and provenance files found beside it (see
-    ``job.cache_identity``)."""
+    ``job.cache_identity``), or for an ``oci://`` source the manifest digest plus the digest of
+    its referrers (``registry.identity``)."""
 
     source: str
     identity: str

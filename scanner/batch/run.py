@@ -1,10 +1,11 @@
 """The driver: submit every artifact, take the outcomes as they finish, keep the evidence.
 
-When the workers see the driver's filesystem (the local pool) and the cache has entries for this
-run's context, the driver first hashes the local sources itself (threads: hashing releases the
-GIL) and answers the hits without starting a worker; only the rest are submitted. On a cluster,
-cache hits come back from the workers as ``Known`` (the worker hashed the artifact and found its
-key among the cached ones). Either way the driver re-verifies the entry before using it and
+When the cache has entries for this run's context, the driver first identifies the sources
+itself (threads: hashing and network waits release the GIL) — local paths when the workers see
+its filesystem (the local pool), ``oci://`` references always (a registry round trip, no pull) —
+and answers the hits without starting a worker; only the rest are submitted. On a cluster, cache
+hits on local paths come back from the workers as ``Known`` (the worker hashed the artifact and
+found its key among the cached ones). Either way the driver re-verifies the entry before using it and
 otherwise has the artifact judged again. Ctrl-C stops the executor and returns what finished; the
 artifacts that did not are listed as not judged.
 """
@@ -86,8 +87,8 @@ def run_batch(
 
     try:
         tasks = [Task(index, source) for index, source in enumerate(sources)]
-        if cache is not None and executor.shares_filesystem and known:
-            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn)
+        if cache is not None and known:
+            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
         if tasks:
             before_work()
         for task in tasks:
@@ -129,8 +130,13 @@ def _answer_hits_here(
     known: frozenset[str],
     finish: Callable[[Task, ArtifactResult], None],
     warn: Callable[[str], Any],
+    local_paths: bool,
 ) -> list[Task]:
-    """Hash local sources in the driver; finish verified hits, return the tasks still to run."""
+    """Identify sources in the driver — local paths hashed when the workers share its filesystem
+    (``local_paths``), ``oci://`` references with one registry round trip (no pull, any
+    executor) — finish verified hits, return the tasks still to run. A miss goes to a worker
+    with ``use_cache`` off (it need not look again); a source the driver could not identify goes
+    as it is (the worker meets the same problem and reports it, or is able to look itself)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from scanner.batch.cache import key_id
@@ -140,22 +146,25 @@ def _answer_hits_here(
 
     def digest(task: Task) -> tuple[str | None, float]:
         from scanner.batch.budget import BudgetExceeded, time_budget
-        from scanner.batch.job import cache_identity, identify
+        from scanner.batch.job import source_identity
 
         start = time.perf_counter()
-        if is_oci(task.source):
+        if not local_paths and not is_oci(task.source):
             return None, 0.0
         try:
             with time_budget(options.budget):
-                return cache_identity(identify(task.source)), time.perf_counter() - start
+                return source_identity(task.source, options)[1], time.perf_counter() - start
         except (Exception, BudgetExceeded):
-            return None, 0.0  # the worker will meet the same problem and report it
+            return None, 0.0
 
     remaining = []
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
         for task, (dig, seconds) in zip(tasks, pool.map(digest, tasks), strict=True):
-            if dig is None or key_id(context, task.source, dig) not in known:
+            if dig is None:
                 remaining.append(task)
+                continue
+            if key_id(context, task.source, dig) not in known:
+                remaining.append(replace(task, use_cache=False))
                 continue
             lookup = cache.load(task.source, dig)
             if lookup.result is None:

@@ -79,10 +79,12 @@ MAX_POLICY_FILES = 2000
 @click.option(
     "--records",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID).",
+    help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID, or in the user "
+    "state directory when the working directory lies inside a directory being judged).",
 )
 @ledger_options(
-    "Append every decision to this ledger (default: .scanner/ledger.db).",
+    "Append every decision to this ledger (default: .scanner/ledger.db, or in the user state directory when the "
+    "working directory lies inside a directory being judged).",
     "Do not record decisions in a ledger.",
 )
 @click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")
@@ -122,7 +124,7 @@ def batch(
     from scanner.batch.run import run_batch
     from scanner.batch.sources import collect
     from scanner.batch.summary import line, render
-    from scanner.evidence.ledger import DEFAULT_PATH
+    from scanner.evidence.ledger import default_path_for
 
     plan = plan_outputs(formats, output, FORMATS)
     items = collect(sources, lists)
@@ -143,9 +145,13 @@ def batch(
         # entries the workers start only if some artifact misses.
         start_fork_server()
     executor = make_executor(scheduler, workers, options, known)
-    writer = EvidenceWriter(
-        records or Path(".scanner") / "batch" / options.run_id, None if no_ledger else (ledger or DEFAULT_PATH), options
-    )
+    if records is None or (ledger is None and not no_ledger):
+        # as for `scanner gate`: never inside a directory being judged (any of them), else the
+        # next run would judge a tree that holds this run's evidence
+        default_ledger = default_path_for(items)
+        records = records or default_ledger.parent / "batch" / options.run_id
+        ledger = ledger or default_ledger
+    writer = EvidenceWriter(records, None if no_ledger else ledger, options)
     ui.info(f"batch {options.run_id}: {len(items)} artifact(s) for {options.stage} on {executor.name} workers")
     try:
         with executor, _progress(len(items)) as (advance, echo):

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -378,6 +378,17 @@ def _default_path(source: str | Path | None = None) -> Path:
                 hint="give --ledger PATH or --no-ledger",
             )
     return DEFAULT_PATH
+
+
+def default_path_for(sources: Iterable[str | Path]) -> Path:
+    """The default ledger of a run over several sources (``scanner batch``): ``default_path``'s
+    rule for each of them — it lies inside none of the directories judged — and, in the working
+    directory, the same refusal of a planted link as for one gate."""
+    for source in sources:
+        chosen = default_path(source)
+        if chosen != DEFAULT_PATH:
+            return chosen
+    return _default_path(None)
 
 
 def _now() -> str:

@@ -45,10 +45,24 @@ def kind_of(desc: Descriptor) -> str:
     return "other"
 
 
+def listed(client: Client, repository: str, digest: str) -> list[Descriptor]:
+    """The referrers of ``digest`` the gate reads (the first ``MAX_REFERRERS`` listed): one
+    request through the referrers API, or the tag-schema index where the registry has none.
+    Their descriptors (digest, types, annotations) decide what ``fetch_attached`` reads."""
+    return list_referrers(client, repository, digest)[:MAX_REFERRERS]
+
+
 def discover(client: Client, repository: str, digest: str, dest: Path, budget: Budget) -> list[Attached]:
     """Every referrer of ``digest``; signatures and attestations fetched into ``dest``."""
+    return fetch_attached(client, repository, digest, listed(client, repository, digest), dest, budget)
+
+
+def fetch_attached(
+    client: Client, repository: str, digest: str, descriptors: list[Descriptor], dest: Path, budget: Budget
+) -> list[Attached]:
+    """The referrers ``listed`` for ``digest``; signatures and attestations fetched into ``dest``."""
     found: list[Attached] = []
-    for desc in list_referrers(client, repository, digest)[:MAX_REFERRERS]:
+    for desc in descriptors:
         kind = kind_of(desc)
         if kind not in ("signature", "attestation", "vsa"):
             found.append(Attached(desc, kind))

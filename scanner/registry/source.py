@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from scanner.registry.blobs import Budget
 from scanner.registry.client import Client
-from scanner.registry.discover import Attached, discover
-from scanner.registry.manifest import Manifest
+from scanner.registry.discover import Attached, fetch_attached, listed
+from scanner.registry.manifest import Descriptor, Manifest
 from scanner.registry.options import RegistryOptions
 from scanner.registry.pull import PulledFile, artifact_format, model_name, pull_tree
 from scanner.registry.reference import Reference, parse_reference
@@ -33,7 +33,8 @@ class PulledArtifact:
     ``signatures``/``attestations``: Sigstore bundles and in-toto/DSSE documents attached to the
     digest, fetched as files (outside ``root``); ``summaries``: verification summaries (VSAs) of
     earlier promotions. ``manifest_file``: the manifest's exact bytes, the
-    file a signature over the digest signs."""
+    file a signature over the digest signs. ``referrers``: the descriptors listed for the digest
+    when it was pulled (what ``attached`` was read from; see ``registry.identity``)."""
 
     root: Path
     repository: str
@@ -49,6 +50,7 @@ class PulledArtifact:
     attestations: tuple[Path, ...] = ()
     summaries: tuple[Path, ...] = ()
     attached: tuple[Attached, ...] = field(default_factory=tuple)
+    referrers: tuple[Descriptor, ...] = ()
     bytes_fetched: int = 0
 
 
@@ -72,7 +74,8 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
     files, config = pull_tree(client, reference.repository, manifest, tree, budget)
     manifest_file = base / "manifest.json"
     manifest_file.write_bytes(manifest.raw)
-    attached = discover(client, reference.repository, manifest.digest, base / "attached", budget)
+    referrers = listed(client, reference.repository, manifest.digest)
+    attached = fetch_attached(client, reference.repository, manifest.digest, referrers, base / "attached", budget)
     root = files[0].path if len(files) == 1 and "/" not in files[0].rel else tree
     return PulledArtifact(
         root=root,
@@ -89,6 +92,7 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
         attestations=tuple(p for a in attached if a.kind == "attestation" for p in a.files),
         summaries=tuple(p for a in attached if a.kind == "vsa" for p in a.files),
         attached=tuple(attached),
+        referrers=tuple(referrers),
         bytes_fetched=budget.used,
     )
 

@@ -56,6 +56,14 @@ def _oci_sources_pulled_by_the_workers(cli, registry, dask_cluster: str, tmp_pat
     assert on_dask.code == 1, on_dask.err
     assert _verdicts(json.loads(on_dask.out)) == _verdicts(local)
     assert [x["allow"] for x in local["results"]] == [True, False]
+    # cached by manifest digest and referrers, which the driver learns from the registry (no
+    # pull, no filesystem shared with the workers): the second run on the cluster is answered
+    cached = ["--plain-http", "--cache", tmp_path / "cache", "--no-ledger", "-f", "json"]
+    first = json.loads(cli("batch", refs["clean"], refs["evil"], "--scheduler", dask_cluster, *cached).out)
+    again = json.loads(cli("batch", refs["clean"], refs["evil"], "--scheduler", dask_cluster, *cached).out)
+    assert [x["cached"] for x in first["results"]] == [False, False]
+    assert [x["cached"] for x in again["results"]] == [True, True]
+    assert _verdicts(again) == _verdicts(local)
 
 
 def _time_budget_on_dask(cli, dask_cluster: str, tmp_path: Path) -> None:
