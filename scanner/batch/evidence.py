@@ -11,7 +11,6 @@ ledger holds decisions).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -100,7 +99,11 @@ class EvidenceWriter:
 
 
 def _write_record(target: Path, record: dict[str, Any]) -> None:
+    """Laid out as ``scanner gate -f json`` writes a record (``report.json_format``: the outer
+    levels indented, the rest encoded by the C encoder, several times faster than ``indent=2``)."""
+    from scanner.report.json_format import render
+
     try:
-        target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        target.write_text(render(record), encoding="utf-8")
     except OSError as exc:
         raise ScanError(f"cannot write evidence record: {exc.strerror or exc}", target) from None

@@ -234,14 +234,9 @@ def cache_identity(artifact: Artifact) -> str:
     from scanner.files import sha256_file
     from scanner.verify.api import discover, discover_provenance
 
-    root = artifact.path.resolve()
-    beside = sorted(
-        {
-            p
-            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
-            if not p.resolve().is_relative_to(root)
-        }
-    )
+    found = [*discover(artifact.path), *discover_provenance(artifact.path)]
+    root = artifact.path.resolve() if found else artifact.path  # most artifacts have none: no resolve
+    beside = sorted({p for p in found if not p.resolve().is_relative_to(root)})
     if not beside:
         return artifact.digest
     h = hashlib.sha256()
