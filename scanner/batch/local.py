@@ -83,12 +83,13 @@ def forks_from_driver() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _context() -> Any:
-    """Fork from the driver; else a fork server that imported what judging needs; else spawn."""
+def _context(method: str | None = None) -> Any:
+    """Fork from the driver; else a fork server that imported what judging needs; else spawn.
+    ``method`` names one of them instead (tests run every path on Linux)."""
     methods = multiprocessing.get_all_start_methods()
-    if forks_from_driver():
+    if method == "fork" or (method is None and forks_from_driver()):
         return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
+    if method in (None, "forkserver") and "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["scanner.batch.preload"])
         return ctx
@@ -119,11 +120,11 @@ class LocalExecutor(Executor):
     name = "local"
     shares_filesystem = True
 
-    def __init__(self, options: BatchOptions, workers: int | None = None) -> None:
+    def __init__(self, options: BatchOptions, workers: int | None = None, start_method: str | None = None) -> None:
         self.options = options
         self.known: frozenset[str] = frozenset()  # hits are answered by the driver
         self._size = max(1, workers or os.cpu_count() or 1)
-        self._ctx = _context()
+        self._ctx = _context(start_method)
         self._queue: deque[Task] = deque()
         self._slots: list[_Slot] = []
         self._start_failures = 0
