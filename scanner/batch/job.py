@@ -73,8 +73,21 @@ def db_snapshot(info: Any) -> str:
     return f"{info.source} | snapshot {info.snapshot_date} | {info.records} records | {content}"
 
 
+_LOCK = threading.Lock()  # guards _MATERIALISED and _STATES (Dask worker threads)
+_MATERIALISED: dict[PolicySnapshot, tuple[Path, Path | None, Path | None]] = {}
+
+
 def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
-    """Write the snapshot into a private temporary directory (removed at exit)."""
+    """The snapshot written into a private temporary directory (removed at exit), once per
+    process: the driver reads its data for the context and then compiles from the same copy."""
+    with _LOCK:
+        known = _MATERIALISED.get(policy)
+        if known is None or not known[0].is_dir():
+            known = _MATERIALISED[policy] = _write_snapshot(policy)
+        return known
+
+
+def _write_snapshot(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
     root = Path(tempfile.mkdtemp(prefix="scanner-batch-"))
     atexit.register(shutil.rmtree, root, True)
     policy_dir = root / "policy"
@@ -155,7 +168,6 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
 
 
 _STATES: dict[tuple[str, int], Prepared] = {}
-_LOCK = threading.Lock()
 
 
 def install(options: BatchOptions) -> Prepared:
