@@ -11,10 +11,12 @@ each worker has its own pipe, so the driver always knows which task a worker hol
 - on Linux, workers are forked from the driver itself once it has prepared (policies compiled,
   see ``job.prepare``) and warmed up (every module judging needs imported, ``warm.py``): a
   worker starts ready, with nothing to import or compile, and only opens the database again
-  (``job.adopt``). They are forked before the driver starts any thread of its own (the record
-  and cache writers start with the first result), so a worker never inherits a lock another
-  thread held; a replacement forked later is a copy of the driver's main thread only, and uses
-  nothing those threads touch (it judges, and talks to the driver through its own pipe).
+  (``job.adopt``). A forked worker is a copy of the driver's main thread only: it is quiet and
+  uses nothing the driver's other threads touch (the record and cache writers, the progress
+  bar, which mostly start after the first workers anyway), only the compiled policy, its own
+  database connection and its own pipe — so no lock one of those threads held at the fork can
+  block it. Without a prepared state (an API caller that skipped ``prepared``) a forked worker
+  prepares itself.
   Elsewhere they come from a fork server that imported what judging needs (``preload.py``), or
   are spawned, and prepare once in their initializer. Workers ignore SIGINT (the driver owns
   Ctrl-C and stops them);
