@@ -24,7 +24,9 @@ formats() { # $1 = report basename
 status=0
 run_gate() { # $1 = label, $2 = path, $3 = stage
   echo "== scanner gate $2 --stage $3"
-  scanner gate "$2" --stage "$3" --format table $(formats "$1")
+  # the demo names its ledger: by default a gate of a path inside the working directory keeps it in
+  # the user state directory (the judged tree never supplies its own ledger or baseline)
+  scanner gate "$2" --stage "$3" --ledger .scanner/ledger.db --format table $(formats "$1")
   local rc=$?
   case $rc in
     0) echo "-> $1: promotion to $3 ALLOWED" ;;

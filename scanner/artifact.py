@@ -14,7 +14,7 @@ from scanner.core import Artifact, ArtifactKind, ScanError
 from scanner.files import FileSet
 from scanner.safeio import open_regular
 
-LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock"}
+LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock"}
 APP_MANIFESTS = {"pyproject.toml", "requirements.txt", *LOCKFILES}
 MODEL_HINTS = {
     "config.json",

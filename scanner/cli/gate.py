@@ -57,8 +57,9 @@ from scanner.report import FORMATS
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
 @ledger_options(
-    "Append the decision to this SQLite ledger (default: .scanner/ledger.db, or the user state directory "
-    "when the working directory is inside the directory judged; keep it as a CI artifact).",
+    "Append the decision to this SQLite ledger, where the quality baseline is also read (default: "
+    ".scanner/ledger.db, or the user state directory when the working directory and the artifact share a "
+    "tree; keep it as a CI artifact).",
     "Do not record the decision in a ledger.",
 )
 @db_option

@@ -128,11 +128,14 @@ def render(record_path: Path, formats: tuple[str, ...], output: str | None) -> i
 def verify_ledger(db: Path | None, as_json: bool) -> int:
     """Walk the ledger's hash chain: every record unchanged, none missing or reordered.
 
+    Without DB: .scanner/ledger.db in the working directory, else the one in the user state
+    directory (where the gate of a path inside the working directory appends by default).
+
     Exit 0 when intact, 1 when tampering or a gap is found, 2 when the ledger cannot be read.
     """
-    from scanner.evidence.ledger import DEFAULT_PATH, Ledger
+    from scanner.evidence.ledger import Ledger, existing_default
 
-    with Ledger(db or DEFAULT_PATH, create=False) as ledger:
+    with Ledger(db or existing_default(), create=False) as ledger:
         result = ledger.verify()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

@@ -343,24 +343,61 @@ def record_decision(path: Path | None, record: dict[str, Any], source: str | Pat
 
 def default_path(source: str | Path | None = None) -> Path:
     """The ledger used when none is named: ``.scanner/ledger.db`` in the working directory, unless
-    that lies inside the directory being judged (``scanner gate .``): a ledger written into the
-    tree would change the tree, and its digest, for the next gate. Then the user state directory
-    holds it (``$XDG_STATE_HOME/scanner/ledger.db``). A single-file artifact is not affected."""
+    the working directory and the local artifact ``source`` share a tree — the working directory
+    lies inside the directory judged (``scanner gate .``), or the artifact (a directory, or the
+    folder of a file) lies inside the working directory (``scanner gate models/m.safetensors``
+    from a checkout). Then the user state directory holds it (``$XDG_STATE_HOME/scanner/ledger.db``).
+
+    The ledger is also where the quality baseline is read: a tree that ships its own
+    ``.scanner/ledger.db`` (a forged chain of earlier decisions) would supply the metrics its model
+    is compared with, and the decision would be appended to a file the artifact controls; a ledger
+    written inside the judged tree changes the tree, and its digest, for the next gate. A path that
+    cannot be resolved counts as shared. A user state directory inside the artifact's tree (a CI
+    runner whose home is the checkout) is refused (``ScanError``: name a ledger), as the user-level
+    config and cache are (``pipeline.refuse_user_files_inside``). Registry sources and no
+    source (``oci://``, the running environment) keep the working directory."""
     if source is None or str(source) in ("", "-") or str(source).startswith("oci://"):
         return DEFAULT_PATH
-    try:
-        folder = Path(os.path.abspath(source))
-        here = Path(os.path.abspath(DEFAULT_PATH))
-        inside = folder.is_dir() and (
-            here.is_relative_to(folder) or here.parent.resolve().is_relative_to(folder.resolve())
-        )
-    except (OSError, RuntimeError, ValueError):
-        return DEFAULT_PATH
-    if not inside:
+    trees = _trees(Path(source))
+    here = Path(os.getcwd())
+    heres = {here, here.resolve()}
+    if trees and not any(t.is_relative_to(h) or h.is_relative_to(t) for t in trees for h in heres):
         return DEFAULT_PATH
     from scanner.userdirs import state_dir
 
-    return state_dir() / "ledger.db"
+    chosen = state_dir() / "ledger.db"
+    places = {Path(os.path.abspath(chosen)), chosen.parent.resolve() / chosen.name}
+    if not trees or any(p.is_relative_to(t) for p in places for t in trees):
+        raise ScanError(
+            "the default ledger (user state directory) lies inside the tree being judged: "
+            "the artifact would supply its own ledger and quality baseline",
+            chosen,
+            hint="give --ledger PATH outside it, or set XDG_STATE_HOME outside it",
+        )
+    return chosen
+
+
+def existing_default() -> Path:
+    """The ledger to read when none is named (``scanner report verify-ledger``): the working
+    directory's ``.scanner/ledger.db`` when there is one, else the user state directory's, where
+    a gate of a path inside the working directory appends (``default_path``)."""
+    if DEFAULT_PATH.exists():
+        return DEFAULT_PATH
+    from scanner.userdirs import state_dir
+
+    state = state_dir() / "ledger.db"
+    return state if state.is_file() else DEFAULT_PATH
+
+
+def _trees(source: Path) -> set[Path]:
+    """The tree of a local artifact (itself if a directory, else its folder), as written and with
+    links resolved; empty when it cannot be resolved."""
+    try:
+        written = Path(os.path.abspath(source))
+        real = written.resolve()
+        return {written if written.is_dir() else written.parent, real if real.is_dir() else real.parent}
+    except (OSError, RuntimeError, ValueError):
+        return set()
 
 
 def _default_path(source: str | Path | None = None) -> Path:

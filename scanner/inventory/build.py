@@ -1,17 +1,22 @@
-"""Choose the inventory source for an artifact (the gate's inventory stage).
+"""Choose the inventory sources of an artifact (the gate's inventory stage).
 
 Application kinds: an installed environment, a requirements file, a pyproject.toml, a lock file
-(pylock.toml, uv.lock, poetry.lock), an existing CycloneDX BOM, or a project directory. For a
-project directory the input is chosen by what it holds, first match wins:
+(pylock.toml, uv.lock, poetry.lock), an existing CycloneDX BOM, or a project directory. A project
+directory is read from EVERY dependency manifest at its top level, as Syft and Trivy catalogue
+every manifest they find — a first-match choice would let a benign lock file hide a vulnerable
+``requirements.txt`` — in this order (the first gives the root component):
 
-1. a lock file: ``pylock.toml``, then ``pylock.*.toml``, ``uv.lock``, ``poetry.lock`` (the
-   exact resolution; a ``pyproject.toml`` beside it names the root and the direct deps);
-2. ``requirements.txt``;
-3. ``pyproject.toml``;
-4. a CycloneDX BOM: ``bom.json``, ``*.cdx.json``, ``bom.xml``, ``*.cdx.xml``;
-5. a virtual environment in ``.venv`` or ``venv``.
+1. lock files: ``pylock.toml``, ``pylock.*.toml``, ``uv.lock``, ``poetry.lock`` (each reads the
+   ``pyproject.toml`` beside it for the root and the direct dependencies), ``Pipfile.lock``;
+2. requirements files: ``requirements.txt``, then every other ``requirements*.txt``;
+3. ``pyproject.toml``: on its own without a lock or requirements file; beside them, its
+   declarations are checked against what they resolve (``scanner.inventory.manifests``);
+4. CycloneDX BOMs: ``bom.json``, ``*.cdx.json``, ``bom.xml``, ``*.cdx.xml``;
+5. virtual environments in ``.venv`` or ``venv``.
 
-``input_type`` (``scanner sbom --input-type``) picks one of these explicitly.
+Every component says which of them list it (property ``scanner:manifest``). A model directory or
+an environment reads the manifests beside its own inventory the same way (a marker never hides
+them). ``input_type`` (``scanner sbom --input-type``) picks one input explicitly.
 """
 
 from __future__ import annotations
@@ -27,48 +32,49 @@ if TYPE_CHECKING:
     from scanner.options import InventoryOptions
 
 INPUT_TYPES = ("auto", "environment", "requirements", "pyproject", "lockfile", "sbom")
+ORDER = ("lockfile", "requirements", "pyproject", "sbom", "environment")
+# At most this many top-level manifests are read (each is bounded; their number is not): the
+# rest are SBOM-MANIFEST-NOT-READ findings.
+MANIFEST_LIMIT = 64
 
 
 def _candidates(directory: Path) -> dict[str, list[Path]]:
     def files(*names: str) -> list[Path]:
         return [directory / n for n in names if (directory / n).is_file()]
 
+    def matching(pattern: str, *first: str) -> list[Path]:
+        return sorted(p for p in directory.glob(pattern) if p.is_file() and p.name not in first)
+
     return {
-        "lockfile": files("pylock.toml")
-        + sorted(p for p in directory.glob("pylock.*.toml") if p.is_file())
-        + files("uv.lock", "poetry.lock"),
-        "requirements": files("requirements.txt"),
+        "lockfile": files("pylock.toml") + matching("pylock.*.toml") + files("uv.lock", "poetry.lock", "Pipfile.lock"),
+        "requirements": files("requirements.txt") + matching("requirements*.txt", "requirements.txt"),
         "pyproject": files("pyproject.toml"),
-        "sbom": files("bom.json")
-        + sorted(p for p in directory.glob("*.cdx.json") if p.is_file())
-        + files("bom.xml")
-        + sorted(p for p in directory.glob("*.cdx.xml") if p.is_file()),
+        "sbom": files("bom.json") + matching("*.cdx.json") + files("bom.xml") + matching("*.cdx.xml"),
         "environment": [directory / n for n in (".venv", "venv") if (directory / n / "pyvenv.cfg").is_file()],
     }
 
 
-def choose_app_input(directory: Path, input_type: str | None = None) -> tuple[str, Path]:
-    """(input type, path) for a project directory, by the precedence in the module doc."""
+def app_inputs(directory: Path) -> list[tuple[str, Path]]:
+    """Every application input at the top of a directory, (input type, path), in the module
+    doc's order."""
     found = _candidates(directory)
-    order = ("lockfile", "requirements", "pyproject", "sbom", "environment")
+    return [(kind, path) for kind in ORDER for path in found[kind]]
+
+
+def choose_app_input(directory: Path, input_type: str | None = None) -> tuple[str, Path]:
+    """The first input of a directory (``input_type``: the first of that type, the user's explicit
+    choice). The inventory of a directory reads them all (``app_inputs``)."""
+    found = _candidates(directory)
     if input_type and input_type != "auto":
         if input_type not in found:
             raise ScanError(f"unknown input type {input_type!r} (choose from {', '.join(INPUT_TYPES)})", directory)
-        if input_type == "requirements" and not found["requirements"]:
-            found["requirements"] = sorted(directory.glob("requirements*.txt"))
         if not found[input_type]:
             raise ScanError(f"no {input_type} input in this directory", directory)
         return input_type, found[input_type][0]
-    for kind in order:
-        if found[kind]:
-            return kind, found[kind][0]
-    others = sorted(directory.glob("requirements*.txt"))
-    if len(others) == 1:
-        return "requirements", others[0]
-    if others:
-        names = ", ".join(p.name for p in others)
-        raise ScanError(f"several requirements files ({names}): give the one you mean as the path", directory)
-    raise ScanError("no application input here (lock file, requirements, pyproject.toml, BOM or venv)", directory)
+    inputs = app_inputs(directory)
+    if not inputs:
+        raise ScanError("no application input here (lock file, requirements, pyproject.toml, BOM or venv)", directory)
+    return inputs[0]
 
 
 _KIND_OF = {
@@ -81,8 +87,9 @@ _KIND_OF = {
 
 
 def choose_reader(artifact: Artifact, input_type: str | None = None) -> tuple[str, Path] | None:
-    """The one place that decides the inventory reader: (input type, path), or ``None`` for the
-    model inventory. ``input_type`` (``auto`` or ``None`` to detect) overrides the kind."""
+    """The reader of an explicit ``input_type``, or of the artifact's kind: (input type, path), or
+    ``None`` for the model inventory. For a directory the manifests beside it are added by
+    ``build_inventory`` (``app_inputs``)."""
     path = artifact.path
     if input_type in (None, "auto"):
         if artifact.kind.is_model:
@@ -110,6 +117,17 @@ def build_inventory(
     ``verify_files`` (on for the gate) reads every installed file and compares it with RECORD;
     ``author`` authors the SBOM data generated here (default: ``sbom_author``); ``files`` is the
     run's FileSet, whose digests are reused (each file hashed once per run)."""
+    explicit = input_type not in (None, "auto")
+    directory = artifact.path.is_dir()
+    manifests = app_inputs(artifact.path) if directory and not explicit else []
+    manifests, over = manifests[:MANIFEST_LIMIT], manifests[MANIFEST_LIMIT:]
+    if artifact.kind == ArtifactKind.APP_DIR and manifests:
+        if len(manifests) == 1 and manifests[0][0] == "sbom":  # a lone BOM keeps its author and timestamp
+            return _with_unread(_read_choice(artifact, manifests[0], verify_files, files), artifact, manifests, files)
+        from scanner.inventory.manifests import read_manifests
+
+        inv = read_manifests(artifact, manifests, lambda choice: _read_choice(artifact, choice, verify_files, files))
+        return _authored(_with_unread(inv, artifact, manifests, files, over), author)
     choice = choose_reader(artifact, input_type)
     if choice is None:
         from scanner.inventory.modeldir import inventory_model
@@ -119,27 +137,38 @@ def build_inventory(
         inv = _read_choice(artifact, choice, verify_files, files)
         if choice[0] == "sbom":  # an ingested BOM keeps its own author and timestamp (NTIA judges it as it is)
             return inv
-    if artifact.kind in (ArtifactKind.MODEL_DIR, ArtifactKind.ENVIRONMENT) and input_type in (None, "auto"):
-        # A marker (a *.dist-info folder, a model config) chose this reader; it must not hide the
-        # application manifest beside it: that is read too and merged in.
-        manifest = app_manifest(artifact.path)
-        if manifest is not None:
-            from scanner.inventory.ingest import merge
+    # A marker (a *.dist-info folder, a model config) chose this reader; it must not hide the
+    # application manifests beside it: they are read too and merged in.
+    manifests = [m for m in manifests if m != choice]
+    if manifests:
+        from scanner.inventory.manifests import read_manifests
 
-            inv = merge(inv, _read_choice(artifact, manifest, verify_files, files))
+        inv = read_manifests(artifact, manifests, lambda c: _read_choice(artifact, c, verify_files, files), base=inv)
+    if directory and not explicit and artifact.kind != ArtifactKind.ENVIRONMENT:
+        inv = _with_unread(inv, artifact, manifests, files, over)
     return _authored(inv, author)
 
 
-def app_manifest(directory: Path) -> tuple[str, Path] | None:
-    """The application input of a directory by the module doc's precedence (lock file,
-    requirements, pyproject, BOM; a single ``requirements*.txt``), or ``None`` when it holds none
-    or several requirements files and no other input."""
-    found = _candidates(directory)
-    for kind in ("lockfile", "requirements", "pyproject", "sbom"):
-        if found[kind]:
-            return kind, found[kind][0]
-    others = sorted(p for p in directory.glob("requirements*.txt") if p.is_file())
-    return ("requirements", others[0]) if len(others) == 1 else None
+def _with_unread(
+    inv: Inventory,
+    artifact: Artifact,
+    read: list[tuple[str, Path]],
+    files: FileSet | None,
+    over: list[tuple[str, Path]] | None = None,
+) -> Inventory:
+    """``inv`` with a finding for each manifest not read: in a sub-folder, or past
+    ``MANIFEST_LIMIT`` (``manifests.unread_manifests``)."""
+    from scanner.inventory.manifests import rel, unread_declarations, unread_manifests
+
+    inv.findings.extend(
+        unread_manifests(
+            files if files is not None and files.is_dir else None,
+            [rel(path, artifact.path) for _, path in read],
+            [rel(path, artifact.path) for _, path in over or []],
+        )
+    )
+    inv.findings.extend(unread_declarations(artifact.path, [kind for kind, _ in read + (over or [])]))
+    return inv
 
 
 def _read_choice(artifact: Artifact, choice: tuple[str, Path], verify_files: bool, files: FileSet | None) -> Inventory:
@@ -199,8 +228,8 @@ def read_input(
     kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None, beside: bool = True
 ) -> Inventory:
     """Read one input. ``beside`` false: the file alone is the artifact, so nothing beside it
-    (a lock file's ``pyproject.toml``) is read — it is not in the digest and must not change the
-    verdict."""
+    (a lock file's ``pyproject.toml``, a pyproject's licence file) is read — it is not in the
+    digest and must not change the verdict."""
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
@@ -212,10 +241,14 @@ def read_input(
     if kind == "pyproject":
         from scanner.inventory.pyproject import inventory_pyproject
 
-        return inventory_pyproject(path)
+        return inventory_pyproject(path, read_beside=beside)
     if kind == "lockfile":
         from scanner.inventory.lockfiles import inventory_lockfile
 
+        if path.name == "Pipfile.lock":
+            from scanner.inventory.pipfile import inventory_pipfile_lock
+
+            return inventory_pipfile_lock(path)
         pyproject = path.parent / "pyproject.toml"
         return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None)
     if kind == "sbom":

@@ -261,6 +261,10 @@ def merge(base: Inventory, other: Inventory) -> Inventory:
         existing.description = existing.description or c.description
         for k, v in c.external_references.items():
             existing.external_references.setdefault(k, v)
+        if "scanner:manifest" in c.properties:  # every manifest that lists it (scanner.inventory.manifests)
+            names = set(filter(None, existing.properties.get("scanner:manifest", "").split(",")))
+            names.update(filter(None, c.properties["scanner:manifest"].split(",")))
+            existing.properties["scanner:manifest"] = ",".join(sorted(names))
         known = {ch.purl or ch.bom_ref for ch in existing.children}
         existing.children += [ch for ch in c.children if (ch.purl or ch.bom_ref) not in known]
     if other.root is not None and base.root is not None:

@@ -39,8 +39,11 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ScanError(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def project_root(path: Path, doc: dict[str, Any]) -> Component | None:
-    """The project itself as a component, from ``[project]`` (or ``[tool.poetry]``)."""
+def project_root(path: Path, doc: dict[str, Any], *, read_beside: bool = True) -> Component | None:
+    """The project itself as a component, from ``[project]`` (or ``[tool.poetry]``).
+    ``read_beside`` false (a lone ``pyproject.toml`` is the artifact): a ``license = {file = ...}``
+    is not read, since that file is not part of the artifact's digest; the root says which file
+    declares the licence instead."""
     project = doc.get("project")
     if not isinstance(project, dict):
         poetry = (doc.get("tool") or {}).get("poetry")
@@ -73,11 +76,13 @@ def project_root(path: Path, doc: dict[str, Any]) -> Component | None:
             found = licenses.from_files([("license", text)]) if spdx is None else None
             root.licenses = [spdx or (found.value if found else licenses.short_name(text))]
         elif isinstance(lic.get("file"), str):
-            lic_path = (path.parent / lic["file"]).resolve()
-            if lic_path.is_relative_to(path.parent.resolve()) and lic_path.is_file():
-                result = licenses.from_files([(lic["file"], lic_path.read_text(encoding="utf-8", errors="replace"))])
-                if result:
-                    root.licenses = [result.value]
+            if read_beside:
+                _license_file(path, lic["file"], root)
+            else:
+                root.properties["scanner:license-file"] = (
+                    f"{lic['file'][:200]} (not read: outside the artifact, a single pyproject.toml; "
+                    "judge the project directory to read it)"
+                )
     people = []
     for key in ("authors", "maintainers"):
         for person in project.get(key) or []:
@@ -92,6 +97,34 @@ def project_root(path: Path, doc: dict[str, Any]) -> Component | None:
         if kind and isinstance(url, str) and is_url(url):
             root.external_references.setdefault(kind, url)
     return root
+
+
+LICENSE_FILE_LIMIT = 1 << 20
+
+
+def _license_file(path: Path, name: str, root: Component) -> None:
+    """The licence from ``license = {file = name}``: a regular file inside the project folder,
+    read bounded (a link leaving the folder, a FIFO or a huge file is not read)."""
+    from scanner.safeio import read_bounded
+
+    folder = path.parent.resolve()
+    try:
+        lic_path = (path.parent / name).resolve(strict=True)
+        if not lic_path.is_relative_to(folder):
+            raise ScanError("it lies outside the project folder", lic_path)
+        text = read_bounded(lic_path, LICENSE_FILE_LIMIT, what="licence file").decode("utf-8", errors="replace")
+    except ScanError as exc:
+        reason = exc.message.removesuffix(": not read")
+        root.properties["scanner:license-file"] = f"{name[:200]} (not read: {reason})"
+        return
+    except (OSError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "cannot be resolved"
+        root.properties["scanner:license-file"] = f"{name[:200]} (not read: {reason})"
+        return
+    root.properties["scanner:license-file"] = name[:200]
+    result = licenses.from_files([(name, text)])
+    if result:
+        root.licenses = [result.value]
 
 
 def declared_requirements(doc: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
@@ -124,10 +157,11 @@ def _group_lines(groups: dict[str, Any], group: str, seen: set[str]) -> list[str
     return out
 
 
-def inventory_pyproject(path: Path, env: TargetEnv | None = None) -> Inventory:
+def inventory_pyproject(path: Path, env: TargetEnv | None = None, *, read_beside: bool = True) -> Inventory:
+    """``read_beside`` false: the file alone is the artifact (see ``project_root``)."""
     env = env or TargetEnv.host()
     doc = load_toml(path)
-    root = project_root(path, doc)
+    root = project_root(path, doc, read_beside=read_beside)
     if root is None:
         root = Component(
             bom_ref=f"pyproject:{path.parent.name}", name=path.parent.name or "project", type="application"

@@ -64,6 +64,18 @@ RULES: dict[str, RuleHelp] = {
         "A requirement is not pinned to one version (`==`), so what gets installed can change between builds "
         "and cannot be audited. Pin it, ideally with hashes (`--require-hashes`).",
     ),
+    "SBOM-MANIFEST-MISMATCH": RuleHelp(
+        "Lock file does not match pyproject.toml",
+        "The lock or requirements file(s) beside pyproject.toml do not resolve what it declares (a range no "
+        "pinned version meets, a pin resolved differently, a required dependency not pinned at all): they are "
+        "stale. The declared versions are audited as well. Lock the project again (uv lock, poetry lock, "
+        "pip-compile, uv export).",
+    ),
+    "SBOM-MANIFEST-NOT-READ": RuleHelp(
+        "Dependency manifest in a sub-folder not read",
+        "Only the manifests at the top of a directory are read; this one (a sub-project, a vendored file) is not in "
+        "the inventory, so its dependencies are not audited. Judge that folder on its own as well.",
+    ),
     "SBOM-": RuleHelp(
         "Inventory problem",
         "The inventory of this artifact is incomplete or could not be parsed everywhere; the SBOM may miss components.",

@@ -117,30 +117,38 @@ def test_bom_failing_its_schema_is_a_finding(tmp_path: Path) -> None:
     assert any("components/0/type" in e for e in finding.evidence["errors"])
 
 
-def test_app_dir_precedence_and_explicit_choice(tmp_path: Path) -> None:
+def test_app_dir_reads_every_input_and_explicit_choice(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "uv.lock", "pylock.toml"):
         shutil.copy(DATA / name, tmp_path / name)
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
     assert choose_app_input(tmp_path) == ("lockfile", tmp_path / "pylock.toml")
     assert choose_app_input(tmp_path, "requirements") == ("requirements", tmp_path / "requirements.txt")
     inv = build_inventory(detect(tmp_path))
-    assert inv.root is not None and inv.root.properties["scanner:input"] == "lockfile:pylock.toml"
+    assert inv.root is not None and inv.root.properties["scanner:input"] == (
+        "lockfile:pylock.toml,lockfile:uv.lock,requirements:requirements.txt,pyproject:pyproject.toml"
+    )
     assert inv.root.bom_ref == "pkg:pypi/demo-app@1.2.0"
+    six = inv.component("pkg:pypi/six@1.17.0")
+    assert six is not None and six.properties["scanner:manifest"] == "requirements.txt"
+    inv = build_inventory(detect(tmp_path), "requirements")
+    assert [c.bom_ref for c in inv.components] == ["pkg:pypi/six@1.17.0"]
 
 
 def test_cli_formats_input_type_and_invalid_bom_exit_2(cli, tmp_path: Path) -> None:
+    project = tmp_path / "project"  # outputs beside it, not in it (a BOM in it is one of its inputs)
+    project.mkdir()
     for name in ("pyproject.toml", "uv.lock"):
-        shutil.copy(DATA / name, tmp_path / name)
+        shutil.copy(DATA / name, project / name)
     out = tmp_path / "bom.xml"
-    r = cli("sbom", tmp_path, "--input-type", "pyproject", "-f", f"cyclonedx-xml={out}")
+    r = cli("sbom", project, "--input-type", "pyproject", "-f", f"cyclonedx-xml={out}")
     assert r.code == 0, r.err
     assert "<name>demo-app</name>" in out.read_text()
-    r = cli("sbom", tmp_path)
+    r = cli("sbom", project)
     doc = json.loads(r.out)
     assert len(doc["components"]) == 9 and doc["metadata"]["component"]["name"] == "demo-app"
     broken = tmp_path / "broken.cdx.json"
     broken.write_text('{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"type": "library"')
     target = tmp_path / "never.json"
-    r = cli("sbom", tmp_path, "--merge", broken, "-o", target)
+    r = cli("sbom", project, "--merge", broken, "-o", target)
     assert r.code == 2 and "broken.cdx.json" in r.err and "Traceback" not in r.err
     assert not target.exists()

@@ -70,14 +70,19 @@ def test_gate_dot_never_writes_its_default_ledger_into_the_tree(
     assert (tmp_path / "state" / "scanner" / "ledger.db").is_file()
 
 
-def test_gate_of_a_file_keeps_the_ledger_in_the_working_directory(
+def test_gate_of_a_file_in_the_working_directory_keeps_the_ledger_out_of_it(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "requirements.txt").write_text("jinja2==3.1.6\n")
-    monkeypatch.chdir(tmp_path)
+    """The file's folder is the working directory, whose ``.scanner/`` the same checkout could
+    ship: the default ledger goes to the user state directory (see also
+    ``tests/attest/test_baseline_not_from_checkout.py``)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.txt").write_text("jinja2==3.1.6\n")
+    monkeypatch.chdir(work)
     monkeypatch.delenv("SCANNER_LEDGER", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     r = cli("gate", "requirements.txt")
     assert r.code in (0, 1), r.err
-    assert (tmp_path / ".scanner" / "ledger.db").is_file()
-    assert not (tmp_path / "state").exists()
+    assert not (work / ".scanner").exists()
+    assert (tmp_path / "state" / "scanner" / "ledger.db").is_file()

@@ -50,3 +50,44 @@ def test_the_project_directory_still_reads_its_pyproject(cli, tmp_path: Path) ->
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["six"]\n')
     after = _audit(cli, tmp_path)
     assert after[0] != before[0]
+
+
+PYPROJECT_LICENSE_FILE = '[project]\nname = "demo"\nversion = "1"\nlicense = {file = "LICENSE"}\n'
+MIT = "MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\n"
+GPL = "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
+
+
+def _sbom_root(cli, path: Path) -> tuple[str, dict]:
+    r = cli("sbom", path, "-f", "cyclonedx-json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    props = {p["name"]: p["value"] for p in doc["metadata"]["properties"]}
+    return props["scanner:artifact-digest"], doc["metadata"]["component"]
+
+
+def test_licence_file_beside_a_lone_pyproject_is_not_read(cli, tmp_path: Path) -> None:
+    """``license = {file = "LICENSE"}`` in a single ``pyproject.toml`` artifact: the LICENSE file
+    is not part of its digest, so it must not decide the licence. Swapping it changes nothing;
+    the SBOM says the licence is declared by a file that was not read."""
+    project = tmp_path / "pyproject.toml"
+    project.write_text(PYPROJECT_LICENSE_FILE)
+    (tmp_path / "LICENSE").write_text(MIT)
+    first = _sbom_root(cli, project)
+    (tmp_path / "LICENSE").write_text(GPL)
+    assert _sbom_root(cli, project) == first
+    root = first[1]
+    assert "licenses" not in root
+    props = {p["name"]: p["value"] for p in root.get("properties", [])}
+    assert props["scanner:license-file"].startswith("LICENSE (not read")
+
+
+def test_licence_file_of_a_project_directory_is_read(cli, tmp_path: Path) -> None:
+    """As a directory the LICENSE is part of the artifact (and its digest): it is read."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT_LICENSE_FILE)
+    (tmp_path / "LICENSE").write_text(MIT)
+    digest, root = _sbom_root(cli, tmp_path)
+    assert [lic["license"].get("id") for lic in root["licenses"]] == ["MIT"]
+    (tmp_path / "LICENSE").write_text(GPL)
+    other, root = _sbom_root(cli, tmp_path)
+    assert other != digest
+    assert "MIT" not in json.dumps(root.get("licenses"))

@@ -74,9 +74,10 @@ def test_default_ledger_reached_through_a_planted_link_is_refused(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, link: str
 ) -> None:
     """A checkout that ships ``.scanner/ledger.db`` (or ``.scanner``) as a link: the gate would
-    create or write the file it points at, anywhere the runner may write. ``gate FILE`` keeps the
-    default ledger in the working directory and refuses the link; ``gate .`` keeps its ledger out
-    of the directory it judges (the user state directory), so the link is never reached either."""
+    create or write the file it points at, anywhere the runner may write. Judging the checkout, or
+    a file in it, keeps the ledger out of the checkout (the user state directory), so the link is
+    never reached; judging something apart from the working directory keeps the default ledger
+    there and refuses the link."""
     root = tmp_path / "checkout"
     plant(root)
     victim = tmp_path / "victim"
@@ -87,14 +88,18 @@ def test_default_ledger_reached_through_a_planted_link_is_refused(
     else:
         (root / ".scanner").symlink_to(victim, target_is_directory=True)
     monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(root)
     a_file = next(p.name for p in sorted(root.iterdir()) if p.is_file() and not p.is_symlink())
-    r = cli("gate", a_file, "-f", "json")
+    for judged in (a_file, "."):
+        r = cli("gate", judged, "-f", "json")
+        assert r.code == 1, (r.code, r.err)  # judged (the planted pickle denies), ledger kept elsewhere
+        assert list(victim.iterdir()) == []
+    elsewhere = tmp_path / "elsewhere"
+    plant(elsewhere)
+    r = cli("gate", elsewhere, "-f", "json")
     assert r.code == 2, (r.code, r.err)
     assert "ledger" in r.err and "link" in r.err
-    assert list(victim.iterdir()) == []
-    r = cli("gate", ".", "-f", "json")
-    assert r.code == 1, (r.code, r.err)  # judged (the planted pickle denies), ledger kept elsewhere
     assert list(victim.iterdir()) == []
 
 

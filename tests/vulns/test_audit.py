@@ -239,13 +239,18 @@ def test_pyproject(cli: Any, tmp_path: Path, snapshot_db: Path) -> None:
     assert unaudited["subject"] == str(pyproject)  # the inventory names the file, not the entry
 
 
-def test_app_directory_prefers_the_lockfile(cli: Any, tmp_path: Path, snapshot_db: Path) -> None:
+def test_app_directory_audits_the_lockfile_and_the_requirements(cli: Any, tmp_path: Path, snapshot_db: Path) -> None:
+    """Every manifest of the directory is read: the lock file does not hide requirements.txt."""
     (tmp_path / "requirements.txt").write_text("requests==2.28.1\n")
     (tmp_path / "pylock.toml").write_text(
         'lock-version = "1.0"\ncreated-by = "test"\n[[packages]]\nname = "urllib3"\nversion = "1.26.5"\n'
     )
     run = cli("audit", tmp_path, "--db", snapshot_db, "-f", "json")
-    assert set(_known(_findings(run))) == {("urllib3", "PYSEC-2023-192"), ("urllib3", "PYSEC-2023-212")}
+    assert set(_known(_findings(run))) == {
+        ("requests", "PYSEC-2023-74"),
+        ("urllib3", "PYSEC-2023-192"),
+        ("urllib3", "PYSEC-2023-212"),
+    }
 
 
 def test_sbom_round_trip(cli: Any, tmp_path: Path, snapshot_db: Path) -> None:
