@@ -15,7 +15,8 @@ them). Peers are installed in their own venvs under benchmarks/.work/.
 
 The machine may be shared: every figure is the best of ``--runs`` runs (the per-artifact ones,
 tens of seconds each, of ``--per-artifact-runs``), printed with the 1-minute load average
-measured just before its best run.
+measured just before its best run; `scanner batch` and the peers' one-process runs over the
+whole tree take turns, round after round, so that they meet the same load.
 """
 
 from __future__ import annotations
@@ -127,6 +128,21 @@ def best(name: str, fn, runs: int) -> tuple[float, object]:
     return seconds, value
 
 
+def taking_turns(fns: dict, runs: int, rows: dict[str, float]) -> dict[str, object]:
+    """Run each of ``fns`` once per round, ``runs`` rounds; the best of each into ``rows`` (with
+    its load in LOADS). Returns the result of each one's best run."""
+    results: dict[str, list[tuple[float, object, float]]] = {name: [] for name in fns}
+    for _ in range(max(1, runs)):
+        for name, fn in fns.items():
+            load = os.getloadavg()[0]
+            results[name].append((*fn(), load))
+    out = {}
+    for name, measured in results.items():
+        seconds, value, load = min(measured, key=lambda r: r[0])
+        rows[name], LOADS[name], out[name] = seconds, load, value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", type=int, default=120)
@@ -147,7 +163,14 @@ def main() -> None:
         rows[name], value = best(name, fn, runs)
         return value
 
-    doc2 = row(BATCH2, lambda: batch(dirs, "--workers", "2", "--no-cache"))
+    # batch and the peers' one-process runs take turns, so each is timed under the same load
+    contenders = {BATCH2: lambda: batch(dirs, "--workers", "2", "--no-cache")}
+    if not args.no_peers:
+        for name in ("picklescan", "modelscan"):
+            packages, cmd = PEERS[name]
+            exe = [str(venv(name, packages) / cmd[0]), *[c.format(path=dirs[0].parent) for c in cmd[1:]]]
+            contenders[f"{name} {WHOLE}"] = lambda exe=exe: timed(exe)
+    doc2 = taking_turns(contenders, args.runs, rows)[BATCH2]
     doc1 = row(BATCH1, lambda: batch(dirs, "--workers", "1", "--no-cache"))
     assert verdicts(doc1) == verdicts(doc2)  # type: ignore[arg-type]
     denied = sum(1 for r in doc2["results"] if r["allow"] is False)  # type: ignore[index]
@@ -164,12 +187,6 @@ def main() -> None:
             if seconds == min(warm):
                 LOADS[CACHE_COLD] = LOADS[CACHE_WARM] = load
     rows[CACHE_COLD], rows[CACHE_WARM] = cold[warm.index(min(warm))], min(warm)  # the pair of the best warm run
-
-    if not args.no_peers:
-        for name in ("picklescan", "modelscan"):
-            packages, cmd = PEERS[name]
-            exe = [str(venv(name, packages) / cmd[0]), *[c.format(path=dirs[0].parent) for c in cmd[1:]]]
-            row(f"{name} {WHOLE}", lambda exe=exe: timed(exe))
 
     if not args.no_per_artifact:
         allowed = row(f"scanner gate {PER}", lambda: gate_per_artifact(dirs, 2), args.per_artifact_runs)
