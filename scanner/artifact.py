@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from scanner.core import Artifact, ArtifactKind, ScanError
-from scanner.files import FileSet
+from scanner.files import FileEntry, FileSet
 from scanner.safeio import open_regular
 
 LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock"}
@@ -64,11 +65,30 @@ def _short(path: Path, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
 
 
-def artifact_digest(path: Path, files: FileSet | None = None) -> str:
+def file_set(
+    path: Path,
+    kind: ArtifactKind | None,
+    *,
+    input_type: str | None = None,
+    after_open: Callable[[FileEntry], None] | None = None,
+) -> FileSet:
+    """The FileSet of an artifact: a single file read as a requirements file (its kind, or
+    ``--input-type requirements``) is that file and every file it includes (``-r``), read and
+    hashed with it, so its digest covers the dependencies it names."""
+    members = None
+    if kind == ArtifactKind.REQUIREMENTS or input_type == "requirements":
+        from scanner.inventory.requirements import included_members
+
+        members = included_members
+    return FileSet(path, after_open=after_open, members=members)
+
+
+def artifact_digest(path: Path, files: FileSet | None = None, kind: ArtifactKind | None = None) -> str:
     """``sha256:<hex>`` of a file, or of the sorted (relative path, file digest) list of a
-    directory (``FileSet.artifact_digest``). The same in every command and report; pass the
-    run's ``files`` so each file is hashed once, from the descriptor its scanners read."""
-    return (files if files is not None else FileSet(path)).artifact_digest()
+    directory or of a requirements file and its includes (``FileSet.artifact_digest``). The
+    same in every command and report; pass the run's ``files`` so each file is hashed once,
+    from the descriptor its scanners read."""
+    return (files if files is not None else file_set(path, kind)).artifact_digest()
 
 
 def detect(
@@ -92,7 +112,7 @@ def detect(
     try:
         if kind is None:
             kind = _detect_kind(path)
-        digest_text = artifact_digest(path, files) if digest else ""
+        digest_text = artifact_digest(path, files, kind) if digest else ""
     except PermissionError as exc:
         raise ScanError("permission denied", exc.filename or path) from None
     except OSError as exc:

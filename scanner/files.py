@@ -13,6 +13,12 @@ size, times and inode are compared with what they were at open (a file rewritten
 the run, exit 2). A file replaced by another one after it was opened changes nothing: the
 descriptor still reads the bytes that were hashed. ``artifact_digest`` assembles the artifact
 digest from the per-file digests.
+
+A single file can name other files its reader reads with it (a requirements file's ``-r``
+includes): ``members`` (given by whoever knows the reader, ``scanner.artifact.file_set``) finds
+them by reading through ``read_bytes``. Each is then an entry like a directory's file (``rel``
+from the named file's folder), hashed once, listed, and covered by the artifact digest; a later
+read of any of them must give the bytes first hashed (``FileChanged`` otherwise).
 """
 
 from __future__ import annotations
@@ -323,7 +329,8 @@ class FileSet:
     """The files of one artifact in one run, each hashed once (a per-run cache: never shared
     between runs). ``after_open`` is a test hook called with each entry right after its file was
     opened, ``before_list`` one called with each directory right before the walk opens it (to
-    replace the file or the directory at the worst moment)."""
+    replace the file or the directory at the worst moment). ``members`` (a single file only)
+    returns the other files read with it, reading each through ``read_bytes`` (module doc)."""
 
     def __init__(
         self,
@@ -332,15 +339,29 @@ class FileSet:
         *,
         after_open: Callable[[FileEntry], None] | None = None,
         before_list: Callable[[Path], None] | None = None,
+        members: Callable[[FileSet], object] | None = None,
     ) -> None:
         self.root = root
         self.is_dir = root.is_dir()
         self.declared = declared if declared is not None else (declared_root(root) if self.is_dir else None)
         self._after_open = after_open
         self._before_list = before_list
+        self._members = None if self.is_dir else members
+        self._member_rels: set[str] = set()
+        self._finding_members = False
         self._entries: list[FileEntry] | None = None
         self._digests: dict[str, FileDigest] = {}
         self._by_ident: dict[tuple[int, int], str] = {}
+
+    def members(self) -> list[str]:
+        """The ``rel`` of every file read with the single named file (none for a directory)."""
+        return [e.rel for e in self.entries if e.rel in self._member_rels]
+
+    @property
+    def reads_members(self) -> bool:
+        """A single file whose reader reads other files with it, through ``read_bytes`` (its
+        digest covers them as soon as there are any)."""
+        return self._members is not None
 
     def escaping_under(self, rel: str) -> list[FileEntry]:
         """Entries at or below ``rel`` (a relative folder) that the walk did not read because
@@ -359,7 +380,55 @@ class FileSet:
                 self._entries = list(walk(self.root, self.declared, self._before_list))
             except RecursionError:  # one generator frame per folder level: deeper than Python goes
                 raise ScanError("folders nested too deep to walk: not scanned", self.root) from None
+            if self._members is not None and self._entries and self._entries[0].readable:
+                self._finding_members = True
+                try:
+                    self._members(self)  # adds an entry for each member it reads
+                finally:
+                    self._finding_members = False
         return self._entries
+
+    def read_bytes(self, path: Path, limit: int, *, what: str = "file") -> bytes:
+        """The whole content (at most ``limit`` bytes, ``TooLarge`` past it) of the named file or
+        of a member, read from one descriptor that is hashed: the first read records the digest
+        (a member is added while ``members`` runs; a file that is neither is refused), a later
+        read must hash the same (``FileChanged``). A member is never reached through a link."""
+        from scanner.safeio import TooLarge
+
+        entries = self.entries
+        root = entries[0]
+        rel = root.rel if path == self.root else os.path.relpath(path, self.root.parent).replace(os.sep, "/")
+        entry = root if rel == root.rel and path == self.root else next((e for e in entries if e.rel == rel), None)
+        if entry is None and (not self._finding_members or rel.startswith("../") or rel == ".."):
+            raise ScanError(f"{what} is not part of the artifact: not read", path)
+        with open_regular(path, follow=entry is root) as fh:
+            before = os.fstat(fh.fileno())
+            ident = (before.st_dev, before.st_ino)
+            if entry is not None and entry.ident is not None and ident != entry.ident:
+                raise FileChanged(_REPLACED, path)
+            if before.st_size > limit:
+                raise TooLarge(f"{what} is larger than {limit} bytes: not read", path)
+            data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise TooLarge(f"{what} is larger than {limit} bytes: not read", path)
+            after = os.fstat(fh.fileno())
+        if not _same(before, after) or after.st_size != len(data):
+            raise FileChanged(_CHANGED, path)
+        if entry is None:
+            entry = FileEntry(rel, path, ident=ident)
+            entries.append(entry)
+            self._member_rels.add(rel)
+        digest = FileDigest(entry.rel, hashlib.sha256(data).hexdigest(), len(data))
+        self._record(entry, digest, path)
+        self._by_ident[ident] = entry.rel
+        return data
+
+    def _record(self, entry: FileEntry, digest: FileDigest, path: Path) -> None:
+        """Keep a file's digest; one read before with other bytes means it changed during the run."""
+        known = self._digests.get(entry.rel)
+        if known is not None and known != digest:
+            raise FileChanged(_CHANGED, path)
+        self._digests[entry.rel] = digest
 
     def open_each(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:
         """Every entry; readable ones opened, hashed and rewound (``None`` for the others). The
@@ -387,7 +456,8 @@ class FileSet:
                 opened.recheck()
 
     def _open(self, entry: FileEntry, on_bytes: Callable[[int], None] | None) -> _Opened:
-        fh = open_regular(entry.path, follow=entry.is_symlink or not self.is_dir)
+        member = entry.rel in self._member_rels
+        fh = open_regular(entry.path, follow=entry.is_symlink or (not self.is_dir and not member))
         try:
             before = os.fstat(fh.fileno())
             if entry.ident is not None and (before.st_dev, before.st_ino) != entry.ident:
@@ -399,10 +469,10 @@ class FileSet:
             digest = FileDigest(entry.rel, hexdigest, size)
             opened = OpenedFile(entry, fh, digest, before)
             opened.recheck()
+            self._record(entry, digest, entry.path)
         except BaseException:
             fh.close()
             raise
-        self._digests[entry.rel] = digest
         self._by_ident[(before.st_dev, before.st_ino)] = entry.rel
         return _Opened(opened)
 
@@ -451,9 +521,10 @@ class FileSet:
 
     def artifact_digest(self) -> str:
         """``sha256:<hex>`` of the file, or of the sorted ``rel\\0sha256\\n`` lines of every
-        readable file of a directory. The one artifact digest of every command and report."""
+        readable file of a directory or of a file and its members. The one artifact digest of
+        every command and report."""
         digests = self.file_digests()
-        if not self.is_dir:
+        if not self.is_dir and not self._member_rels:
             if not digests:
                 entry = self.entries[0]
                 raise ScanError(f"{entry.problem} ({entry.detail}): not a regular file, not read", entry.path)

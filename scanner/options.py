@@ -117,3 +117,6 @@ class GateOptions:
     settings_sources: Mapping[str, str] = field(default_factory=dict)
     now: dt.datetime | None = None
     user_config: Path | None = None  # the user-level config read without --config: never from the scanned tree
+    # the caller keeps the policy input (``gate --save-input``): build it whole, ``sbom.components``
+    # included even when no policy module reads them
+    whole_policy_input: bool = False

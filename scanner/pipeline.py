@@ -319,7 +319,16 @@ def _decide_and_record(
         extra["quality"] = quality.record(str(stage), outcome.policy_data)
         sections = quality.policy_sections()  # attestations, metrics, baseline
         outcome.policy_input = clean_text(
-            build_input(artifact, stage, inventory, results, matched, now=options.now, evidence=sections)
+            build_input(
+                artifact,
+                stage,
+                inventory,
+                results,
+                matched,
+                now=options.now,
+                evidence=sections,
+                components=options.whole_policy_input or policy.engine.reads("components"),
+            )
         )
         outcome.decision = policy.engine.evaluate(outcome.policy_input)
     waiver_docs = outcome.policy_input["waivers"] if outcome.policy_input else _waiver_docs(matched)
@@ -339,7 +348,6 @@ def _decide_and_record(
             waiver_file=options.waiver_file,
             settings_sources=options.settings_sources,
             extra=extra,
-            components=outcome.policy_input["sbom"]["components"] if outcome.policy_input else None,
             files=outcome.files,
             digests=policy.digests if policy is not None else None,
             **evidence,
@@ -393,11 +401,11 @@ def _located(
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
             pulled = open_source(source, Path(work), options.registry)
             artifact = _pulled_artifact(pulled, options)
-            yield artifact, FileSet(artifact.path, after_open=after_open), pulled
+            yield artifact, _files(artifact, options, after_open), pulled
         return
     if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
         artifact = _pulled_artifact(source, options)
-        yield artifact, FileSet(artifact.path, after_open=after_open), source
+        yield artifact, _files(artifact, options, after_open), source
         return
     if source is None:
         yield identify(None), None, None
@@ -408,10 +416,17 @@ def _located(
     if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
         with stdin.as_file() as path:
             artifact = replace(detect(path, options.kind, digest=False), name="stdin", source_ref="-")
-            yield artifact, FileSet(artifact.path, after_open=after_open), None
+            yield artifact, _files(artifact, options, after_open), None
         return
     artifact = detect(local_path(source), options.kind, digest=False)
-    yield artifact, FileSet(artifact.path, after_open=after_open), None
+    yield artifact, _files(artifact, options, after_open), None
+
+
+def _files(artifact: Artifact, options: GateOptions, after_open: Callable[[FileEntry], None] | None) -> FileSet:
+    """The run's FileSet of a local or pulled artifact (``scanner.artifact.file_set``)."""
+    from scanner.artifact import file_set
+
+    return file_set(artifact.path, artifact.kind, input_type=options.inventory.input_type, after_open=after_open)
 
 
 def local_path(source: str | Path) -> Path:

@@ -5,19 +5,35 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+# Containers at most this many levels deep are checked item by item: the text encoded at once is
+# one item's (a component, a finding), never the whole document.
+_SPLIT_LEVELS = 3
+
 
 def clean_text(value: Any) -> Any:
     """``value`` with every string made encodable: a surrogate (from a file name that is not valid
     UTF-8) is shown as the ``\\xNN`` escape of its byte. Dicts and lists are copied only when
-    something in them needs it: one C-speed encode pass decides, so a large inventory (a 25 MB
-    BOM) is not walked in Python and duplicated in memory on every record and policy input."""
+    something in them needs it, and C-speed encode passes over one item at a time decide, so a
+    large inventory (a 25 MB BOM) is neither walked in Python, nor duplicated, nor encoded into
+    one large string on every record and policy input."""
     if isinstance(value, (dict, list)):
-        try:
-            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
-        except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
-            return _clean(value)
-        return value
+        return _clean(value) if _needs_cleaning(value, _SPLIT_LEVELS) else value
     return _clean(value)
+
+
+def _needs_cleaning(value: Any, levels: int) -> bool:
+    if levels > 0 and isinstance(value, dict):
+        return any(_needs_cleaning(k, 0) or _needs_cleaning(v, levels - 1) for k, v in value.items())
+    if levels > 0 and isinstance(value, list):
+        return any(_needs_cleaning(v, levels - 1) for v in value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return False
+    try:
+        _encode(value).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return True
+    return False
 
 
 def _clean(value: Any) -> Any:

@@ -4,8 +4,10 @@ Workers never write: they send their record back, and the driver puts the paths 
 policy, data and waivers from into it (a worker judged from a private copy with the same digests),
 appends the decision to the ledger (one connection for the whole run, so the chain is appended in
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
-directory. An artifact that could not be judged gets an error record (and no ledger entry: the
-ledger holds decisions).
+directory. With a ledger, the record file is written whole before the entry is committed (a
+decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
+without one, record files are written by a few threads. An artifact that could not be judged gets
+an error record (and no ledger entry: the ledger holds decisions).
 """
 
 from __future__ import annotations
@@ -70,8 +72,14 @@ class EvidenceWriter:
             record = {k: v for k, v in result.record.items() if k != "ledger"}
             record["batch"] = batch
             if self.ledger is not None:
-                seq, digest = self.ledger.append(record)
-                record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
+                # the entry is committed only once its record file is written whole: a decision
+                # whose evidence could not be written is never in the ledger (exit 2)
+                target = self._target(index, result)
+                with self.ledger.appending(record) as (seq, digest):
+                    record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
+                    if target is not None:
+                        _write_record(target, record)
+                return replace(result, record=record, record_path=None if target is None else str(target))
         else:
             record = {
                 "schema": "scanner-batch-error/1",
@@ -82,13 +90,16 @@ class EvidenceWriter:
                 "error": result.error,
                 "batch": batch,
             }
-        path = None
-        if self.records_dir is not None:
-            name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
-            target = self.records_dir / f"{index:05d}-{name}.json"
+        target = self._target(index, result)
+        if target is not None:
             self._pending.append(self._pool.submit(_write_record, target, record))
-            path = str(target)
-        return replace(result, record=record, record_path=path)
+        return replace(result, record=record, record_path=None if target is None else str(target))
+
+    def _target(self, index: int, result: ArtifactResult) -> Path | None:
+        if self.records_dir is None:
+            return None
+        name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
+        return self.records_dir / f"{index:05d}-{name}.json"
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -99,11 +110,10 @@ class EvidenceWriter:
 
 
 def _write_record(target: Path, record: dict[str, Any]) -> None:
-    """Laid out as ``scanner gate -f json`` writes a record (``report.json_format``: the outer
-    levels indented, the rest encoded by the C encoder, several times faster than ``indent=2``)."""
-    from scanner.report.json_format import render
+    """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
+    ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
+    the rest encoded by the C encoder, several times faster than ``indent=2``)."""
+    from scanner.atomic import write_atomic
+    from scanner.report.json_format import chunks
 
-    try:
-        target.write_text(render(record), encoding="utf-8")
-    except OSError as exc:
-        raise ScanError(f"cannot write evidence record: {exc.strerror or exc}", target) from None
+    write_atomic(target, chunks(record), "evidence record")

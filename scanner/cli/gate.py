@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,14 @@ from scanner.cli.options import (
     output_options,
     plan_outputs,
     setting_sources,
+    stage_outputs,
     user_config,
-    write_outputs,
+    write_stdout,
 )
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.render import record_renderer
 from scanner.cli.verify import emit_attestation, gate_options, verify_options
-from scanner.core import ArtifactKind, ScanError
+from scanner.core import ArtifactKind
 from scanner.report import FORMATS
 
 
@@ -92,6 +94,7 @@ def gate(
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline
+    from scanner.atomic import stage as stage_file
     from scanner.evidence.ledger import default_path
     from scanner.options import GateOptions, InventoryOptions, VulnOptions
     from scanner.verify.attestation import AttestationOptions
@@ -114,25 +117,59 @@ def gate(
         attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or default_path(source)),
         settings_sources=setting_sources(ctx),
         user_config=user_config(ctx),
+        whole_policy_input=save_input is not None,
     )
     outcome = pipeline.gate(source, options)
     assert outcome.decision is not None
-    # Evidence first, the ledger entry after it: a run whose report or evidence could not be
-    # written stops here (exit 2) and is never recorded as a promotion.
+    # A report or evidence file that cannot be written fails early when that is visible (a
+    # missing directory, no permission) ...
     check_writable(plan, save_input, verify_flags.get("attestation_output"))
-    if save_input:
+    # ... and otherwise while it is written (a full disk): every file is written whole
+    # (temporary file, fsync, rename) inside the ledger's write transaction, and the entry is
+    # committed only after the last of them. A run whose report or evidence could not be written
+    # exits 2 and is never recorded as a promotion.
+    written: list[Path] = []
+    with _ledger_entry(False if no_ledger else ledger, outcome.record, source, written):
+        staged = []
         try:
-            save_input.write_text(json.dumps(outcome.policy_input, indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise ScanError(f"cannot write the policy input: {exc.strerror or exc}", save_input) from None
-    emit_attestation(outcome, verify_flags)
-    if not no_ledger:
-        from scanner.evidence.ledger import record_decision
-
-        record_decision(ledger, outcome.record, source)
-    write_outputs(plan, record_renderer(outcome.record))
+            if save_input:
+                text = json.dumps(outcome.policy_input, indent=2)
+                staged.append(stage_file(save_input, [text], "the policy input"))
+            attestation = emit_attestation(outcome, verify_flags)
+            if attestation is not None:
+                staged.append(attestation)
+            render = record_renderer(outcome.record)
+            staged += stage_outputs(plan, render)
+            write_stdout(plan, render)
+            for item in staged:  # every file is whole: put them in place
+                item.commit()
+                if item.placed is not None:  # a regular file this run replaced (not /dev/stdout)
+                    written.append(item.placed)
+        finally:
+            for item in staged:
+                item.discard()  # those not in place
     _announce(outcome.decision, stage, table_shown=("table", None) in plan)
     return 0 if outcome.decision.allow else 1
+
+
+@contextlib.contextmanager
+def _ledger_entry(ledger: Path | bool | None, record: dict[str, Any], source: str, written: list[Path]) -> Any:
+    """The ledger entry around the writing of the outputs (``ledger`` None: the default ledger;
+    False: none). When no entry is committed after some files were put in place (a later one or
+    the commit failed), those files, which name the entry, are removed."""
+    if ledger is False:
+        yield
+        return
+    from scanner.evidence.ledger import recording
+
+    try:
+        with recording(ledger if isinstance(ledger, Path) else None, record, source):
+            yield
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
 
 
 def _announce(decision: Any, stage: str, *, table_shown: bool) -> None:

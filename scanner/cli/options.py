@@ -183,19 +183,55 @@ def check_writable(plan: Sequence[tuple[str, str | None]], *extra: str | Path | 
             raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
 
 
-def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str]) -> None:
+def write_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> list[Path]:
+    """Write each planned output: a file whole or not at all (``scanner.atomic``: temporary file,
+    fsync, rename; a failure is exit 2 naming the file), stdout as the text comes. ``render``
+    returns the text, or its pieces. Returns the files written."""
+    staged = stage_outputs(plan, render)
+    try:
+        write_stdout(plan, render)
+        for item in staged:
+            item.commit()
+    finally:
+        for item in staged:
+            item.discard()  # those not in place
+    return [item.path for item in staged]
+
+
+def stage_outputs(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> list[Any]:
+    """The planned files written in full beside their destinations, not yet in place
+    (``scanner.atomic.Staged``: ``commit`` or ``discard`` each). When one fails, those written
+    before it are discarded and nothing is in place."""
+    from scanner.atomic import stage
+
+    staged: list[Any] = []
+    try:
+        for fmt, dest in plan:
+            if dest is not None:
+                text = render(fmt)
+                pieces = [text] if isinstance(text, str) else text
+                staged.append(stage(dest, pieces, f"{fmt} report", done=f"wrote {fmt} report to {dest}"))
+    except BaseException:
+        for item in staged:
+            item.discard()
+        raise
+    return staged
+
+
+def write_stdout(plan: Sequence[tuple[str, str | None]], render: Callable[[str], str | Iterable[str]]) -> None:
+    """The planned output that goes to stdout, if any, as its pieces come."""
     for fmt, dest in plan:
+        if dest is not None:
+            continue
         text = render(fmt)
-        if dest is None:
-            sys.stdout.write(text)
+        try:
+            for piece in [text] if isinstance(text, str) else text:
+                sys.stdout.write(piece)
             sys.stdout.flush()
-        else:
-            try:
-                Path(dest).parent.mkdir(parents=True, exist_ok=True)
-                Path(dest).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise ScanError(f"cannot write report: {exc.strerror or exc}", dest) from None
-            ui.info(f"wrote {fmt} report to {dest}")
+        except BrokenPipeError:
+            raise  # the reader went away (``| head``): exit 1, as every command does
+        except OSError as exc:
+            raise ScanError(f"cannot write the {fmt} report: {exc.strerror or exc}", "stdout") from None
 
 
 def exceeds(findings: Iterable[dict[str, Any]], threshold: Severity | None) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,10 +18,15 @@ from scanner.cli.options import (
     output_options,
     plan_outputs,
     setting_sources,
+    stage_outputs,
     write_outputs,
+    write_stdout,
 )
 from scanner.cli.registry_options import from_context, registry_options
 from scanner.cli.verify import gate_options, verify_options
+
+if TYPE_CHECKING:
+    from scanner.registry.promote import PromotionResult
 
 FORMATS = ["table", "json"]
 
@@ -99,17 +105,43 @@ def promote(
         attestations=AttestationOptions.from_flags(verify_flags),
         settings_sources=setting_sources(ctx),
     )
-    result = do_promote(
-        src, dst, options, registry, sign_key=verify_flags.get("sign_key"), ledger=ledger, record_ledger=not no_ledger
-    )
-    ui.info(summary_line(result))
+    staged: list[Any] = []
 
-    def render(fmt: str) -> str:
-        if fmt == "json":
-            assert result.outcome.decision is not None
-            doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
-            return json.dumps(doc, indent=2) + "\n"
-        return record_renderer(result.outcome.record)("table")
+    def renderer(result: PromotionResult) -> Callable[[str], str]:
+        def render(fmt: str) -> str:
+            if fmt == "json":
+                assert result.outcome.decision is not None
+                doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
+                return json.dumps(doc, indent=2) + "\n"
+            return "".join(record_renderer(result.outcome.record)("table"))
 
-    write_outputs(plan, render)
+        return render
+
+    def before_tag_move(result: PromotionResult) -> None:
+        # every report file written in full before the tag moves: one that cannot be written
+        # stops the promotion (exit 2, tag untouched, the ledger says not promoted)
+        staged.extend(stage_outputs(plan, renderer(result)))
+
+    try:
+        result = do_promote(
+            src,
+            dst,
+            options,
+            registry,
+            sign_key=verify_flags.get("sign_key"),
+            ledger=ledger,
+            record_ledger=not no_ledger,
+            before_tag_move=before_tag_move,
+        )
+        ui.info(summary_line(result))
+        render = renderer(result)
+        if staged:
+            write_stdout(plan, render)
+            for item in staged:
+                item.commit()
+        else:  # denied: nothing was staged
+            write_outputs(plan, render)
+    finally:
+        for item in staged:
+            item.discard()  # those not in place
     return 0 if result.allowed else 1

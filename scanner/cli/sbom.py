@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -82,13 +83,17 @@ def sbom(
     for finding in inventory.findings:
         ui.warn(f"{finding.id} {finding.subject}: {finding.message}")
 
-    def render(fmt: str) -> str:
+    def render(fmt: str) -> str | Iterator[str]:
         if fmt == "spdx-json":
             from scanner.inventory.spdx3 import to_spdx3_json
 
             return to_spdx3_json(inventory, artifact)
         if fmt == "cyclonedx-xml":
             return to_cyclonedx_xml(inventory, artifact, reproducible=reproducible)
+        if not reproducible and outcome.record.get("sbom"):
+            from scanner.report.cyclonedx_json import chunks
+
+            return chunks(outcome.record)  # the run's own validated document, written in pieces
         return to_cyclonedx_json(inventory, artifact, reproducible=reproducible)
 
     write_outputs(plan, render)

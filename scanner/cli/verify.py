@@ -79,19 +79,20 @@ def verify_options(flags: Mapping[str, Any]) -> VerifyOptions:
     )
 
 
-def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> None:
-    """After the decision: write the signed VSA when ``--attestation-output`` was given."""
+def emit_attestation(outcome: Outcome, values: Mapping[str, Any]) -> Any:
+    """After the decision: the signed VSA written in full beside ``--attestation-output``, not yet
+    in place (``scanner.atomic.Staged``: ``commit`` or ``discard``); None without the option."""
     if not values.get("attestation_output"):
-        return
-    from scanner import ui
-    from scanner.evidence.vsa import write_vsa
+        return None
+    from scanner.atomic import stage
+    from scanner.evidence.vsa import signed_vsa
 
     out = values["attestation_output"]
     assert outcome.policy_dir is not None
-    how = write_vsa(
-        outcome, out, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
+    text, how = signed_vsa(
+        outcome, policy_dir=outcome.policy_dir, policy_data=outcome.policy_data, sign_key=values.get("sign_key")
     )
-    ui.info(f"wrote verification summary to {out} ({how})")
+    return stage(out, [text], "attestation", done=f"wrote verification summary to {out} ({how})")
 
 
 @click.command()

@@ -20,13 +20,14 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scanner import jsonfile
 from scanner.errors import ScanError
+from scanner.jsonchunks import ChunkEncoder
 
 LEDGER_FORMAT = "scanner-ledger/1"
 GENESIS = "0" * 64
@@ -73,10 +74,15 @@ def ledger_view(record: dict[str, Any]) -> dict[str, Any]:
     for key in INVENTORY_KEYS:
         value = record.get(key)
         if isinstance(value, (list, dict)) and value:
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            digest = hashlib.sha256()
+            for piece in _CANONICAL.chunks(value):  # hashed as it is encoded: never one string
+                digest.update(piece.encode())
             size = len(value) if isinstance(value, list) else len(value.get("components") or [])
-            out[key] = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "items": size}
+            out[key] = {"sha256": digest.hexdigest(), "items": size}
     return out
+
+
+_CANONICAL = ChunkEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def chain_hash(seq: int, prev_hash: str, record_sha256: str) -> str:
@@ -191,40 +197,67 @@ class Ledger:
 
     def append(self, record: dict[str, Any]) -> tuple[int, str]:
         """Append one record in one transaction; returns its (seq, hash)."""
+        with self.appending(record) as entry:
+            return entry
+
+    @contextmanager
+    def appending(self, record: dict[str, Any]) -> Iterator[tuple[int, str]]:
+        """Append one record, committed when the ``with`` block ends without an exception and
+        rolled back otherwise; yields its (seq, hash). The block runs inside the write
+        transaction (other writers wait), so what it writes can name the entry before it exists:
+        the gate writes its reports and evidence there, and an entry is committed only when all
+        of them were written."""
         body = canonical(ledger_view(record))
         record_sha = hashlib.sha256(body.encode()).hexdigest()
         decision = record.get("decision") or {}
         allow = decision.get("allow")
         artifact = record.get("artifact") or {}
         try:
-            with self._transaction():
-                head = self._head()
-                seq = head[0] + 1
-                digest = chain_hash(seq, head[1], record_sha)
-                self._db.execute(
-                    "INSERT INTO decisions (seq, recorded_at, artifact, artifact_digest, stage, allow, actor,"
-                    " record, record_sha256, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        str(record.get("timestamp") or _now()),
-                        str(artifact.get("name", "")),
-                        str(artifact.get("digest", "")),
-                        record.get("stage"),
-                        None if allow is None else int(bool(allow)),
-                        (record.get("ci") or {}).get("actor"),
-                        body,
-                        record_sha,
-                        head[1],
-                        digest,
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [("head_seq", str(seq)), ("head_hash", digest)],
-                )
+            self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
-        return seq, digest
+        try:
+            head = self._head()
+            seq = head[0] + 1
+            digest = chain_hash(seq, head[1], record_sha)
+            self._db.execute(
+                "INSERT INTO decisions (seq, recorded_at, artifact, artifact_digest, stage, allow, actor,"
+                " record, record_sha256, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    str(record.get("timestamp") or _now()),
+                    str(artifact.get("name", "")),
+                    str(artifact.get("digest", "")),
+                    record.get("stage"),
+                    None if allow is None else int(bool(allow)),
+                    (record.get("ci") or {}).get("actor"),
+                    body,
+                    record_sha,
+                    head[1],
+                    digest,
+                ),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("head_seq", str(seq)), ("head_hash", digest)],
+            )
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+        try:
+            yield seq, digest
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+
+    def _rollback(self) -> None:
+        with suppress(sqlite3.DatabaseError):  # no transaction left open: SQLite rolled it back
+            self._db.execute("ROLLBACK")
 
     def _head(self) -> tuple[int, str]:
         row = self._db.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
@@ -329,16 +362,43 @@ def _entry(seq: int, digest: str, record: dict[str, Any]) -> Entry:
     )
 
 
-def record_decision(path: Path | None, record: dict[str, Any], source: str | Path | None = None) -> None:
-    """Append a gate decision (``path``, or the default for ``source``: see ``default_path``) and
-    note where in ``record["ledger"]``."""
+def record_decision(
+    path: Path | None, record: dict[str, Any], source: str | Path | None = None, *, opened: Ledger | None = None
+) -> None:
+    """Append a gate decision (``path``, or the default for ``source``: see ``default_path``; or
+    the ledger ``opened`` already) and note where in ``record["ledger"]``."""
+    with recording(path, record, source, opened=opened):
+        pass
+
+
+def open_ledger(path: Path | None, source: str | Path | None = None) -> Ledger:
+    """The ledger decisions about ``source`` go to (``path``, else the default), opened (and
+    created) now: a ledger that cannot be written fails before anything it would record."""
+    return Ledger(Path(path) if path else _default_path(source))
+
+
+@contextmanager
+def recording(
+    path: Path | None, record: dict[str, Any], source: str | Path | None = None, *, opened: Ledger | None = None
+) -> Iterator[None]:
+    """``record_decision`` around a block: ``record["ledger"]`` names the entry inside the block
+    (so the reports written there show it), and the entry is committed only when the block
+    completes; an exception in it (a report or evidence file that could not be written) leaves
+    the ledger as it was."""
     from scanner import ui
 
-    target = Path(path) if path else _default_path(source)
-    with Ledger(target) as ledger:
-        seq, digest = ledger.append(record)
-    record["ledger"] = {"path": str(target), "seq": seq, "hash": digest}
-    ui.info(f"ledger: decision #{seq} appended to {target} (chain head {digest[:16]})")
+    ledger = opened if opened is not None else open_ledger(path, source)
+    try:
+        with ledger.appending(record) as (seq, digest):
+            record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
+            yield
+    except BaseException:
+        record.pop("ledger", None)  # nothing was recorded
+        raise
+    finally:
+        if opened is None:
+            ledger.close()
+    ui.info(f"ledger: decision #{seq} appended to {ledger.path} (chain head {digest[:16]})")
 
 
 def default_path(source: str | Path | None = None) -> Path:

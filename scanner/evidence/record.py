@@ -52,9 +52,10 @@ def build_record(
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
     results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
     caller has one; ``components`` the inventory's component dicts when the caller already made
-    them (the policy input's: shared, not copied again). ``digests`` are digests the caller
-    already took of ``policy_dir`` / ``data_file`` when it read them (a prepared policy judging
-    many artifacts), so they are not hashed again for every record."""
+    them. The record carries the inventory once: as the ``sbom`` when there is one (gate, sbom),
+    else as the ``components`` list (scan, audit). ``digests`` are digests the caller already
+    took of ``policy_dir`` / ``data_file`` / ``waiver_file`` when it read them (a prepared policy
+    judging many artifacts), so they are not hashed again for every record."""
     if findings is None:
         findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
     if isinstance(stage, str):
@@ -80,10 +81,7 @@ def build_record(
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
-        "components": (list(components) if components is not None else [c.to_dict() for c in inventory.components])
-        if inventory
-        else [],
-        "sbom": sbom,
+        **_inventory_once(inventory, sbom, components),
         "checks": [
             {
                 "check": r.check,
@@ -103,6 +101,20 @@ def build_record(
     if extra:
         record.update(extra)
     return record
+
+
+def _inventory_once(
+    inventory: Inventory | None, sbom: dict[str, Any] | None, components: Sequence[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The inventory, carried once: the CycloneDX ``sbom`` when the run made one (``components``
+    is then absent: every component, with its ``scanner:source`` property, is in the SBOM), else
+    the ``components`` list."""
+    if sbom is not None:
+        return {"sbom": sbom}
+    if inventory is None:
+        return {"components": [], "sbom": None}
+    listed = list(components) if components is not None else [c.to_dict() for c in inventory.components]
+    return {"components": listed, "sbom": None}
 
 
 def severity_counts(findings: Sequence[Mapping[str, Any]], *, include_waived: bool = True) -> dict[str, int]:

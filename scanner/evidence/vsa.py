@@ -125,6 +125,23 @@ def write_vsa(
 ) -> str:
     """Write the signed VSA to ``output``; returns how it was signed (for the log line).
     ``resource_uri`` names where the artifact lives (``oci://…@sha256:…`` for a registry)."""
+    from scanner.atomic import write_atomic
+
+    text, how = signed_vsa(outcome, policy_dir=policy_dir, policy_data=policy_data, sign_key=sign_key,
+                           resource_uri=resource_uri)  # fmt: skip
+    write_atomic(output, [text], "attestation")  # whole or not at all
+    return how
+
+
+def signed_vsa(
+    outcome: GateOutcome,
+    *,
+    policy_dir: Path,
+    policy_data: Mapping[str, Any],
+    sign_key: Path | None = None,
+    resource_uri: str | None = None,
+) -> tuple[str, str]:
+    """The signed VSA's text (a DSSE envelope or a Sigstore bundle) and how it was signed."""
     statement = build_statement(outcome, policy_dir=policy_dir, policy_data=policy_data, resource_uri=resource_uri)
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
     if sign_key is not None:
@@ -134,12 +151,7 @@ def write_vsa(
         how = f"DSSE, key {sign_key}"
     else:
         text, how = _sign_keyless(payload), "Sigstore keyless (ambient OIDC credential)"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ScanError(f"cannot write attestation: {exc.strerror or exc}", output) from None
-    return how
+    return text + "\n", how
 
 
 def load_private_key(path: Path) -> Any:

@@ -237,7 +237,9 @@ def read_input(
     if kind == "requirements":
         from scanner.inventory.requirements import inventory_requirements
 
-        return inventory_requirements(path)
+        # a file judged alone is read through the run's FileSet, which holds it and its includes
+        alone = files is not None and files.reads_members and files.root == path
+        return inventory_requirements(path, files=files if alone else None)
     if kind == "pyproject":
         from scanner.inventory.pyproject import inventory_pyproject
 

@@ -9,10 +9,11 @@ from typing import Any
 from scanner.core import Finding
 
 
-@dataclass
+@dataclass(slots=True)
 class Component:
     """One inventoried thing. ``type`` uses CycloneDX names (library, application, file,
-    machine-learning-model, data, framework). ``licenses`` holds SPDX expressions or plain names."""
+    machine-learning-model, data, framework). ``licenses`` holds SPDX expressions or plain names.
+    Slotted: a 25 MB BOM holds tens of thousands of them."""
 
     bom_ref: str
     name: str

@@ -57,6 +57,16 @@ def to_cyclonedx_dict(
 
     ids = spdx_ids()
     seen: set[str] = set()
+    # Members many components hold alike (the same licences, the same properties and source)
+    # are made once and shared: the document is read, validated and written, never edited in
+    # place, and a 25 MB BOM would otherwise hold tens of thousands of equal copies.
+    shared: dict[Any, Any] = {}
+
+    def once(key: Any, make: Any) -> Any:
+        value = shared.get(key)
+        if value is None:
+            value = shared[key] = make()
+        return value
 
     def comp(c: Component) -> dict[str, Any]:
         ref = c.bom_ref
@@ -84,15 +94,16 @@ def to_cyclonedx_dict(
         if c.scope:
             out["scope"] = c.scope
         hashes = [
-            {"alg": alg, "content": value.lower()}
+            {"alg": alg, "content": _lower(value)}
             for alg, value in sorted(c.hashes.items())
             if alg in _HEX and re.fullmatch(f"[0-9a-fA-F]{{{_HEX[alg]}}}", value)
         ]
         if hashes:
             out["hashes"] = hashes
-        lic = _licenses(c.licenses, ids, normalize_spdx)
-        if lic:
-            out["licenses"] = lic
+        if c.licenses:
+            lic = once(("licenses", *c.licenses), lambda: _licenses(c.licenses, ids, normalize_spdx))
+            if lic:
+                out["licenses"] = lic
         if c.purl:
             out["purl"] = c.purl
         refs = [
@@ -102,11 +113,9 @@ def to_cyclonedx_dict(
         ]
         if refs:
             out["externalReferences"] = refs
-        props = [{"name": k, "value": str(v)} for k, v in sorted(c.properties.items())]
-        if c.source:
-            props.append({"name": "scanner:source", "value": c.source})
-        if props:
-            out["properties"] = props
+        if c.properties or c.source:
+            key = ("properties", c.source, *sorted(c.properties.items()))
+            out["properties"] = once(key, lambda: _properties(c.properties, c.source))
         if c.children:
             out["components"] = [comp(ch) for ch in sorted(c.children, key=lambda x: x.bom_ref)]
         extra = inventory.cyclonedx_extras.get(ref)
@@ -129,7 +138,7 @@ def to_cyclonedx_dict(
         ]
     root_ref = inventory.root.bom_ref if inventory.root is not None else None
     components = [comp(c) for c in sorted(inventory.components, key=lambda x: x.bom_ref) if c.bom_ref != root_ref]
-    known = set(seen)
+    known = seen  # every component is made: no more are added
     deps = []
     for ref in sorted(
         set(inventory.dependencies) | ({root_ref} if root_ref else set()) | {c["bom-ref"] for c in components}
@@ -175,6 +184,19 @@ def to_cyclonedx_dict(
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _lower(value: str) -> str:
+    """``value`` in lower case, the same string when it already is (no copy per hash)."""
+    lowered = value.lower()
+    return value if lowered == value else lowered
+
+
+def _properties(properties: dict[str, str], source: str | None) -> list[dict[str, str]]:
+    props = [{"name": k, "value": str(v)} for k, v in sorted(properties.items())]
+    if source:
+        props.append({"name": "scanner:source", "value": source})
+    return props
 
 
 def _licenses(values: list[str], ids: frozenset[str], normalize: Any) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@ several inventories into one."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,14 @@ def inventory_sbom(path: Path) -> Inventory:
         doc, errors = _from_xml(raw, path)
     else:
         try:
-            doc = jsonfile.loads(raw)
+            # decoded as json.loads would, then parsed with the bytes released: the bytes, the
+            # text and the parsed document are never all held at once
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+            del raw
+            doc = jsonfile.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ScanError(f"not a JSON document: {exc}", path) from None
+        del text
         if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
             raise ScanError("not a CycloneDX JSON BOM (bomFormat is not CycloneDX)", path)
         errors = _json_errors(doc, path)
@@ -145,8 +152,12 @@ def _from_xml(raw: bytes, path: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
+    """The Inventory of a parsed BOM. Consumes ``doc``'s component list: each parsed component
+    is released as soon as it was read, so the parsed document and the Inventory built from it
+    are never both whole in memory."""
     inv = Inventory()
     counter = [0]
+    source = str(path)
 
     def comp(item: Any, depth: int = 0) -> Component | None:
         if depth > NESTING_LIMIT:
@@ -160,25 +171,25 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
             if not isinstance(entry, dict):
                 continue
             if entry.get("expression"):
-                licenses.append(str(entry["expression"]))
+                licenses.append(_short(str(entry["expression"])))
             lic = entry.get("license")
             if isinstance(lic, dict) and (lic.get("id") or lic.get("name")):
-                licenses.append(str(lic.get("id") or lic.get("name"))[:200])
+                licenses.append(_short(str(lic.get("id") or lic.get("name"))[:200]))
         c = Component(
             bom_ref=ref,
             name=str(item["name"]),
-            version=str(item["version"]) if item.get("version") else None,
-            type=str(item.get("type") or "library"),
+            version=_short(str(item["version"])) if item.get("version") else None,
+            type=_short(str(item.get("type") or "library")),
             purl=str(item["purl"]) if item.get("purl") else None,
             licenses=licenses,
             hashes={
-                str(h["alg"]): str(h["content"])
+                _short(str(h["alg"])): str(h["content"])
                 for h in item.get("hashes") or []
                 if isinstance(h, dict) and h.get("alg") and h.get("content")
             },
             scope=str(item["scope"]) if item.get("scope") else None,
             description=str(item["description"])[:500] if item.get("description") else None,
-            source=str(path),
+            source=source,
         )
         supplier = item.get("supplier")
         if isinstance(supplier, dict) and supplier.get("name"):
@@ -207,14 +218,24 @@ def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
     inv.authors = sbom_authors(meta)
     if isinstance(meta.get("timestamp"), str) and meta["timestamp"].strip():
         inv.timestamp = meta["timestamp"].strip()[:64]
-    for item in doc.get("components") or []:
-        c = comp(item)
-        if c is not None:
-            inv.components.append(c)
+    items = doc.pop("components", None)
+    if isinstance(items, list):
+        for i in range(len(items)):
+            item, items[i] = items[i], None
+            c = comp(item)
+            if c is not None:
+                inv.components.append(c)
+    del items
     for dep in doc.get("dependencies") or []:
         if isinstance(dep, dict) and dep.get("ref"):
             inv.dependencies[str(dep["ref"])] = [str(d) for d in dep.get("dependsOn") or [] if d]
     return inv
+
+
+def _short(value: str) -> str:
+    """Values many components repeat (type, version, hash algorithm, licence) held once: the
+    parser makes a new string for every occurrence."""
+    return sys.intern(value) if len(value) <= 64 else value
 
 
 def sbom_authors(meta: dict[str, Any]) -> list[str]:

@@ -1,6 +1,13 @@
 """Requirements files: ``name==version`` lines with their ``--hash`` values, ``-r`` includes, and the
 ``# via`` annotations pip-compile / uv write (they give the dependency graph).
 
+A requirements file judged alone is the file and the files it includes (``included_members``
+finds them for its FileSet: each is hashed, listed in the record, and the artifact digest covers
+them); the reader then reads every one of them through that FileSet, so the bytes parsed are
+the bytes hashed. Includes stay inside the named file's folder, regular files only, never a link.
+``-c`` constraint files are confined the same way but not read: they only narrow versions, and a
+requirement they would pin is reported unaudited as unpinned.
+
 Lines whose environment marker is false for the target environment are dropped. A requirement
 that is not pinned to one version is still a component, without a version (the vulnerability
 check reports it as unaudited)."""
@@ -10,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -17,6 +25,9 @@ from packaging.utils import canonicalize_name
 from scanner.core import Finding, ScanError, Severity
 from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv
+
+if TYPE_CHECKING:
+    from scanner.files import FileSet
 
 FILE_LIMIT = 16 << 20
 INCLUDE_DEPTH = 10
@@ -26,14 +37,23 @@ _VIA = re.compile(r"^\s*#\s+via(?:\s+(.*))?$")
 _VIA_MORE = re.compile(r"^\s*#\s{2,}(\S.*)$")
 
 
-def inventory_requirements(path: Path, env: TargetEnv | None = None) -> Inventory:
+def inventory_requirements(path: Path, env: TargetEnv | None = None, *, files: FileSet | None = None) -> Inventory:
+    """The inventory of a requirements file and its includes. ``files``: the run's FileSet of the
+    file judged alone (``included_members``), through which every file is read; the root then
+    lists them all (``scanner:input``)."""
     env = env or TargetEnv.host()
     inv = Inventory()
     root = Component(bom_ref=f"requirements:{path.name}", name=path.name, type="application")
     inv.root = root
     by_name: dict[str, Component] = {}
     via: dict[str, set[str]] = {}
-    _read(path, env, inv, by_name, via, depth=0, seen=set())
+    read: list[Path] = []
+    _read(path, env, inv, by_name, via, depth=0, seen=set(), files=files, read=read)
+    if files is not None and len(read) > 1:
+        root.properties["scanner:input"] = ",".join(
+            "requirements:" + (path.name if p == path else os.path.relpath(p, path.parent).replace(os.sep, "/"))
+            for p in read
+        )
     names = set(by_name)
     has_via = bool(via)
     direct: set[str] = set()
@@ -52,13 +72,22 @@ def inventory_requirements(path: Path, env: TargetEnv | None = None) -> Inventor
     return inv
 
 
-def read_requirements_text(path: Path, what: str = "requirements file", *, follow: bool = False) -> str:
+def read_requirements_text(
+    path: Path, what: str = "requirements file", *, follow: bool = False, files: FileSet | None = None
+) -> str:
     """A requirements file's text: a regular file (never a link, FIFO or device), at most
-    ``FILE_LIMIT`` bytes, UTF-8."""
+    ``FILE_LIMIT`` bytes, UTF-8. With ``files``, read through the artifact's FileSet
+    (``FileSet.read_bytes``: hashed, the named file followed if a link, a member never)."""
+    from scanner.files import FileChanged
     from scanner.safeio import read_bounded
 
     try:
-        data = read_bounded(path, FILE_LIMIT, what=what, follow=follow)
+        if files is not None:
+            data = files.read_bytes(path, FILE_LIMIT, what=what)
+        else:
+            data = read_bounded(path, FILE_LIMIT, what=what, follow=follow)
+    except FileChanged:
+        raise
     except ScanError:
         if not path.exists() and not path.is_symlink():
             raise ScanError("cannot read requirements file: no such file", path) from None
@@ -91,6 +120,42 @@ def include_path(including: Path, lineno: int, target: str, project: Path) -> Pa
     return candidate
 
 
+def included_members(files: FileSet) -> None:
+    """Read (through ``files.read_bytes``, which adds each as a member of the FileSet) every file
+    the requirements file ``files.root`` includes with ``-r``, recursively, in the reader's order
+    and confined as the reader confines them (``include_path``)."""
+    _members(files, files.root, 0, set())
+
+
+def _members(files: FileSet, path: Path, depth: int, seen: set[Path]) -> None:
+    real = path.resolve()
+    if real in seen:
+        return
+    seen.add(real)
+    if depth > INCLUDE_DEPTH:
+        raise ScanError("requirements includes nested too deeply", path)
+    text = read_requirements_text(path, _what(depth), files=files)
+    for target in _includes(path, text, files.root.parent):
+        _members(files, target, depth + 1, seen)
+
+
+def _includes(path: Path, text: str, project: Path) -> list[Path]:
+    """The files ``path`` includes with ``-r`` (each confined to ``project``; a ``-c`` is
+    confined too, and not read)."""
+    found = []
+    for lineno, line, _ in _logical_lines(text):
+        opt = _OPTION.match(_HASH.sub("", line).strip()) if line is not None else None
+        if opt:
+            target = include_path(path, lineno, opt.group(2), project)
+            if opt.group(1) in ("-r", "--requirement"):
+                found.append(target)
+    return found
+
+
+def _what(depth: int) -> str:
+    return "requirements file" if depth == 0 else "included requirements file"
+
+
 def _read(
     path: Path,
     env: TargetEnv,
@@ -101,6 +166,8 @@ def _read(
     depth: int,
     seen: set[Path],
     project: Path | None = None,
+    files: FileSet | None = None,
+    read: list[Path],
 ) -> None:
     real = path.resolve()
     if real in seen:
@@ -109,10 +176,9 @@ def _read(
     if depth > INCLUDE_DEPTH:
         raise ScanError("requirements includes nested too deeply", path)
     project = project or path.parent
+    read.append(path)
     # the file named on the command line may be a link (it was asked for); an include may not
-    text = read_requirements_text(
-        path, "requirements file" if depth == 0 else "included requirements file", follow=depth == 0
-    )
+    text = read_requirements_text(path, _what(depth), follow=depth == 0, files=files)
     current: str | None = None
     for lineno, line, comments in _logical_lines(text):
         if line is None:
@@ -126,7 +192,9 @@ def _read(
             # constraints (-c) only narrow versions; both are confined to the project tree
             target = include_path(path, lineno, opt.group(2), project)
             if opt.group(1) in ("-r", "--requirement"):
-                _read(target, env, inv, by_name, via, depth=depth + 1, seen=seen, project=project)
+                _read(
+                    target, env, inv, by_name, via, depth=depth + 1, seen=seen, project=project, files=files, read=read
+                )
             current = None
             continue
         if spec.startswith(("-e ", "--editable")):

@@ -73,6 +73,11 @@ class PolicyEngine:
         else:
             self._interpreter = self._compiled = compile_modules(self.modules, self.data)
 
+    def reads(self, key: str) -> bool:
+        """Whether a module can read ``input.sbom.KEY`` (a word it names; see ``References``):
+        the caller may leave out a large part of the input no module reads."""
+        return self._references.everything or key in self._references.words
+
     def evaluate(self, input_doc: dict[str, Any]) -> Decision:
         raw = self._run_decision(input_doc)
         if not isinstance(raw, dict) or not isinstance(raw.get("allow"), bool):

@@ -10,7 +10,7 @@ from typing import Any
 from scanner import __version__
 from scanner.check import CheckResult
 from scanner.core import Artifact
-from scanner.inventory.components import Inventory
+from scanner.inventory.components import Component, Inventory
 from scanner.stage import Stage
 from scanner.waivers import Waiver, WaiverOutcome, apply_waivers
 
@@ -30,15 +30,19 @@ def build_input(
     now: dt.datetime,
     context: dict[str, Any] | None = None,
     evidence: dict[str, Any] | None = None,
+    components: bool = True,
 ) -> dict[str, Any]:
     """``findings`` are the annotated dicts of ``waivers.findings`` (each with ``waived``);
     ``findings_index`` lets policies look findings up instead of scanning (see ``index_findings``).
     ``evidence`` holds ``attestations``, ``metrics`` and ``baseline`` (``scanner.evidence.quality``).
+    ``components`` false leaves ``sbom.components`` empty: the gate passes it when no policy module
+    reads it (the engine would not pass it to them anyway), so a large inventory is not copied
+    into one more tree of dicts; ``sbom.summary`` and ``sbom.licenses`` are always complete.
     Every key is documented in ``policies/README.md`` and ``policies/input.schema.json``."""
     if isinstance(stage, str):
         stage = Stage.parse(stage)
     findings = waivers.findings
-    components = [c.to_dict() for c in inventory.components]
+    listed = [c.to_dict() for c in inventory.components] if components else []
     expired = {w.id for w in waivers.expired}
     unused = {w.id for w in waivers.unused}
     waiver_docs = [
@@ -55,7 +59,11 @@ def build_input(
     doc: dict[str, Any] = {
         "artifact": artifact.to_dict(),
         "promotion": stage.promotion(),
-        "sbom": {"summary": inventory.summary(), "components": components, "licenses": index_licenses(components)},
+        "sbom": {
+            "summary": inventory.summary(),
+            "components": listed,
+            "licenses": index_licenses(listed if components else inventory.components),
+        },
         "findings": findings,
         "findings_index": index_findings(findings),
         "checks": {r.check: {"complete": r.complete, "findings": len(r.findings)} for r in results},
@@ -179,12 +187,20 @@ def index_waivers(waiver_docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Distinct license expressions of the SBOM's components → ``{count, names, alternatives}``
-    (``names``: the first few as ``name version``; ``alternatives``: see ``license_alternatives``)."""
+def index_licenses(components: Sequence[dict[str, Any] | Component]) -> dict[str, Any]:
+    """Distinct license expressions of the SBOM's components (their dicts, or the Components
+    themselves) → ``{count, names, alternatives}`` (``names``: the first few as ``name version``;
+    ``alternatives``: see ``license_alternatives``)."""
     out: dict[str, dict[str, Any]] = {}
     for c in components:
-        for expr in c.get("licenses") or []:
+        licenses: Sequence[Any]
+        name: Any
+        version: Any
+        if isinstance(c, Component):
+            licenses, name, version = c.licenses, c.name, c.version
+        else:
+            licenses, name, version = c.get("licenses") or [], c.get("name"), c.get("version")
+        for expr in licenses:
             if not isinstance(expr, str):
                 continue
             entry = out.get(expr)
@@ -192,7 +208,7 @@ def index_licenses(components: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 entry = out[expr] = {"count": 0, "names": [], "alternatives": license_alternatives(expr)}
             entry["count"] += 1
             if len(entry["names"]) < EXAMPLES:
-                entry["names"].append(f"{c.get('name')} {c.get('version') or ''}".strip())
+                entry["names"].append(f"{name} {version or ''}".strip())
     return out
 
 

@@ -2,6 +2,7 @@
 digest with the evidence attached.
 
 Order of work, chosen so that a denial or a failure leaves DST's tag where it was:
+0. the ledger is opened (created if need be): one that cannot be written stops here;
 1. resolve SRC's tag once, pull by digest, gate (nothing is written anywhere before the decision);
 2. denied → the ledger records it and DST is never contacted for writing;
 3. allowed → every piece of evidence (signed VSA, SBOM, record) is built and signed first, so a
@@ -9,9 +10,11 @@ Order of work, chosen so that a denial or a failure leaves DST's tag where it wa
 4. blobs are mounted (same registry: no bytes move) or streamed across registries, the manifest's
    exact bytes are pushed by digest, SRC's referrers are copied along (another repository), the
    evidence is attached as referrers of the digest;
-5. last, the DST tag is moved (a PUT of the same bytes under the tag) — the only write a deploy
+5. the command's report files are written in full (not yet renamed into place): a report that
+   cannot be written stops here;
+6. last, the DST tag is moved (a PUT of the same bytes under the tag) — the only write a deploy
    sees. Tags are never deleted (in distribution that deletes the manifest and every tag on it).
-A failure at any step before 5 leaves the tag untouched: what was written is content addressed by
+A failure at any step before 6 leaves the tag untouched: what was written is content addressed by
 digest and referenced by no stage tag.
 
 Re-running an allowed promotion is idempotent: when DST already resolves to the digest and holds a
@@ -21,6 +24,7 @@ to the ledger).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -100,15 +104,24 @@ def promote(
     ledger: Path | None = None,
     record_ledger: bool = True,
     on_event: Event | None = None,
+    before_tag_move: Callable[[PromotionResult], None] | None = None,
 ) -> PromotionResult:
-    """Gate ``source`` for the stage of ``gate`` and promote it to ``target`` when allowed."""
+    """Gate ``source`` for the stage of ``gate`` and promote it to ``target`` when allowed.
+    ``before_tag_move`` is called when everything but the tag move is done (or, when the target
+    already holds the promotion, instead of it): the command writes its reports there, so a
+    report that cannot be written stops the promotion before the tag moves."""
     gate = replace(gate, registry=options)
     event = on_event or (lambda _step: None)
     if not target.tag:
         raise ScanError(f"{target}: the target needs a tag (the stage tag to move)")
     src = Client(source.registry, options)
     dst = src if target.registry == source.registry else Client(target.registry, options)
-    with tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="scanner-promote-") as work:
+        book = None
+        if record_ledger:  # opened first: a ledger that cannot be written stops before any tag moves
+            from scanner.evidence.ledger import open_ledger
+
+            book = stack.enter_context(open_ledger(ledger))
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")
         gate = _with_stage_baseline(gate, dst, target, Path(work), options)
@@ -123,18 +136,26 @@ def promote(
             "stage": stage,
             "promoted": False,
         }
+        registry = outcome.record["registry"]
+
+        def ready(result: PromotionResult) -> None:
+            registry.update(result.to_dict(), promoted=True)
+            if before_tag_move is not None:
+                before_tag_move(result)
+
         try:
             if result.allowed:
-                _promote_allowed(src, dst, pulled, target, stage, sign_key, result, Path(work), event)
-                outcome.record["registry"].update(result.to_dict(), promoted=True)
-        except ScanError as exc:
-            outcome.record["registry"]["error"] = str(exc)
+                _promote_allowed(src, dst, pulled, target, stage, sign_key, result, Path(work), event, ready)
+        except BaseException as exc:
+            registry["promoted"] = False
+            if isinstance(exc, ScanError):
+                registry["error"] = str(exc)
             raise
         finally:
-            if record_ledger:
+            if book is not None:
                 from scanner.evidence.ledger import record_decision
 
-                record_decision(ledger, outcome.record)
+                record_decision(ledger, outcome.record, opened=book)
     return result
 
 
@@ -148,6 +169,7 @@ def _promote_allowed(
     result: PromotionResult,
     work: Path,
     event: Event,
+    ready: Callable[[PromotionResult], None],
 ) -> None:
     repo = target.repository
     manifest = pulled.manifest
@@ -155,6 +177,7 @@ def _promote_allowed(
     if at_target and _has_vsa(dst, repo, manifest.digest, stage, target.tag):
         result.unchanged = True
         event("unchanged")
+        ready(result)
         return
     evidence = _evidence(result.outcome, pulled, target, stage, sign_key, work)
     event("evidence-signed")
@@ -175,6 +198,7 @@ def _promote_allowed(
         attach(dst, repo, referrer)
         result.attached.append(f"{label} {referrer.digest}")
         event(f"attached-{label}")
+    ready(result)  # the reports are written in full before the tag moves
     dst.put_manifest(repo, target.reference, manifest)
     event("tag-moved")
 

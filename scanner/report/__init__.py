@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-# format name → module exposing ``render(record: dict) -> str``
+# format name → module exposing ``render(record: dict) -> str`` (and, for the formats that carry
+# the whole inventory, ``chunks(record) -> Iterator[str]``: the same text in pieces)
 FORMATS: dict[str, str] = {
     "table": "scanner.report.table",
     "json": "scanner.report.json_format",
@@ -29,3 +30,13 @@ def renderer(fmt: str) -> Callable[..., str]:
 
 def render(fmt: str, record: dict[str, Any], **options: Any) -> str:
     return renderer(fmt)(record, **options)
+
+
+def render_chunks(fmt: str, record: dict[str, Any], **options: Any) -> Iterator[str]:
+    """The rendered text in pieces (one piece for formats that are small)."""
+    module = importlib.import_module(FORMATS[fmt])
+    chunks = getattr(module, "chunks", None)
+    if chunks is not None:
+        yield from chunks(record, **options)
+    else:
+        yield module.render(record, **options)

@@ -33,7 +33,7 @@ def summarize(entry: Entry) -> dict[str, Any]:
         "kind": (record.get("artifact") or {}).get("kind"),
         "digest": entry.artifact_digest,
         "stage": entry.stage,
-        "outcome": "promoted" if entry.allow else ("blocked" if entry.allow is False else "recorded"),
+        "outcome": _outcome(entry.allow, record),
         "deny": [{"rule": r.get("rule"), "message": r.get("message")} for r in decision.get("deny") or []],
         "warn": [{"rule": r.get("rule"), "message": r.get("message")} for r in decision.get("warn") or []],
         "counts": view.totals(record),
@@ -178,3 +178,16 @@ def render(fmt: str, report: dict[str, Any]) -> str:
         return env.get_template("history.html.j2").render(report=report, **page_assets())
     env = environment(autoescape=False)
     return env.get_template("history.md.j2").render(report=report).rstrip() + "\n"
+
+
+def _outcome(allow: bool | None, record: Mapping[str, Any]) -> str:
+    """promoted, blocked, recorded (no decision), or failed: allowed, but a registry promotion
+    that did not complete (its tag was not moved), as the chained record says."""
+    if allow is None:
+        return "recorded"
+    if not allow:
+        return "blocked"
+    registry = record.get("registry")
+    if isinstance(registry, Mapping) and registry.get("promoted") is False:
+        return "failed"
+    return "promoted"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from scanner.core import Severity
@@ -53,7 +53,9 @@ def safe_url(url: Any) -> str | None:
     return None
 
 
-def render(record: dict[str, Any], **_: Any) -> str:
+def chunks(record: dict[str, Any], **_: Any) -> Iterator[str]:
+    """The page in pieces as the template renders it (a page over a large SBOM is written to its
+    file without being one string)."""
     from scanner.report.templates import environment
 
     record = view.normalize(record)
@@ -61,7 +63,11 @@ def render(record: dict[str, Any], **_: Any) -> str:
     env.globals["advisories"] = view.advisories
     env.globals["vuln_columns"] = view.vuln_columns
     template = env.get_template("report.html.j2")
-    return template.render(record=record, v=page_view(record), **page_assets())
+    yield from template.generate(record=record, v=page_view(record), **page_assets())
+
+
+def render(record: dict[str, Any], **_: Any) -> str:
+    return "".join(chunks(record))
 
 
 def page_view(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,7 +81,7 @@ def page_view(record: Mapping[str, Any]) -> dict[str, Any]:
         "chart": view.chart(record),
         "groups": view.by_check(record),
         "complete": {c["check"]: c.get("complete", True) for c in record.get("checks") or []},
-        "components": view.components(record),
+        "components": view.Components(record),
         "sections": sections,
         "section_columns": {k: _columns(v) for k, v in sections.items()},
         "run_url": safe_url(view.ci_run(record)),

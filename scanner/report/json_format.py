@@ -2,31 +2,66 @@
 
 Python's ``json`` uses its C encoder only without ``indent``; an indented dump of a record with
 thousands of findings goes through the pure-Python encoder at a few hundred thousand calls a
-second. ``dumps_layout`` indents only the outer levels (one key, one finding, one component per
-line) and encodes every value below that compactly in C: the output stays readable, diffable and
-greppable (a finding is one line) and costs a small fraction of the time.
+second. ``dumps_layout`` indents only the outer levels (one key, one finding, one SBOM component
+per line) and encodes every value below that compactly in C: the output stays readable, diffable
+and greppable (a finding is one line) and costs a small fraction of the time.
+
+``chunks`` yields the same text in pieces of about one line (a large compact list or object is cut
+between its items), so a record holding a large SBOM is written to its file without ever being one
+string in memory.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from scanner.jsonchunks import ChunkEncoder
+
 _compact = json.JSONEncoder(separators=(", ", ": "), allow_nan=False).encode
+_compact_chunks = ChunkEncoder(separators=(", ", ": "), allow_nan=False).chunks
+# Top-level keys laid out deeper than the rest: the SBOM's components one per line.
+_DEEPER = {"sbom": 3}
 
 
-def dumps_layout(value: Any, depth: int = 2, indent: str = "  ", _level: int = 0) -> str:
+def dumps_layout(value: Any, depth: int = 2, indent: str = "  ") -> str:
     """``value`` as JSON with objects and arrays expanded down to ``depth`` levels; deeper
     values (and empty containers) are written on one line."""
+    return "".join(iter_layout(value, depth, indent))
+
+
+def iter_layout(
+    value: Any, depth: int = 2, indent: str = "  ", _level: int = 0, deeper: Mapping[str, int] | None = None
+) -> Iterator[str]:
+    """``dumps_layout`` in pieces; ``deeper`` gives some keys of the outermost object their own
+    depth."""
     if _level >= depth or not isinstance(value, (dict, list)) or not value:
-        return _compact(value)
+        yield from _compact_chunks(value)
+        return
     pad = indent * (_level + 1)
+    close = "\n" + indent * _level + ("}" if isinstance(value, dict) else "]")
+    first = True
     if isinstance(value, dict):
-        items = [f"{pad}{_compact(str(k))}: {dumps_layout(v, depth, indent, _level + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + indent * _level + "}"
-    items = [pad + dumps_layout(v, depth, indent, _level + 1) for v in value]
-    return "[\n" + ",\n".join(items) + "\n" + indent * _level + "]"
+        yield "{\n"
+        for k, v in value.items():
+            yield pad + _compact(str(k)) + ": " if first else ",\n" + pad + _compact(str(k)) + ": "
+            first = False
+            own = (deeper or {}).get(str(k), depth) if _level == 0 else depth
+            yield from iter_layout(v, own, indent, _level + 1)
+    else:
+        yield "[\n"
+        for v in value:
+            yield pad if first else ",\n" + pad
+            first = False
+            yield from iter_layout(v, depth, indent, _level + 1)
+    yield close
+
+
+def chunks(record: dict[str, Any], **_: Any) -> Iterator[str]:
+    yield from iter_layout(record, deeper=_DEEPER)
+    yield "\n"
 
 
 def render(record: dict[str, Any], **_: Any) -> str:
-    return dumps_layout(record) + "\n"
+    return "".join(chunks(record))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -160,11 +160,8 @@ class Locator:
         self.root = str(self.artifact.get("path") or self.artifact.get("name") or ".")
         self.files = {f["path"] for f in self.artifact.get("files") or []}
         self.sources: dict[str, str] = {}
-        for c in record.get("components") or []:
-            if c.get("source"):
-                for key in (c.get("bom_ref"), c.get("purl")):
-                    if key:
-                        self.sources.setdefault(str(key), str(c["source"]))
+        for key, source in _component_sources(record):
+            self.sources.setdefault(key, source)
         self._manifest: str | None = None
 
     def locate(self, finding: Mapping[str, Any]) -> Location:
@@ -209,6 +206,36 @@ class Locator:
         if not _is_file_artifact(self.artifact):
             uri = "./" if uri in ("", ".") else uri.rstrip("/") + "/"
         return Location(uri, None, name, "artifact")
+
+
+def _component_sources(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(bom-ref or purl, the file[:line] it was read from) of every component: from the SBOM's
+    ``scanner:source`` properties (nested components too) when the record carries the inventory
+    as an SBOM, else from the ``components`` list."""
+    sbom = record.get("sbom")
+    if isinstance(sbom, Mapping):
+        stack = [c for c in reversed(sbom.get("components") or []) if isinstance(c, Mapping)]
+        while stack:
+            c = stack.pop()
+            source = next(
+                (
+                    p.get("value")
+                    for p in c.get("properties") or []
+                    if isinstance(p, Mapping) and p.get("name") == "scanner:source"
+                ),
+                None,
+            )
+            if source:
+                for key in (c.get("bom-ref"), c.get("purl")):
+                    if key:
+                        yield str(key), str(source)
+            stack.extend(x for x in reversed(c.get("components") or []) if isinstance(x, Mapping))
+        return
+    for c in record.get("components") or []:
+        if isinstance(c, Mapping) and c.get("source"):
+            for key in (c.get("bom_ref"), c.get("purl")):
+                if key:
+                    yield str(key), str(c["source"])
 
 
 def locate(record: Mapping[str, Any], finding: Mapping[str, Any]) -> Location:
@@ -274,9 +301,35 @@ def decision_label(record: Mapping[str, Any]) -> str:
 def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The component list: from the CycloneDX SBOM when the record carries one, else the
     inventory's components."""
+    return list(iter_components(record))
+
+
+class Components:
+    """``components(record)`` made one at a time as a template walks them (``len`` and truth
+    without making any): a page over a 25 MB SBOM does not hold a second copy of it."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._record = record
+        sbom = record.get("sbom")
+        if isinstance(sbom, Mapping) and isinstance(sbom.get("components"), list):
+            self._count = len(sbom["components"])
+        else:
+            self._count = sum(1 for c in record.get("components") or [] if isinstance(c, Mapping))
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return iter_components(self._record)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def iter_components(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """``components(record)``, one at a time."""
     sbom = record.get("sbom")
     if isinstance(sbom, Mapping) and isinstance(sbom.get("components"), list):
-        out: list[Mapping[str, Any]] = []
         for c in sbom["components"]:
             licenses = []
             for lic in c.get("licenses") or []:
@@ -285,20 +338,20 @@ def components(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                 elif isinstance(lic.get("license"), Mapping):
                     licenses.append(str(lic["license"].get("id") or lic["license"].get("name") or ""))
             supplier = c.get("supplier")
-            out.append(
-                {
-                    "name": c.get("name"),
-                    "version": c.get("version"),
-                    "type": c.get("type"),
-                    "purl": c.get("purl"),
-                    "licenses": [x for x in licenses if x],
-                    "supplier": supplier.get("name") if isinstance(supplier, Mapping) else None,
-                    "hashes": {h.get("alg"): h.get("content") for h in c.get("hashes") or []},
-                }
-            )
-        return out
+            yield {
+                "name": c.get("name"),
+                "version": c.get("version"),
+                "type": c.get("type"),
+                "purl": c.get("purl"),
+                "licenses": [x for x in licenses if x],
+                "supplier": supplier.get("name") if isinstance(supplier, Mapping) else None,
+                "hashes": {h.get("alg"): h.get("content") for h in c.get("hashes") or []},
+            }
+        return
     keys = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
-    return [{**dict.fromkeys(keys), **c} for c in record.get("components") or [] if isinstance(c, Mapping)]
+    for c in record.get("components") or []:
+        if isinstance(c, Mapping):
+            yield {**dict.fromkeys(keys), **c}
 
 
 # --- vulnerabilities as an auditor reads them ---------------------------------------------------

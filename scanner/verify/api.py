@@ -12,7 +12,7 @@ from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.files import FileSet
 from scanner.verify.bundle import SignedDoc, b64, read_documents
-from scanner.verify.coverage import exempt
+from scanner.verify.coverage import exempt, require_alone
 from scanner.verify.identity import GITHUB_ISSUER, IdentityRule
 from scanner.verify.result import DSSE_KEY, SIGSTORE, SignatureResult, VerifyFailure
 from scanner.verify.roots import trusted_root_path
@@ -168,7 +168,9 @@ def verify_doc(
 
             result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root)
         result.signature_ok = True
-        if payload is not None:
+        if payload is None:
+            require_alone(files)  # a message signature saw the named file's bytes only
+        else:
             stmt = parse_statement(payload)
             result.statement = stmt
             if subject_match(stmt, artifact, files, exempted) is None:

@@ -22,12 +22,12 @@ SHOWN = 10
 class PartialCoverage(VerifyFailure):
     """The statement verified but leaves files of the artifact unsigned (``unsigned`` names them)."""
 
-    def __init__(self, unsigned: list[str], total: int) -> None:
+    def __init__(self, unsigned: list[str], total: int, whole: str = "the directory") -> None:
         shown = ", ".join(unsigned[:SHOWN]) + (f" and {len(unsigned) - SHOWN} more" if len(unsigned) > SHOWN else "")
         noun = "file is" if len(unsigned) == 1 else "files are"
         covered = total - len(unsigned)
         super().__init__(
-            f"covers {covered} of {total} files of the directory: {len(unsigned)} {noun} not signed ({shown})",
+            f"covers {covered} of {total} files of {whole}: {len(unsigned)} {noun} not signed ({shown})",
             unsigned=unsigned,
         )
 
@@ -52,3 +52,11 @@ def require_full(files: FileSet, covered: Iterable[str], exempted: set[str] | No
     unsigned = sorted(rel for rel in expected if rel not in names)
     if unsigned:
         raise PartialCoverage(unsigned, len(expected))
+
+
+def require_alone(files: FileSet | None) -> None:
+    """A message signature signs the bytes of one file: raise ``PartialCoverage`` when the
+    artifact is more than that file (a requirements file and the files it includes)."""
+    members = files.members() if files is not None and not files.is_dir else []
+    if members:
+        raise PartialCoverage(members, len(members) + 1, "the requirements file and its includes")

@@ -62,7 +62,7 @@ def subject_match(
     ``PartialCoverage`` names the unsigned files. Digests are those of the run's ``files``."""
     fileset = files if files is not None else FileSet(artifact)
     subjects = stmt["subject"]
-    if fileset.is_dir:
+    if fileset.is_dir or fileset.members():  # a requirements file with its includes: as a directory
         dir_hex = fileset.artifact_digest().removeprefix("sha256:")
         for s in subjects:
             if str(s["digest"].get("sha256", "")).lower() == dir_hex:

@@ -19,12 +19,15 @@ MEMORY = 500 * 1000 * 1000  # bytes of address space (like `ulimit -v 500000`)
 MEASURE = os.environ.get("SCANNER_HOSTILE_MEASURE")  # a file to append measurements to
 
 # Runs the CLI with limits set in the child (not in the test process): RLIMIT_AS when asked,
-# then reports its own peak RSS to a side file so the test can record it.
+# then reports its own peak RSS (VmHWM) to a side file so the test can record it.
 _CHILD = r"""
 import json, os, resource, sys, time
 limit = int(os.environ.pop("HOSTILE_AS", "0") or 0)
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+fsize = int(os.environ.pop("HOSTILE_FSIZE", "0") or 0)
+if fsize:  # like `ulimit -f`: a write past it fails with EFBIG (Python ignores SIGXFSZ)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 report = os.environ.pop("HOSTILE_REPORT")
 start = time.monotonic()
 code = 0
@@ -34,9 +37,15 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 finally:
+    # VmHWM: this program's own peak. ru_maxrss would also count the test process it was
+    # started from (Linux keeps the larger of the two across exec).
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(report, "w") as fh:
-        json.dump({"seconds": time.monotonic() - start,
-                   "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, fh)
+        json.dump({"seconds": time.monotonic() - start, "max_rss_kb": peak}, fh)
 sys.exit(code)
 """
 
@@ -56,14 +65,20 @@ class Outcome:
 
 @dataclass
 class Hostile:
-    """``run(*args)`` runs ``scanner ARGS`` with ``cwd`` = the work directory."""
+    """``run(*args)`` runs ``scanner ARGS`` with ``cwd`` = the work directory (``max_file_size``:
+    no file the process writes may grow past it, as under ``ulimit -f``)."""
 
     work: Path
     outside: Path
     name: str
 
     def run(
-        self, *args: str | Path, memory: bool = True, env: dict[str, str] | None = None, timeout: int = TIMEOUT
+        self,
+        *args: str | Path,
+        memory: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: int = TIMEOUT,
+        max_file_size: int = 0,
     ) -> Outcome:
         before = _listing(self.outside)
         report = self.work.parent / f".{self.work.name}-measure.json"
@@ -71,6 +86,7 @@ class Hostile:
             **os.environ,
             "HOSTILE_REPORT": str(report),
             "HOSTILE_AS": str(MEMORY if memory else 0),
+            "HOSTILE_FSIZE": str(max_file_size),
             "NO_COLOR": "1",
             "HOME": str(self.work / ".home"),
             "SCANNER_LEDGER": str(self.work / ".scanner" / "ledger.db"),

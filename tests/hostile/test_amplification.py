@@ -1,5 +1,5 @@
-"""A large BOM: the ledger does not store the inventory again on every gate, and memory stays
-bounded relative to the input."""
+"""A large BOM: the ledger does not store the inventory again on every gate, the evidence record
+carries it once, and peak memory stays a small multiple of the input."""
 
 from __future__ import annotations
 
@@ -47,5 +47,29 @@ def test_large_bom_is_not_copied_into_the_ledger(hostile: Hostile) -> None:
     record = json.loads((hostile.work / "rec.json").read_text())
     stored = json.loads(sqlite3.connect(ledger).execute("SELECT record FROM decisions").fetchone()[0])
     assert stored["sbom"]["items"] == 6000 and len(stored["sbom"]["sha256"]) == 64
-    assert len(record["sbom"]["components"]) == 6000  # the evidence record keeps it whole
-    assert out.max_rss_mb < 150 + 40 * size / 1e6, out.max_rss_mb
+    assert len(record["sbom"]["components"]) == 6000  # the evidence record keeps it whole ...
+    assert "components" not in record and "components" not in stored  # ... once, as the SBOM
+    assert (hostile.work / "rec.json").stat().st_size <= 1.5 * size
+
+
+# Measured on this machine (CPython 3.11): a 11 MB BOM (25,000 components) gated to a JSON record
+# grows the gate's peak RSS by about 62 MB over a gate of a 44 KB BOM (5.5x the input; 5.3x for
+# 25 MB, 134 MB over the same base), in 3 s. The bound leaves room for allocator noise.
+GROWTH_BOUND = 8.0
+
+
+def test_peak_memory_is_a_small_multiple_of_the_input(hostile: Hostile) -> None:
+    small, big = hostile.work / "small.json", hostile.work / "big.json"
+    small.write_text(json.dumps(_bom(100)))
+    big.write_text(json.dumps(_bom(25_000)))  # about 11 MB
+    size = big.stat().st_size
+    for _ in range(2):  # the first run compiles the policies into the cache, as a CI's first gate would
+        base = hostile.run("gate", small, "--no-ledger", "-f", "json", "-o", hostile.work / "small.out", memory=False)
+        assert base.code == 0, base.err
+    args = ("gate", big, "--ledger", hostile.work / "ledger.db", "-f", "json", "-o", hostile.work / "rec.json")
+    out = hostile.run(*args, memory=False)
+    assert out.code == 0, out.err
+    growth = (out.max_rss_mb - base.max_rss_mb) * (1 << 20)
+    assert growth <= GROWTH_BOUND * size, f"{growth / size:.1f}x the input ({out.max_rss_mb:.0f} MB peak)"
+    assert out.max_rss_mb < 500 and out.seconds < 30
+    assert (hostile.work / "rec.json").stat().st_size <= 1.5 * size  # the inventory carried once

@@ -241,3 +241,41 @@ def test_a_tag_schema_tag_that_is_not_an_index_is_never_overwritten(registry, re
         promote(src, dst, _gate("staging"), PLAIN, sign_key=sign_key[0], record_ledger=False)
     assert client.resolve(repo, tag_for(digest)) == squatter.digest
     assert client.resolve(repo, "staging") is None
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_report_that_cannot_be_written_stops_the_tag_move(cli, registry, repo, tmp_path, sign_key, _ledger) -> None:
+    """The report fails at write time (a full device): exit 2 naming it, the target tag never
+    moves, and the ledger records the decision as not promoted (so does its report)."""
+    _pushed(registry, repo, tmp_path)
+    r = cli("promote", registry.ref(repo, "dev"), registry.ref(repo, "staging"), "--stage", "staging",
+            "--plain-http", "--sign-key", sign_key[0], "-f", "json=/dev/full")  # fmt: skip
+    assert r.code == 2 and "/dev/full" in r.err and "No space left on device" in r.err
+    client = Client(registry.host, PLAIN)
+    assert client.resolve(repo, "staging") is None
+    from scanner.evidence.ledger import Ledger
+
+    with Ledger(_ledger) as ledger:
+        [entry] = ledger.entries()
+    assert entry.record["registry"]["promoted"] is False and "No space left" in entry.record["registry"]["error"]
+    history = json.loads(cli("report", "--ledger", _ledger, "-f", "json").out)
+    assert [d["outcome"] for d in history["decisions"]] == ["failed"]
+    # the same promotion with a writable report moves the tag
+    report = tmp_path / "promotion.json"
+    r = cli("promote", registry.ref(repo, "dev"), registry.ref(repo, "staging"), "--stage", "staging",
+            "--plain-http", "--sign-key", sign_key[0], "-f", f"json={report}")  # fmt: skip
+    assert r.code == 0, r.err
+    assert json.loads(report.read_text())["allowed"] and client.resolve(repo, "staging") is not None
+
+
+def test_a_ledger_that_cannot_be_written_stops_before_the_tag_moves(cli, registry, repo, tmp_path, sign_key) -> None:
+    """The ledger is opened before anything else: a ledger that cannot be created (its folder is
+    a file) is exit 2 naming it, and the target tag never moves (it used to move, then the append
+    failed)."""
+    _pushed(registry, repo, tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the ledger's folder should be")
+    r = cli("promote", registry.ref(repo, "dev"), registry.ref(repo, "staging"), "--stage", "staging",
+            "--plain-http", "--sign-key", sign_key[0], "--ledger", blocker / "ledger.db")  # fmt: skip
+    assert r.code == 2 and "cannot open ledger" in r.err and str(blocker / "ledger.db") in r.err
+    assert Client(registry.host, PLAIN).resolve(repo, "staging") is None

@@ -30,3 +30,39 @@ def test_depth_zero_is_compact_and_nan_is_refused() -> None:
         pass
     else:  # pragma: no cover
         raise AssertionError("NaN must not be written as JSON")
+
+
+def _large_doc() -> dict:
+    comps = [
+        {"bom-ref": f"pkg:pypi/p{i}@1.0", "name": f"p\u00e9{i}", "hashes": [{"alg": "SHA-256", "content": "ab" * 32}]}
+        for i in range(700)
+    ]
+    return {
+        "z": 1,
+        "sbom": {"metadata": {"b": [1, {"c": None}]}, "components": comps},
+        "a": {str(i): i for i in range(300)},
+    }
+
+
+def test_chunked_encoding_is_exactly_the_standard_encoding() -> None:
+    """``scanner.jsonchunks``: the pieces joined are the bytes ``json.dumps`` gives, for the
+    settings the reports and the ledger digest use, and no piece holds the whole inventory."""
+    from scanner.jsonchunks import ChunkEncoder
+
+    doc = _large_doc()
+    settings = [
+        {"separators": (",", ":"), "ensure_ascii": False},
+        {"separators": (",", ":"), "ensure_ascii": False, "sort_keys": True, "allow_nan": False},
+        {"separators": (", ", ": "), "allow_nan": False},
+    ]
+    for kw in settings:
+        pieces = list(ChunkEncoder(**kw).chunks(doc))
+        assert "".join(pieces) == json.dumps(doc, **kw)
+        assert max(map(len, pieces)) < len("".join(pieces)) / 50
+
+
+def test_the_record_lays_out_one_sbom_component_per_line() -> None:
+    record = {"schema": "s", **_large_doc()}
+    text = render(record)
+    assert json.loads(text) == record
+    assert sum(1 for line in text.splitlines() if line.lstrip().startswith('{"bom-ref": ')) == 700

@@ -54,6 +54,22 @@ def test_append_chains_each_record_to_the_previous(tmp_path: Path) -> None:
     assert result.ok and result.count == 3 and result.head_hash == heads[-1][1]
 
 
+def test_an_entry_is_committed_only_when_its_block_completes(tmp_path: Path) -> None:
+    """``appending``: what the block writes can name the entry (seq, hash) before it exists; an
+    exception in the block (a report that could not be written) leaves no entry, and the entry
+    the next run appends takes the same place in the chain."""
+    db = tmp_path / "l.db"
+    with Ledger(db) as ledger:
+        with pytest.raises(OSError), ledger.appending(_record(0)) as (seq, digest):
+            assert seq == 1
+            raise OSError(28, "No space left on device")
+        assert ledger.entries() == []
+        with ledger.appending(_record(0)) as (seq2, digest2):
+            pass
+        assert (seq2, digest2) == (seq, digest)
+        assert [e.seq for e in ledger.entries()] == [1] and ledger.verify().ok
+
+
 def test_ledger_key_is_not_part_of_the_hashed_record() -> None:
     r = _record(1)
     assert canonical({**r, "ledger": {"seq": 9}}) == canonical(r)

@@ -1,0 +1,130 @@
+"""Writing an output file whole or not at all: reports, evidence records, attestations and the
+saved policy input are written to a temporary file beside the destination, flushed to disk
+(fsync) and renamed over it. A disk that fills up, a size limit or a permission problem fails
+the write with ``ScanError`` naming the destination, and the destination keeps what it held.
+
+A destination that exists and is no regular file (``/dev/stdout``, a pipe, a terminal) cannot be
+replaced: it is written in place (and a write error there fails the same way)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.errors import ScanError
+
+
+def write_atomic(path: str | Path, chunks: Iterable[str], what: str = "report") -> Path:
+    """Write the concatenated ``chunks`` (UTF-8) to ``path``; returns the path written."""
+    staged = stage(path, chunks, what)
+    staged.commit()
+    return staged.path
+
+
+@dataclass
+class Staged:
+    """A file written in full beside its destination (``temporary``, flushed to disk) and not
+    yet in place: ``commit`` renames it over the destination, ``discard`` removes it. A
+    destination that is no regular file was written in place already (``temporary`` is None)."""
+
+    path: Path
+    temporary: Path | None
+    what: str
+    done: str | None = None  # said (``ui.info``) once the file is in place
+    placed: Path | None = None  # the regular file the rename put in place (the link's target)
+
+    def commit(self) -> None:
+        if self.temporary is None:
+            self._say()
+            return
+        destination = Path(os.path.realpath(self.path))
+        try:
+            os.replace(self.temporary, destination)
+        except OSError as exc:
+            self.discard()
+            raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path) from None
+        self.temporary = None
+        self.placed = destination
+        _sync_directory(destination.parent)
+        self._say()
+
+    def _say(self) -> None:
+        if self.done:
+            from scanner import ui
+
+            ui.info(self.done)
+            self.done = None
+
+    def discard(self) -> None:
+        if self.temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temporary)
+            self.temporary = None
+
+
+def stage(path: str | Path, chunks: Iterable[str], what: str = "report", done: str | None = None) -> Staged:
+    """Write ``chunks`` to a temporary file beside ``path`` (fsync'd, permissions as the
+    destination's or the umask's); ``commit`` puts it in place and says ``done``."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolved = Path(os.path.realpath(target))
+        try:
+            mode: int | None = os.stat(resolved).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            _write_in_place(resolved, chunks)
+            return Staged(target, None, what, done)
+        temporary = _write_temporary(resolved, chunks, None if mode is None else stat.S_IMODE(mode))
+        return Staged(target, temporary, what, done)
+    except OSError as exc:
+        raise ScanError(f"cannot write {what}: {exc.strerror or exc}", target) from None
+
+
+def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+        fh.flush()
+
+
+def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

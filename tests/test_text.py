@@ -1,0 +1,20 @@
+"""clean_text: strings made encodable wherever they sit, without copying what needs nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from scanner.text import clean_text
+
+
+def test_a_surrogate_deep_inside_a_large_document_is_escaped_and_clean_documents_are_not_copied() -> None:
+    bad = os.fsdecode(b"w\xffights.bin")
+    doc = {"sbom": {"components": [{"name": f"p{i}", "properties": [{"value": "ok"}]} for i in range(600)]}}
+    assert clean_text(doc) is doc  # nothing to clean: the same object, no copy
+    doc["sbom"]["components"][599]["properties"][0]["value"] = bad
+    doc[bad] = [bad]
+    cleaned = clean_text(doc)
+    assert cleaned["sbom"]["components"][599]["properties"][0]["value"] == "w\\xffights.bin"
+    assert cleaned["w\\xffights.bin"] == ["w\\xffights.bin"]
+    json.dumps(cleaned, ensure_ascii=False).encode("utf-8")  # encodable everywhere
