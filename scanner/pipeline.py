@@ -107,20 +107,30 @@ class Outcome:
 
 @dataclass(frozen=True)
 class PreparedPolicy:
-    """Policies compiled once and reused across runs (a batch worker prepares one)."""
+    """Policies compiled once and reused across runs (a batch worker prepares one).
+    ``digests``: the policy directory's, the data file's and the waivers file's digests, taken
+    once when they were read (every evidence record names them; a batch must not hash them
+    again for each artifact)."""
 
     policy_dir: Path
     data: Mapping[str, Any]
     data_file: Path | None
     engine: Any  # scanner.policy.engine.PolicyEngine (imported lazily: regopy is heavy)
+    digests: Mapping[Path, str] = field(default_factory=dict)
 
 
 def prepare_policy(options: GateOptions) -> PreparedPolicy:
     """Read the policy directory and data and compile them. Fails before any artifact work."""
+    from scanner.files import directory_digest, sha256_file
     from scanner.policy.engine import PolicyEngine
 
     policy_dir, data, data_file = _policy_inputs(options)
-    return PreparedPolicy(policy_dir, data, data_file, PolicyEngine(policy_dir, dict(data)))
+    engine = PolicyEngine(policy_dir, dict(data))
+    digests = {policy_dir: directory_digest(policy_dir)}
+    for path in (data_file, options.waiver_file):
+        if path is not None and path.is_file():
+            digests[path] = sha256_file(path)
+    return PreparedPolicy(policy_dir, data, data_file, engine, digests)
 
 
 def _policy_inputs(options: GateOptions) -> tuple[Path, Mapping[str, Any], Path | None]:
@@ -339,6 +349,7 @@ def _decide_and_record(
             settings_sources=options.settings_sources,
             extra=extra,
             files=outcome.files,
+            digests=policy.digests if policy is not None else None,
             **evidence,
         )
     )

@@ -49,6 +49,17 @@ def configure(
         _state["verbose"] = verbose
 
 
+@contextmanager
+def muted() -> Iterator[None]:
+    """Nothing printed (as with ``-q``) inside the ``with``; the settings are restored after."""
+    saved = dict(_state)
+    _state["quiet"] = True
+    try:
+        yield
+    finally:
+        _state.update(saved)
+
+
 def color_mode() -> str:
     return str(_state["color"])
 

@@ -1,11 +1,12 @@
 """A time budget for the code judging one artifact, inside a worker.
 
-A timer thread raises ``BudgetExceeded`` in the judging thread (CPython's asynchronous exception,
-``PyThreadState_SetAsyncExc``). That works in a process-pool worker's main thread and in a Dask
-worker's task threads alike, where ``signal.alarm`` would not. The exception is delivered at the
-next Python bytecode: the scanners read in bounded chunks, so that is soon; a long call inside C
-code is only interrupted when it returns, which is why the local pool also kills a worker that
-overruns its budget by a grace period (``local.py``).
+A watchdog thread (one per process, for every budget running in it) raises ``BudgetExceeded``
+in the judging thread (CPython's asynchronous exception, ``PyThreadState_SetAsyncExc``). That
+works in a process-pool worker's main thread and in a Dask worker's task threads alike, where
+``signal.alarm`` would not. The exception is delivered at the next Python bytecode: the scanners
+read in bounded chunks, so that is soon; a long call inside C code is only interrupted when it
+returns, which is why the local pool also kills a worker that overruns its budget by a grace
+period (``local.py``).
 
 ``BudgetExceeded`` derives from ``BaseException`` so that the scanners' ``except Exception``
 blocks cannot swallow it and report a half-checked artifact; a thread it interrupted may hold
@@ -15,7 +16,10 @@ half-updated state, so the caller marks the worker tainted (a pool worker exits 
 from __future__ import annotations
 
 import ctypes
+import itertools
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,21 +34,64 @@ def time_budget(seconds: float | None) -> Iterator[None]:
     if seconds is None:
         yield
         return
-    target = threading.get_ident()
-    lock = threading.Lock()
-    state = {"done": False}
-
-    def fire() -> None:
-        with lock:
-            if not state["done"]:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(BudgetExceeded))
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+    token = _WATCHDOG.arm(time.monotonic() + seconds, threading.get_ident())
     try:
         yield
     finally:
-        with lock:
-            state["done"] = True
-        timer.cancel()
+        _WATCHDOG.disarm(token)
+
+
+class _Watchdog:
+    """One thread per process keeps every running budget (a thread started per artifact would
+    cost more than some artifacts take). A process forked while it ran (a pool worker) starts
+    its own when it first needs one: threads do not survive a fork, and a lock another thread
+    held at that moment must not be used (``_reset`` runs in the child)."""
+
+    def __init__(self) -> None:
+        self._tokens = itertools.count()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._cond: threading.Condition | None = None
+        self._armed: dict[int, tuple[float, int]] = {}  # token -> (deadline, thread to interrupt)
+
+    def _ready(self) -> threading.Condition:
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition()
+                watch = threading.Thread(
+                    target=self._run, args=(self._cond, self._armed), name="scanner-budget", daemon=True
+                )
+                watch.start()
+            return self._cond
+
+    def arm(self, deadline: float, target: int) -> int:
+        cond = self._ready()
+        with cond:
+            token = next(self._tokens)
+            self._armed[token] = (deadline, target)
+            cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        cond = self._cond
+        if cond is not None:
+            with cond:  # once this returns, that budget can no longer fire
+                self._armed.pop(token, None)
+
+    @staticmethod
+    def _run(cond: threading.Condition, armed: dict[int, tuple[float, int]]) -> None:
+        raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
+        with cond:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, target) in list(armed.items()):
+                    if deadline <= now:
+                        del armed[token]
+                        raise_in(ctypes.c_ulong(target), ctypes.py_object(BudgetExceeded))
+                cond.wait(timeout=min((d for d, _ in armed.values()), default=now + 3600) - now)
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._reset)

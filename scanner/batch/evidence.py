@@ -13,7 +13,6 @@ an error record (and no ledger entry: the ledger holds decisions).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -111,7 +110,10 @@ class EvidenceWriter:
 
 
 def _write_record(target: Path, record: dict[str, Any]) -> None:
-    """Whole or not at all (temporary file, fsync, rename); exit 2 naming the file."""
+    """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
+    ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
+    the rest encoded by the C encoder, several times faster than ``indent=2``)."""
     from scanner.atomic import write_atomic
+    from scanner.report.json_format import chunks
 
-    write_atomic(target, [json.dumps(record, indent=2, ensure_ascii=False), "\n"], "evidence record")
+    write_atomic(target, chunks(record), "evidence record")

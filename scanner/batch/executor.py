@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
 
 from scanner.batch.model import Outcome, Task
 
@@ -31,6 +32,11 @@ class Executor(ABC):
     @abstractmethod
     def close(self, cancel: bool = False) -> None:
         """Release the workers; with ``cancel`` drop what is still queued or running."""
+
+    def prepared(self, state: Any) -> None:  # noqa: B027 (a hook: most executors need nothing)
+        """The driver prepared for the run (``job.prepare``: the policies compiled, the database
+        open) before the first task is submitted; an executor whose workers can start from that
+        state keeps it. The state's database is closed after this returns."""
 
     @property
     @abstractmethod

@@ -75,8 +75,21 @@ def db_snapshot(info: Any) -> str:
     return f"{info.source} | snapshot {info.snapshot_date} | {info.records} records | {content}"
 
 
+_LOCK = threading.Lock()  # guards _MATERIALISED and _STATES (Dask worker threads)
+_MATERIALISED: dict[PolicySnapshot, tuple[Path, Path | None, Path | None]] = {}
+
+
 def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
-    """Write the snapshot into a private temporary directory (removed at exit)."""
+    """The snapshot written into a private temporary directory (removed at exit), once per
+    process: the driver reads its data for the context and then compiles from the same copy."""
+    with _LOCK:
+        known = _MATERIALISED.get(policy)
+        if known is None or not known[0].is_dir():
+            known = _MATERIALISED[policy] = _write_snapshot(policy)
+        return known
+
+
+def _write_snapshot(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
     root = Path(tempfile.mkdtemp(prefix="scanner-batch-"))
     atexit.register(shutil.rmtree, root, True)
     policy_dir = root / "policy"
@@ -161,7 +174,6 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
 
 
 _STATES: dict[tuple[str, int], Prepared] = {}
-_LOCK = threading.Lock()
 
 
 def install(options: BatchOptions) -> Prepared:
@@ -175,6 +187,35 @@ def install(options: BatchOptions) -> Prepared:
     with _LOCK:
         _STATES[(options.run_id, threading.get_ident())] = prepared
     return prepared
+
+
+def adopt(prepared: Prepared) -> Prepared:
+    """In a worker forked from the driver after it prepared (the local pool): take over its
+    prepared state — the compiled policy and every module judging needs are inherited, not
+    made again — with the database opened anew (an SQLite connection must not be used on both
+    sides of a fork; the driver closed its own before forking). A database that changed since
+    the driver prepared makes this worker judge nothing, as a worker that prepared itself
+    would."""
+    from scanner import ui
+    from scanner.vulns.db import Database
+
+    ui.configure(quiet=True, no_color=True, debug=False)
+    vulns = prepared.gate_options.vulns
+    database = Database(vulns.db)
+    mine = db_snapshot(database.info)
+    mismatch = prepared.mismatch
+    if mismatch is None and prepared.context.get("db") != mine:
+        mismatch = "this worker's db differs from the driver's: it would not give the same verdicts"
+    adopted = replace(
+        prepared,
+        gate_options=replace(prepared.gate_options, vulns=replace(vulns, opened=database)),
+        context={**prepared.context, "db": mine},
+        database=database,
+        mismatch=mismatch,
+    )
+    with _LOCK:
+        _STATES[(prepared.options.run_id, threading.get_ident())] = adopted
+    return adopted
 
 
 def state_for(options: BatchOptions) -> Prepared:
@@ -211,14 +252,9 @@ def cache_identity(artifact: Artifact) -> str:
     from scanner.files import sha256_file
     from scanner.verify.api import discover, discover_provenance
 
-    root = artifact.path.resolve()
-    beside = sorted(
-        {
-            p
-            for p in [*discover(artifact.path), *discover_provenance(artifact.path)]
-            if not p.resolve().is_relative_to(root)
-        }
-    )
+    found = [*discover(artifact.path), *discover_provenance(artifact.path)]
+    root = artifact.path.resolve() if found else artifact.path  # most artifacts have none: no resolve
+    beside = sorted({p for p in found if not p.resolve().is_relative_to(root)})
     if not beside:
         return artifact.digest
     h = hashlib.sha256()

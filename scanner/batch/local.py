@@ -8,10 +8,18 @@ each worker has its own pipe, so the driver always knows which task a worker hol
   is run once more; a second death records the artifact as an error, never drops it;
 - a worker past the time budget plus a grace period (the budget is first enforced inside the
   worker, see ``budget.py``) is killed and replaced, and its artifact recorded as an error;
-- workers are forked from a fork server (``forkserver``: a clean single-threaded process, so no
-  copy of the driver's threads or locks) that has already imported everything judging needs
-  (``warm.py``); where there is no fork server they are spawned. They ignore SIGINT (the
-  driver owns Ctrl-C and stops them) and prepare once, in their initializer;
+- on Linux, workers are forked from the driver itself once it has prepared (policies compiled,
+  see ``job.prepare``) and warmed up (every module judging needs imported, ``warm.py``): a
+  worker starts ready, with nothing to import or compile, and only opens the database again
+  (``job.adopt``). A forked worker is a copy of the driver's main thread only: it is quiet and
+  uses nothing the driver's other threads touch (the record and cache writers, the progress
+  bar, which mostly start after the first workers anyway), only the compiled policy, its own
+  database connection and its own pipe — so no lock one of those threads held at the fork can
+  block it. Without a prepared state (an API caller that skipped ``prepared``) a forked worker
+  prepares itself.
+  Elsewhere they come from a fork server that imported what judging needs (``preload.py``), or
+  are spawned, and prepare once in their initializer. Workers ignore SIGINT (the driver owns
+  Ctrl-C and stops them);
 - cache hits never reach them: the driver answers those itself (``run.py``), so workers are
   started only when some artifact must be judged.
 """
@@ -22,6 +30,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -39,13 +48,20 @@ MAX_ATTEMPTS = 2
 PREFETCH = 2  # tasks sent ahead to each worker, so it never waits for the driver between two
 
 
-def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str]) -> None:
-    """A worker process: prepare once, then answer tasks until told to stop (None)."""
+def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str], prepared: Any = None) -> None:
+    """A worker process: prepare once (or adopt what the driver prepared before forking it),
+    then answer tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from scanner.batch import job
 
     try:
-        job.install(options)
+        if prepared is not None:
+            import gc
+
+            gc.freeze()  # what the driver made lives as long as the worker: not for the collector to walk
+            job.adopt(prepared)
+        else:
+            job.install(options)
     except BaseException as exc:  # report why, then exit: the driver stops the run
         conn.send(("failed", str(exc) if isinstance(exc, ScanError) else f"{type(exc).__name__}: {exc}"))
         return
@@ -63,18 +79,29 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str])
             return  # leave; the driver starts a fresh worker
 
 
-def _context() -> Any:
-    """A fork server that imported what judging needs, else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+def forks_from_driver() -> bool:
+    """Whether workers are forked from the prepared driver (Linux: fork is the platform's own
+    way; macOS system libraries do not support it)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _context(method: str | None = None) -> Any:
+    """Fork from the driver; else a fork server that imported what judging needs; else spawn.
+    ``method`` names one of them instead (tests run every path on Linux)."""
+    methods = multiprocessing.get_all_start_methods()
+    if method == "fork" or (method is None and forks_from_driver()):
+        return multiprocessing.get_context("fork")
+    if method in (None, "forkserver") and "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["scanner.batch.warm"])
+        ctx.set_forkserver_preload(["scanner.batch.preload"])
         return ctx
     return multiprocessing.get_context("spawn")
 
 
 def start_fork_server() -> None:
-    """Start the fork server now, so its imports overlap with the driver's own preparation."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """Start the fork server now, so its imports overlap with the driver's own preparation
+    (only where workers are not forked from the driver)."""
+    if not forks_from_driver() and "forkserver" in multiprocessing.get_all_start_methods():
         from multiprocessing import forkserver
 
         _context()
@@ -95,15 +122,26 @@ class LocalExecutor(Executor):
     name = "local"
     shares_filesystem = True
 
-    def __init__(self, options: BatchOptions, workers: int | None = None) -> None:
+    def __init__(self, options: BatchOptions, workers: int | None = None, start_method: str | None = None) -> None:
         self.options = options
         self.known: frozenset[str] = frozenset()  # hits are answered by the driver
         self._size = max(1, workers or os.cpu_count() or 1)
-        self._ctx = _context()
+        self._ctx = _context(start_method)
         self._queue: deque[Task] = deque()
         self._slots: list[_Slot] = []
         self._start_failures = 0
         self._closed = False
+        self._prepared: Any = None  # what forked workers adopt (job.Prepared)
+
+    def prepared(self, state: Any) -> None:
+        """The driver prepared (``job.prepare``): when workers are forked from the driver, warm
+        it up first (``warm.py``: every module judging needs imported once, here) and keep the
+        state for the workers to adopt. Called before any worker starts."""
+        if self._ctx.get_start_method() == "fork":
+            from scanner.batch.warm import warm_quietly
+
+            warm_quietly(state)
+            self._prepared = state
 
     @property
     def workers(self) -> int:
@@ -115,7 +153,10 @@ class LocalExecutor(Executor):
     def _start(self) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
-            target=_worker_main, args=(child, self.options, self.known), name="scanner-batch-worker", daemon=True
+            target=_worker_main,
+            args=(child, self.options, self.known, self._prepared),
+            name="scanner-batch-worker",
+            daemon=True,
         )
         proc.start()
         child.close()

@@ -177,7 +177,7 @@ def batch(
                 known=known,
                 on_result=on_result,
                 warn=ui.warn,
-                before_work=lambda: _validate(options),
+                before_work=lambda: _prepare(options, executor),
             )
     finally:
         writer.close()
@@ -245,12 +245,17 @@ def build_options(
     return replace(options, stage=stage_name, context=tuple(sorted(context.items())))
 
 
-def _validate(options: Any) -> None:
+def _prepare(options: Any, executor: Any) -> None:
     """Compile the policies here before any artifact goes to a worker: a policy that does not
-    compile stops the run (exit 2) instead of failing on every worker."""
+    compile stops the run (exit 2) instead of failing on every worker. Local workers are then
+    forked from this prepared state (``LocalExecutor.prepared``)."""
     from scanner.batch import job
 
-    job.prepare(options).database.close()
+    prepared = job.prepare(options)
+    try:
+        executor.prepared(prepared)
+    finally:
+        prepared.database.close()
 
 
 def make_executor(scheduler: str | None, workers: int | None, options: Any, known: frozenset[str]) -> Any:

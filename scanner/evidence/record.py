@@ -47,12 +47,15 @@ def build_record(
     environ: Mapping[str, str] | None = None,
     settings_sources: Mapping[str, str] | None = None,
     files: FileSet | None = None,
+    digests: Mapping[Path, str] | None = None,
 ) -> dict[str, Any]:
     """``findings`` are the waiver-annotated dicts when waivers were applied; otherwise the
     results' findings, unwaived. ``sbom`` is the CycloneDX document of the inventory, when the
     caller has one; ``components`` the inventory's component dicts when the caller already made
     them. The record carries the inventory once: as the ``sbom`` when there is one (gate, sbom),
-    else as the ``components`` list (scan, audit)."""
+    else as the ``components`` list (scan, audit). ``digests`` are digests the caller already
+    took of ``policy_dir`` / ``data_file`` / ``waiver_file`` when it read them (a prepared policy
+    judging many artifacts), so they are not hashed again for every record."""
     if findings is None:
         findings = [{**f.to_dict(), "waived": None} for r in results for f in r.findings]
     if isinstance(stage, str):
@@ -70,9 +73,9 @@ def build_record(
         "stage": stage.name if stage else None,
         "promotion": stage.promotion() if stage else None,
         "inputs": {
-            "policy": _dir_input(policy_dir),
-            "data": _file_input(data_file),
-            "waivers": _file_input(waiver_file),
+            "policy": _dir_input(policy_dir, digests),
+            "data": _file_input(data_file, digests),
+            "waivers": _file_input(waiver_file, digests),
             "vulnerability_db": context.get("vulnerability_db"),
             "settings": dict(settings_sources or {}),
         },
@@ -151,17 +154,17 @@ def artifact_files(root: Path, files: FileSet | None = None) -> list[dict[str, A
     return listed
 
 
-def _file_input(path: Path | None) -> dict[str, Any] | None:
+def _file_input(path: Path | None, known: Mapping[Path, str] | None = None) -> dict[str, Any] | None:
     from scanner.files import sha256_file
 
     if path is None or not path.is_file():
         return None
-    return {"path": str(path), "sha256": sha256_file(path)}
+    return {"path": str(path), "sha256": (known or {}).get(path) or sha256_file(path)}
 
 
-def _dir_input(path: Path | None) -> dict[str, Any] | None:
+def _dir_input(path: Path | None, known: Mapping[Path, str] | None = None) -> dict[str, Any] | None:
     from scanner.files import directory_digest
 
     if path is None or not path.is_dir():
         return None
-    return {"path": str(path), "digest": directory_digest(path)}
+    return {"path": str(path), "digest": (known or {}).get(path) or directory_digest(path)}

@@ -59,7 +59,7 @@ class PolicyEngine:
         self.modules = read_modules(policy_dir, include_tests=include_tests)
         self.data = data or {}
         self._bundles: list[Any] = [None, None]  # DECISION_QUERY, FALLBACK_QUERY
-        self._cache = BundleCache(cache_dir() / "policy", self.modules, self.data) if cache else None
+        self._cache = BundleCache(cache_dir() / "policy", self.modules, self.data, policy_dir) if cache else None
         references = self._cache.references() if self._cache is not None else None
         if references is None:
             references = References.scan(self.modules)
@@ -138,9 +138,16 @@ class BundleCache:
     engine's version, the query, every module (path and text) and the data. Compiling the shipped
     policies costs tens of milliseconds per process; loading the saved plan about one. The cache
     lives in the user's cache directory (with the vulnerability database), never in a scanned
-    tree. A plan that does not load is rebuilt; files are written whole and renamed into place."""
+    tree. A plan that does not load is rebuilt; files are written whole and renamed into place.
 
-    def __init__(self, directory: Path, modules: Sequence[Module], data: dict[str, Any]) -> None:
+    Modules are keyed by their path inside the policy directory, not by where that directory
+    is: the same policies checked out elsewhere (a CI workspace, the private copy each batch
+    run judges from) compile to the same plan, and reuse it instead of adding a plan per
+    location to the cache."""
+
+    def __init__(
+        self, directory: Path, modules: Sequence[Module], data: dict[str, Any], root: Path | None = None
+    ) -> None:
         import hashlib
 
         from scanner import __version__
@@ -148,7 +155,8 @@ class BundleCache:
         h = hashlib.sha256()
         h.update(f"regopy {rego.VERSION}\0scanner {__version__}\0".encode())
         for m in modules:
-            h.update(f"{m.path}\0{len(m.text)}\0".encode())
+            name = m.path.relative_to(root).as_posix() if root is not None and m.path.is_relative_to(root) else m.path
+            h.update(f"{name}\0{len(m.text)}\0".encode())
             h.update(m.text.encode("utf-8"))
         h.update(json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode())
         self.directory = directory

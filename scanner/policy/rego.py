@@ -21,7 +21,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as _escape  # what json.dumps(str, ensure_ascii=False) calls
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,12 +34,18 @@ from scanner.policy import address_space
 address_space.check()
 
 import regopy  # noqa: E402
-from regopy import Input, Interpreter, RegoError  # noqa: E402
+from regopy import (  # noqa: E402
+    Input,
+    Interpreter,
+    RegoError,
+    rego_shared,
+)
 from regopy.interpreter import BundleFormat  # noqa: E402
 from regopy.rego_shared import (  # noqa: E402
     rego_bundle_query,
     rego_bundle_query_entrypoint,
     rego_free_output,
+    rego_new_input,
     rego_output_ok,
     rego_output_string,
     rego_query,
@@ -94,10 +101,63 @@ def set_input(rego: Any, value: Any) -> Any:
     """Set the input document; returns the engine's copy, which the caller keeps alive while
     querying (regopy reads it during the query: freeing it earlier crashes)."""
     try:
-        handle = Input(rego_safe(value))
-    except (TypeError, ValueError, OverflowError) as exc:
+        handle = _input(value)
+    except (TypeError, ValueError, OverflowError, RegoError) as exc:
         raise ScanError(f"policy input cannot be passed to the engine: {exc}") from None
     rego.set_input(handle)
+    return handle
+
+
+def _input(value: Any) -> Any:
+    """The engine's copy of ``value`` with every string (keys too) escaped by ``rego_safe``:
+    the same engine calls as regopy's own ``Input(value)``, value by value, in one pass without
+    an escaped copy of the document and without regopy's per-value Python wrappers (a batch
+    builds one for every artifact it judges)."""
+    lib = rego_shared.rego
+    p = rego_new_input()
+    string, boolean, integer, floating, null = (
+        lib.regoInputString,
+        lib.regoInputBoolean,
+        lib.regoInputInt,
+        lib.regoInputFloat,
+        lib.regoInputNull,
+    )
+    item, obj, array = lib.regoInputObjectItem, lib.regoInputObject, lib.regoInputArray
+
+    def add(v: Any) -> None:
+        if isinstance(v, str):
+            code = string(p, rego_safe(v).encode("utf-8"))
+        elif v is True or v is False:
+            code = boolean(p, v)
+        elif isinstance(v, int):
+            code = integer(p, v)
+        elif isinstance(v, float):
+            code = floating(p, v)
+        elif v is None:
+            code = null(p)
+        elif isinstance(v, Mapping):
+            for k, x in v.items():
+                add(k)
+                add(x)
+                if item(p) != rego_shared.Code.OK:
+                    raise RegoError("Unable to create input")
+            code = obj(p, len(v))
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                add(x)
+            code = array(p, len(v))
+        else:
+            raise TypeError(f"cannot pass a {type(v).__name__} to the engine")
+        if code != rego_shared.Code.OK:
+            raise RegoError("Unable to create input", code)
+
+    try:
+        add(value)
+    except BaseException:
+        rego_shared.rego_free_input(p)
+        raise
+    handle = Input.__new__(Input)  # owns the built input: regopy frees it with the handle
+    handle._impl = p
     return handle
 
 
@@ -181,8 +241,13 @@ def _read_output(impl: Any, where: Path) -> Any:
         raise ScanError(f"policy engine produced unreadable output: {exc}", where) from None
 
 
-def rego_safe(value: Any) -> Any:
-    """Pre-escape every string (keys too) as JSON string content.
+# Strings JSON leaves as they are (no quote, backslash or control character): most of them.
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+
+
+def rego_safe(value: str) -> str:
+    """A string pre-escaped as JSON string content (what every string of the input, keys too,
+    is turned into on its way to the engine, see ``_input``).
 
     regopy 1.5.2 writes strings into its result without escaping them, so a quote, backslash or
     control character in a scanned name (a file, a package) would break or silently change the
@@ -190,13 +255,7 @@ def rego_safe(value: Any) -> Any:
     Policies therefore see ``\\`` for a backslash and ``\\"`` for a quote; rule ids, severities
     and purls never contain either.
     """
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)[1:-1]
-    if isinstance(value, dict):
-        return {rego_safe(k): rego_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rego_safe(v) for v in value]
-    return value
+    return value if _PLAIN.fullmatch(value) else _escape(value)[1:-1]
 
 
 class Captured:

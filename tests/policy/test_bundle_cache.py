@@ -60,3 +60,20 @@ def test_damaged_cache_entry_is_rebuilt(policy: Path, tmp_path: Path) -> None:
 def test_cache_off_always_compiles(policy: Path) -> None:
     PolicyEngine(policy, {"limit": 3}).evaluate({"n": 5})
     assert PolicyEngine(policy, {"limit": 3}, cache=False)._compiled is not None
+
+
+def test_the_same_policies_elsewhere_reuse_the_plan(policy: Path, tmp_path: Path) -> None:
+    """The plan is keyed by each module's path inside the policy directory, not by where the
+    directory is: a checkout in another workspace (or a batch run's private copy) loads the plan
+    instead of compiling and caching one more. A renamed module is another plan."""
+    PolicyEngine(policy, {"limit": 3}).evaluate({"n": 5})
+    plans = sorted((tmp_path / "cache" / "policy").glob("*.rbb"))
+    elsewhere = tmp_path / "elsewhere" / "checkout"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "gate.rego").write_text((policy / "gate.rego").read_text())
+    moved = PolicyEngine(elsewhere, {"limit": 3})
+    assert moved._compiled is None  # loaded, not compiled
+    assert moved.evaluate({"n": 5}).deny[0].message == "5 > 3"
+    assert sorted((tmp_path / "cache" / "policy").glob("*.rbb")) == plans
+    (elsewhere / "gate.rego").rename(elsewhere / "other.rego")
+    assert PolicyEngine(elsewhere, {"limit": 3})._compiled is not None

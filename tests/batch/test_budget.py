@@ -1,0 +1,67 @@
+"""The per-artifact time budget: one watchdog thread per process serves every budget."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from scanner.batch.budget import BudgetExceeded, time_budget
+
+
+def _spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_a_budget_interrupts_the_body_and_an_ended_one_never_fires() -> None:
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded), time_budget(0.2):
+        _spin(30)
+    assert 0.2 <= time.monotonic() - start < 5
+    with time_budget(0.2):
+        pass
+    _spin(0.5)  # the ended budget's deadline passes here: nothing is raised
+
+
+def test_budgets_of_several_threads_fire_each_in_its_own_thread() -> None:
+    fired: dict[str, float] = {}
+
+    def judge(name: str, budget: float, work: float) -> None:
+        start = time.monotonic()
+        try:
+            with time_budget(budget):
+                _spin(work)
+        except BudgetExceeded:
+            fired[name] = time.monotonic() - start
+
+    threads = [
+        threading.Thread(target=judge, args=("long", 1.0, 30)),
+        threading.Thread(target=judge, args=("short", 0.2, 30)),
+        threading.Thread(target=judge, args=("within", 5.0, 0.3)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert set(fired) == {"long", "short"}
+    assert fired["short"] < fired["long"]
+
+
+def test_a_forked_process_has_its_own_watchdog() -> None:
+    """A pool worker forked while the parent's watchdog ran gets a budget that fires."""
+    with time_budget(60):  # the parent's watchdog is running (and holds this budget)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                with time_budget(0.2):
+                    _spin(30)
+            except BudgetExceeded:
+                code = 0
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
