@@ -322,15 +322,16 @@ def test_a_default_cache_inside_a_judged_tree_stops_the_run_before_anything_is_w
 def test_an_empty_directory_that_changes_the_kind_is_a_miss(cli, tmp_path: Path) -> None:
     """The kind (which inventory reader runs) is guessed from names the artifact controls, and
     an empty directory named `*.dist-info` turns a model directory into an "environment" — with
-    the same artifact digest (empty directories hold no bytes) and another verdict (at staging:
-    allowed as a model directory, denied as an environment). The key holds the kind."""
+    another verdict (at staging: allowed as a model directory, denied as an environment). It held
+    no bytes, so it changed nothing the digest covered; an empty folder is part of the digest
+    now, and the key holds the kind as well."""
     model = clean_model(tmp_path / "m", 14)
     flags = ["--stage", "staging", *_flags(tmp_path / "cache", tmp_path)]
     first = json.loads(cli("batch", model, *flags).out)["results"][0]
     assert first["allow"] is True and first["cached"] is False
     (model / "x.dist-info").mkdir()
     second = json.loads(cli("batch", model, *flags).out)["results"][0]
-    assert second["digest"] == first["digest"]  # what the digest covers did not change
+    assert second["digest"] != first["digest"]
     assert second["cached"] is False and second["allow"] is False, second
 
 
