@@ -96,8 +96,8 @@ max_examples := 5
 
 # "ID subject (severity); …; and N more" for a list of group keys.
 examples(keys) := out if {
-	lines := [describe(f) | some k in keys; some f in open_rules[k[0]].severities[k[1]].examples]
-	shown := array.slice(lines, 0, max_examples)
+	found := [f | some k in keys; some f in open_rules[k[0]].severities[k[1]].examples]
+	shown := [describe(f) | some f in array.slice(found, 0, max_examples)]
 	out := concat("", [concat("; ", shown), more_text(total(keys) - count(shown))])
 }
 

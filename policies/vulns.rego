@@ -38,8 +38,8 @@ violation contains {
 } if count(unfixable_vulns) > 0
 
 vuln_examples(keys) := out if {
-	lines := [vuln_describe(f) | some k in keys; some f in open_vulns[k[0]][k[1]].examples]
-	shown := array.slice(lines, 0, max_examples)
+	found := [f | some k in keys; some f in open_vulns[k[0]][k[1]].examples]
+	shown := [vuln_describe(f) | some f in array.slice(found, 0, max_examples)]
 	out := concat("", [concat("; ", shown), more_text(vuln_total(keys) - count(shown))])
 }
 
@@ -63,11 +63,10 @@ violation contains {
 } if count(unaudited) > 0
 
 unaudited_examples := out if {
-	lines := [concat("", [text(object.get(f.evidence, "package", f.subject)), " (", text(object.get(f.evidence, "reason", "?")), ")"]) |
-		some k in unaudited
-		some f in open_rules[k[0]].severities[k[1]].examples
+	found := [f | some k in unaudited; some f in open_rules[k[0]].severities[k[1]].examples]
+	shown := [concat("", [text(object.get(f.evidence, "package", f.subject)), " (", text(object.get(f.evidence, "reason", "?")), ")"]) |
+		some f in array.slice(found, 0, max_examples)
 	]
-	shown := array.slice(lines, 0, max_examples)
 	out := concat("", [concat("; ", shown), more_text(total(unaudited) - count(shown))])
 }
 
