@@ -27,10 +27,11 @@ dedicated(rule) if {
 
 finding_threshold := setting("finding_severity", "high")
 
+other_rules := [rule | some rule in open_rule_ids; not dedicated(rule)]
+
 other_findings := [[rule, s] |
 	some s in object.get(at_or_above, finding_threshold, severities)
-	some rule in sort(object.keys(open_rules))
-	not dedicated(rule)
+	some rule in other_rules
 	open_rules[rule].severities[s]
 ]
 

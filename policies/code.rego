@@ -22,11 +22,11 @@ code_threshold := t if {
 
 code_severities := object.get(at_or_above, code_threshold, ["critical", "high"])
 
+code_rules := [rule | some rule in open_rule_ids; open_rules[rule].check == "code"; rule != "CODE-PRESENT"]
+
 unsafe_code := [[rule, sev] |
 	some sev in code_severities
-	some rule in sort(object.keys(open_rules))
-	open_rules[rule].check == "code"
-	rule != "CODE-PRESENT"
+	some rule in code_rules
 	open_rules[rule].severities[sev]
 ]
 

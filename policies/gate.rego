@@ -44,9 +44,11 @@ stage_config := config.stages[stage]
 
 # A rule the stage does not name is enforced (fail closed): the shipped data.json names every
 # rule for every stage. A mode other than enforce / warn / off is enforced too.
+modes := {"enforce", "warn", "off"}
+
 mode(rule) := m if {
 	m := stage_config.rules[rule]
-	m in {"enforce", "warn", "off"}
+	m in modes
 } else := "enforce"
 
 setting(name, fallback) := object.get(stage_config, name, fallback)
@@ -63,7 +65,7 @@ violation contains {
 	"remediation": "fix the rule mode in the policy data file",
 } if {
 	some rule, m in stage_config.rules
-	not m in {"enforce", "warn", "off"}
+	not m in modes
 }
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -83,6 +85,9 @@ at_or_above := {t: [s | some s in severities; severity_rank[s] >= n] |
 default open_rules := {}
 
 open_rules := input.findings_index.open.rules
+
+# their rule ids, sorted (rules list findings by severity, then by rule id)
+open_rule_ids := sort(object.keys(open_rules))
 
 # The group keys of one rule id, most severe first.
 rule_keys(rule) := keys if {

@@ -5,11 +5,11 @@ package scanner.gate
 import rego.v1
 
 # most severe first, then by rule id
+model_rules := [rule | some rule in open_rule_ids; open_rules[rule].check == "model"; rule != "MODEL-UNSCANNABLE"]
+
 unsafe_model := [[rule, s] |
 	some s in ["critical", "high"]
-	some rule in sort(object.keys(open_rules))
-	open_rules[rule].check == "model"
-	rule != "MODEL-UNSCANNABLE"
+	some rule in model_rules
 	open_rules[rule].severities[s]
 ]
 

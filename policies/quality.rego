@@ -205,7 +205,7 @@ unusable_text(name) := " (unsigned, and the stage accepts only signed metrics)" 
 evidence_required := object.get(stage_config, "evidence_required", [])
 
 uncounted := [[rule, s] |
-	some rule in sort(object.keys(open_rules))
+	some rule in open_rule_ids
 	startswith(rule, "ATTESTATION-")
 	some s in severities
 	open_rules[rule].severities[s]

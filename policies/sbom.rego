@@ -4,13 +4,15 @@ package scanner.gate
 
 import rego.v1
 
+# the evidence of each rule's first example (most severe first)
 ntia_gaps := [gap |
 	some rule in object.keys(open_rules)
 	startswith(rule, "SBOM-NTIA-")
-	first := [f | some k in rule_keys(rule); some f in open_rules[k[0]].severities[k[1]].examples][0]
+	groups := open_rules[rule].severities
+	evidence := [f.evidence | some s in severities; some f in groups[s].examples][0]
 	gap := concat("", [
-		text(object.get(first.evidence, "element", trim_prefix(rule, "SBOM-NTIA-"))), " (",
-		text(object.get(first.evidence, "count", open_rules[rule].count)), " component(s))",
+		text(object.get(evidence, "element", trim_prefix(rule, "SBOM-NTIA-"))), " (",
+		text(object.get(evidence, "count", open_rules[rule].count)), " component(s))",
 	])
 ]
 
