@@ -20,10 +20,7 @@ violation contains {
 
 dedicated_prefixes := ["MODEL-", "VULN-", "SBOM-NTIA-", "SIGNATURE-", "PROVENANCE-", "ATTESTATION-", "CODE-"]
 
-dedicated(rule) if {
-	some p in dedicated_prefixes
-	startswith(rule, p)
-}
+dedicated(rule) if strings.any_prefix_match(rule, dedicated_prefixes)
 
 finding_threshold := setting("finding_severity", "high")
 

@@ -362,3 +362,18 @@ test_identity_regexp_matches_the_whole_identity if {
 	not gate.identity_allowed({"identity": "evil-alice@example.com.evil.net", "issuer": "https://issuer"}, allowed)
 	not gate.identity_allowed({"identity": "xalice@example.com", "issuer": "https://issuer"}, allowed)
 }
+
+# at_or_above is written out (cheaper than computing it in every decision): it must stay what
+# severity_rank says, and dedicated() must keep the prefixes' meaning
+test_at_or_above_follows_severity_rank if {
+	computed := {t: [s | some s in gate.severities; gate.severity_rank[s] >= n] | some t, n in gate.severity_rank}
+	gate.at_or_above == computed
+}
+
+test_dedicated_rules_by_prefix if {
+	gate.dedicated("MODEL-PICKLE-GLOBAL")
+	gate.dedicated("SBOM-NTIA-AUTHOR")
+	not gate.dedicated("SBOM-UNPINNED-REQUIREMENT")
+	not gate.dedicated("XMODEL-")
+	not gate.dedicated("")
+}
