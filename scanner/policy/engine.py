@@ -221,7 +221,10 @@ class References:
     more than evaluating the shipped policies (which read the bounded summaries of
     ``findings_index.open``). The engine therefore passes a top-level key (and a sub-key of
     ``findings_index`` and ``sbom``, and a waiver's ``matched`` list) only when its name appears
-    as a word in some module (comments aside). A module that uses ``input`` as a whole gets
+    as a word in some module (comments aside). So are the fields of the records the summaries
+    repeat: a key of ``sbom.summary``, and a key of an example in ``findings_index.open`` and of
+    its ``evidence`` (the shipped policies read four or five of an example's dozen values; the
+    examples are most of what the engine ingests). A module that uses ``input`` as a whole gets
     everything. A false match only costs time; a key that is never named cannot be read."""
 
     words: frozenset[str]
@@ -252,12 +255,38 @@ class References:
             part = view.get(key)
             if isinstance(part, dict):
                 view[key] = {k: v for k, v in part.items() if k in words}
+        sbom = view.get("sbom")
+        if isinstance(sbom, dict) and isinstance(sbom.get("summary"), dict):
+            sbom["summary"] = {k: v for k, v in sbom["summary"].items() if k in words}
+        index = view.get("findings_index")
+        if isinstance(index, dict) and isinstance(index.get("open"), dict):
+            index["open"] = _examples_view(index["open"], words)
         waivers = view.get("waivers")
         if isinstance(waivers, list) and "matched" not in words:
             view["waivers"] = [
                 {k: v for k, v in w.items() if k != "matched"} if isinstance(w, dict) else w for w in waivers
             ]
         return view
+
+
+def _examples_view(part: dict[str, Any], words: frozenset[str]) -> dict[str, Any]:
+    """``part`` (a tree of summaries: rule ids and severities as keys, groups as leaves) with
+    each group's examples cut to the keys ``words`` names, their ``evidence`` too."""
+    out: dict[str, Any] = {}
+    for k, v in part.items():
+        if not isinstance(v, dict):
+            out[k] = v
+        elif k == "evidence":
+            out[k] = {e: x for e, x in v.items() if e in words}
+        else:
+            out[k] = _examples_view(v, words)
+    examples = out.get("examples")
+    if isinstance(examples, list):
+        out["examples"] = [
+            _examples_view({k: v for k, v in e.items() if k in words}, words) if isinstance(e, dict) else e
+            for e in examples
+        ]
+    return out
 
 
 def read_modules(policy_dir: Path, *, include_tests: bool = False) -> list[Module]:

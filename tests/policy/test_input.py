@@ -68,3 +68,32 @@ def test_view_passes_only_named_keys() -> None:
     assert refs.view(doc) == {"findings_index": {"open": {}}}
     bare = References.scan([Module(Path("b.rego"), 'x := object.get(input, "findings", [])\n')])
     assert bare.everything and bare.view(doc) is doc
+
+
+def test_view_cuts_the_summaries_records_to_named_fields(make_input, tmp_path) -> None:
+    from scanner.policy.engine import PolicyEngine
+
+    doc = make_input("prod", [vuln(), model()])
+    example = doc["findings_index"]["open"]["rules"]["MODEL-PICKLE-GLOBAL"]["severities"]["critical"]["examples"][0]
+    assert example["position"] == 1 and example["evidence"]["global"] == "os.system"
+    assert "by_type" in doc["sbom"]["summary"] and "with_purl" in doc["sbom"]["summary"]
+    text = "x := input.findings_index.open\ny := input.sbom.summary.by_type\n# position, global: only in a comment\n"
+    refs = References.scan([Module(Path("a.rego"), "package p\n" + text + "z := f.subject\nw := f.evidence\n")])
+    view = refs.view(doc)
+    seen = view["findings_index"]["open"]["rules"]["MODEL-PICKLE-GLOBAL"]["severities"]["critical"]["examples"][0]
+    assert seen == {"subject": example["subject"], "evidence": {}}
+    vuln_example = view["findings_index"]["open"]["vulns"]["fixable"]["high"]["examples"][0]
+    # `package` is a word of the module (its package line): a false match only costs time
+    assert vuln_example == {"subject": "pkg:pypi/requests@2.28.1", "evidence": {"package": "requests"}}
+    assert view["sbom"]["summary"] == {"by_type": doc["sbom"]["summary"]["by_type"]}
+    # the document itself is not changed
+    assert example["position"] == 1 and "with_purl" in doc["sbom"]["summary"]
+
+    # a policy that names a field gets it
+    (tmp_path / "p.rego").write_text(
+        "package p\nimport rego.v1\n"
+        'g := input.findings_index.open.rules["MODEL-PICKLE-GLOBAL"].severities.critical.examples[0]\n'
+        "out := [g.position, g.evidence.global, object.keys(g)]\n"
+    )
+    out = PolicyEngine(tmp_path, cache=False).query(doc, "data.p.out")
+    assert out == [1, "os.system", ["evidence", "position"]]
