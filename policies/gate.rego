@@ -64,9 +64,12 @@ violation contains {
 	"message": concat("", ["stage ", stage, " sets rule ", rule, " to ", text(m), " (use enforce, warn or off)"]),
 	"remediation": "fix the rule mode in the policy data file",
 } if {
+	count(invalid_modes) > 0 # one set operation first: listing them iterates every rule
 	some rule, m in stage_config.rules
 	not m in modes
 }
+
+invalid_modes := {m | some m in stage_config.rules} - modes
 
 # --- shared helpers ---------------------------------------------------------------------------
 
