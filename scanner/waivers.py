@@ -169,6 +169,9 @@ class _Selector:
     finding: re.Pattern[str] | None
     purl: str | None
     path: re.Pattern[str] | None
+    # the path pattern's text before its first glob character: a subject that does not start
+    # with it cannot match (tested first: a string comparison instead of a call and a regex)
+    path_prefix: str = ""
 
     @classmethod
     def of(cls, waiver: Waiver) -> _Selector:
@@ -178,6 +181,7 @@ class _Selector:
             finding=_compile(sel["finding"]) if "finding" in sel else None,
             purl=sel.get("purl"),
             path=_compile(sel["path"]) if "path" in sel else None,
+            path_prefix=_GLOB.split(sel["path"], 1)[0] if "path" in sel else "",
         )
 
     def matches(self, finding: Finding) -> bool:
@@ -236,8 +240,10 @@ class _WaiverIndex:
             candidates += self.by_finding.get(key, ())
         if self.by_package:
             candidates += self.by_package.get(_package(_finding_purl(finding)), ())
+        subject = finding.subject
         for n in sorted(set(candidates)):
-            if self.selectors[n].matches(finding):
+            selector = self.selectors[n]
+            if subject.startswith(selector.path_prefix) and selector.matches(finding):
                 return self.waivers[n]
         return None
 

@@ -58,3 +58,23 @@ def test_bad_waiver_files_name_the_problem(tmp_path: Path, text: str, message: s
     with pytest.raises(ScanError, match=message) as info:
         load_waivers(path)
     assert info.value.path == str(path)
+
+
+def test_path_globs_match_as_fnmatch_does() -> None:
+    """Path selectors are tried only on subjects starting with their literal part: every pattern
+    shape still matches exactly what fnmatch's translation matches."""
+    import fnmatch
+    import re
+
+    from scanner.waivers import Waiver
+
+    patterns = ["models/*.bin", "models/m1?.pkl", "models/[ab].bin", "models/[x.bin", "*.bin", "?odels/*"]
+    patterns.append("models/a.bin")
+    subjects = ["models/a.bin", "models/b.bin", "models/m12.pkl", "models/[x.bin", "other/a.bin", "bodels/a", "models"]
+    for pattern in patterns:
+        waiver = Waiver("W", {"rule": "MODEL-*", "path": pattern}, "r", "o", dt.date(2027, 1, 1), "lead")
+        findings = [Finding("MODEL-PICKLE-GLOBAL", "model", Severity.HIGH, s, "x") for s in subjects]
+        out = apply_waivers(findings, [waiver], TODAY)
+        expected = [bool(re.match(fnmatch.translate(pattern), s)) for s in subjects]
+        assert [f["waived"] is not None for f in out.findings] == expected, pattern
+        assert any(expected)
