@@ -123,9 +123,29 @@ def _input(value: Any) -> Any:
         lib.regoInputNull,
     )
     item, obj, array = lib.regoInputObjectItem, lib.regoInputObject, lib.regoInputArray
+    ok = rego_shared.Code.OK
+    # keys and many values (rule ids, severities, field names) repeat: escape and encode each once
+    encoded: dict[str, bytes] = {}
 
     def add(v: Any) -> None:
-        if isinstance(v, str):
+        kind = type(v)
+        if kind is str:
+            b = encoded.get(v)
+            if b is None:
+                b = encoded[v] = rego_safe(v).encode("utf-8")
+            code = string(p, b)
+        elif kind is dict:
+            for k, x in v.items():
+                add(k)
+                add(x)
+                if item(p) != ok:
+                    raise RegoError("Unable to create input")
+            code = obj(p, len(v))
+        elif kind is list:
+            for x in v:
+                add(x)
+            code = array(p, len(v))
+        elif isinstance(v, str):
             code = string(p, rego_safe(v).encode("utf-8"))
         elif v is True or v is False:
             code = boolean(p, v)
@@ -139,7 +159,7 @@ def _input(value: Any) -> Any:
             for k, x in v.items():
                 add(k)
                 add(x)
-                if item(p) != rego_shared.Code.OK:
+                if item(p) != ok:
                     raise RegoError("Unable to create input")
             code = obj(p, len(v))
         elif isinstance(v, (list, tuple)):
@@ -148,7 +168,7 @@ def _input(value: Any) -> Any:
             code = array(p, len(v))
         else:
             raise TypeError(f"cannot pass a {type(v).__name__} to the engine")
-        if code != rego_shared.Code.OK:
+        if code != ok:
             raise RegoError("Unable to create input", code)
 
     try:
