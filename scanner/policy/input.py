@@ -129,8 +129,14 @@ def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     waived: list[int] = []
     for i, f in enumerate(findings):
         rule, severity = f["id"], f["severity"]
-        by_rule.setdefault(rule, []).append(i)
-        by_severity.setdefault(severity, []).append(i)
+        positions = by_rule.get(rule)
+        if positions is None:
+            positions = by_rule[rule] = []
+        positions.append(i)
+        positions = by_severity.get(severity)
+        if positions is None:
+            positions = by_severity[severity] = []
+        positions.append(i)
         if f.get("waived"):
             waived.append(i)
             continue
@@ -138,7 +144,11 @@ def index_findings(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if summary is None:
             summary = rules[rule] = {"check": f["check"], "count": 0, "severities": {}}
         summary["count"] += 1
-        _add(summary["severities"], severity, i, f)
+        group = summary["severities"].get(severity)
+        if group is not None and group["count"] >= EXAMPLES:
+            group["count"] += 1  # the common case of many findings: counted, no example
+        else:
+            _add(summary["severities"], severity, i, f)
         if rule == "VULN-KNOWN":
             fix = (f.get("evidence") or {}).get("fix_available") is True
             _add(vulns["fixable" if fix else "unfixable"], severity, i, f)
