@@ -13,7 +13,9 @@ an error record (and no ledger entry: the ledger holds decisions).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,7 @@ class EvidenceWriter:
         self.records_dir = records_dir
         self.options = options
         self.ledger: Any = None
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-records")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scanner-batch-records")
         self._pending: list[Any] = []
         if records_dir is not None:
             try:
@@ -92,7 +94,9 @@ class EvidenceWriter:
             }
         target = self._target(index, result)
         if target is not None:
-            self._pending.append(self._pool.submit(_write_record, target, record))
+            # encoded here (the GIL is held either way), written, flushed and renamed by the
+            # writer thread; the folder is synced once, in ``close``
+            self._pending.append(self._pool.submit(_write_record, target, _encoded(record), sync_folder=False))
         return replace(result, record=record, record_path=None if target is None else str(target))
 
     def _target(self, index: int, result: ArtifactResult) -> Path | None:
@@ -105,15 +109,40 @@ class EvidenceWriter:
         self._pool.shutdown(wait=True)
         if self.ledger is not None:
             self.ledger.close()
+        if self._pending and self.records_dir is not None:
+            from scanner.atomic import sync_folder
+
+            sync_folder(self.records_dir)  # the renames of every record written by the threads
         for future in self._pending:
             future.result()  # the first record that could not be written stops the run (exit 2)
 
 
-def _write_record(target: Path, record: dict[str, Any]) -> None:
+def _write_record(target: Path, record: dict[str, Any] | Iterable[str], *, sync_folder: bool = True) -> None:
     """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
     ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
-    the rest encoded by the C encoder, several times faster than ``indent=2``)."""
+    the rest encoded by the C encoder, several times faster than ``indent=2``). ``record`` may be
+    given encoded already (``_encoded``). ``sync_folder=False``: the caller syncs the folder."""
     from scanner.atomic import write_atomic
+
+    text = _encoded(record) if isinstance(record, dict) else record
+    write_atomic(target, text, "evidence record", sync_folder=sync_folder)
+
+
+_SMALL = 1 << 20  # a record up to this many characters is written as one string
+
+
+def _encoded(record: dict[str, Any]) -> Iterable[str]:
+    """The record's text: one string when it is small (one write call), else the text so far and
+    the rest of the pieces, encoded as they are written (a record holding a large SBOM is never
+    one string in memory)."""
     from scanner.report.json_format import chunks
 
-    write_atomic(target, chunks(record), "evidence record")
+    pieces = chunks(record)
+    head: list[str] = []
+    size = 0
+    for piece in pieces:
+        head.append(piece)
+        size += len(piece)
+        if size > _SMALL:
+            return itertools.chain(["".join(head)], pieces)
+    return ["".join(head)]
