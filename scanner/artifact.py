@@ -109,15 +109,20 @@ def detect(
     except OSError as exc:  # a name longer than PATH_MAX, a file where a folder should be, ...
         raise ScanError(exc.strerror or str(exc), _short(path)) from None
     _regular_or_directory(path)
+    real = None
     try:
         if kind is None:
             kind = _detect_kind(path)
-        digest_text = artifact_digest(path, files, kind) if digest else ""
+        digest_text = ""
+        if digest:
+            files = files if files is not None else file_set(path, kind)
+            digest_text = files.artifact_digest()
+            real = files.real_root if files.root == path else None  # a directory resolved already
     except PermissionError as exc:
         raise ScanError("permission denied", exc.filename or path) from None
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
-    name = path.resolve().name or str(path)
+    name = (real or path.resolve()).name or str(path)
     return Artifact(path=path, kind=kind, name=name, digest=digest_text, source_ref=source_ref or str(path))
 
 

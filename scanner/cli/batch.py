@@ -362,8 +362,12 @@ def _may_hold(item: str, above: set[tuple[int, int]]) -> bool:
         return True
     path = Path(item)
     try:
-        folder = path if stat.S_ISDIR(os.stat(path).st_mode) else path.parent
-        idents = {os.stat(folder), os.stat(os.path.abspath(folder))}
+        st = os.stat(path)
+        folder = path if stat.S_ISDIR(st.st_mode) else path.parent
+        seen = [st if folder is path else os.stat(folder)]
+        absolute = os.path.abspath(folder)
+        if absolute != str(folder):
+            seen.append(os.stat(absolute))
     except OSError:
         return True
-    return any((st.st_dev, st.st_ino) in above for st in idents)
+    return any((s.st_dev, s.st_ino) in above for s in seen)
