@@ -59,6 +59,20 @@ def normalise(path: Path) -> Path:
     return clean
 
 
+def local_path(source: str | Path) -> Path:
+    """The path a local source names, refusing what ``Path`` would silently turn into something
+    else: an empty string (``Path("")`` is the working directory: an unset ``$ARTIFACT`` in CI
+    would gate the checkout) and a trailing slash after a file (``weights.bin/`` names a
+    directory; ``Path`` drops the slash)."""
+    text = os.fspath(source)
+    if text == "":
+        raise ScanError("empty path: name the artifact to judge (use . for the working directory)")
+    named = text.rstrip("/" + os.sep) or "/"
+    if text.endswith(("/", os.sep)) and os.path.lexists(named) and not os.path.isdir(text):
+        raise ScanError("not a directory (the path ends with a slash)", text)
+    return Path(text)
+
+
 def _short(path: Path, limit: int = 200) -> str:
     """A path for a one-line error: the start and the end of a very long one."""
     text = str(path)

@@ -240,9 +240,9 @@ def forget(run_id: str) -> None:
 def identify(source: str) -> Artifact:
     """A local artifact and its digest (``oci://`` sources are identified by the pipeline when
     it pulls them)."""
-    from scanner import pipeline
+    from scanner.artifact import detect, local_path
 
-    return pipeline.identify(source)
+    return detect(local_path(source))  # (``pipeline.identify``, without importing the pipeline)
 
 
 def cache_identity(artifact: Artifact) -> str:

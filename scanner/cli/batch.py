@@ -267,9 +267,15 @@ def make_executor(scheduler: str | None, workers: int | None, options: Any, know
 
             ui.warn("--workers is ignored with --scheduler (the cluster decides)")
         return DaskExecutor(scheduler, options, known)
-    from scanner.batch.local import LocalExecutor
+    from scanner.batch.executor import Deferred
 
-    return LocalExecutor(options, workers)
+    def local() -> Any:
+        from scanner.batch.local import LocalExecutor
+
+        return LocalExecutor(options, workers)
+
+    # made when the first artifact goes to a worker: a run answered from the cache starts none
+    return Deferred(local, "local", max(1, workers or os.cpu_count() or 1), shares_filesystem=True)
 
 
 def _waiver_expiry(path: Path | None) -> Any:
