@@ -127,13 +127,21 @@ def included_members(files: FileSet) -> None:
     _members(files, files.root, 0, set())
 
 
-def _members(files: FileSet, path: Path, depth: int, seen: set[Path]) -> None:
+def _first_visit(path: Path, depth: int, seen: set[Path]) -> bool:
+    """Whether ``path`` is read now: not when an include cycle led back to it; too deep an
+    include chain stops the run."""
     real = path.resolve()
     if real in seen:
-        return
+        return False
     seen.add(real)
     if depth > INCLUDE_DEPTH:
         raise ScanError("requirements includes nested too deeply", path)
+    return True
+
+
+def _members(files: FileSet, path: Path, depth: int, seen: set[Path]) -> None:
+    if not _first_visit(path, depth, seen):
+        return
     text = read_requirements_text(path, _what(depth), files=files)
     for target in _includes(path, text, files.root.parent):
         _members(files, target, depth + 1, seen)
@@ -169,12 +177,8 @@ def _read(
     files: FileSet | None = None,
     read: list[Path],
 ) -> None:
-    real = path.resolve()
-    if real in seen:
+    if not _first_visit(path, depth, seen):
         return
-    seen.add(real)
-    if depth > INCLUDE_DEPTH:
-        raise ScanError("requirements includes nested too deeply", path)
     project = project or path.parent
     read.append(path)
     # the file named on the command line may be a link (it was asked for); an include may not
