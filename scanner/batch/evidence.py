@@ -6,7 +6,8 @@ appends the decision to the ledger (one connection for the whole run, so the cha
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
 directory. With a ledger, the record file is written whole before the entry is committed (a
 decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
-without one, record files are written by a few threads. An artifact that could not be judged gets
+without one, record files are written by a background thread (each whole: temporary file, fsync,
+rename) and their folder is synced once, in ``close``. An artifact that could not be judged gets
 an error record (and no ledger entry: the ledger holds decisions).
 """
 
@@ -41,8 +42,9 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
-    """Record files are written by a few threads (the driver would otherwise wait on the disk
-    for each one); ``close`` waits for them and raises if one could not be written."""
+    """Record files are written by a background thread (the driver would otherwise wait on the
+    disk for each one; one thread: the driver encodes them, the thread mostly waits on the disk);
+    ``close`` waits for it, syncs the folder and raises if one could not be written."""
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
         from concurrent.futures import ThreadPoolExecutor
