@@ -157,7 +157,7 @@ def _regular_or_directory(path: Path) -> None:
 
 def _detect_kind(path: Path) -> ArtifactKind:
     if path.is_dir():
-        names = {p.name for p in path.iterdir()}
+        names = set(os.listdir(path))
         if "pyvenv.cfg" in names or any(n.endswith(".dist-info") for n in names):
             return ArtifactKind.ENVIRONMENT
         if names & MODEL_HINTS or any(Path(n).suffix in MODEL_SUFFIXES for n in names):

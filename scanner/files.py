@@ -51,7 +51,11 @@ def sha256_stream(fh: BinaryIO, on_bytes: Callable[[int], None] | None = None) -
     """Hex SHA-256 and length of everything ``fh`` holds from where it stands, read in 1 MiB
     chunks into one buffer (no allocation per chunk)."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
+    try:  # a small file needs no 1 MiB buffer (allocating one costs more than hashing it)
+        size = os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        size = CHUNK
+    buf = bytearray(min(CHUNK, max(size, 0) + 1))
     view = memoryview(buf)
     total = 0
     while n := fh.readinto(buf):  # type: ignore[attr-defined]
