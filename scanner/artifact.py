@@ -59,6 +59,20 @@ def normalise(path: Path) -> Path:
     return clean
 
 
+def local_path(source: str | Path) -> Path:
+    """The path a local source names, refusing what ``Path`` would silently turn into something
+    else: an empty string (``Path("")`` is the working directory: an unset ``$ARTIFACT`` in CI
+    would gate the checkout) and a trailing slash after a file (``weights.bin/`` names a
+    directory; ``Path`` drops the slash)."""
+    text = os.fspath(source)
+    if text == "":
+        raise ScanError("empty path: name the artifact to judge (use . for the working directory)")
+    named = text.rstrip("/" + os.sep) or "/"
+    if text.endswith(("/", os.sep)) and os.path.lexists(named) and not os.path.isdir(text):
+        raise ScanError("not a directory (the path ends with a slash)", text)
+    return Path(text)
+
+
 def _short(path: Path, limit: int = 200) -> str:
     """A path for a one-line error: the start and the end of a very long one."""
     text = str(path)
@@ -109,15 +123,20 @@ def detect(
     except OSError as exc:  # a name longer than PATH_MAX, a file where a folder should be, ...
         raise ScanError(exc.strerror or str(exc), _short(path)) from None
     _regular_or_directory(path)
+    real = None
     try:
         if kind is None:
             kind = _detect_kind(path)
-        digest_text = artifact_digest(path, files, kind) if digest else ""
+        digest_text = ""
+        if digest:
+            files = files if files is not None else file_set(path, kind)
+            digest_text = files.artifact_digest()
+            real = files.real_root if files.root == path else None  # a directory resolved already
     except PermissionError as exc:
         raise ScanError("permission denied", exc.filename or path) from None
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), exc.filename or path) from None
-    name = path.resolve().name or str(path)
+    name = (real or path.resolve()).name or str(path)
     return Artifact(path=path, kind=kind, name=name, digest=digest_text, source_ref=source_ref or str(path))
 
 
@@ -138,7 +157,7 @@ def _regular_or_directory(path: Path) -> None:
 
 def _detect_kind(path: Path) -> ArtifactKind:
     if path.is_dir():
-        names = {p.name for p in path.iterdir()}
+        names = set(os.listdir(path))
         if "pyvenv.cfg" in names or any(n.endswith(".dist-info") for n in names):
             return ArtifactKind.ENVIRONMENT
         if names & MODEL_HINTS or any(Path(n).suffix in MODEL_SUFFIXES for n in names):

@@ -19,10 +19,13 @@ from pathlib import Path
 from scanner.errors import ScanError
 
 
-def write_atomic(path: str | Path, chunks: Iterable[str], what: str = "report") -> Path:
-    """Write the concatenated ``chunks`` (UTF-8) to ``path``; returns the path written."""
+def write_atomic(path: str | Path, chunks: Iterable[str], what: str = "report", *, sync_folder: bool = True) -> Path:
+    """Write the concatenated ``chunks`` (UTF-8) to ``path``; returns the path written.
+    ``sync_folder=False`` leaves the folder's fsync (which makes the rename durable) to the
+    caller — one ``sync_folder(path.parent)`` after many files instead of one per file. The file
+    itself is flushed to disk before the rename either way (whole or not at all)."""
     staged = stage(path, chunks, what)
-    staged.commit()
+    staged.commit(sync_folder=sync_folder)
     return staged.path
 
 
@@ -38,7 +41,7 @@ class Staged:
     done: str | None = None  # said (``ui.info``) once the file is in place
     placed: Path | None = None  # the regular file the rename put in place (the link's target)
 
-    def commit(self) -> None:
+    def commit(self, *, sync_folder: bool = True) -> None:
         if self.temporary is None:
             self._say()
             return
@@ -50,7 +53,8 @@ class Staged:
             raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path) from None
         self.temporary = None
         self.placed = destination
-        _sync_directory(destination.parent)
+        if sync_folder:
+            _sync_directory(destination.parent)
         self._say()
 
     def _say(self) -> None:
@@ -108,6 +112,11 @@ def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Pat
             os.unlink(tmp)
         raise
     return Path(tmp)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the renames done in ``folder`` durable (see ``write_atomic(sync_folder=False)``)."""
+    _sync_directory(folder)
 
 
 def _sync_directory(folder: Path) -> None:

@@ -51,7 +51,11 @@ def sha256_stream(fh: BinaryIO, on_bytes: Callable[[int], None] | None = None) -
     """Hex SHA-256 and length of everything ``fh`` holds from where it stands, read in 1 MiB
     chunks into one buffer (no allocation per chunk)."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
+    try:  # a small file needs no 1 MiB buffer (allocating one costs more than hashing it)
+        size = os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        size = CHUNK
+    buf = bytearray(min(CHUNK, max(size, 0) + 1))
     view = memoryview(buf)
     total = 0
     while n := fh.readinto(buf):  # type: ignore[attr-defined]
@@ -98,7 +102,11 @@ def declared_root(path: Path) -> Path:
     """The folder links may point into: the scanned path itself, except for a Hugging Face hub
     cache, whose snapshot files are links into ``../../blobs/`` — a path under the
     ``snapshots/`` folder of a ``models--org--name`` folder declares that folder."""
-    real = path.resolve()
+    return _declared_of(path.resolve())
+
+
+def _declared_of(real: Path) -> Path:
+    """``declared_root`` of a path already resolved."""
     for parent in real.parents:
         if parent.name == "snapshots" and parent.parent.name.startswith("models--"):
             return parent.parent
@@ -119,10 +127,13 @@ def walk(
     declared: Path | None = None,
     before_list: Callable[[Path], None] | None = None,
     empty_dirs: list[str] | None = None,
+    resolved: tuple[Path, Path] | None = None,
 ) -> Iterator[FileEntry]:
     """Every entry below ``root``, sorted by name, directories depth first. A single file yields
     itself (a link named on the command line is followed: it was asked for). ``declared`` is the
-    root links may point into (default ``declared_root(root)``).
+    root links may point into (default ``declared_root(root)``). ``resolved``: the directory
+    ``root`` and the declared root with their links followed, when the caller has them already
+    (``FileSet`` resolves each once).
 
     Directories are opened and listed through descriptors, each child looked up relative to its
     parent's descriptor without following links, and a directory's descriptor must be the
@@ -133,8 +144,11 @@ def walk(
     if not root.is_dir():
         yield _single(root)
         return
-    real_root = (declared or declared_root(root)).resolve()
-    tree = root.resolve()
+    if resolved is not None:
+        tree, real_root = resolved
+    else:
+        real_root = (declared or declared_root(root)).resolve()
+        tree = root.resolve()
     ident = _ident(tree)
     with _opened_dir(str(root), None, root, ident, True, before_list) as fd:
         yield from _walk_dir(fd, root, "", real_root, tree, (ident,), set(), before_list, empty_dirs)
@@ -355,7 +369,13 @@ class FileSet:
     ) -> None:
         self.root = root
         self.is_dir = root.is_dir()
-        self.declared = declared if declared is not None else (declared_root(root) if self.is_dir else None)
+        # a directory's path with its links followed, resolved once (``real_root``)
+        self.real_root: Path | None = root.resolve() if self.is_dir else None
+        if declared is not None:
+            self.declared: Path | None = declared
+            self._real_declared = declared.resolve() if self.is_dir else None
+        else:
+            self.declared = self._real_declared = _declared_of(self.real_root) if self.real_root else None
         self._after_open = after_open
         self._before_list = before_list
         self._members = None if self.is_dir else members
@@ -390,7 +410,8 @@ class FileSet:
     def entries(self) -> list[FileEntry]:
         if self._entries is None:
             try:
-                self._entries = list(walk(self.root, self.declared, self._before_list, self._empty_dirs))
+                resolved = (self.real_root, self._real_declared) if self.real_root and self._real_declared else None
+                self._entries = list(walk(self.root, self.declared, self._before_list, self._empty_dirs, resolved))
             except RecursionError:  # one generator frame per folder level: deeper than Python goes
                 raise ScanError("folders nested too deep to walk: not scanned", self.root) from None
             if self._members is not None and self._entries and self._entries[0].readable:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from scanner import ui
+from scanner.artifact import local_path
 from scanner.check import Check, CheckResult, GateContext
 from scanner.core import Artifact, ArtifactKind, Decision, ScanError
 from scanner.files import FileEntry, FileSet
@@ -427,20 +428,6 @@ def _files(artifact: Artifact, options: GateOptions, after_open: Callable[[FileE
     from scanner.artifact import file_set
 
     return file_set(artifact.path, artifact.kind, input_type=options.inventory.input_type, after_open=after_open)
-
-
-def local_path(source: str | Path) -> Path:
-    """The path a local source names, refusing what ``Path`` would silently turn into something
-    else: an empty string (``Path("")`` is the working directory: an unset ``$ARTIFACT`` in CI
-    would gate the checkout) and a trailing slash after a file (``weights.bin/`` names a
-    directory; ``Path`` drops the slash)."""
-    text = os.fspath(source)
-    if text == "":
-        raise ScanError("empty path: name the artifact to judge (use . for the working directory)")
-    named = text.rstrip("/" + os.sep) or "/"
-    if text.endswith(("/", os.sep)) and os.path.lexists(named) and not os.path.isdir(text):
-        raise ScanError("not a directory (the path ends with a slash)", text)
-    return Path(text)
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:

@@ -128,6 +128,7 @@ class ResultCache:
                 return Lookup(None, foreign)
             if len(raw) > MAX_ENTRY_BYTES:
                 return Lookup(None, f"larger than {MAX_ENTRY_BYTES} bytes")
+            sealed = _sealed(raw)
             entry = json.loads(raw)
         except (ScanError, ValueError, RecursionError) as exc:
             return Lookup(None, f"unreadable: {exc}")
@@ -135,9 +136,10 @@ class ResultCache:
             return Lookup(None, "not a cache entry")
         if entry.get("key") != entry_key(self.context, source, digest):
             return Lookup(None, "its key is not the key of this artifact and run")
-        body = {k: entry.get(k) for k in ("key", "result", "record", "expires", "db_age")}
-        if entry.get("sha256") != digest_of(body):
-            return Lookup(None, "its content does not match its digest (edited or corrupt)")
+        if not sealed:  # not laid out as ``_write`` lays it out: check its body encoded anew
+            body = {k: entry.get(k) for k in ("key", "result", "record", "expires", "db_age")}
+            if entry.get("sha256") != digest_of(body):
+                return Lookup(None, "its content does not match its digest (edited or corrupt)")
         expires = entry.get("expires")
         if expires is not None:
             try:
@@ -194,6 +196,26 @@ class ResultCache:
             if tmp is not None:  # never renamed into place: not left behind
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+
+_SEAL = b',"sha256":"'
+_SEAL_LEN = len(_SEAL) + 64 + 2  # ,"sha256":"<64 hex>"}
+
+
+def _sealed(raw: bytes) -> bool:
+    """The entry's bytes are exactly what ``_write`` wrote: the canonical JSON of its body with
+    ``"sha256"``, the digest of that JSON, as its last member. Then the stored bytes are hashed
+    as they are (no decoding and encoding again), and whatever is parsed from them is what was
+    hashed: the last member is checked byte for byte, so nothing follows it. (Any other layout
+    is checked the slow way, by encoding the parsed body again.)"""
+    stored = raw[-66:-2]
+    return (
+        len(raw) >= _SEAL_LEN + 2
+        and raw[-_SEAL_LEN : -_SEAL_LEN + len(_SEAL)] == _SEAL
+        and raw[-2:] == b'"}'
+        and not stored.strip(b"0123456789abcdef")
+        and hashlib.sha256(raw[:-_SEAL_LEN] + b"}").hexdigest().encode() == stored
+    )
 
 
 def _written_by_someone_else(st: os.stat_result) -> str | None:

@@ -6,14 +6,17 @@ appends the decision to the ledger (one connection for the whole run, so the cha
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
 directory. With a ledger, the record file is written whole before the entry is committed (a
 decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
-without one, record files are written by a few threads. An artifact that could not be judged gets
+without one, record files are written by a background thread (each whole: temporary file, fsync,
+rename) and their folder is synced once, in ``close``. An artifact that could not be judged gets
 an error record (and no ledger entry: the ledger holds decisions).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,8 +42,9 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
-    """Record files are written by a few threads (the driver would otherwise wait on the disk
-    for each one); ``close`` waits for them and raises if one could not be written."""
+    """Record files are written by a background thread (the driver would otherwise wait on the
+    disk for each one; one thread: the driver encodes them, the thread mostly waits on the disk);
+    ``close`` waits for it, syncs the folder and raises if one could not be written."""
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +52,7 @@ class EvidenceWriter:
         self.records_dir = records_dir
         self.options = options
         self.ledger: Any = None
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-records")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scanner-batch-records")
         self._pending: list[Any] = []
         if records_dir is not None:
             try:
@@ -92,7 +96,9 @@ class EvidenceWriter:
             }
         target = self._target(index, result)
         if target is not None:
-            self._pending.append(self._pool.submit(_write_record, target, record))
+            # encoded here (the GIL is held either way), written, flushed and renamed by the
+            # writer thread; the folder is synced once, in ``close``
+            self._pending.append(self._pool.submit(_write_record, target, _encoded(record), sync_folder=False))
         return replace(result, record=record, record_path=None if target is None else str(target))
 
     def _target(self, index: int, result: ArtifactResult) -> Path | None:
@@ -105,15 +111,40 @@ class EvidenceWriter:
         self._pool.shutdown(wait=True)
         if self.ledger is not None:
             self.ledger.close()
+        if self._pending and self.records_dir is not None:
+            from scanner.atomic import sync_folder
+
+            sync_folder(self.records_dir)  # the renames of every record written by the threads
         for future in self._pending:
             future.result()  # the first record that could not be written stops the run (exit 2)
 
 
-def _write_record(target: Path, record: dict[str, Any]) -> None:
+def _write_record(target: Path, record: dict[str, Any] | Iterable[str], *, sync_folder: bool = True) -> None:
     """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
     ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
-    the rest encoded by the C encoder, several times faster than ``indent=2``)."""
+    the rest encoded by the C encoder, several times faster than ``indent=2``). ``record`` may be
+    given encoded already (``_encoded``). ``sync_folder=False``: the caller syncs the folder."""
     from scanner.atomic import write_atomic
+
+    text = _encoded(record) if isinstance(record, dict) else record
+    write_atomic(target, text, "evidence record", sync_folder=sync_folder)
+
+
+_SMALL = 1 << 20  # a record up to this many characters is written as one string
+
+
+def _encoded(record: dict[str, Any]) -> Iterable[str]:
+    """The record's text: one string when it is small (one write call), else the text so far and
+    the rest of the pieces, encoded as they are written (a record holding a large SBOM is never
+    one string in memory)."""
     from scanner.report.json_format import chunks
 
-    write_atomic(target, chunks(record), "evidence record")
+    pieces = chunks(record)
+    head: list[str] = []
+    size = 0
+    for piece in pieces:
+        head.append(piece)
+        size += len(piece)
+        if size > _SMALL:
+            return itertools.chain(["".join(head)], pieces)
+    return ["".join(head)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -50,3 +50,37 @@ class Executor(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close(cancel=exc_type is not None)
+
+
+class Deferred(Executor):
+    """An executor made on first use (``make``): a run answered entirely from the cache never
+    starts one, nor imports what it needs (the local pool's ``multiprocessing``)."""
+
+    def __init__(self, make: Callable[[], Executor], name: str, workers: int, shares_filesystem: bool) -> None:
+        self._make = make
+        self._made: Executor | None = None
+        self.name = name
+        self.shares_filesystem = shares_filesystem
+        self._workers = workers
+
+    def _executor(self) -> Executor:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def submit(self, task: Task) -> None:
+        self._executor().submit(task)
+
+    def completed(self) -> Iterator[tuple[Task, Outcome]]:
+        return self._executor().completed() if self._made is not None else iter(())
+
+    def prepared(self, state: Any) -> None:
+        self._executor().prepared(state)
+
+    def close(self, cancel: bool = False) -> None:
+        if self._made is not None:
+            self._made.close(cancel)
+
+    @property
+    def workers(self) -> int:
+        return self._workers

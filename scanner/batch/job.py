@@ -161,7 +161,6 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     that would."""
     from scanner.jsonfile import load_policy_data
     from scanner.stage import Stage
-    from scanner.vulns.audit import check_age
     from scanner.vulns.db import open_info
     from scanner.vulns.snapshot import resolve_db
 
@@ -169,7 +168,10 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     data = load_policy_data(data_file, required=True) if data_file else {}
     stage = Stage.parse(options.stage, data)
     info = open_info(resolve_db(Path(options.db) if options.db else None))
-    check_age(info, options.max_db_age)
+    if options.max_db_age is not None:  # (only then can it fail; the audit module is slow to import)
+        from scanner.vulns.audit import check_age
+
+        check_age(info, options.max_db_age)
     return stage.name, context_of(options, db_snapshot(info), stage.name)
 
 
@@ -238,9 +240,9 @@ def forget(run_id: str) -> None:
 def identify(source: str) -> Artifact:
     """A local artifact and its digest (``oci://`` sources are identified by the pipeline when
     it pulls them)."""
-    from scanner import pipeline
+    from scanner.artifact import detect, local_path
 
-    return pipeline.identify(source)
+    return detect(local_path(source))  # (``pipeline.identify``, without importing the pipeline)
 
 
 def cache_identity(artifact: Artifact) -> str:

@@ -158,8 +158,13 @@ def _answer_hits_here(
             return None, 0.0
 
     remaining = []
+    # registry round trips overlap in threads; local artifacts are hashed here, one after the
+    # other: small files hash in less time than threads take to pass the GIL back and forth
+    remote = [t for t in tasks if is_oci(t.source)]
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
-        for task, (dig, seconds) in zip(tasks, pool.map(digest, tasks), strict=True):
+        looked_up = dict(zip((t.index for t in remote), pool.map(digest, remote), strict=True))
+        for task in tasks:
+            dig, seconds = looked_up[task.index] if task.index in looked_up else digest(task)
             if dig is None:
                 remaining.append(task)
                 continue

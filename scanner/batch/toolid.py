@@ -67,15 +67,13 @@ def tool_digest() -> str:
     """sha256 over every file of the ``scanner`` package (bytecode caches aside), the Python
     version and the environment-marker values of this host, and the installed version of each
     ``JUDGING`` distribution. About 10 ms."""
-    from packaging.markers import default_environment
-
     import scanner
 
     h = hashlib.sha256()
     h.update(f"python {sys.implementation.name} {sys.version}\n".encode())
     # requirement lines are kept or dropped by environment markers evaluated for this host (the
     # kernel's release and build strings aside: they differ between the nodes of any cluster)
-    markers = default_environment()
+    markers = marker_values()
     for name in MARKERS:
         h.update(f"marker {name} {markers.get(name, '')}\n".encode())
     for name, version in sorted(_versions().items()):
@@ -90,6 +88,28 @@ def tool_digest() -> str:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             h.update(f"file {path.relative_to(root).as_posix()} {digest}\n".encode())
     return "sha256:" + h.hexdigest()
+
+
+def marker_values() -> dict[str, str]:
+    """The ``MARKERS`` values requirement markers are evaluated with on this host, worked out as
+    ``packaging.markers.default_environment`` does (a test holds the two equal) without importing
+    ``packaging.markers``, whose import costs more than the whole digest."""
+    import platform
+
+    info = sys.implementation.version
+    version = f"{info.major}.{info.minor}.{info.micro}"
+    if info.releaselevel != "final":
+        version += f"{info.releaselevel[0]}{info.serial}"
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_system": platform.system(),
+        "python_full_version": platform.python_version(),
+        "sys_platform": sys.platform,
+    }
 
 
 def _versions() -> dict[str, str]:

@@ -267,9 +267,15 @@ def make_executor(scheduler: str | None, workers: int | None, options: Any, know
 
             ui.warn("--workers is ignored with --scheduler (the cluster decides)")
         return DaskExecutor(scheduler, options, known)
-    from scanner.batch.local import LocalExecutor
+    from scanner.batch.executor import Deferred
 
-    return LocalExecutor(options, workers)
+    def local() -> Any:
+        from scanner.batch.local import LocalExecutor
+
+        return LocalExecutor(options, workers)
+
+    # made when the first artifact goes to a worker: a run answered from the cache starts none
+    return Deferred(local, "local", max(1, workers or os.cpu_count() or 1), shares_filesystem=True)
 
 
 def _waiver_expiry(path: Path | None) -> Any:
@@ -313,8 +319,61 @@ def _refuse_user_cache_inside(items: list[str]) -> None:
     otherwise build the vulnerability database, and keep its result cache, inside a tree it then
     judges. (A user config found inside a source makes that artifact an error, as before: it is
     only read, never written.)"""
+    from scanner import userdirs
+
+    if userdirs.cache_dir_is_explicit():
+        return  # named by the user: not refused (``pipeline.refuse_user_files_inside``)
+    above = _folders_holding(userdirs.cache_dir())
+    suspects = [item for item in items if above is None or _may_hold(item, above)]
+    if not suspects:
+        return
     from scanner.options import GateOptions
     from scanner.pipeline import GATE, refuse_user_files_inside
 
-    for item in items:
+    for item in suspects:  # the gate's own check says whether it is, and names it
         refuse_user_files_inside(item, GATE, GateOptions())
+
+
+def _folders_holding(location: Path) -> set[tuple[int, int]] | None:
+    """(device, inode) of every existing folder that holds ``location`` or is it — along its
+    absolute path as written and along its resolved path — or None when that cannot be told."""
+    from pathlib import PurePath
+
+    try:
+        paths = {PurePath(os.path.abspath(location)), location.resolve()}
+    except (OSError, RuntimeError):
+        return None
+    found = set()
+    for path in paths:
+        for folder in (path, *path.parents):
+            try:
+                st = os.stat(folder)
+            except OSError:
+                continue  # not there (yet): no existing source folder is it
+            found.add((st.st_dev, st.st_ino))
+    return found
+
+
+def _may_hold(item: str, above: set[tuple[int, int]]) -> bool:
+    """A cheap first look for ``_refuse_user_cache_inside`` (a few ``stat`` calls instead of
+    resolving every source): False only when the folder of a local source, reached as the gate's
+    check reaches it (as written, made absolute, and with its links followed), is none of the
+    folders holding the user cache. Anything it cannot tell (a source that is not there, a
+    registry reference, standard input) goes to the gate's check."""
+    import stat
+
+    from scanner.stdin import NAMES
+
+    if not item or item.startswith("oci://") or item in NAMES:
+        return True
+    path = Path(item)
+    try:
+        st = os.stat(path)
+        folder = path if stat.S_ISDIR(st.st_mode) else path.parent
+        seen = [st if folder is path else os.stat(folder)]
+        absolute = os.path.abspath(folder)
+        if absolute != str(folder):
+            seen.append(os.stat(absolute))
+    except OSError:
+        return True
+    return any((s.st_dev, s.st_ino) in above for s in seen)

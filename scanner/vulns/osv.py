@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 ECOSYSTEM = "PyPI"
@@ -49,6 +48,8 @@ def _version(text: str) -> Version:
 @functools.lru_cache(maxsize=16384)
 def canonical(version: Version) -> str:
     """The PEP 440 canonical text: equal versions (``3.2`` and ``3.2.0``) give equal text."""
+    from packaging.utils import canonicalize_version  # (imported when first needed: it is slow to import)
+
     return canonicalize_version(version, strip_trailing_zero=True)
 
 

@@ -63,6 +63,32 @@ def test_tampered_entries_are_not_trusted(cli, tmp_path: Path) -> None:
     assert "its key is not the key of this artifact" in third.err
 
 
+def test_an_entry_edited_in_place_is_not_trusted(cli, tmp_path: Path) -> None:
+    """An entry is checked by hashing its stored bytes: a verdict flipped byte for byte (the
+    layout and the stored digest left as they were) fails, and so does one whose stored digest is
+    not the one written; the untouched entry still answers."""
+    evil, good = malicious_model(tmp_path / "evil"), clean_model(tmp_path / "good", 5)
+    cache = tmp_path / "cache"
+    _batch(cli, cache, tmp_path, evil, good)
+    by_source = {json.loads(p.read_bytes())["key"]["source"]: p for p in (cache / "v1").glob("*/*.json")}
+    evil_entry = by_source[str(evil)]
+    raw = evil_entry.read_bytes()
+    assert raw.count(b'"result":{"allow":false') == 1 and raw.endswith(b'"}')
+    for edited, problem in (
+        (raw.replace(b'"result":{"allow":false', b'"result":{"allow":true '), "does not match its digest"),
+        (raw[:-2] + b'0"}', "does not match its digest"),  # not the layout written: the slow check
+    ):
+        evil_entry.write_bytes(edited)
+        r, res = _batch(cli, cache, tmp_path, evil, good)
+        assert r.code == 1 and res["evil"]["allow"] is False and res["evil"]["cached"] is False, r.err
+        assert res["good"]["cached"] is True
+        assert "not trusted" in r.err and problem in r.err, r.err
+        evil_entry.write_bytes(edited)  # the run replaced it: edit the original again
+    evil_entry.write_bytes(raw)
+    _, res = _batch(cli, cache, tmp_path, evil, good)
+    assert res["evil"]["cached"] is True and res["evil"]["allow"] is False
+
+
 def test_a_signature_added_beside_the_artifact_is_a_miss(cli, tmp_path: Path) -> None:
     """Signatures and provenance found beside an artifact decide verdicts without being part of
     its digest: they are part of the cache key."""
