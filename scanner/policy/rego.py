@@ -127,24 +127,30 @@ def _input(value: Any) -> Any:
     # keys and many values (rule ids, severities, field names) repeat: escape and encode each once
     encoded: dict[str, bytes] = {}
 
+    def add_object(v: Mapping[Any, Any]) -> Any:
+        for k, x in v.items():
+            add(k)
+            add(x)
+            if item(p) != ok:
+                raise RegoError("Unable to create input")
+        return obj(p, len(v))
+
+    def add_array(v: list[Any] | tuple[Any, ...]) -> Any:
+        for x in v:
+            add(x)
+        return array(p, len(v))
+
     def add(v: Any) -> None:
-        kind = type(v)
+        kind = type(v)  # the exact types the pipeline builds first: this runs once per value
         if kind is str:
             b = encoded.get(v)
             if b is None:
                 b = encoded[v] = rego_safe(v).encode("utf-8")
             code = string(p, b)
         elif kind is dict:
-            for k, x in v.items():
-                add(k)
-                add(x)
-                if item(p) != ok:
-                    raise RegoError("Unable to create input")
-            code = obj(p, len(v))
+            code = add_object(v)
         elif kind is list:
-            for x in v:
-                add(x)
-            code = array(p, len(v))
+            code = add_array(v)
         elif isinstance(v, str):
             code = string(p, rego_safe(v).encode("utf-8"))
         elif v is True or v is False:
@@ -156,16 +162,9 @@ def _input(value: Any) -> Any:
         elif v is None:
             code = null(p)
         elif isinstance(v, Mapping):
-            for k, x in v.items():
-                add(k)
-                add(x)
-                if item(p) != ok:
-                    raise RegoError("Unable to create input")
-            code = obj(p, len(v))
+            code = add_object(v)
         elif isinstance(v, (list, tuple)):
-            for x in v:
-                add(x)
-            code = array(p, len(v))
+            code = add_array(v)
         else:
             raise TypeError(f"cannot pass a {type(v).__name__} to the engine")
         if code != ok:
