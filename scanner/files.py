@@ -29,7 +29,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -150,8 +150,9 @@ def walk(
         real_root = (declared or declared_root(root)).resolve()
         tree = root.resolve()
     ident = _ident(tree)
+    state = _Walk(real_root, tree, before_list, empty_dirs)
     with _opened_dir(str(root), None, root, ident, True, before_list) as fd:
-        yield from _walk_dir(fd, root, "", real_root, tree, (ident,), set(), before_list, empty_dirs)
+        yield from _walk_dir(state, fd, root, "", (ident,))
 
 
 def _single(path: Path) -> FileEntry:
@@ -200,23 +201,28 @@ def _opened_dir(
         os.close(fd)
 
 
+@dataclass
+class _Walk:
+    """What stays the same through one walk: the declared root (resolved) links may point into,
+    the scanned tree (resolved), the folders of the declared root already walked through a link,
+    the test hook, and where empty folders are collected (if anywhere)."""
+
+    real_root: Path
+    tree: Path
+    before_list: Callable[[Path], None] | None
+    empty_dirs: list[str] | None
+    seen: set[tuple[int, int]] = field(default_factory=set)
+
+
 def _walk_dir(
-    dir_fd: int,
-    here: Path,
-    prefix: str,
-    real_root: Path,
-    tree: Path,
-    ancestors: tuple[tuple[int, int], ...],
-    seen: set[tuple[int, int]],
-    before_list: Callable[[Path], None] | None,
-    empty_dirs: list[str] | None = None,
+    state: _Walk, dir_fd: int, here: Path, prefix: str, ancestors: tuple[tuple[int, int], ...]
 ) -> Iterator[FileEntry]:
     try:
         names = sorted(os.listdir(dir_fd))
     except OSError as exc:
         raise ScanError(exc.strerror or str(exc), here) from None
-    if not names and prefix and empty_dirs is not None:
-        empty_dirs.append(prefix.rstrip("/"))
+    if not names and prefix and state.empty_dirs is not None:
+        state.empty_dirs.append(prefix.rstrip("/"))
     for name in names:
         path = here / name
         rel = prefix + name
@@ -226,30 +232,20 @@ def _walk_dir(
             continue  # removed while walking
         ident = (st.st_dev, st.st_ino)
         if stat.S_ISDIR(st.st_mode):
-            with _opened_dir(name, dir_fd, path, ident, False, before_list) as fd:
-                yield from _walk_dir(
-                    fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list, empty_dirs
-                )
+            with _opened_dir(name, dir_fd, path, ident, False, state.before_list) as fd:
+                yield from _walk_dir(state, fd, path, rel + "/", (*ancestors, ident))
         elif stat.S_ISREG(st.st_mode):
             yield FileEntry(rel, path, ident=ident)
         elif stat.S_ISLNK(st.st_mode):
-            yield from _link(dir_fd, name, path, rel, real_root, tree, ancestors, seen, before_list, empty_dirs)
+            yield from _link(state, dir_fd, name, path, rel, ancestors)
         else:
             yield FileEntry(rel, path, problem=SPECIAL, detail=describe_mode(st.st_mode))
 
 
 def _link(
-    dir_fd: int,
-    name: str,
-    path: Path,
-    rel: str,
-    real_root: Path,
-    tree: Path,
-    ancestors: tuple[tuple[int, int], ...],
-    seen: set[tuple[int, int]],
-    before_list: Callable[[Path], None] | None,
-    empty_dirs: list[str] | None = None,
+    state: _Walk, dir_fd: int, name: str, path: Path, rel: str, ancestors: tuple[tuple[int, int], ...]
 ) -> Iterator[FileEntry]:
+    real_root, tree, seen = state.real_root, state.tree, state.seen
     shown = _readlink(path)
     try:
         target = path.resolve(strict=True)
@@ -280,10 +276,8 @@ def _link(
         # a folder of the declared root outside the scanned tree: walked once, through the link
         # (its descriptor must be the folder checked to lie inside the root)
         seen.add(ident)
-        with _opened_dir(name, dir_fd, path, ident, True, before_list) as fd:
-            yield from _walk_dir(
-                fd, path, rel + "/", real_root, tree, (*ancestors, ident), seen, before_list, empty_dirs
-            )
+        with _opened_dir(name, dir_fd, path, ident, True, state.before_list) as fd:
+            yield from _walk_dir(state, fd, path, rel + "/", (*ancestors, ident))
 
 
 def _ident(path: Path) -> tuple[int, int]:
