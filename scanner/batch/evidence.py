@@ -6,8 +6,8 @@ appends the decision to the ledger (one connection for the whole run, so the cha
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
 directory. With a ledger, the record file is written whole before the entry is committed (a
 decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
-without one, record files are written by a background thread (each whole: temporary file, fsync,
-rename) and their folder is synced once, in ``close``. An artifact that could not be judged gets
+without one, record files are staged and committed in groups (``EvidenceWriter``: each whole, flushed
+to disk before it is renamed into place; ``atomic.Folder``). An artifact that could not be judged gets
 an error record (and no ledger entry: the ledger holds decisions).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from scanner.batch.model import ArtifactResult, BatchOptions
-from scanner.errors import ScanError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -42,23 +42,21 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
-    """Record files are written by a background thread (the driver would otherwise wait on the
-    disk for each one; one thread: the driver encodes them, the thread mostly waits on the disk);
-    ``close`` waits for it, syncs the folder and raises if one could not be written."""
+    """Every record file goes through one ``atomic.Folder`` (the records directory opened once).
+    With a ledger, each record is written and synced before its entry is committed. Without one,
+    records are staged as they come and committed (flushed to disk together, then renamed into
+    place) every ``GROUP`` records and in ``close``: one flush for many files instead of one each
+    (a file flush costs more than encoding and writing a small record)."""
+
+    GROUP = 256
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        from scanner.atomic import Folder
 
         self.records_dir = records_dir
         self.options = options
         self.ledger: Any = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scanner-batch-records")
-        self._pending: list[Any] = []
-        if records_dir is not None:
-            try:
-                records_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ScanError(f"cannot create the records directory: {exc.strerror or exc}", records_dir) from None
+        self._folder = None if records_dir is None else Folder(records_dir, "evidence record")
         if ledger_path is not None:
             from scanner.evidence.ledger import Ledger
 
@@ -72,18 +70,29 @@ class EvidenceWriter:
             "attempts": result.attempts,
             "seconds": round(result.seconds, 4),
         }
+        name = self._name(index, result)
+        path = None if self._folder is None or name is None else str(self._folder.path / name)
+        if result.record_text is not None and result.judged and self.ledger is None:
+            # a cached verdict: its record's text as the cache holds it, with this run's member
+            from scanner.report.json_format import with_member
+
+            if name is not None:
+                self._stage(name, [with_member(result.record_text, "batch", batch)])
+            return replace(result, record_path=path)
+        if result.record_text is not None and result.record is None:
+            result = replace(result, record=json.loads(result.record_text))
         if result.record is not None and result.judged:
             record = {k: v for k, v in result.record.items() if k != "ledger"}
             record["batch"] = batch
             if self.ledger is not None:
-                # the entry is committed only once its record file is written whole: a decision
-                # whose evidence could not be written is never in the ledger (exit 2)
-                target = self._target(index, result)
+                # the entry is committed only once its record file is written whole (and its
+                # rename synced): a decision whose evidence could not be written is never in
+                # the ledger (exit 2)
                 with self.ledger.appending(record) as (seq, digest):
                     record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if target is not None:
-                        _write_record(target, record)
-                return replace(result, record=record, record_path=None if target is None else str(target))
+                    if self._folder is not None and name is not None:
+                        self._folder.write(name, _encoded(record))
+                return replace(result, record=record, record_path=path)
         else:
             record = {
                 "schema": "scanner-batch-error/1",
@@ -94,40 +103,33 @@ class EvidenceWriter:
                 "error": result.error,
                 "batch": batch,
             }
-        target = self._target(index, result)
-        if target is not None:
-            # encoded here (the GIL is held either way), written, flushed and renamed by the
-            # writer thread; the folder is synced once, in ``close``
-            self._pending.append(self._pool.submit(_write_record, target, _encoded(record), sync_folder=False))
-        return replace(result, record=record, record_path=None if target is None else str(target))
+        if name is not None:
+            self._stage(name, _encoded(record))
+        return replace(result, record=record, record_path=path)
 
-    def _target(self, index: int, result: ArtifactResult) -> Path | None:
-        if self.records_dir is None:
+    def _stage(self, name: str, text: Iterable[str]) -> None:
+        assert self._folder is not None
+        self._folder.stage(name, text)
+        if self._folder.staged >= self.GROUP:
+            self._folder.commit()
+
+    def _name(self, index: int, result: ArtifactResult) -> str | None:
+        if self._folder is None:
             return None
         name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
-        return self.records_dir / f"{index:05d}-{name}.json"
+        return f"{index:05d}-{name}.json"
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        if self.ledger is not None:
-            self.ledger.close()
-        if self._pending and self.records_dir is not None:
-            from scanner.atomic import sync_folder
-
-            sync_folder(self.records_dir)  # the renames of every record written by the threads
-        for future in self._pending:
-            future.result()  # the first record that could not be written stops the run (exit 2)
-
-
-def _write_record(target: Path, record: dict[str, Any] | Iterable[str], *, sync_folder: bool = True) -> None:
-    """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
-    ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
-    the rest encoded by the C encoder, several times faster than ``indent=2``). ``record`` may be
-    given encoded already (``_encoded``). ``sync_folder=False``: the caller syncs the folder."""
-    from scanner.atomic import write_atomic
-
-    text = _encoded(record) if isinstance(record, dict) else record
-    write_atomic(target, text, "evidence record", sync_folder=sync_folder)
+        """Commit the records staged so far (also after Ctrl-C: what finished is kept); one that
+        could not be written stops the run (exit 2)."""
+        try:
+            if self._folder is not None:
+                self._folder.commit()
+        finally:
+            if self._folder is not None:
+                self._folder.close()
+            if self.ledger is not None:
+                self.ledger.close()
 
 
 _SMALL = 1 << 20  # a record up to this many characters is written as one string
