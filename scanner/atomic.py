@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import stat
-import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -118,117 +117,56 @@ def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Pat
 
 class Folder:
     """Many files written whole into one folder (a batch run's evidence records): the folder is
-    opened once and each file is created, flushed to disk and renamed relative to it — no path
-    lookup per file, and a folder replaced by a link during the run is not followed. A name that
-    exists is replaced as a directory entry: a link planted there is replaced, never written
-    through.
+    opened once and each file is written under a temporary name and renamed relative to it — no
+    path lookup per file, and a folder replaced by a link during the run is not followed. A name
+    that exists is replaced as a directory entry: a link planted there is replaced, never written
+    through. A reader, or a crash of this process, never sees a partial file under its name.
 
-    ``write`` puts one file in place at once (flushed, renamed, the rename synced). ``stage`` +
-    ``commit`` do the same for many files at the cost of one flush: staged files are written
-    beside their names, ``commit`` flushes the folder's whole file system once (``syncfs``;
-    where there is none, each staged file), then renames them all and syncs the folder. A crash
-    before ``commit`` leaves no partial file under a final name (only temporary ones)."""
+    ``durable=True`` also waits for the disk (the file flushed before its rename, the rename
+    synced): what a ledger entry is about to name. Without it the flush is left to the system —
+    a flush per file costs more than encoding and writing a small record, and on a busy disk
+    several milliseconds each (measured in ``docs/batch.md``)."""
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = path
         self.what = what
         self._names = itertools.count()
-        self._staged: list[tuple[str, str]] = []  # (temporary, name)
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
         except OSError as exc:
             raise ScanError(f"cannot create the folder for {what}s: {exc.strerror or exc}", path) from None
 
-    def write(self, name: str, chunks: Iterable[str]) -> Path:
-        """``chunks`` (UTF-8) as the file ``name``, whole or not at all, durable on return."""
-        temporary = self._write_temporary(name, chunks, flush=True)
-        self._place([(temporary, name)])
-        return self.path / name
-
-    def stage(self, name: str, chunks: Iterable[str]) -> Path:
-        """``chunks`` written beside ``name``; in place after the next ``commit``."""
-        self._staged.append((self._write_temporary(name, chunks, flush=False), name))
-        return self.path / name
-
-    @property
-    def staged(self) -> int:
-        return len(self._staged)
-
-    def commit(self) -> None:
-        """Every staged file flushed to disk, then renamed into place (the renames synced)."""
-        staged, self._staged = self._staged, []
-        if not staged:
-            return
-        try:
-            if not _syncfs(self._fd):
-                for temporary, _ in staged:
-                    fd = os.open(temporary, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self._fd)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-        except OSError as exc:
-            self._discard(staged)
-            raise ScanError(f"cannot write {self.what}s: {exc.strerror or exc}", self.path) from None
-        self._place(staged)
-
-    def close(self) -> None:
-        """Staged files not committed are removed."""
-        self._discard(self._staged)
-        self._staged = []
-        os.close(self._fd)
-
-    def _write_temporary(self, name: str, chunks: Iterable[str], *, flush: bool) -> str:
+    def write(self, name: str, chunks: Iterable[str], *, durable: bool) -> Path:
+        """``chunks`` (UTF-8) as the file ``name``, whole or not at all; on disk on return when
+        ``durable``."""
         temporary = f".{name}.{os.getpid()}-{next(self._names)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(temporary, flags, 0o666, dir_fd=self._fd)  # the umask applies
+            try:
+                with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+                if durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, name, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+            temporary = ""
         except OSError as exc:
-            raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
-        try:
-            with open(fd, "w", encoding="utf-8", closefd=False) as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            if flush:
-                os.fsync(fd)
-        except OSError as exc:
-            self._discard([(temporary, name)])
             raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
         finally:
-            os.close(fd)
-        return temporary
+            if temporary:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary, dir_fd=self._fd)
+        if durable:
+            with contextlib.suppress(OSError):  # best effort: not every file system allows it
+                os.fsync(self._fd)
+        return self.path / name
 
-    def _place(self, staged: list[tuple[str, str]]) -> None:
-        for i, (temporary, name) in enumerate(staged):
-            try:
-                os.replace(temporary, name, src_dir_fd=self._fd, dst_dir_fd=self._fd)
-            except OSError as exc:
-                self._discard(staged[i:])
-                raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
-        with contextlib.suppress(OSError):  # best effort: not every file system allows it
-            os.fsync(self._fd)
-
-    def _discard(self, staged: list[tuple[str, str]]) -> None:
-        for temporary, _ in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary, dir_fd=self._fd)
-
-
-def _syncfs(fd: int) -> bool:
-    """Flush the file system holding ``fd`` (Linux ``syncfs``); False where there is none."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return False
-    if syncfs(fd) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
-    return True
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def sync_folder(folder: Path) -> None:

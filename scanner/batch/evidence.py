@@ -6,8 +6,8 @@ appends the decision to the ledger (one connection for the whole run, so the cha
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
 directory. With a ledger, the record file is written whole before the entry is committed (a
 decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
-without one, record files are staged and committed in groups (``EvidenceWriter``: each whole, flushed
-to disk before it is renamed into place; ``atomic.Folder``). An artifact that could not be judged gets
+without one, each is written whole (a temporary file renamed into place) and the flush to disk is
+left to the system (``EvidenceWriter``). An artifact that could not be judged gets
 an error record (and no ledger entry: the ledger holds decisions).
 """
 
@@ -42,13 +42,10 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
-    """Every record file goes through one ``atomic.Folder`` (the records directory opened once).
-    With a ledger, each record is written and synced before its entry is committed. Without one,
-    records are staged as they come and committed (flushed to disk together, then renamed into
-    place) every ``GROUP`` records and in ``close``: one flush for many files instead of one each
-    (a file flush costs more than encoding and writing a small record)."""
-
-    GROUP = 256
+    """Every record file goes through one ``atomic.Folder`` (the records directory opened once),
+    written whole under a temporary name and renamed into place. With a ledger, each record is
+    also flushed to disk (and its rename synced) before its entry is committed: the ledger is the
+    durable account of the run. Without one, the flush is left to the system."""
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
         from scanner.atomic import Folder
@@ -77,7 +74,7 @@ class EvidenceWriter:
             from scanner.report.json_format import with_member
 
             if name is not None:
-                self._stage(name, [with_member(result.record_text, "batch", batch)])
+                self._write(name, [with_member(result.record_text, "batch", batch)])
             return replace(result, record_path=path)
         if result.record_text is not None and result.record is None:
             result = replace(result, record=json.loads(result.record_text))
@@ -91,7 +88,7 @@ class EvidenceWriter:
                 with self.ledger.appending(record) as (seq, digest):
                     record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
                     if self._folder is not None and name is not None:
-                        self._folder.write(name, _encoded(record))
+                        self._folder.write(name, _encoded(record), durable=True)
                 return replace(result, record=record, record_path=path)
         else:
             record = {
@@ -104,14 +101,12 @@ class EvidenceWriter:
                 "batch": batch,
             }
         if name is not None:
-            self._stage(name, _encoded(record))
+            self._write(name, _encoded(record))
         return replace(result, record=record, record_path=path)
 
-    def _stage(self, name: str, text: Iterable[str]) -> None:
+    def _write(self, name: str, text: Iterable[str]) -> None:
         assert self._folder is not None
-        self._folder.stage(name, text)
-        if self._folder.staged >= self.GROUP:
-            self._folder.commit()
+        self._folder.write(name, text, durable=False)
 
     def _name(self, index: int, result: ArtifactResult) -> str | None:
         if self._folder is None:
@@ -120,16 +115,10 @@ class EvidenceWriter:
         return f"{index:05d}-{name}.json"
 
     def close(self) -> None:
-        """Commit the records staged so far (also after Ctrl-C: what finished is kept); one that
-        could not be written stops the run (exit 2)."""
-        try:
-            if self._folder is not None:
-                self._folder.commit()
-        finally:
-            if self._folder is not None:
-                self._folder.close()
-            if self.ledger is not None:
-                self.ledger.close()
+        if self._folder is not None:
+            self._folder.close()
+        if self.ledger is not None:
+            self.ledger.close()
 
 
 _SMALL = 1 << 20  # a record up to this many characters is written as one string
