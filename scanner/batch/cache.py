@@ -33,7 +33,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,16 +92,15 @@ class ResultCache:
         ``db_age``: the vulnerability database's age in days today (``DbInfo.age_days``). The
         policy input holds it (``context.vulnerability_db.age_days``), so an entry is used only on
         a day the database has the age it had when the verdict was made."""
-        from concurrent.futures import ThreadPoolExecutor
-
         self.context = dict(context)
         self.dir = Path(root) / "v1" / context_id(self.context)
         self.expires = expires
         self.db_age = db_age
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
+        self._pool: Any = None  # made by the first ``store`` (a run answered from the cache stores nothing)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def known(self) -> frozenset[str]:
         """The key ids present for this context (a hint for workers; every hit is verified)."""
@@ -162,6 +160,10 @@ class ResultCache:
         """Keep a judged verdict (errors are not cached, nor a verdict without an identity).
         Best effort: a cache that cannot be written costs speed, not correctness."""
         if result.judged and result.identity is not None:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
             self._pool.submit(self._write, result, result.identity)
 
     def _write(self, result: ArtifactResult, identity: str) -> None:
@@ -187,6 +189,8 @@ class ResultCache:
         tmp = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # 0600: see _written_by_someone_else
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

@@ -137,8 +137,6 @@ def _answer_hits_here(
     executor) — finish verified hits, return the tasks still to run. A miss goes to a worker
     with ``use_cache`` off (it need not look again); a source the driver could not identify goes
     as it is (the worker meets the same problem and reports it, or is able to look itself)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from scanner.batch.cache import key_id
     from scanner.batch.sources import is_oci
 
@@ -158,23 +156,28 @@ def _answer_hits_here(
             return None, 0.0
 
     remaining = []
-    # registry round trips overlap in threads; local artifacts are hashed here, one after the
-    # other: small files hash in less time than threads take to pass the GIL back and forth
+    # registry round trips overlap in threads (made only for them); local artifacts are hashed
+    # here, one after the other: small files hash in less time than threads take to pass the GIL
+    # back and forth
     remote = [t for t in tasks if is_oci(t.source)]
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
-        looked_up = dict(zip((t.index for t in remote), pool.map(digest, remote), strict=True))
-        for task in tasks:
-            dig, seconds = looked_up[task.index] if task.index in looked_up else digest(task)
-            if dig is None:
-                remaining.append(task)
-                continue
-            if key_id(context, task.source, dig) not in known:
-                remaining.append(replace(task, use_cache=False))
-                continue
-            lookup = cache.load(task.source, dig)
-            if lookup.result is None:
-                warn(f"cached verdict for {task.source} not trusted ({lookup.problem}): judging it again")
-                remaining.append(replace(task, use_cache=False))
-                continue
-            finish(task, replace(lookup.result, seconds=seconds))
+    looked_up: dict[int, tuple[str | None, float]] = {}
+    if remote:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
+            looked_up = dict(zip((t.index for t in remote), pool.map(digest, remote), strict=True))
+    for task in tasks:
+        dig, seconds = looked_up[task.index] if task.index in looked_up else digest(task)
+        if dig is None:
+            remaining.append(task)
+            continue
+        if key_id(context, task.source, dig) not in known:
+            remaining.append(replace(task, use_cache=False))
+            continue
+        lookup = cache.load(task.source, dig)
+        if lookup.result is None:
+            warn(f"cached verdict for {task.source} not trusted ({lookup.problem}): judging it again")
+            remaining.append(replace(task, use_cache=False))
+            continue
+        finish(task, replace(lookup.result, seconds=seconds))
     return remaining
