@@ -60,3 +60,29 @@ def test_a_folder_that_cannot_be_made_is_an_error_naming_it(tmp_path: Path) -> N
     with pytest.raises(ScanError) as caught:
         Folder(tmp_path / "file" / "records", "evidence record")
     assert "records" in str(caught.value)
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_staged_files_appear_only_when_committed(tmp_path: Path, durable: bool) -> None:
+    folder = Folder(tmp_path, "evidence record")
+    folder.stage("a.json", ["a"])
+    folder.stage("b.json", ["b" * 70_000])
+    assert not (tmp_path / "a.json").exists() and folder.path == tmp_path
+    folder.commit(durable=durable)
+    assert (tmp_path / "a.json").read_text() == "a" and (tmp_path / "b.json").read_text() == "b" * 70_000
+    folder.stage("c.json", ["never committed"])
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_a_staged_file_that_cannot_be_placed_leaves_no_temporary(tmp_path: Path) -> None:
+    (tmp_path / "b.json" / "in-the-way").mkdir(parents=True)
+    folder = Folder(tmp_path, "evidence record")
+    folder.stage("a.json", ["a"])
+    folder.stage("b.json", ["b"])
+    folder.stage("c.json", ["c"])
+    with pytest.raises(ScanError) as caught:
+        folder.commit(durable=True)
+    assert "b.json" in str(caught.value)
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
