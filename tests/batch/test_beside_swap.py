@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -89,7 +88,9 @@ def _signed_wheel(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
     return artifact, bundle, other, data_file
 
 
-def _attacked(tmp_path: Path, target: Path, replacement: Path, *args: str | Path) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+def _attacked(
+    tmp_path: Path, target: Path, replacement: Path, *args: str | Path
+) -> tuple[subprocess.CompletedProcess[str], list[int]]:
     """``scanner ARGS`` in a process where ``target`` is replaced by ``replacement`` right after
     the process first read it; returns the run and how often each process opened ``target``."""
     counts = tmp_path / "opens.txt"
@@ -137,18 +138,16 @@ def test_a_bundle_swapped_after_verification_is_never_answered_from_the_cache(cl
 
 def test_the_gate_reads_a_bundle_once_and_records_the_bytes_it_verified(tmp_path: Path) -> None:
     artifact, bundle, other, data_file = _signed_wheel(tmp_path)
-    valid = bundle.read_bytes()
-    run, opens = _attacked(
-        tmp_path, bundle, other, "gate", artifact, "--stage", "staging", "--data", data_file, "--no-ledger", "-f", "json"
-    )
+    valid, swapped_in = bundle.read_bytes(), other.read_bytes()
+    gate = ["gate", artifact, "--stage", "staging", "--data", data_file, "--no-ledger", "-f", "json"]
+    run, opens = _attacked(tmp_path, bundle, other, *gate)
     assert run.returncode == 0, run.stdout + run.stderr
     assert opens == [1]  # the signature and the provenance checks share one read
     record = json.loads(run.stdout)
     assert record["decision"]["allow"] is True
-    assert bundle.read_bytes() == other.read_bytes()  # swapped after the read: the record names what was verified
+    assert bundle.read_bytes() == swapped_in  # swapped after the read: the record names what was verified
     assert record["inputs"]["signature_files"] == [
         {"path": str(bundle), "sha256": hashlib.sha256(valid).hexdigest(), "size": len(valid)}
     ]
     [sig] = record["sections"]["signatures"]
     assert sig["verified"] is True and sig["bundle"] == str(bundle)
-    assert os.path.exists(artifact)
