@@ -175,18 +175,19 @@ def verify_doc(
 ) -> SignatureResult:
     kind = DSSE_KEY if opts.key and doc.envelope is not None else SIGSTORE
     result = SignatureResult(kind, str(artifact), doc.where)
+    walked = walked_digest(files)
     try:
         if opts.key is not None:
             from scanner.verify.keyed import load_public_key
             from scanner.verify.keyed import verify_doc as verify_keyed
 
-            payload = verify_keyed(load_public_key(opts.key), doc, artifact)
+            payload = verify_keyed(load_public_key(opts.key), doc, artifact, walked)
         elif doc.kind == "envelope":
             raise VerifyFailure("a DSSE envelope carries no certificate: verify it with --key")
         else:
             from scanner.verify.keyless import verify_keyless
 
-            result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root)
+            result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root, walked)
         result.signature_ok = True
         if payload is None:
             require_alone(files)  # a message signature saw the named file's bytes only
@@ -207,6 +208,18 @@ def verify_doc(
         return result.fail(str(failure))
     result.verified = True
     return result
+
+
+def walked_digest(files: FileSet | None) -> str | None:
+    """Hex sha256 of a single-file artifact as the run's pass over its files read it (what its
+    digest is made of), for a message signature to be checked against those bytes rather than
+    the file as it is by now; None for a directory."""
+    if files is None or files.is_dir:
+        return None
+    entries = files.entries
+    if not entries or not entries[0].readable:
+        return None
+    return files.digest(entries[0]).sha256
 
 
 def peek_predicate(doc: SignedDoc) -> str | None:

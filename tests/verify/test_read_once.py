@@ -155,6 +155,7 @@ def test_the_artifact_swapped_after_the_walk_is_verified_as_walked(tmp_path: Pat
     assert swapped
     [sig] = outcome.record["sections"]["signatures"]
     assert sig["verified"] is False and "artifact changed" in sig["error"], sig
-    assert artifact.read_bytes() != b"" and outcome.artifact.digest != "sha256:" + hashlib.sha256(
-        artifact.read_bytes()
-    ).hexdigest()
+    assert (
+        artifact.read_bytes() != b""
+        and outcome.artifact.digest != "sha256:" + hashlib.sha256(artifact.read_bytes()).hexdigest()
+    )
