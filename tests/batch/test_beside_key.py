@@ -90,6 +90,7 @@ def test_a_signature_file_too_large_to_read_is_never_cached(cli, tmp_path: Path)
     first = _batch(cli, tmp_path, model)
     record = json.loads(Path(first["record"]).read_text())
     assert record["inputs"]["signature_files"][0]["sha256"] is None
+    _valid(record)
     assert _batch(cli, tmp_path, model)["cached"] is False
 
 
@@ -112,3 +113,11 @@ def test_gate_and_batch_agree_on_a_signed_artifact(cli, tmp_path: Path) -> None:
     assert from_batch["inputs"]["signature_files"] == from_gate["inputs"]["signature_files"] != []
     assert from_batch["sections"]["signatures"] == from_gate["sections"]["signatures"]
     assert from_batch["decision"] == from_gate["decision"]
+    _valid(from_gate)
+
+
+def _valid(record: dict) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "evidence-schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(record)
