@@ -66,6 +66,10 @@ def test_the_verify_command_names_the_bytes_it_verified(tmp_path: Path) -> None:
     assert [i.to_dict() for i in signatures.inputs] == [expected]
     assert [i.to_dict() for i in provenance.inputs] == [expected]  # peeked at for SLSA: the same read
     assert outcome.record["inputs"]["signature_files"] == [expected]
+    from scanner.report.html import render
+
+    page = render(outcome.record)  # the auditor's page names the file and the bytes verified
+    assert f"sha256:{expected['sha256']}" in page and str(bundle) in page
 
 
 def test_an_oversized_signature_file_is_named_without_a_digest(tmp_path: Path, keys) -> None:
