@@ -123,7 +123,9 @@ def verify_model(
             _verify_with_library(model_dir, signature, source.raw, manifest, key, cert_chain)
         else:
             _verify_sigstore(model_dir, signature, doc, manifest, rules, trusted_root, result)
-        require_full(files if files is not None else FileSet(model_dir), signed_files(manifest.digests), exempted)
+        files = files if files is not None else FileSet(model_dir)
+        require_full(files, signed_files(manifest.digests), exempted)
+        as_walked(manifest, files)
     except VerifyFailure as failure:
         result.identity = failure.identity or result.identity
         result.issuer = failure.issuer or result.issuer
@@ -132,6 +134,25 @@ def verify_model(
     result.verified = result.signature_ok = True
     result.statement = stmt
     return result
+
+
+def as_walked(manifest: SignedManifest, files: FileSet) -> None:
+    """The model's files verified against the signed manifest are the bytes the run hashed for
+    the artifact's digest: model-signing hashes the directory again, by name, so a file replaced
+    between the run's pass and that hashing would have its digest recorded as signed. Checked
+    where the manifest's digests are sha256 of whole files (model-signing's default); with
+    blake2/blake3 or shards the two cannot be compared (``docs/verify.md``, Limits)."""
+    from scanner.files import FileChanged
+
+    if manifest.method != "files" or manifest.hash_type != "sha256":
+        return
+    walked = {e.rel: e for e in files.entries if e.readable}
+    changed = sorted(
+        rel for rel, digest in manifest.digests.items() if rel in walked and files.digest(walked[rel]).sha256 != digest
+    )
+    if changed:
+        shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        raise FileChanged(f"was changed while the artifact was being read ({shown})", files.root)
 
 
 def _signer(doc: SignedDoc) -> tuple[str | None, str | None]:

@@ -163,3 +163,28 @@ def test_the_artifact_swapped_after_the_walk_is_verified_as_walked(tmp_path: Pat
         artifact.read_bytes() != b""
         and outcome.artifact.digest != "sha256:" + hashlib.sha256(artifact.read_bytes()).hexdigest()
     )
+
+
+def test_a_model_file_swapped_after_the_walk_is_not_recorded_as_signed(tmp_path: Path, keys) -> None:
+    """The walk hashes a tampered weights file (the artifact digest is made of it); the signed
+    one is put back right after, before model-signing hashes the directory by name."""
+    model = make_model(tmp_path)
+    sign_with_key(model, keys["signer"].private, model.with_name("tiny-model.sig"))
+    weights = model / "model.safetensors"
+    signed = tmp_path / "signed.safetensors"
+    shutil.copyfile(weights, signed)
+    flip_byte(weights, 1000)
+    swapped: list[str] = []
+
+    def after_open(entry: FileEntry) -> None:
+        if entry.rel == "model.safetensors" and not swapped:
+            os.replace(signed, weights)
+            swapped.append(entry.rel)
+
+    options = GateOptions(verify=VerifyOptions(key=keys["signer"].public))
+    with pytest.raises(ScanError, match=r"changed while the artifact was being read \(model.safetensors\)"):
+        run(model, VERIFY, options, after_open=after_open)
+    assert swapped
+    # the same model, unchanged, verifies
+    outcome = run(model, VERIFY, options)
+    assert outcome.record["sections"]["signatures"][0]["verified"] is True
