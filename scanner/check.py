@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scanner.core import Artifact, Finding
@@ -14,6 +15,7 @@ from scanner.stage import Stage
 if TYPE_CHECKING:
     from scanner.files import FileSet
     from scanner.inventory.components import Inventory
+    from scanner.verify.documents import DocumentReader
 
 
 @dataclass
@@ -21,7 +23,9 @@ class GateContext:
     """What a check may read: the artifact, its inventory, the target stage, the typed options
     (``scanner.options``), the policy data (identities, trusted builders), the run's files
     (``scanner.files.FileSet``: every file hashed once) and what each check's ``examine`` found in
-    the run's one pass over the files (by check name)."""
+    the run's one pass over the files (by check name). ``documents`` is the run's one reader of
+    signature and provenance files (``scanner.verify.documents``), made by the first check that
+    needs it: each file is read once, and every check that verifies it works from those bytes."""
 
     artifact: Artifact
     inventory: Inventory
@@ -30,6 +34,22 @@ class GateContext:
     policy_data: Mapping[str, Any] = field(default_factory=dict)
     files: FileSet | None = None
     examined: dict[str, Any] = field(default_factory=dict)
+    documents: DocumentReader | None = None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file from outside the artifact whose bytes decided a check (a signature or provenance
+    file beside it, or one named by an option): the sha256 and size of exactly the bytes the
+    check read. ``sha256`` is None when the file was larger than the check reads (not read;
+    the check failed on it)."""
+
+    path: Path
+    sha256: str | None
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "sha256": self.sha256, "size": self.size}
 
 
 @dataclass
@@ -37,7 +57,9 @@ class CheckResult:
     """What a check returns. ``section`` names the policy-input key its ``data`` fills (for
     example ``signatures`` or ``provenance``); ``complete`` is false when the check could not
     examine everything it should have (the policy treats that as a failure); ``context`` adds
-    facts to the input's ``context`` (for example the vulnerability database's age)."""
+    facts to the input's ``context`` (for example the vulnerability database's age); ``inputs``
+    are the files from outside the artifact it read (the evidence record's
+    ``inputs.signature_files``, and the batch cache key)."""
 
     check: str
     findings: list[Finding] = field(default_factory=list)
@@ -46,6 +68,7 @@ class CheckResult:
     complete: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)  # merged into the policy input's context
+    inputs: tuple[InputFile, ...] = ()
 
 
 class Check(ABC):

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.batch.budget import BudgetExceeded, time_budget
 from scanner.batch.model import ArtifactResult, BatchOptions, Known, Outcome, PolicySnapshot, Task
 from scanner.core import Artifact, ScanError
+
+if TYPE_CHECKING:
+    from scanner.check import InputFile
 
 
 @dataclass
@@ -248,22 +252,50 @@ def identify(source: str) -> Artifact:
 
 
 def cache_identity(artifact: Artifact) -> str:
-    """The artifact part of the cache key: its digest, plus the files beside it that the gate
-    reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``, ``DIR.sig``
-    ...): they decide verdicts but are not part of the artifact's digest."""
-    import hashlib
-
+    """The artifact part of the cache key before judging: its digest, plus the files beside it
+    that the gate reads as its signatures and provenance (``X.sigstore.json``, ``X.intoto.jsonl``,
+    ``DIR.sig`` ...), hashed now: they decide verdicts but are not part of the artifact's digest.
+    A judged artifact is filed under ``judged_identity`` instead, built from the bytes the gate
+    verified, in the same format: unchanged files give the same key."""
     from scanner.files import sha256_file
     from scanner.verify.api import discover, discover_provenance
 
     found = [*discover(artifact.path), *discover_provenance(artifact.path)]
-    root = artifact.path.resolve() if found else artifact.path  # most artifacts have none: no resolve
-    beside = sorted({p for p in found if not p.resolve().is_relative_to(root)})
-    if not beside:
+    if not found:  # most artifacts have none
+        return artifact.digest
+    return _with_beside(artifact, {p: sha256_file(p) for p in _beside(artifact, found)})
+
+
+def judged_identity(artifact: Artifact, inputs: Sequence[InputFile]) -> str | None:
+    """The artifact part of the cache key of an artifact as the gate judged it: its digest, plus
+    the sha256 of exactly the signature and provenance bytes its checks verified
+    (``CheckResult.inputs``) — never of the files as they are now: one swapped after it was
+    verified must not have the verdict filed under its own bytes. None (the verdict is not
+    cached) when a file was not read whole."""
+    read = {item.path: item.sha256 for item in inputs}
+    if not read:
+        return artifact.digest
+    beside = _beside(artifact, list(read))
+    if any(read[p] is None for p in beside):
+        return None
+    return _with_beside(artifact, {p: str(read[p]) for p in beside})
+
+
+def _beside(artifact: Artifact, found: Sequence[Path]) -> list[Path]:
+    """The files of ``found`` outside the artifact (one inside a directory, such as its
+    ``model.sig``, is part of the artifact's digest already)."""
+    root = artifact.path.resolve()
+    return [p for p in dict.fromkeys(found) if not p.resolve().is_relative_to(root)]
+
+
+def _with_beside(artifact: Artifact, digests: dict[Path, str]) -> str:
+    import hashlib
+
+    if not digests:
         return artifact.digest
     h = hashlib.sha256()
-    for p in beside:
-        h.update(f"{p.name}\0{sha256_file(p)}\n".encode())
+    for p in sorted(digests):
+        h.update(f"{p.name}\0{digests[p]}\n".encode())
     return f"{artifact.digest}+beside:sha256:{h.hexdigest()}"
 
 
@@ -308,6 +340,9 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
     decision = outcome.decision
     assert decision is not None
     artifact = outcome.artifact
+    if identity is None:  # a local artifact: keyed by the signature bytes its checks verified
+        judged = judged_identity(artifact, [item for r in outcome.results for item in r.inputs])
+        identity = _with_kind(judged, artifact) if judged is not None else None
     return ArtifactResult(
         source=source,
         name=artifact.name,
@@ -316,7 +351,7 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
         deny=decision.deny,
         warn=decision.warn,
         record=outcome.record,
-        identity=identity or artifact_key(artifact),
+        identity=identity,
     )
 
 
@@ -356,7 +391,11 @@ def artifact_key(artifact: Artifact) -> str:
     the signature and provenance files beside it) and its kind, which picks the inventory reader
     and is guessed from names the digest does not all cover (an empty ``*.dist-info`` directory
     makes a model directory an environment)."""
-    return f"{cache_identity(artifact)}+kind:{artifact.kind.value}"
+    return _with_kind(cache_identity(artifact), artifact)
+
+
+def _with_kind(identity: str, artifact: Artifact) -> str:
+    return f"{identity}+kind:{artifact.kind.value}"
 
 
 def database_age(options: BatchOptions) -> int:

@@ -2,8 +2,9 @@
 
 It answers what was checked (the artifact, the sha256 of each of its files, the SBOM), by what
 (tool version, vulnerability database snapshot, digests of the policy directory, the policy data
-and the waivers file), where and when (timestamp and CI context), what was found (findings with
-their ``waived`` annotation), which waivers applied, and what was decided with every reason.
+and the waivers file, the sha256 of the signature and provenance files as verified), where and
+when (timestamp and CI context), what was found (findings with their ``waived`` annotation),
+which waivers applied, and what was decided with every reason.
 The schema is versioned (``schema``) and documented in ``docs/evidence-schema.json``.
 """
 
@@ -78,6 +79,7 @@ def build_record(
             "waivers": _file_input(waiver_file, digests),
             "vulnerability_db": context.get("vulnerability_db"),
             "settings": dict(settings_sources or {}),
+            "signature_files": signature_files(results),
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
@@ -101,6 +103,17 @@ def build_record(
     if extra:
         record.update(extra)
     return record
+
+
+def signature_files(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The files from outside the artifact the checks read (signatures and provenance beside it
+    or named by an option), each once, with the sha256 of exactly the bytes that were verified
+    (``CheckResult.inputs``): not hashed again here, where the file could have changed since."""
+    listed: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for item in r.inputs:
+            listed.setdefault(str(item.path), item.to_dict())
+    return list(listed.values())
 
 
 def _inventory_once(

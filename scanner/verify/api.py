@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.files import FileSet
-from scanner.verify.bundle import SignedDoc, b64, read_documents
+from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import exempt, require_alone
 from scanner.verify.identity import GITHUB_ISSUER, IdentityRule
 from scanner.verify.result import DSSE_KEY, SIGSTORE, SignatureResult, VerifyFailure
@@ -22,6 +22,7 @@ BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore")
 PROVENANCE_SUFFIXES = (".intoto.jsonl", ".provenance.json", ".slsa.json")
 if TYPE_CHECKING:
     from scanner.options import VerifyOptions
+    from scanner.verify.documents import DocumentReader
 
 VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
 
@@ -117,21 +118,36 @@ def discover_provenance(artifact: Path) -> list[Path]:
     return [p for p in (artifact.with_name(artifact.name + s) for s in PROVENANCE_SUFFIXES) if p.is_file()]
 
 
-def verify_artifact(artifact: Path, bundle: Path, opts: Options, files: FileSet | None = None) -> list[SignatureResult]:
+def verify_artifact(
+    artifact: Path,
+    bundle: Path,
+    opts: Options,
+    files: FileSet | None = None,
+    *,
+    reader: DocumentReader | None = None,
+) -> list[SignatureResult]:
     """One result per signed document in ``bundle``. Unreadable files raise ScanError; anything
     wrong with the content is a failed result with its reason. ``files`` is the run's FileSet:
     subjects are compared with the digests of the bytes the run read, and a statement about a
-    directory counts only when it covers every file (``scanner.verify.coverage``)."""
+    directory counts only when it covers every file (``scanner.verify.coverage``). ``reader`` is
+    the run's reader of signature files (``scanner.verify.documents``): ``bundle`` is read once
+    per run, and each result names the bytes it verified (``SignatureResult.document``)."""
+    from scanner.verify.documents import DocumentReader
+
     if not artifact.exists():
         raise ScanError("no such file or directory", artifact)
     if files is None:
         files = FileSet(artifact)
-    exempted = exempt(artifact, [bundle, *discover(artifact)]) if files.is_dir else set()
+    if reader is None:
+        reader = DocumentReader(files)
+    exempted = exempt(artifact, [bundle, *reader.discover(artifact)]) if files.is_dir else set()
+    source = reader.read(bundle)
     try:
-        docs = read_documents(bundle)
+        docs = file_documents(source)
     except VerifyFailure as failure:
         kind = DSSE_KEY if opts.key else SIGSTORE
-        return [SignatureResult(kind, str(artifact), str(bundle)).fail(str(failure))]
+        failed = SignatureResult(kind, str(artifact), str(bundle), document=source.input)
+        return [failed.fail(str(failure))]
     if artifact.is_dir() and len(docs) == 1 and peek_predicate(docs[0]) == "https://model_signing/signature/v1.0":
         from scanner.verify.modelsig import verify_model
 
@@ -145,9 +161,13 @@ def verify_artifact(artifact: Path, bundle: Path, opts: Options, files: FileSet 
                 trusted_root=opts.root,
                 files=files,
                 exempted=exempted,
+                source=source,
             )
         ]
-    return [verify_doc(doc, artifact, opts, files, exempted) for doc in docs]
+    results = [verify_doc(doc, artifact, opts, files, exempted) for doc in docs]
+    for result in results:
+        result.document = source.input
+    return results
 
 
 def verify_doc(
@@ -155,18 +175,19 @@ def verify_doc(
 ) -> SignatureResult:
     kind = DSSE_KEY if opts.key and doc.envelope is not None else SIGSTORE
     result = SignatureResult(kind, str(artifact), doc.where)
+    walked = walked_digest(files)
     try:
         if opts.key is not None:
             from scanner.verify.keyed import load_public_key
             from scanner.verify.keyed import verify_doc as verify_keyed
 
-            payload = verify_keyed(load_public_key(opts.key), doc, artifact)
+            payload = verify_keyed(load_public_key(opts.key), doc, artifact, walked)
         elif doc.kind == "envelope":
             raise VerifyFailure("a DSSE envelope carries no certificate: verify it with --key")
         else:
             from scanner.verify.keyless import verify_keyless
 
-            result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root)
+            result.identity, result.issuer, payload = verify_keyless(doc, artifact, opts.rules, opts.root, walked)
         result.signature_ok = True
         if payload is None:
             require_alone(files)  # a message signature saw the named file's bytes only
@@ -187,6 +208,18 @@ def verify_doc(
         return result.fail(str(failure))
     result.verified = True
     return result
+
+
+def walked_digest(files: FileSet | None) -> str | None:
+    """Hex sha256 of a single-file artifact as the run's pass over its files read it (what its
+    digest is made of), for a message signature to be checked against those bytes rather than
+    the file as it is by now; None for a directory."""
+    if files is None or files.is_dir:
+        return None
+    entries = files.entries
+    if not entries or not entries[0].readable:
+        return None
+    return files.digest(entries[0]).sha256
 
 
 def peek_predicate(doc: SignedDoc) -> str | None:

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from scanner import jsonfile
-from scanner.errors import ScanError
+from scanner.verify.documents import MAX_BYTES, DocumentFile, read_file
 from scanner.verify.result import VerifyFailure
 
-MAX_BYTES = 16 << 20
 BUNDLE_MEDIA_TYPES = {
     "application/vnd.dev.sigstore.bundle+json;version=0.1": "0.1",
     "application/vnd.dev.sigstore.bundle+json;version=0.2": "0.2",
@@ -57,20 +56,17 @@ class SignedDoc:
 
 
 def read_documents(path: Path) -> list[SignedDoc]:
-    """Every signed document in ``path``. ScanError when the file cannot be read; VerifyFailure
-    when it is not a signature document at all (malformed JSON, unknown media type, ...)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise VerifyFailure(f"signature file is {size} bytes, more than the {MAX_BYTES >> 20} MiB allowed")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScanError("signature file not found", path) from None
-    except IsADirectoryError:
-        raise ScanError("signature path is a directory", path) from None
-    except OSError as exc:
-        raise ScanError(f"cannot read signature file: {exc.strerror or exc}", path) from None
-    return parse_documents(raw, path)
+    """Every signed document in ``path`` (read once, ``scanner.verify.documents.read_file``).
+    ScanError when the file cannot be read; VerifyFailure when it is not a signature document
+    at all (malformed JSON, unknown media type, larger than allowed ...)."""
+    return file_documents(read_file(path))
+
+
+def file_documents(source: DocumentFile) -> list[SignedDoc]:
+    """Every signed document in a file already read (``DocumentFile``)."""
+    if source.too_large:
+        raise VerifyFailure(f"signature file is {source.size} bytes, more than the {MAX_BYTES >> 20} MiB allowed")
+    return parse_documents(source.raw, source.path)
 
 
 def parse_documents(raw: bytes, path: Path) -> list[SignedDoc]:

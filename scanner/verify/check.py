@@ -22,12 +22,14 @@ class SignatureCheck(Check):
     description = "Sigstore bundles, OpenSSF model signatures and key-signed DSSE envelopes, verified offline"
 
     def run(self, ctx: GateContext) -> CheckResult:
-        from scanner.verify.api import Options, discover, verify_artifact
+        from scanner.verify.api import Options, verify_artifact
+        from scanner.verify.documents import reader_for
 
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
-        bundles = list(ctx.options.verify.bundles) or discover(path)
-        results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files)]
+        reader = reader_for(ctx)  # each signature file read once in the run, shared with provenance
+        bundles = list(ctx.options.verify.bundles) or reader.discover(path)
+        results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files, reader=reader)]
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
             check=self.name,
@@ -35,6 +37,7 @@ class SignatureCheck(Check):
             data=[r.to_entry() for r in results],
             section="signatures",
             summary={"bundles": len(bundles), "verified": sum(r.verified for r in results), "failed": len(findings)},
+            inputs=reader.inputs(bundles),
         )
 
 
@@ -72,30 +75,31 @@ class ProvenanceCheck(Check):
     description = "SLSA provenance: signed, about this artifact, from a trusted builder and the expected source"
 
     def run(self, ctx: GateContext) -> CheckResult:
-        from scanner.verify.api import Options, discover, discover_provenance, verify_artifact
-        from scanner.verify.bundle import read_documents
+        from scanner.verify.api import Options, peek_predicate, verify_artifact
+        from scanner.verify.bundle import file_documents
+        from scanner.verify.documents import reader_for
         from scanner.verify.provenance import PREDICATE_TYPES, Expectations, evaluate
         from scanner.verify.result import VerifyFailure
 
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         path = ctx.artifact.path
+        reader = reader_for(ctx)  # the signature check's reads and discovery, not done again
         explicit = list(ctx.options.verify.provenance)
-        candidates = explicit or discover_provenance(path)
+        candidates = explicit or reader.discover_provenance(path)
         # A signature bundle found beside the artifact counts when it holds SLSA provenance.
-        for bundle in list(ctx.options.verify.bundles) or discover(path):
+        bundles = list(ctx.options.verify.bundles) or reader.discover(path)
+        for bundle in bundles:
             if bundle in candidates:
                 continue
             try:
-                from scanner.verify.api import peek_predicate
-
-                if any(peek_predicate(d) in PREDICATE_TYPES for d in read_documents(bundle)):
+                if any(peek_predicate(d) in PREDICATE_TYPES for d in file_documents(reader.read(bundle))):
                     candidates.append(bundle)
             except VerifyFailure:
                 continue  # not readable as a signature: the signature check reports it
         entries = []
         for candidate in candidates:
-            for result in verify_artifact(path, candidate, opts, ctx.files):
+            for result in verify_artifact(path, candidate, opts, ctx.files, reader=reader):
                 entries.append(evaluate(result, path, expect, ctx.files))
         findings = [_provenance_finding(path, e) for e in entries if not e["verified"]]
         return CheckResult(
@@ -104,6 +108,7 @@ class ProvenanceCheck(Check):
             data=entries,
             section="provenance",
             summary={"statements": len(entries), "verified": sum(e["verified"] for e in entries)},
+            inputs=reader.inputs([*candidates, *bundles]),
         )
 
 

@@ -21,17 +21,17 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 ED25519_MAX_BYTES = 512 << 20
+KEY_MAX_BYTES = 1 << 20
 
 
 def load_public_key(path: Path) -> PublicKeyTypes:
     from cryptography.hazmat.primitives import serialization
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ScanError("public key not found", path) from None
-    except OSError as exc:
-        raise ScanError(f"cannot read public key: {exc.strerror or exc}", path) from None
+    from scanner.safeio import read_bounded
+
+    if not path.exists():
+        raise ScanError("public key not found", path)
+    data = read_bounded(path, KEY_MAX_BYTES, what="public key", follow=True)
     try:
         return serialization.load_pem_public_key(data)
     except ValueError:
@@ -107,9 +107,10 @@ def verify_envelope(key: PublicKeyTypes, env: dict[str, Any]) -> bytes:
     raise VerifyFailure("DSSE signature does not verify with the given key (wrong key or tampered envelope)")
 
 
-def verify_doc(key: PublicKeyTypes, doc: SignedDoc, artifact: Path) -> bytes | None:
+def verify_doc(key: PublicKeyTypes, doc: SignedDoc, artifact: Path, digest: str | None = None) -> bytes | None:
     """Verify a key-signed bundle or envelope. Returns the DSSE payload, or None for a message
-    signature (which this call has verified against the artifact's bytes)."""
+    signature (which this call has verified against the artifact's bytes: those the run read,
+    whose hex sha256 is ``digest``, when given)."""
     hint = (doc.material.get("publicKey") or {}).get("hint") if doc.kind == "bundle" else None
     if hint and hint != key_hint(key):
         raise VerifyFailure("bundle was signed with a different key (its key hint does not match the given key)")
@@ -120,24 +121,38 @@ def verify_doc(key: PublicKeyTypes, doc: SignedDoc, artifact: Path) -> bytes | N
     signature = b64(msg.get("signature"), "message signature")
     if artifact.is_dir():
         raise VerifyFailure("a message signature signs one file, but the artifact is a directory")
-    digest = bytes.fromhex(sha256_file(artifact))
+    hexdigest = digest or sha256_file(artifact)
+    raw_digest = bytes.fromhex(hexdigest)
     recorded = msg.get("messageDigest")
     if isinstance(recorded, dict):
         if recorded.get("algorithm") not in (None, "SHA2_256"):
             raise VerifyFailure(f"unsupported message digest algorithm {recorded.get('algorithm')!r}")
-        if b64(recorded.get("digest"), "message digest") != digest:
+        if b64(recorded.get("digest"), "message digest") != raw_digest:
             raise VerifyFailure("artifact digest does not match the bundle's message digest (artifact changed)")
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     if isinstance(key, ed25519.Ed25519PublicKey):
-        if artifact.stat().st_size > ED25519_MAX_BYTES:
-            raise VerifyFailure("artifact too large for an Ed25519 message signature (needs the whole file)")
-        ok = verify_signature(key, signature, artifact.read_bytes())
+        ok = verify_signature(key, signature, _whole(artifact, hexdigest))
     else:
-        ok = verify_signature(key, signature, digest, prehashed=True)
+        ok = verify_signature(key, signature, raw_digest, prehashed=True)
     if not ok:
         raise VerifyFailure("signature does not verify with the given key (artifact changed or wrong key)")
     return None
+
+
+def _whole(artifact: Path, hexdigest: str) -> bytes:
+    """The artifact's bytes for an Ed25519 signature (over the whole message), which must be the
+    bytes the run hashed (``hexdigest``): a file replaced since stops the run."""
+    from scanner.files import FileChanged
+    from scanner.safeio import TooLarge, read_bounded
+
+    try:
+        data = read_bounded(artifact, ED25519_MAX_BYTES, what="artifact", follow=True)
+    except TooLarge:
+        raise VerifyFailure("artifact too large for an Ed25519 message signature (needs the whole file)") from None
+    if hashlib.sha256(data).hexdigest() != hexdigest:
+        raise FileChanged("was changed while the artifact was being read", artifact)
+    return data
 
 
 def sign_envelope(private_key: Any, payload: bytes, payload_type: str) -> dict[str, Any]:

@@ -16,9 +16,15 @@ from scanner.verify.roots import verifier_for
 
 
 def verify_keyless(
-    doc: SignedDoc, artifact: Path, rules: Sequence[IdentityRule], trusted_root: Path
+    doc: SignedDoc,
+    artifact: Path,
+    rules: Sequence[IdentityRule],
+    trusted_root: Path,
+    digest: str | None = None,
 ) -> tuple[str | None, str | None, bytes | None]:
-    """Verify ``doc`` and return (identity, issuer, DSSE payload or None).
+    """Verify ``doc`` and return (identity, issuer, DSSE payload or None). A message signature
+    is checked against ``digest`` (hex sha256 of the artifact as the run read it) when given,
+    else against the file hashed now.
 
     Raises VerifyFailure with the reason and, once the certificate could be read, who signed."""
     from sigstore.errors import Error as SigstoreError
@@ -51,7 +57,7 @@ def verify_keyless(
                 return identity, issuer, payload
             if artifact.is_dir():
                 raise VerifyFailure("a message signature signs one file, but the artifact is a directory")
-            verifier.verify_artifact(_hashed(artifact), bundle, policy)
+            verifier.verify_artifact(_hashed(digest or sha256_file(artifact)), bundle, policy)
             return identity, issuer, None
         except SigstoreError as exc:
             raise VerifyFailure(_reason(exc)) from None
@@ -61,11 +67,11 @@ def verify_keyless(
         raise VerifyFailure(str(failure), identity=identity, issuer=issuer) from None
 
 
-def _hashed(artifact: Path) -> Any:
+def _hashed(hexdigest: str) -> Any:
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
-    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(sha256_file(artifact)))
+    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(hexdigest))
 
 
 # (what sigstore says, what we say, whether its own words add detail worth keeping)

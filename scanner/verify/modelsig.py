@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.files import FileSet
-from scanner.verify.bundle import SignedDoc, b64, read_documents
+from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import require_full
 from scanner.verify.identity import IdentityRule, certificate_identity, certificate_issuer
 from scanner.verify.result import MODEL_SIGNING, SignatureResult, VerifyFailure
 from scanner.verify.statement import parse_statement
+
+if TYPE_CHECKING:
+    from scanner.verify.documents import DocumentFile
 
 PREDICATE_TYPES = ("https://model_signing/signature/v1.0",)
 SIGNATURE_NAMES = ("model.sig", "model.sigstore.json")
@@ -91,15 +95,22 @@ def verify_model(
     trusted_root: Path | None = None,
     files: FileSet | None = None,
     exempted: set[str] | None = None,
+    source: DocumentFile | None = None,
 ) -> SignatureResult:
     """Verify a model directory against its model-signing signature (key, certificate chain, or
     else Sigstore with ``rules``); never raises VerifyFailure: the result carries the reason.
     The signed manifest must name every file of the directory as the run read it (``files``;
     ``exempted``: the signature documents inside it) — a file the signer left out
-    (``ignore_paths``) or added since is named in ``unsigned``."""
-    result = SignatureResult(MODEL_SIGNING, str(model_dir), str(signature))
+    (``ignore_paths``) or added since is named in ``unsigned``. ``source`` is ``signature`` as
+    the run read it (read here when not given): every step, model-signing's own verifier too,
+    works from those bytes."""
+    from scanner.verify.documents import read_file
+
+    if source is None:
+        source = read_file(signature)
+    result = SignatureResult(MODEL_SIGNING, str(model_dir), str(signature), document=source.input)
     try:
-        docs = read_documents(signature)
+        docs = file_documents(source)
         if len(docs) != 1 or docs[0].kind != "bundle" or docs[0].envelope is None:
             raise VerifyFailure("a model signature must be one Sigstore bundle holding a DSSE envelope")
         doc = docs[0]
@@ -109,10 +120,12 @@ def verify_model(
         manifest = read_manifest(stmt)
         result.identity, result.issuer = _signer(doc)
         if key is not None or cert_chain:
-            _verify_with_library(model_dir, signature, manifest, key, cert_chain)
+            _verify_with_library(model_dir, signature, source.raw, manifest, key, cert_chain)
         else:
             _verify_sigstore(model_dir, signature, doc, manifest, rules, trusted_root, result)
-        require_full(files if files is not None else FileSet(model_dir), signed_files(manifest.digests), exempted)
+        files = files if files is not None else FileSet(model_dir)
+        require_full(files, signed_files(manifest.digests), exempted)
+        as_walked(manifest, files)
     except VerifyFailure as failure:
         result.identity = failure.identity or result.identity
         result.issuer = failure.issuer or result.issuer
@@ -121,6 +134,25 @@ def verify_model(
     result.verified = result.signature_ok = True
     result.statement = stmt
     return result
+
+
+def as_walked(manifest: SignedManifest, files: FileSet) -> None:
+    """The model's files verified against the signed manifest are the bytes the run hashed for
+    the artifact's digest: model-signing hashes the directory again, by name, so a file replaced
+    between the run's pass and that hashing would have its digest recorded as signed. Checked
+    where the manifest's digests are sha256 of whole files (model-signing's default); with
+    blake2/blake3 or shards the two cannot be compared (``docs/verify.md``, Limits)."""
+    from scanner.files import FileChanged
+
+    if manifest.method != "files" or manifest.hash_type != "sha256":
+        return
+    walked = {e.rel: e for e in files.entries if e.readable}
+    changed = sorted(
+        rel for rel, digest in manifest.digests.items() if rel in walked and files.digest(walked[rel]).sha256 != digest
+    )
+    if changed:
+        shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        raise FileChanged(f"was changed while the artifact was being read ({shown})", files.root)
 
 
 def _signer(doc: SignedDoc) -> tuple[str | None, str | None]:
@@ -143,8 +175,16 @@ def _signer(doc: SignedDoc) -> tuple[str | None, str | None]:
 
 
 def _verify_with_library(
-    model_dir: Path, signature: Path, manifest: SignedManifest, key: Path | None, cert_chain: Sequence[Path]
+    model_dir: Path,
+    signature: Path,
+    raw: bytes,
+    manifest: SignedManifest,
+    key: Path | None,
+    cert_chain: Sequence[Path],
 ) -> None:
+    """model-signing's verifier over ``raw`` (the signature's bytes as the run read them): it
+    reads a signature by path only, so it is given a private copy of those bytes, never the
+    file beside the model again (which could have been swapped since)."""
     from model_signing import verifying
 
     config = verifying.Config().set_hashing_config(_hashing_config(manifest, model_dir, signature))
@@ -153,8 +193,10 @@ def _verify_with_library(
     else:
         config.use_certificate_verifier(certificate_chain=list(cert_chain))
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # the library prints warnings on stdout
-            config.verify(model_dir, signature)
+        with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory(prefix="scanner-sig-") as private:
+            copy = Path(private) / "model.sig"  # (the library prints warnings on stdout)
+            copy.write_bytes(raw)
+            config.verify(model_dir, copy)
     except ValueError as exc:
         if str(exc).startswith("Signature mismatch"):
             raise mismatch(manifest.digests, hash_model(model_dir, signature, manifest)) from None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scanner.check import InputFile
 
 SIGSTORE = "sigstore-bundle"
 MODEL_SIGNING = "model-signing"
@@ -28,7 +31,9 @@ class SignatureResult:
     """``verified`` is true only when the signature, the signer and the subject all check out.
     ``statement`` is the verified in-toto statement of a DSSE signature (None otherwise);
     ``signature_ok`` says whether the signature itself (and the signer) verified, even when the
-    artifact then turned out not to be a subject."""
+    artifact then turned out not to be a subject. ``document`` is the file the signature came
+    from as it was read, with the sha256 of exactly the bytes verified (None when the bytes did
+    not come from a file)."""
 
     type: str
     subject: str
@@ -41,6 +46,7 @@ class SignatureResult:
     statement: dict[str, Any] | None = None
     details: list[str] = field(default_factory=list)
     unsigned: list[str] = field(default_factory=list)  # files of a directory it leaves unsigned
+    document: InputFile | None = None
 
     @property
     def predicate_type(self) -> str | None:
