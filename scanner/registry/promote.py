@@ -297,7 +297,8 @@ def _move_tag(
 
             ui.warn(f"interrupted, no ledger entry committed: {fate}")
             raise
-        raise ScanError(f"{exc.message}; {fate}", exc.path, exc.hint) from None
+        exc.message = f"{exc.message}; {fate}"  # the same error (type, file named), saying what became of the tag
+        raise
 
 
 def _held(dst: Client, repo: str, tag: str) -> Manifest | None:
@@ -319,8 +320,8 @@ def _undo_move(
     else:
         try:
             now = dst.resolve(target.repository, target.tag)
-        except ScanError as exc:
-            return f"whether {target} moved could not be checked ({exc})"
+        except ScanError:
+            return f"whether {target} moved could not be checked (the registry did not answer)"
         if now != manifest.digest or (held is not None and held.digest == manifest.digest):
             return None
         what = f"the PUT of {target} took effect all the same"
