@@ -75,7 +75,12 @@ def promote(
     attached as OCI referrers; SOURCE's own referrers are copied along to another repository.
 
     \b
-    Exit 0 promoted (or already there), 1 denied (TARGET untouched), 2 error (TARGET's tag untouched).
+    The decision goes to the ledger in the same transaction as the tag move: inserted before the
+    tag is moved, committed after; the reports name that entry.
+
+    \b
+    Exit 0 promoted (or already there), 1 denied (TARGET untouched), 2 error (TARGET's tag left, or
+    put back, where it was; the error says when it could not be).
     """
     from scanner import ui
     from scanner.cli.render import record_renderer

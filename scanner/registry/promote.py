@@ -171,10 +171,6 @@ class _Entry:
     record: dict[str, Any]
     before_tag_move: Callable[[PromotionResult], None]
 
-    @property
-    def path(self) -> Path | None:
-        return None if self.book is None else self.book.path
-
     def holding(self) -> contextlib.AbstractContextManager[None]:
         """The write transaction with the entry inserted: ``record["ledger"]`` names it inside
         the block, committed when the block ends, rolled back on an exception."""
