@@ -39,8 +39,10 @@ import datetime as dt
 import getpass
 import json
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,15 +172,20 @@ class _Entry:
     book: Ledger | None
     record: dict[str, Any]
     before_tag_move: Callable[[PromotionResult], None]
+    committed: bool = False
 
-    def holding(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
         """The write transaction with the entry inserted: ``record["ledger"]`` names it inside
         the block, committed when the block ends, rolled back on an exception."""
         if self.book is None:
-            return contextlib.nullcontext()
+            yield
+            return
         from scanner.evidence.ledger import recording
 
-        return recording(None, self.record, opened=self.book)
+        with recording(None, self.record, opened=self.book):
+            yield
+        self.committed = True
 
     def commit(self) -> None:
         with self.holding():
@@ -189,14 +196,15 @@ class _Entry:
         self.record["registry"].update(result.to_dict(), promoted=True)
 
     def record_failure(self, exc: BaseException) -> None:
-        """``promoted: false`` naming the error. When the ledger cannot take that either, the
-        promotion's own error is the one reported (this is said as a warning)."""
+        """``promoted: false`` naming the error — unless the entry was committed (an interrupt
+        that arrived during the commit is delivered after it). When the ledger cannot take it
+        either, the promotion's own error is the one reported (this is said as a warning)."""
+        if self.book is None or self.committed:
+            return
         registry = self.record["registry"]
         registry["promoted"] = False
         if isinstance(exc, ScanError):
             registry["error"] = str(exc)
-        if self.book is None:
-            return
         try:
             self.commit()
         except ScanError as again:
@@ -276,10 +284,12 @@ def _move_tag(
     assert target.tag
     held: Manifest | None = None
     step = "before"
+    resume = _no_signals_held
     try:
         with entry.holding():
             held = _held(dst, target.repository, target.tag)
             entry.before_tag_move(result)  # the reports are written in full before the tag moves
+            resume = _hold_signals()  # from the PUT until the commit is done (or the tag put back)
             step = "sent"
             dst.put_manifest(target.repository, target.tag, manifest)
             step = "moved"
@@ -295,6 +305,34 @@ def _move_tag(
             raise
         exc.message = f"{exc.message}; {fate}"  # the same error (type, file named), saying what became of the tag
         raise
+    finally:
+        resume()
+
+
+def _no_signals_held() -> None:
+    pass
+
+
+def _hold_signals() -> Callable[[], None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM (a cancelled CI job) back until the returned function is
+    called: one arriving between the tag PUT and the commit would end the process with the tag
+    moved and no entry, and one arriving during the commit (delivered after SQLite returns) would
+    have the tag put back under a committed entry. Only the main thread can set handlers; in
+    another there is nothing to hold (signals go to the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _no_signals_held
+    held: list[int] = []
+    before = {
+        sig: signal.signal(sig, lambda number, _frame: held.append(number)) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    def resume() -> None:
+        for sig, handler in before.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)  # delivered now, as it would have been
+
+    return resume
 
 
 def _held(dst: Client, repo: str, tag: str) -> Manifest | None:

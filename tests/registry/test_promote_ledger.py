@@ -10,8 +10,10 @@ killed to make the tag PUT fail. CPython ignores SIGXFSZ, so a write past the li
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +115,10 @@ def test_cli_ledger_commit_failure_is_exit_2_naming_the_ledger(
     new = _pushed(registry, repo, tmp_path / "new", "dev", weights=64)
     ledger = tmp_path / "ledger.db"
     report = tmp_path / "out" / "promotion.json"
+    # a first run warms every cache the command writes (the vulnerability database is built on first use)
+    warm = cli("promote", registry.ref(repo, "dev"), registry.ref(repo + "-warm", "staging"), "--stage", "staging",
+               "--plain-http", "--sign-key", sign_key[0], "--no-ledger")  # fmt: skip
+    assert warm.code == 0, warm.err
     with Ledger(ledger) as keeper, _file_size_limit() as limit:
         wal = Path(f"{ledger}-wal")
         for n in range(12):  # ~1.2 MB of write-ahead log, under the 1000-page checkpoint
@@ -189,3 +195,43 @@ def test_reports_name_the_committed_entry(cli, registry, repo, tmp_path, sign_ke
         assert entry.record["registry"]["promoted"] is True and entry.record["registry"]["digest"] == digest
         assert doc["unchanged"] is (n == 2) and entry.record["registry"]["unchanged"] is (n == 2)
     assert Client(registry.host, PLAIN).resolve(repo, "staging") == digest
+
+
+class _Terminated(Exception):
+    """What this test's SIGTERM handler raises (the default would end the test process)."""
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+def test_a_sigterm_between_the_tag_put_and_the_commit_waits_for_the_commit(registry, repo, tmp_path, sign_key) -> None:
+    """A cancelled CI job (a real SIGTERM to this process) the instant after the tag moved: the
+    entry is committed first, then the signal takes effect; the tag and the entry agree."""
+    client = Client(registry.host, PLAIN)
+    _pushed(registry, repo, tmp_path / "old", "staging", weights=32)
+    new = _pushed(registry, repo, tmp_path / "new", "dev", weights=64)
+    ledger = tmp_path / "ledger.db"
+
+    def cancel(step: str) -> None:
+        if step == "tag-moved":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def terminated(_number: int, _frame: object) -> None:
+        raise _Terminated
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with pytest.raises(_Terminated):
+            promote(
+                parse_reference(registry.ref(repo, "dev")),
+                parse_reference(registry.ref(repo, "staging")),
+                GateOptions(stage="staging"),
+                PLAIN,
+                sign_key=sign_key[0],
+                ledger=ledger,
+                on_event=cancel,
+            )
+        assert signal.getsignal(signal.SIGTERM) is terminated  # the handler given back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert client.resolve(repo, "staging") == new
+    [entry] = _entries(ledger)  # one entry: no "not promoted" after the committed one
+    assert entry.record["registry"]["promoted"] is True and entry.record["registry"]["digest"] == new
