@@ -25,7 +25,9 @@ instead: the tag is untouched, and what was written is content addressed and ref
 stage tag. A commit that fails after the tag moved (a full disk, an I/O error) puts the tag back
 on the manifest it held, as does a PUT that failed but took effect all the same (its answer
 lost); when the tag did not exist before there is nothing to put back, and the error says so.
-Either way exit 2, and ``promoted: false`` is recorded if the ledger still takes it.
+Either way exit 2, and ``promoted: false`` is recorded if the ledger still takes it. Ctrl-C and
+SIGTERM are held back from the PUT until the commit is done (or the tag put back). What nothing can
+cover is the process being killed outright (SIGKILL, power loss) between the PUT and the commit.
 
 Re-running an allowed promotion is idempotent: when DST already resolves to the digest and holds a
 PASSED VSA for this stage and tag, nothing is written to the registry (the decision still goes
