@@ -9,10 +9,12 @@ killed to make the tag PUT fail. CPython ignores SIGXFSZ, so a write past the li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -235,3 +237,80 @@ def test_a_sigterm_between_the_tag_put_and_the_commit_waits_for_the_commit(regis
     assert client.resolve(repo, "staging") == new
     [entry] = _entries(ledger)  # one entry: no "not promoted" after the committed one
     assert entry.record["registry"]["promoted"] is True and entry.record["registry"]["digest"] == new
+
+
+class _LosingRelay:
+    """A TCP relay in front of the real registry that loses the answer to one request: the
+    registry receives and carries out the request, and the client sees the connection drop before
+    any answer (what a network fault or a timing-out proxy does to a PUT)."""
+
+    def __init__(self, upstream: str, request_line: bytes) -> None:
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.request_line = request_line
+        self.lost = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.server.accept()
+                threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.upstream)
+        losing = threading.Event()
+
+        def requests() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(1 << 16):
+                    if not self.lost.is_set() and data.startswith(self.request_line):
+                        self.lost.set()
+                        losing.set()  # before the registry can answer it
+                    upstream.sendall(data)
+
+        threading.Thread(target=requests, daemon=True).start()
+        with contextlib.suppress(OSError), client, upstream:
+            while data := upstream.recv(1 << 16):
+                if losing.is_set():
+                    break  # the answer is lost
+                client.sendall(data)
+            for end in (client, upstream):
+                end.shutdown(socket.SHUT_RDWR)  # closes at once (a thread may still be reading it)
+
+
+def test_a_tag_put_whose_answer_is_lost_is_checked_and_put_back(registry, repo, tmp_path, sign_key) -> None:
+    """The registry moves the tag but its answer never arrives: the PUT looks failed, yet it took
+    effect. The tag is read back, found moved, and put back on what it held; the entry says not
+    promoted."""
+    old = _pushed(registry, repo, tmp_path / "old", "staging", weights=32)
+    new = _pushed(registry, repo, tmp_path / "new", "dev", weights=64)
+    relay = _LosingRelay(registry.host, f"PUT /v2/{repo}/manifests/staging ".encode())
+    ledger = tmp_path / "ledger.db"
+    try:
+        with pytest.raises(RegistryError, match="cannot reach the registry") as caught:
+            promote(
+                parse_reference(registry.ref(repo, "dev")),
+                parse_reference(f"oci://{relay.host}/{repo}:staging"),
+                GateOptions(stage="staging"),
+                PLAIN,
+                sign_key=sign_key[0],
+                ledger=ledger,
+            )
+    finally:
+        relay.close()
+    assert relay.lost.is_set()
+    assert f"the PUT of oci://{relay.host}/{repo}:staging took effect all the same: put back on {old}" in str(
+        caught.value
+    )
+    assert Client(registry.host, PLAIN).resolve(repo, "staging") == old != new
+    [entry] = _entries(ledger)
+    assert (
+        entry.record["registry"]["promoted"] is False
+        and "took effect all the same" in entry.record["registry"]["error"]
+    )
