@@ -6,6 +6,11 @@ with the descriptor (name, version, licences) taken from the ML-BOM, and one ``.
 carrying its path in ``org.cncf.model.filepath``. Anything else is a generic artifact with an
 ``artifactType`` naming its kind and one layer per file named by ``org.opencontainers.image.title``.
 
+What is pushed is what ``scanner gate PATH`` judges (``local_artifact``): for a requirements file
+judged alone, the file and every file it includes with ``-r`` (paths relative to its folder, the
+manifest naming the file in ``dev.scanner.named-file``), so the pulled copy has the local gate's
+artifact digest and verdict. Each file is uploaded from the descriptor its digest was taken from.
+
 The layer media type (weight, weight config, doc, code) only labels the file for other tools;
 what is checked after a pull is decided by content, never by these labels.
 """
