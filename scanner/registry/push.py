@@ -137,8 +137,9 @@ def push(path: Path, ref: Reference, client: Client) -> PushResult:
     """Upload exactly the files ``scanner gate PATH`` judges (``local_artifact``), each from the
     descriptor its digest was taken from (``FileSet.open_each``: never reopened by name; the
     registry refuses bytes that do not hash to it, and a file changed meanwhile stops the push),
-    skipping blobs the repository already holds; then the manifest's exact bytes under the tag. Every file keeps its path relative to the artifact, so
-    the pulled copy has the artifact digest the local gate has. Returns the manifest digest."""
+    skipping blobs the repository already holds; then the manifest's exact bytes under the tag.
+    Every file keeps its path relative to the artifact, so the pulled copy has the artifact digest
+    the local gate has. Returns the manifest digest."""
     artifact, files = local_artifact(path)
     is_model, kind = _is_model(artifact)
     repo = ref.repository
