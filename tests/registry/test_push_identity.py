@@ -166,3 +166,27 @@ def test_an_empty_folder_of_a_directory_is_refused_by_push(cli, registry, repo, 
     (app / "requirements.txt").write_text("requests==2.31.0\n")
     r = cli("push", app, registry.ref(repo, "v1"), "--plain-http")
     assert r.code == 2 and "empty folder 'empty'" in r.err, r.err
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda app: (app / "secret.txt").symlink_to(app.parent / "outside.txt"), "symlink leads out of the artifact"),
+        (lambda app: (app / "gone.txt").symlink_to(app / "nowhere"), "dangling symlink"),
+        (lambda app: os.mkfifo(app / "pipe"), "is a fifo, not a regular file"),
+    ],
+)
+def test_what_a_directory_holds_besides_regular_files_stops_the_push(
+    make, says, cli, registry, repo, tmp_path: Path
+) -> None:
+    """The gate lists these as findings, never read; a registry artifact cannot carry them, so
+    its copy would be another artifact: nothing is uploaded or tagged (exit 2, naming the file)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (tmp_path / "outside.txt").write_text("secret\n")
+    (app / "requirements.txt").write_text("requests==2.31.0\n")
+    make(app)
+    r = cli("push", app, registry.ref(repo, "v1"), "--plain-http")
+    assert r.code == 2 and says in r.err and "not pushed" in r.err, r.err
+    with pytest.raises(RegistryError):
+        Client(registry.host, PLAIN).get_manifest(repo, "v1")
