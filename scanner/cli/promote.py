@@ -44,7 +44,8 @@ FORMATS = ["table", "json"]
 @click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
 @click.option("--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML.")
 @ledger_options(
-    "Append the decision (with source, target and digest) to this ledger (default: .scanner/ledger.db).",
+    "Append the decision (with source, target and digest) to this ledger (default: the user state "
+    "directory's, $XDG_STATE_HOME/scanner/ledger.db).",
     "Do not record the decision.",
 )
 @db_option

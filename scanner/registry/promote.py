@@ -139,7 +139,7 @@ def promote(
         if record_ledger:  # opened first: a ledger that cannot be written stops before any tag moves
             from scanner.evidence.ledger import open_ledger
 
-            book = stack.enter_context(open_ledger(ledger))
+            book = stack.enter_context(open_ledger(ledger, str(source)))
         pulled = pull_source(src, source, Path(work), options)
         event("pulled")
         gate = _with_stage_baseline(gate, dst, target, Path(work), options)
