@@ -401,6 +401,13 @@ class FileSet:
         ]
 
     @property
+    def empty_folders(self) -> list[str]:
+        """The ``rel`` of every folder below a directory's root that holds nothing (they count in
+        ``artifact_digest``)."""
+        _ = self.entries
+        return list(self._empty_dirs)
+
+    @property
     def entries(self) -> list[FileEntry]:
         if self._entries is None:
             try:

@@ -401,12 +401,10 @@ def _located(
 
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
             pulled = open_source(source, Path(work), options.registry)
-            artifact = _pulled_artifact(pulled, options)
-            yield artifact, _files(artifact, options, after_open), pulled
+            yield (*_pulled_files(pulled, options, after_open), pulled)
         return
     if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
-        artifact = _pulled_artifact(source, options)
-        yield artifact, _files(artifact, options, after_open), source
+        yield (*_pulled_files(source, options, after_open), source)
         return
     if source is None:
         yield identify(None), None, None
@@ -443,12 +441,29 @@ def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Art
     return detect(local_path(source), kind)
 
 
-def _pulled_artifact(pulled: PulledArtifact, options: GateOptions) -> Artifact:
+def _pulled_files(
+    pulled: PulledArtifact, options: GateOptions, after_open: Callable[[FileEntry], None] | None
+) -> tuple[Artifact, FileSet]:
+    """The Artifact and FileSet of a pulled artifact. When the manifest names one of several files
+    as the file it was pushed as (``registry.source.judged_root``), that file is judged only if
+    its reader reads every other file with it (a requirements file and its includes, as
+    ``scanner push`` uploads them); a file it does not read would not be judged, so the whole tree
+    is, as any artifact of several files."""
+    artifact = _pulled_artifact(pulled, pulled.root, options)
+    files = _files(artifact, options, after_open)
+    several = pulled.root.is_file() and len(pulled.files) > 1
+    if several and {e.rel for e in files.entries} != {f.rel for f in pulled.files}:
+        artifact = _pulled_artifact(pulled, pulled.root.parent, options)
+        files = _files(artifact, options, after_open)
+    return artifact, files
+
+
+def _pulled_artifact(pulled: PulledArtifact, root: Path, options: GateOptions) -> Artifact:
     """A pulled artifact's identity: the manifest digest in its repository (the manifest commits
     to every file's digest, each verified while it streamed)."""
     from scanner.artifact import detect
 
-    local = detect(pulled.root, options.kind, digest=False)
+    local = detect(root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
     return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
 

@@ -79,11 +79,11 @@ MAX_POLICY_FILES = 2000
     "--records",
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID, or in the user "
-    "state directory when the working directory lies inside a directory being judged).",
+    "state directory when a source is oci:// or the working directory lies inside a directory being judged).",
 )
 @ledger_options(
-    "Append every decision to this ledger (default: .scanner/ledger.db, or in the user state directory when the "
-    "working directory lies inside a directory being judged).",
+    "Append every decision to this ledger (default: .scanner/ledger.db, or in the user state directory when a "
+    "source is oci:// or the working directory lies inside a directory being judged).",
     "Do not record decisions in a ledger.",
 )
 @click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")

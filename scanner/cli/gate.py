@@ -60,8 +60,8 @@ from scanner.report import FORMATS
 )
 @ledger_options(
     "Append the decision to this SQLite ledger, where the quality baseline is also read (default: "
-    ".scanner/ledger.db, or the user state directory when the working directory and the artifact share a "
-    "tree; keep it as a CI artifact).",
+    ".scanner/ledger.db, or the user state directory for an oci:// source or when the working directory and "
+    "the artifact share a tree; keep it as a CI artifact).",
     "Do not record the decision in a ledger.",
 )
 @db_option

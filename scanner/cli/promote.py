@@ -44,7 +44,8 @@ FORMATS = ["table", "json"]
 @click.option("--data", type=click.Path(path_type=Path), envvar="SCANNER_DATA", help="Policy data JSON.")
 @click.option("--waivers", type=click.Path(path_type=Path), envvar="SCANNER_WAIVERS", help="Waivers YAML.")
 @ledger_options(
-    "Append the decision (with source, target and digest) to this ledger (default: .scanner/ledger.db).",
+    "Append the decision (with source, target and digest) to this ledger (default: the user state "
+    "directory's, $XDG_STATE_HOME/scanner/ledger.db).",
     "Do not record the decision.",
 )
 @db_option
@@ -75,7 +76,12 @@ def promote(
     attached as OCI referrers; SOURCE's own referrers are copied along to another repository.
 
     \b
-    Exit 0 promoted (or already there), 1 denied (TARGET untouched), 2 error (TARGET's tag untouched).
+    The decision goes to the ledger in the same transaction as the tag move: inserted before the
+    tag is moved, committed after; the reports name that entry.
+
+    \b
+    Exit 0 promoted (or already there), 1 denied (TARGET untouched), 2 error (TARGET's tag left, or
+    put back, where it was; the error says when it could not be).
     """
     from scanner import ui
     from scanner.cli.render import record_renderer
@@ -108,18 +114,27 @@ def promote(
     staged: list[Any] = []
 
     def renderer(result: PromotionResult) -> Callable[[str], str]:
+        record = result.outcome.record
+
         def render(fmt: str) -> str:
+            # both name the ledger entry (seq, hash) committed with this promotion
             if fmt == "json":
                 assert result.outcome.decision is not None
-                doc = {**result.to_dict(), "decision": result.outcome.decision.to_dict()}
+                doc = {
+                    **result.to_dict(),
+                    "decision": result.outcome.decision.to_dict(),
+                    "ledger": record.get("ledger"),
+                }
                 return json.dumps(doc, indent=2) + "\n"
-            return "".join(record_renderer(result.outcome.record)("table"))
+            return "".join(record_renderer(record)("table")) + _ledger_line(record.get("ledger"))
 
         return render
 
     def before_tag_move(result: PromotionResult) -> None:
-        # every report file written in full before the tag moves: one that cannot be written
-        # stops the promotion (exit 2, tag untouched, the ledger says not promoted)
+        # inside the ledger's write transaction, the entry known but not committed: every report
+        # file written in full before the tag moves (one that cannot be written stops the
+        # promotion: exit 2, tag untouched, the ledger says not promoted), put in place after the
+        # entry is committed (discarded when it is not)
         staged.extend(stage_outputs(plan, renderer(result)))
 
     try:
@@ -145,3 +160,10 @@ def promote(
         for item in staged:
             item.discard()  # those not in place
     return 0 if result.allowed else 1
+
+
+def _ledger_line(entry: dict[str, Any] | None) -> str:
+    """The table's last line: the entry (none with --no-ledger)."""
+    if not entry:
+        return ""
+    return f"ledger: #{entry['seq']} {entry['hash']} in {entry['path']}\n"

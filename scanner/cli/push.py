@@ -18,7 +18,8 @@ from scanner.cli.registry_options import from_context, registry_options
 def push(path: Path, target: str) -> int:
     """Push PATH to TARGET: a model directory or file as a CNCF ModelPack artifact (one layer per
     file, name/version/licences from the ML-BOM), anything else as an OCI artifact with an
-    artifactType. Prints the pinned reference REF@sha256:…
+    artifactType. What is pushed is what `scanner gate PATH` judges: a requirements file goes with
+    the files it includes (-r), at the same relative paths. Prints the pinned reference REF@sha256:…
 
     \b
     Credentials: SCANNER_REGISTRY_USERNAME/SCANNER_REGISTRY_PASSWORD, else the Docker config.

@@ -420,33 +420,43 @@ def recording(
 
 def default_path(source: str | Path | None = None) -> Path:
     """The ledger used when none is named: ``.scanner/ledger.db`` in the working directory, unless
-    the working directory and the local artifact ``source`` share a tree — the working directory
-    lies inside the directory judged (``scanner gate .``), or the artifact (a directory, or the
-    folder of a file) lies inside the working directory (``scanner gate models/m.safetensors``
-    from a checkout). Then the user state directory holds it (``$XDG_STATE_HOME/scanner/ledger.db``).
+    the working directory may be the tree the artifact comes from. Then the user state directory
+    holds it (``$XDG_STATE_HOME/scanner/ledger.db``). That is so when
+
+    - a local artifact ``source`` and the working directory share a tree: the working directory
+      lies inside the directory judged (``scanner gate .``), or the artifact (a directory, or the
+      folder of a file) lies inside the working directory (``scanner gate models/m.safetensors``
+      from a checkout); a path that cannot be resolved counts as shared;
+    - ``source`` is a registry artifact (``oci://``): in CI it was built from the checkout that is
+      the working directory, and a pull request controls both, so the working directory counts as
+      its tree (``promote`` and ``batch`` of ``oci://`` sources take the same default).
 
     The ledger is also where the quality baseline is read: a tree that ships its own
     ``.scanner/ledger.db`` (a forged chain of earlier decisions) would supply the metrics its model
     is compared with, and the decision would be appended to a file the artifact controls; a ledger
-    written inside the judged tree changes the tree, and its digest, for the next gate. A path that
-    cannot be resolved counts as shared. A user state directory inside the artifact's tree (a CI
-    runner whose home is the checkout) is refused (``ScanError``: name a ledger), as the user-level
-    config and cache are (``pipeline.refuse_user_files_inside``). Registry sources and no
-    source (``oci://``, the running environment) keep the working directory."""
-    if source is None or str(source) in ("", "-") or str(source).startswith("oci://"):
+    written inside the judged tree changes the tree, and its digest, for the next gate. A user
+    state directory inside that tree (a CI runner whose home is the checkout) is refused
+    (``ScanError``: name a ledger), as the user-level config and cache are
+    (``pipeline.refuse_user_files_inside``). No source (the running environment) and standard
+    input keep the working directory."""
+    if source is None or str(source) in ("", "-"):
         return DEFAULT_PATH
-    trees = _trees(Path(source))
     here = Path(os.getcwd())
     heres = {here, here.resolve()}
-    if trees and not any(t.is_relative_to(h) or h.is_relative_to(t) for t in trees for h in heres):
-        return DEFAULT_PATH
+    tree = "the tree being judged"
+    if str(source).startswith("oci://"):
+        trees, tree = heres, "the working directory (the checkout a registry artifact may come from)"
+    else:
+        trees = _trees(Path(source))
+        if trees and not any(t.is_relative_to(h) or h.is_relative_to(t) for t in trees for h in heres):
+            return DEFAULT_PATH
     from scanner.userdirs import state_dir
 
     chosen = state_dir() / "ledger.db"
     places = {Path(os.path.abspath(chosen)), chosen.parent.resolve() / chosen.name}
     if not trees or any(p.is_relative_to(t) for p in places for t in trees):
         raise ScanError(
-            "the default ledger (user state directory) lies inside the tree being judged: "
+            f"the default ledger (user state directory) lies inside {tree}: "
             "the artifact would supply its own ledger and quality baseline",
             chosen,
             hint="give --ledger PATH outside it, or set XDG_STATE_HOME outside it",

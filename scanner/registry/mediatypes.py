@@ -39,6 +39,9 @@ DOCKER_AI_PREFIX = "application/vnd.docker.ai."
 # Generic artifacts pushed by this tool
 GENERIC_ARTIFACT = "application/vnd.scanner.artifact.v1"
 GENERIC_FILE = "application/vnd.scanner.file.v1"
+# A single file pushed with the files its reader reads with it (a requirements file's ``-r``
+# includes): the file it was pushed as, judged as that file again after a pull
+ANN_NAMED_FILE = "dev.scanner.named-file"
 
 # Evidence attached as referrers
 SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"

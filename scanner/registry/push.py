@@ -6,6 +6,11 @@ with the descriptor (name, version, licences) taken from the ML-BOM, and one ``.
 carrying its path in ``org.cncf.model.filepath``. Anything else is a generic artifact with an
 ``artifactType`` naming its kind and one layer per file named by ``org.opencontainers.image.title``.
 
+What is pushed is what ``scanner gate PATH`` judges (``local_artifact``): for a requirements file
+judged alone, the file and every file it includes with ``-r`` (paths relative to its folder, the
+manifest naming the file in ``dev.scanner.named-file``), so the pulled copy has the local gate's
+artifact digest and verdict. Each file is uploaded from the descriptor its digest was taken from.
+
 The layer media type (weight, weight config, doc, code) only labels the file for other tools;
 what is checked after a pull is decided by content, never by these labels.
 """
@@ -13,13 +18,14 @@ what is checked after a pull is decided by content, never by these labels.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scanner.core import Artifact
 from scanner.errors import ScanError
+from scanner.files import DANGLING, DIR_LINK, ESCAPES, LOOP, FileEntry, FileSet
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import push_bytes
 from scanner.registry.client import Client
@@ -34,15 +40,6 @@ DOC_SUFFIXES = {".md", ".rst", ".pdf", ".html"}  # .txt is mostly tokenizer data
 DOC_NAMES = {"LICENSE", "LICENCE", "NOTICE", "README", "COPYING"}
 CODE_SUFFIXES = {".py", ".ipynb", ".sh", ".js", ".ts", ".go", ".rs", ".c", ".cpp", ".h"}
 DATASET_SUFFIXES = {".parquet", ".csv", ".tsv", ".jsonl", ".arrow"}
-HASH_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    rel: str
-    path: Path
-    size: int
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -58,27 +55,30 @@ class PushResult:
         return f"{self.reference}@{self.digest}"
 
 
-def collect(path: Path) -> list[LocalFile]:
-    """Every file of the artifact, hashed once; links inside the tree are followed, links out of
-    it and special files refuse the push (the registry copy would not be what was scanned)."""
-    from scanner.files import walk
-    from scanner.safeio import open_regular
+def local_artifact(path: Path) -> tuple[Artifact, FileSet]:
+    """The artifact ``scanner gate PATH`` judges, and its FileSet: kind by content, and for a
+    requirements file judged alone, the file and every file it includes (``artifact.file_set``).
+    An include the gate would refuse (outside the file's folder, a link, a FIFO, missing) stops the
+    push with the gate's own error, raised while the FileSet lists its members."""
+    from scanner.artifact import detect, file_set, local_path
 
-    if not path.exists():
-        raise ScanError("no such file or directory", path)
-    files: list[LocalFile] = []
-    for entry in walk(path):
-        if entry.escapes:
-            raise ScanError("symlink leads out of the artifact: not pushed", entry.path)
-        with open_regular(entry.path, follow=entry.is_symlink) as fh:
-            hasher, size = hashlib.sha256(), 0
-            while chunk := fh.read(HASH_CHUNK):
-                hasher.update(chunk)
-                size += len(chunk)
-        files.append(LocalFile(entry.rel, entry.path, size, "sha256:" + hasher.hexdigest()))
-    if not files:
-        raise ScanError("nothing to push: no files", path)
-    return files
+    artifact = detect(local_path(path), digest=False)
+    return artifact, file_set(artifact.path, artifact.kind)
+
+
+_NOT_PUSHED = {
+    ESCAPES: "symlink leads out of the artifact",
+    DANGLING: "dangling symlink",
+    LOOP: "symlink loop",
+    DIR_LINK: "symlink to a folder of the artifact",
+}
+
+
+def _refuse(entry: FileEntry) -> ScanError:
+    """An entry the gate lists but does not read (it is a finding there): a registry artifact holds
+    regular files only, so its copy would not be what was judged."""
+    what = _NOT_PUSHED.get(entry.problem or "") or f"is a {entry.detail}, not a regular file"
+    return ScanError(f"{what}: not pushed (the registry copy would not be the artifact judged)", entry.path)
 
 
 def model_layer_type(rel: str) -> str:
@@ -95,27 +95,27 @@ def model_layer_type(rel: str) -> str:
     return mt.MODEL_WEIGHT_CONFIG
 
 
-def _is_model(path: Path) -> tuple[bool, str]:
+def _is_model(artifact: Artifact) -> tuple[bool, str]:
     """(is a model, kind label). Kind only picks the packaging, as it picks the inventory reader."""
-    from scanner.artifact import MODEL_SUFFIXES, detect
+    from scanner.artifact import MODEL_SUFFIXES
 
+    path = artifact.path
     if path.is_file() and path.suffix.lower() == ".whl":
         return False, "wheel"
-    kind = detect(path).kind
     if path.is_file():
-        return path.suffix.lower() in MODEL_SUFFIXES, kind.value
-    return kind.is_model, kind.value
+        return path.suffix.lower() in MODEL_SUFFIXES, artifact.kind.value
+    return artifact.kind.is_model, artifact.kind.value
 
 
-def model_descriptor(path: Path) -> dict[str, Any]:
-    """ModelPack ``descriptor`` from the ML-BOM's model component (name, version, licences)."""
-    from scanner.artifact import detect
+def model_descriptor(artifact: Artifact, files: FileSet) -> dict[str, Any]:
+    """ModelPack ``descriptor`` from the ML-BOM's model component (name, version, licences); the
+    file hashes come from ``files`` (already read for the upload)."""
     from scanner.inventory.modeldir import inventory_model
 
-    inv = inventory_model(detect(path))
+    inv = inventory_model(artifact, files=files)
     root = inv.root
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    desc: dict[str, Any] = {"name": root.name if root else path.name, "createdAt": created}
+    desc: dict[str, Any] = {"name": root.name if root else artifact.path.name, "createdAt": created}
     if root and root.version:
         desc["version"] = root.version
     if root and root.licenses:
@@ -125,8 +125,8 @@ def model_descriptor(path: Path) -> dict[str, Any]:
     return desc
 
 
-def _model_format(files: list[LocalFile]) -> str:
-    suffixes = {PurePosixPath(f.rel).suffix.lower().lstrip(".") for f in files}
+def _model_format(layers: list[Descriptor]) -> str:
+    suffixes = {PurePosixPath(layer.annotations[mt.ANN_TITLE]).suffix.lower().lstrip(".") for layer in layers}
     for fmt in ("safetensors", "gguf", "onnx", "pt", "bin", "h5", "keras", "pkl", "joblib", "npz", "tflite"):
         if fmt in suffixes:
             return fmt
@@ -134,28 +134,46 @@ def _model_format(files: list[LocalFile]) -> str:
 
 
 def push(path: Path, ref: Reference, client: Client) -> PushResult:
-    """Upload the files (skipping blobs the repository already holds), then the manifest's exact
-    bytes under the tag. Returns the manifest digest."""
-    from scanner.safeio import open_regular
-
-    files = collect(path)
-    is_model, kind = _is_model(path)
+    """Upload exactly the files ``scanner gate PATH`` judges (``local_artifact``), each from the
+    descriptor its digest was taken from (``FileSet.open_each``: never reopened by name; the
+    registry refuses bytes that do not hash to it, and a file changed meanwhile stops the push),
+    skipping blobs the repository already holds; then the manifest's exact bytes under the tag.
+    Every file keeps its path relative to the artifact, so the pulled copy has the artifact digest
+    the local gate has. Returns the manifest digest."""
+    artifact, files = local_artifact(path)
+    is_model, kind = _is_model(artifact)
     repo = ref.repository
     before = client.bytes_out
+    # listed before anything is uploaded: a requirements file's includes are found here (the
+    # gate's errors), and what a registry artifact cannot hold stops the push
+    unread = next((entry for entry in files.entries if not entry.readable), None)
+    if unread is not None:
+        raise _refuse(unread)
+    if files.empty_folders:
+        raise ScanError(
+            f"empty folder {files.empty_folders[0]!r}: not pushed (a registry artifact holds files only, "
+            "and the folder counts in the artifact judged)",
+            artifact.path,
+            hint="remove the empty folder, or put a file in it",
+        )
     layers: list[Descriptor] = []
-    for f in files:
-        media_type = model_layer_type(f.rel) if is_model else mt.GENERIC_FILE
-        annotations = {mt.ANN_TITLE: f.rel}
+    for entry, opened in files.open_each():
+        if opened is None:
+            raise _refuse(entry)
+        digest = "sha256:" + opened.digest.sha256
+        media_type = model_layer_type(entry.rel) if is_model else mt.GENERIC_FILE
+        annotations = {mt.ANN_TITLE: entry.rel}
         if is_model:
-            annotations = {mt.ANN_FILEPATH: f.rel, **annotations}
-        if not client.blob_exists(repo, f.digest):
-            with open_regular(f.path, follow=True) as fh:
-                client.upload_blob(repo, f.digest, f.size, fh)
-        layers.append(Descriptor(media_type, f.digest, f.size, annotations))
+            annotations = {mt.ANN_FILEPATH: entry.rel, **annotations}
+        if not client.blob_exists(repo, digest):
+            client.upload_blob(repo, digest, opened.size, opened.fh)
+        layers.append(Descriptor(media_type, digest, opened.size, annotations))
+    if not layers:
+        raise ScanError("nothing to push: no files", artifact.path)
     if is_model:
         config_doc = {
-            "descriptor": model_descriptor(path),
-            "config": {"format": _model_format(files)},
+            "descriptor": model_descriptor(artifact, files),
+            "config": {"format": _model_format(layers)},
             "modelfs": {"type": "layers", "diffIds": [layer.digest for layer in layers]},
         }
         config = push_bytes(client, repo, encode(config_doc), mt.MODEL_CONFIG)
@@ -167,11 +185,13 @@ def push(path: Path, ref: Reference, client: Client) -> PushResult:
         config = push_bytes(client, repo, mt.EMPTY_JSON, mt.OCI_EMPTY)
         artifact_type = f"application/vnd.scanner.artifact.{kind}.v1"
         annotations = {mt.ANN_CREATED: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if files.members():  # a file its reader reads others with: which one was named
+        annotations[mt.ANN_NAMED_FILE] = files.entries[0].rel
     manifest: Manifest = build_manifest(
         config=config, layers=layers, artifact_type=artifact_type, annotations=annotations
     )
     client.put_manifest(repo, ref.reference, manifest)
-    return PushResult(ref, manifest.digest, artifact_type, len(files), client.bytes_out - before)
+    return PushResult(ref, manifest.digest, artifact_type, len(layers), client.bytes_out - before)
 
 
 def describe(result: PushResult) -> str:

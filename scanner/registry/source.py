@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget
 from scanner.registry.client import Client
 from scanner.registry.discover import Attached, fetch_attached, listed
@@ -76,7 +77,7 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
     manifest_file.write_bytes(manifest.raw)
     referrers = listed(client, reference.repository, manifest.digest)
     attached = fetch_attached(client, reference.repository, manifest.digest, referrers, base / "attached", budget)
-    root = files[0].path if len(files) == 1 and "/" not in files[0].rel else tree
+    root = judged_root(manifest, files, tree)
     return PulledArtifact(
         root=root,
         repository=pinned.name,
@@ -95,6 +96,18 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
         referrers=tuple(referrers),
         bytes_fetched=budget.used,
     )
+
+
+def judged_root(manifest: Manifest, files: list[PulledFile], tree: Path) -> Path:
+    """What is judged: the file itself when the artifact is one top-level file; the top-level file
+    the manifest says it was pushed as (``dev.scanner.named-file``: a requirements file pushed with
+    its includes), which is judged as that file again; else the tree. A manifest says this of
+    itself, so the pipeline judges the named file only when its reader reads every other file of
+    the artifact with it, and the whole tree otherwise (``pipeline._pulled_files``)."""
+    if len(files) == 1 and "/" not in files[0].rel:
+        return files[0].path
+    named = manifest.annotations.get(mt.ANN_NAMED_FILE)
+    return next((f.path for f in files if f.rel == named and "/" not in f.rel), tree)
 
 
 def relabel_outcome(outcome: Outcome, pulled: PulledArtifact) -> None:

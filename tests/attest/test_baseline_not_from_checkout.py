@@ -74,7 +74,7 @@ def test_ledger_in_a_working_directory_apart_from_the_artifact_is_still_the_defa
 
 def test_default_ledger_follows_the_tree_not_the_spelling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A link from elsewhere into the checkout, ``..`` spellings, the checkout judged from a
-    sub-folder: all share the working directory's tree. Registry sources keep the default."""
+    sub-folder: all share the working directory's tree, as a registry source does."""
     from scanner.evidence.ledger import DEFAULT_PATH, default_path
 
     checkout = tmp_path / "checkout"
@@ -94,7 +94,7 @@ def test_default_ledger_follows_the_tree_not_the_spelling(tmp_path: Path, monkey
     assert default_path(apart / ".." / "checkout" / "sub") == state
     assert default_path(apart / "m.bin") == DEFAULT_PATH
     assert default_path(apart) == DEFAULT_PATH
-    assert default_path("oci://registry.example/repo:tag") == DEFAULT_PATH
+    assert default_path("oci://registry.example/repo:tag") == state  # test_registry_default_ledger.py
     assert default_path(None) == DEFAULT_PATH
     monkeypatch.chdir(checkout / "sub")
     assert default_path("..") == state

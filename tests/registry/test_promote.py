@@ -172,6 +172,7 @@ def test_malicious_model_is_pushed_and_refused(cli, registry, repo, tmp_path, si
     with Ledger(_ledger) as ledger:
         entry = list(ledger.entries())[-1]
     assert entry.allow is False and entry.record["registry"]["promoted"] is False
+    assert doc["ledger"] == {"path": str(_ledger), "seq": entry.seq, "hash": entry.hash}  # the report names it
 
 
 def test_error_before_writing_leaves_target_untouched(cli, registry, repo, tmp_path, monkeypatch) -> None:
