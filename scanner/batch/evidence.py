@@ -63,17 +63,21 @@ class EvidenceWriter:
         self.options = options
         self.ledger: Any = None
         self._folder = None if records_dir is None else Folder(records_dir, "evidence record")
-        self._group: list[tuple[dict[str, Any], str | None, str | None]] | None = None  # (record, name, text)
+        self._grouping = False
+        self._group: list[tuple[int, dict[str, Any], str | None, str | None]] = []  # (index, record, name, text)
         self._group_chars = 0
+        self.unrecorded: set[int] = set()  # written, then withdrawn with their group (not recorded)
         if ledger_path is not None:
             from scanner.evidence.ledger import Ledger
 
             self.ledger = Ledger(ledger_path)
 
     def write(self, index: int, result: ArtifactResult) -> ArtifactResult:
+        from scanner.text import clean_text
+
         batch = {
             "run": self.options.run_id,
-            "source": result.source,
+            "source": clean_text(result.source),  # a path that is not UTF-8: its bytes as \xNN
             "cached": result.cached,
             "attempts": result.attempts,
             "seconds": round(result.seconds, 4),
@@ -94,27 +98,21 @@ class EvidenceWriter:
         if result.record is not None and result.judged:
             record = {k: v for k, v in result.record.items() if k != "ledger"}
             record["batch"] = batch
-            if self.ledger is not None and self._group is not None:
-                self._group.append((record, name, text))
-                self._group_chars += len(text or "")
-                if len(self._group) >= self.GROUP or self._group_chars >= self.GROUP_CHARS:
-                    self._commit_group()
-                return replace(result, record=record, record_path=path)
             if self.ledger is not None:
                 # the entry is committed only once its record file is written whole (and its
                 # rename synced): a decision whose evidence could not be written is never in
-                # the ledger (exit 2)
-                with self.ledger.appending(record) as (seq, digest):
-                    record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if self._folder is not None and name is not None:
-                        self._folder.write(name, _encoded(record), durable=True)
+                # the ledger (exit 2); inside ``grouped`` that waits for the group
+                self._group.append((index, record, name, text))
+                self._group_chars += len(text or "")
+                if not self._grouping or len(self._group) >= self.GROUP or self._group_chars >= self.GROUP_CHARS:
+                    self._commit_group()
                 return replace(result, record=record, record_path=path)
         else:
             record = {
                 "schema": "scanner-batch-error/1",
                 "command": "batch",
                 "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "artifact": {"source": result.source, "name": result.name, "digest": result.digest},
+                "artifact": {"source": batch["source"], "name": clean_text(result.name), "digest": result.digest},
                 "stage": self.options.stage,
                 "error": result.error,
                 "batch": batch,
@@ -127,7 +125,7 @@ class EvidenceWriter:
     def grouped(self) -> Iterator[None]:
         """Decisions written in the block reach the ledger in groups (class doc); the last group
         is committed when the block ends, also on Ctrl-C (what finished is kept)."""
-        self._group, self._group_chars = [], 0
+        self._grouping = True
         try:
             yield
         except KeyboardInterrupt:
@@ -136,32 +134,48 @@ class EvidenceWriter:
         else:
             self._commit_group()
         finally:
-            self._group = None
+            self._grouping = False
 
     def _commit_group(self) -> None:
         """The group's records written, flushed and put in place, then its entries committed in
-        one transaction; a record that cannot be written leaves none of the group's entries."""
-        group, self._group, self._group_chars = self._group or [], [], 0
+        one transaction. All or nothing: when a record cannot be written, or the commit fails or
+        is interrupted (Ctrl-C), the group's entries are rolled back and its records withdrawn —
+        none may name an entry that does not exist — and its artifacts are ``unrecorded``."""
+        group, self._group, self._group_chars = self._group, [], 0
         if not group:
             return
         from scanner.report.json_format import with_member
 
         assert self.ledger is not None
-        with self.ledger.appending_all([record for record, _, _ in group]) as entries:
-            try:
-                for (record, name, text), (seq, digest) in zip(group, entries, strict=True):
+        folder = self._folder
+        if folder is not None:
+            folder.settle()  # an earlier group's records: their entries were committed
+        last = None
+        try:
+            with self.ledger.appending_all([record for _, record, _, _ in group]) as entries:
+                last = entries[-1]
+                for (_, record, name, text), (seq, digest) in zip(group, entries, strict=True):
                     record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if self._folder is not None and name is not None:
+                    if folder is not None and name is not None:
                         body = [with_member(text, "ledger", record["ledger"])] if text else _encoded(record)
-                        self._folder.stage(name, body)
-                if self._folder is not None:
-                    self._folder.commit(durable=True)
-            except BaseException:
-                if self._folder is not None:
-                    self._folder.discard()
-                for record, _, _ in group:
-                    record.pop("ledger", None)  # nothing was recorded
+                        folder.stage(name, body)
+                if folder is not None:
+                    folder.commit(durable=True)
+        except BaseException:
+            if last is not None and self._committed(*last):  # interrupted once its commit was done
                 raise
+            if folder is not None:
+                folder.discard()
+            for index, record, _, _ in group:
+                record.pop("ledger", None)  # nothing was recorded
+                self.unrecorded.add(index)
+            raise
+
+    def _committed(self, seq: int, digest: str) -> bool:
+        try:
+            return bool(self.ledger.committed(seq, digest))
+        except Exception:  # unknown: the records stay (a record too many, never an entry without one)
+            return True
 
     def _write(self, name: str, text: Iterable[str]) -> None:
         assert self._folder is not None
@@ -174,7 +188,7 @@ class EvidenceWriter:
         return f"{index:05d}-{name}.json"
 
     def close(self) -> None:
-        self._group = None  # a group not committed (the run failed) is not recorded
+        self._group = []  # a group not committed (the run failed) is not recorded
         if self._folder is not None:
             self._folder.close()
         if self.ledger is not None:

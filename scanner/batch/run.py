@@ -23,6 +23,7 @@ from scanner.batch.executor import Executor
 from scanner.batch.model import ArtifactResult, BatchOptions, Known, Task
 
 INTERRUPTED = "interrupted before it was judged"
+UNRECORDED = "interrupted before its decision was recorded"
 
 
 @dataclass
@@ -111,6 +112,8 @@ def run_batch(
     except KeyboardInterrupt:
         interrupted = True
         executor.close(cancel=True)
+        for index in writer.unrecorded:  # judged, but their group's ledger entries were rolled back
+            done[index] = ArtifactResult(sources[index], error=UNRECORDED)
     results = [done.get(i) or ArtifactResult(source, error=INTERRUPTED) for i, source in enumerate(sources)]
     return BatchReport(
         results=results,

@@ -1,0 +1,99 @@
+"""Attacks on the warm path: cache hits written from their stored text and recorded in the ledger
+in groups. Whatever fails or is interrupted, every record file names a ledger entry that exists,
+no temporary file is left, and the summary never reports as finished a verdict the ledger does
+not hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scanner.evidence.ledger import Ledger
+from tests.batch.conftest import clean_model, malicious_model
+
+# Ctrl-C at an exact moment: a real SIGINT sent to the process itself when the named function of
+# ``scanner.atomic`` is called or returns (traced in the main thread, where Python handles it).
+_INTERRUPT_AT = """
+import os, signal, sys
+where, event = sys.argv[1], sys.argv[2]
+def trace(frame, ev, arg):
+    if frame.f_code.co_name != where or frame.f_globals.get("__name__") != "scanner.atomic":
+        return None
+    if ev == event:
+        sys.settrace(None)
+        os.kill(os.getpid(), signal.SIGINT)
+    return trace
+sys.settrace(trace)
+from scanner.cli import main
+main(sys.argv[3:])
+"""
+
+
+def _args(tmp_path: Path, records: str) -> list[str]:
+    return ["--workers", "1", "--cache", str(tmp_path / "cache"), "--records", str(tmp_path / records),
+            "--ledger", str(tmp_path / "ledger.db"), "-f", "json"]  # fmt: skip
+
+
+def _records_name_their_entries(records: Path, ledger: Path) -> list[dict]:
+    """Every record file in ``records`` names an entry of the ledger (same seq and hash); no
+    temporary file is left. Returns the records."""
+    left = sorted(p.name for p in records.iterdir() if p.name.startswith(".")) if records.exists() else []
+    assert left == []
+    with Ledger(ledger) as db:
+        assert db.verify().ok
+        hashes = {e.seq: e.hash for e in db.entries()}
+    found = []
+    for path in sorted(records.iterdir()) if records.exists() else []:
+        record = json.loads(path.read_text())
+        assert hashes.get(record["ledger"]["seq"]) == record["ledger"]["hash"], path.name
+        found.append(record)
+    return found
+
+
+def test_a_record_put_in_place_before_a_later_one_failed_does_not_name_a_rolled_back_entry(cli, tmp_path: Path) -> None:
+    """The group's first records are in place when the third cannot be: the group's entries are
+    rolled back, so those records must go too (they would name entries that do not exist — and
+    that a later run could fill with other decisions)."""
+    sources = [clean_model(tmp_path / f"m{i}", i) for i in range(3)]
+    first = cli("batch", *sources, *_args(tmp_path, "rec1"))
+    assert first.code == 0, first.err
+    (tmp_path / "rec2" / "00002-m2.json" / "in-the-way").mkdir(parents=True)
+    second = cli("batch", *sources, *_args(tmp_path, "rec2"))
+    assert second.code == 2 and "00002-m2.json" in second.err
+    (tmp_path / "rec2" / "00002-m2.json" / "in-the-way").rmdir()
+    (tmp_path / "rec2" / "00002-m2.json").rmdir()
+    assert _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db") == []
+    assert len(_records_name_their_entries(tmp_path / "rec1", tmp_path / "ledger.db")) == 3
+
+
+@pytest.mark.parametrize(("where", "event"), [("_place", "call"), ("commit", "return")], ids=["placing", "placed"])
+def test_ctrl_c_during_a_group_commit_keeps_ledger_records_and_summary_in_step(
+    cli, tmp_path: Path, where: str, event: str
+) -> None:
+    """A real Ctrl-C while the group's records are put in place, or just after (before its
+    entries are committed): exit 130, the ledger holds none of the group, no record or temporary
+    of it is left, and the summary lists those artifacts as not judged (not as allowed, with
+    records that do not exist)."""
+    sources = [clean_model(tmp_path / f"m{i}", i) for i in range(3)] + [malicious_model(tmp_path / "bad")]
+    first = cli("batch", *sources, *_args(tmp_path, "rec1"))
+    assert first.code == 1, first.err
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_AT, where, event, "batch", *map(str, sources), *_args(tmp_path, "rec2")],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 130, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["interrupted"] is True
+    records = _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db")
+    with Ledger(tmp_path / "ledger.db") as db:
+        assert len(db.entries()) == 4 + len(records)
+    for result in doc["results"]:  # judged in the summary ⇔ its record and entry exist
+        if result["allow"] is not None:
+            assert Path(result["record"]).is_file(), result
+    assert doc["counts"]["allowed"] + doc["counts"]["denied"] == len(records)
