@@ -46,7 +46,10 @@ MAX_ENTRY_BYTES = 256 << 20
 
 
 def canonical(doc: Any) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """UTF-8, a source path that is not (its bytes reach Python as surrogates) kept as it is
+    (``json.loads`` of bytes reads it back the same way)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def digest_of(doc: Any) -> str:

@@ -97,3 +97,36 @@ def test_ctrl_c_during_a_group_commit_keeps_ledger_records_and_summary_in_step(
         if result["allow"] is not None:
             assert Path(result["record"]).is_file(), result
     assert doc["counts"]["allowed"] + doc["counts"]["denied"] == len(records)
+
+
+def test_a_source_path_that_is_not_utf8_is_judged_cached_and_recorded(cli, tmp_path: Path) -> None:
+    """A directory named with bytes that are not UTF-8 (they reach Python as surrogates): judged,
+    cached, answered from the cache, recorded in the ledger; no internal error."""
+    if sys.platform == "darwin":  # pragma: no cover - APFS refuses such names
+        pytest.skip("the file system refuses names that are not UTF-8")
+    odd = clean_model(Path(os.fsdecode(os.fsencode(tmp_path) + b"/m\xff")), 5)
+    first = cli("batch", odd, *_args(tmp_path, "rec1"))
+    assert first.code == 0, first.err
+    outputs = (
+        "-f",
+        f"html={tmp_path / 's.html'}",
+        "-f",
+        f"sarif={tmp_path / 's.sarif'}",
+        "-f",
+        f"table={tmp_path / 's.txt'}",
+    )
+    second = cli("batch", odd, *_args(tmp_path, "rec2"), *outputs)
+    assert second.code == 0, second.err
+    assert "m\\xff" in (tmp_path / "s.html").read_text() and "m?" in (tmp_path / "s.txt").read_text()
+    sarif = json.loads((tmp_path / "s.sarif").read_text())
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is True
+    [result] = json.loads(second.out)["results"]
+    assert result["cached"] is True
+    for records in ("rec1", "rec2"):
+        [record] = _records_name_their_entries(tmp_path / records, tmp_path / "ledger.db")
+        assert record["batch"]["source"].endswith("m\\xff")
+    with Ledger(tmp_path / "ledger.db") as db:
+        one, two = db.entries()
+    assert {k: v for k, v in one.record.items() if k != "batch"} == {
+        k: v for k, v in two.record.items() if k != "batch"
+    }  # the hit's ledger body is the judged one's
