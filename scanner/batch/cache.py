@@ -210,6 +210,7 @@ class ResultCache:
 
 
 _BODY = ("key", "result", "record", "record_text", "expires", "db_age")
+_RUN_MEMBERS = ("batch", "ledger")  # a record's members that belong to a run, never cached
 # A record up to this many characters is kept as the text of its file (a hit writes it as it is,
 # with the run's ``batch`` member added: no decoding and encoding again); a larger one (a big SBOM)
 # as JSON, so that it is never one string in memory on top of the entry.
@@ -223,7 +224,7 @@ def _record_fields(record: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     from scanner.report.json_format import chunks
 
-    kept = {k: v for k, v in record.items() if k not in ("ledger", "batch")}
+    kept = {k: v for k, v in record.items() if k not in _RUN_MEMBERS}
     size = 0
     pieces = []
     for piece in chunks(kept):
@@ -282,6 +283,12 @@ def _result(source: str, doc: Mapping[str, Any], record: Any, record_text: Any =
     allow = doc["allow"]
     if not isinstance(allow, bool):
         raise ValueError("allow is not a boolean")
+    if record_text is not None:
+        from scanner.report.json_format import laid_out
+
+        # a hit writes it with this run's members spliced in (``json_format.with_member``)
+        if not isinstance(record_text, str) or not laid_out(record_text, *_RUN_MEMBERS):
+            raise ValueError("its record text is not a record as the cache keeps it")
     return ArtifactResult(
         source=source,
         name=doc.get("name"),
@@ -290,6 +297,6 @@ def _result(source: str, doc: Mapping[str, Any], record: Any, record_text: Any =
         deny=reasons(doc.get("deny") or []),
         warn=reasons(doc.get("warn") or []),
         record=record if isinstance(record, dict) else None,
-        record_text=record_text if isinstance(record_text, str) else None,
+        record_text=record_text,
         cached=True,
     )

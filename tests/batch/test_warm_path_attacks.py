@@ -130,3 +130,45 @@ def test_a_source_path_that_is_not_utf8_is_judged_cached_and_recorded(cli, tmp_p
     assert {k: v for k, v in one.record.items() if k != "batch"} == {
         k: v for k, v in two.record.items() if k != "batch"
     }  # the hit's ledger body is the judged one's
+
+
+def _reseal(entry_path: Path, record_text: str) -> None:
+    """What the user owning the cache (the only one whose entries are used) can do: replace an
+    entry's record text and recompute its seal."""
+    from scanner.batch.cache import canonical, digest_of
+
+    doc = json.loads(entry_path.read_text())
+    doc["record_text"] = record_text
+    body = {k: doc[k] for k in ("key", "result", "record", "record_text", "expires", "db_age")}
+    entry_path.write_bytes(canonical({**body, "sha256": digest_of(body)}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}\n",  # no member to add the run's after
+        '[\n  "x"\n}\n',  # ends as an object laid out by chunks would, but is none
+        '{\n  "artifact": {},\n  "batch": {"run": "planted"}\n}\n',  # a second batch member
+        '{\n  "artifact": {},\n  "ledger": {"seq": 1}\n}\n',  # a ledger member of another run
+    ],
+    ids=["empty", "not-an-object", "batch-member", "ledger-member"],
+)
+@pytest.mark.parametrize("ledger", [True, False], ids=["ledger", "no-ledger"])
+def test_a_record_text_not_laid_out_by_the_cache_is_not_used(cli, tmp_path: Path, text: str, ledger: bool) -> None:
+    """A sealed entry whose record text is no record as the cache writes it (one the run's
+    members could be spliced into once) is not trusted: the artifact is judged again, its record
+    has one ``batch`` member, this run's — no internal error, no text spliced into."""
+    model = clean_model(tmp_path / "m", 9)
+    where = ["--ledger", str(tmp_path / "ledger.db")] if ledger else ["--no-ledger"]
+    flags = ["--workers", "1", "--cache", str(tmp_path / "cache"), *where, "-f", "json"]
+    first = cli("batch", model, *flags, "--records", tmp_path / "rec1")
+    assert first.code == 0, first.err
+    [entry] = (tmp_path / "cache" / "v1").glob("*/*.json")
+    _reseal(entry, text)
+    second = cli("batch", model, *flags, "--records", tmp_path / "rec2")
+    assert second.code == 0, second.err
+    assert "not trusted (malformed verdict" in second.err
+    [result] = json.loads(second.out)["results"]
+    assert result["cached"] is False
+    record_text = Path(result["record"]).read_text()
+    assert record_text.count('\n  "batch": ') == 1 and json.loads(record_text)["batch"]["run"] != "planted"
