@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 _NAP = 3600.0  # the longest the watchdog waits at a time
 
 
