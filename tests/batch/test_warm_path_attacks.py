@@ -172,3 +172,42 @@ def test_a_record_text_not_laid_out_by_the_cache_is_not_used(cli, tmp_path: Path
     assert result["cached"] is False
     record_text = Path(result["record"]).read_text()
     assert record_text.count('\n  "batch": ') == 1 and json.loads(record_text)["batch"]["run"] != "planted"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 48 KiB file system (tmpfs; needs the right to mount, else skipped): it fills up
+    after a few records."""
+    import shutil
+
+    where = tmp_path / "small"
+    where.mkdir()
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if os.geteuid() != 0 or not mount or not umount:
+        pytest.skip("mounting a file system needs root")
+    made = subprocess.run([mount, "-t", "tmpfs", "-o", "size=48k", "none", str(where)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run([umount, "-l", str(where)], check=False)
+
+
+def test_a_disk_that_fills_up_mid_group_leaves_no_record_no_temporary_and_no_entry(
+    cli, tmp_path: Path, small_disk: Path
+) -> None:
+    """The records of a group of hits outgrow the disk part way (ENOSPC while one is written):
+    exit 2 naming it, none of the group's records or temporaries stay, the ledger is as it was.
+    Read-only, the same records directory is an error naming the file too."""
+    sources = [clean_model(tmp_path / f"m{i}", i) for i in range(10)]
+    first = cli("batch", *sources, *_args(tmp_path, "rec1"))
+    assert first.code == 0, first.err
+    second = cli("batch", *sources, *_args(tmp_path, "small/rec"))
+    assert second.code == 2 and "No space left on device" in second.err
+    assert _records_name_their_entries(small_disk / "rec", tmp_path / "ledger.db") == []
+    with Ledger(tmp_path / "ledger.db") as db:
+        assert len(db.entries()) == 10
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    third = cli("batch", *sources, *_args(tmp_path, "small/rec"))
+    assert third.code == 2 and "00000-m0.json" in third.err and "Read-only file system" in third.err
