@@ -21,7 +21,11 @@ from tests.batch.conftest import clean_model, malicious_model
 _INTERRUPT_AT = """
 import os, signal, sys
 where, event = sys.argv[1], sys.argv[2]
+driver = os.getpid()
 def trace(frame, ev, arg):
+    if os.getpid() != driver:  # a worker forked from the driver: not traced
+        sys.settrace(None)
+        return None
     if frame.f_code.co_name != where or frame.f_globals.get("__name__") != "scanner.atomic":
         return None
     if ev == event:
@@ -211,3 +215,19 @@ def test_a_disk_that_fills_up_mid_group_leaves_no_record_no_temporary_and_no_ent
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     third = cli("batch", *sources, *_args(tmp_path, "small/rec"))
     assert third.code == 2 and "00000-m0.json" in third.err and "Read-only file system" in third.err
+
+
+def test_ctrl_c_just_after_a_judged_record_is_placed_withdraws_it(tmp_path: Path) -> None:
+    """The same for a decision from a worker (recorded on its own): a real Ctrl-C once its record
+    is in place but before its entry is committed leaves neither, and it is not reported judged."""
+    model = clean_model(tmp_path / "m", 11)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    args = ["--workers", "1", "--no-cache", "--records", str(tmp_path / "rec"), "--ledger", str(tmp_path / "l.db")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_AT, "commit", "return", "batch", str(model), *args, "-f", "json"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 130, proc.stderr
+    [result] = json.loads(proc.stdout)["results"]
+    assert result["allow"] is None and result["error"] == "interrupted before its decision was recorded"
+    assert _records_name_their_entries(tmp_path / "rec", tmp_path / "l.db") == []
