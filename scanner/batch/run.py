@@ -24,7 +24,6 @@ from scanner.batch.executor import Executor
 from scanner.batch.model import ArtifactResult, BatchOptions, Known, Task
 
 INTERRUPTED = "interrupted before it was judged"
-UNRECORDED = "interrupted before its decision was recorded"
 
 
 @dataclass
@@ -90,8 +89,7 @@ def run_batch(
     try:
         tasks = [Task(index, source) for index, source in enumerate(sources)]
         if cache is not None and known:
-            with writer.grouped():  # one ledger commit for many hits
-                tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
+            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
         if tasks:
             before_work()
         for task in tasks:
@@ -113,8 +111,6 @@ def run_batch(
     except KeyboardInterrupt:
         interrupted = True
         executor.close(cancel=True)
-        for index in writer.unrecorded:  # judged, but their group's ledger entries were rolled back
-            done[index] = ArtifactResult(sources[index], error=UNRECORDED)
     results = [done.get(i) or ArtifactResult(source, error=INTERRUPTED) for i, source in enumerate(sources)]
     return BatchReport(
         results=results,

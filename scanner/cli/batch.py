@@ -183,6 +183,8 @@ def batch(
         writer.close()
         if cache is not None:
             cache.close()
+    if writer.interrupted:  # Ctrl-C while the last decisions were recorded: they were
+        report.interrupted = True
     for fmt, dest in plan:
         write_outputs([(fmt, dest)], lambda f, d=dest: render(report, f, d))  # type: ignore[misc]
     if report.errors:

@@ -1,7 +1,7 @@
-"""Attacks on the warm path: cache hits written from their stored text and recorded in the ledger
-in groups. Whatever fails or is interrupted, every record file names a ledger entry that exists,
-no temporary file is left, and the summary never reports as finished a verdict the ledger does
-not hold."""
+"""Attacks on the warm path: cache hits written from their stored text, decisions recorded in the
+ledger in groups (by the recorder thread). Whatever fails or is interrupted, every record file
+names a ledger entry that exists, no temporary file is left, and the summary never reports as
+judged a verdict the ledger does not hold."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from scanner.evidence.ledger import Ledger
 from tests.batch.conftest import clean_model, malicious_model
 
 # Ctrl-C at an exact moment: a real SIGINT sent to the process itself when the named function of
-# ``scanner.atomic`` is called or returns (traced in the main thread, where Python handles it).
+# ``scanner.atomic`` is called or returns, in whichever thread (the ledger's recorder is one);
+# Python raises it in the main thread. ``delay`` first lets the main thread reach the end of the
+# run (it then waits for the recorder).
 _INTERRUPT_AT = """
-import os, signal, sys
-where, event = sys.argv[1], sys.argv[2]
+import os, signal, sys, threading, time
+where, event, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
 driver = os.getpid()
 def trace(frame, ev, arg):
     if os.getpid() != driver:  # a worker forked from the driver: not traced
@@ -30,11 +32,14 @@ def trace(frame, ev, arg):
         return None
     if ev == event:
         sys.settrace(None)
+        threading.settrace(None)
+        time.sleep(delay)
         os.kill(os.getpid(), signal.SIGINT)
     return trace
 sys.settrace(trace)
+threading.settrace(trace)
 from scanner.cli import main
-main(sys.argv[3:])
+main(sys.argv[4:])
 """
 
 
@@ -60,9 +65,9 @@ def _records_name_their_entries(records: Path, ledger: Path) -> list[dict]:
 
 
 def test_a_record_put_in_place_before_a_later_one_failed_does_not_name_a_rolled_back_entry(cli, tmp_path: Path) -> None:
-    """The group's first records are in place when the third cannot be: the group's entries are
-    rolled back, so those records must go too (they would name entries that do not exist — and
-    that a later run could fill with other decisions)."""
+    """The third record cannot be put in place: its group's entries are rolled back, so records of
+    that group already renamed into place must go too (they would name entries that do not exist,
+    which a later run could fill with other decisions). Records of groups committed before stay."""
     sources = [clean_model(tmp_path / f"m{i}", i) for i in range(3)]
     first = cli("batch", *sources, *_args(tmp_path, "rec1"))
     assert first.code == 0, first.err
@@ -71,36 +76,48 @@ def test_a_record_put_in_place_before_a_later_one_failed_does_not_name_a_rolled_
     assert second.code == 2 and "00002-m2.json" in second.err
     (tmp_path / "rec2" / "00002-m2.json" / "in-the-way").rmdir()
     (tmp_path / "rec2" / "00002-m2.json").rmdir()
-    assert _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db") == []
-    assert len(_records_name_their_entries(tmp_path / "rec1", tmp_path / "ledger.db")) == 3
+    kept = _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db")
+    assert all(r["artifact"]["name"] != "m2" for r in kept)
+    with Ledger(tmp_path / "ledger.db") as db:
+        assert len(db.entries()) == 3 + len(kept)
 
 
-@pytest.mark.parametrize(("where", "event"), [("_place", "call"), ("commit", "return")], ids=["placing", "placed"])
-def test_ctrl_c_during_a_group_commit_keeps_ledger_records_and_summary_in_step(
-    cli, tmp_path: Path, where: str, event: str
+@pytest.mark.parametrize(
+    ("where", "event", "delay"),
+    [("_place", "call", "0"), ("_place", "call", "0.5"), ("commit", "return", "0.5")],
+    ids=["placing", "placing-at-the-end", "placed-at-the-end"],
+)
+def test_ctrl_c_while_a_group_is_recorded_keeps_ledger_records_and_summary_in_step(
+    cli, tmp_path: Path, where: str, event: str, delay: str
 ) -> None:
-    """A real Ctrl-C while the group's records are put in place, or just after (before its
-    entries are committed): exit 130, the ledger holds none of the group, no record or temporary
-    of it is left, and the summary lists those artifacts as not judged (not as allowed, with
-    records that do not exist)."""
+    """A real Ctrl-C while the recorder puts a group's records in place or has just done so
+    (before its entries are committed) — while the driver still works, or once it waits for the
+    recorder at the end: the group is finished, never cut short (the process must not end with
+    records whose entries were never committed); exit 130, the summary is written, and each
+    artifact it reports judged has its record and its entry; no temporary is left."""
     sources = [clean_model(tmp_path / f"m{i}", i) for i in range(3)] + [malicious_model(tmp_path / "bad")]
     first = cli("batch", *sources, *_args(tmp_path, "rec1"))
     assert first.code == 1, first.err
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    args = [where, event, delay, "batch", *map(str, sources), *_args(tmp_path, "rec2")]
     proc = subprocess.run(
-        [sys.executable, "-c", _INTERRUPT_AT, where, event, "batch", *map(str, sources), *_args(tmp_path, "rec2")],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
-    )  # fmt: skip
+        [sys.executable, "-c", _INTERRUPT_AT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 130, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["interrupted"] is True
-    records = _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db")
-    with Ledger(tmp_path / "ledger.db") as db:
-        assert len(db.entries()) == 4 + len(records)
-    for result in doc["results"]:  # judged in the summary ⇔ its record and entry exist
-        if result["allow"] is not None:
-            assert Path(result["record"]).is_file(), result
-    assert doc["counts"]["allowed"] + doc["counts"]["denied"] == len(records)
+    _judged_in_step(doc, tmp_path / "rec2", tmp_path / "ledger.db", before=4)
+
+
+def _judged_in_step(doc: dict, records: Path, ledger: Path, *, before: int) -> None:
+    """The summary ``doc`` reports judged exactly the artifacts whose record names a committed
+    entry of this run; the ledger holds ``before`` entries and this run's."""
+    kept = _records_name_their_entries(records, ledger)
+    with Ledger(ledger) as db:
+        assert len(db.entries()) == before + len(kept)
+    judged = [r for r in doc["results"] if r["allow"] is not None]
+    assert sorted(Path(r["record"]).name for r in judged) == sorted(p.name for p in records.iterdir())
+    assert doc["counts"]["allowed"] + doc["counts"]["denied"] == len(kept)
 
 
 def test_a_source_path_that_is_not_utf8_is_judged_cached_and_recorded(cli, tmp_path: Path) -> None:
@@ -201,33 +218,33 @@ def small_disk(tmp_path: Path):
 def test_a_disk_that_fills_up_mid_group_leaves_no_record_no_temporary_and_no_entry(
     cli, tmp_path: Path, small_disk: Path
 ) -> None:
-    """The records of a group of hits outgrow the disk part way (ENOSPC while one is written):
-    exit 2 naming it, none of the group's records or temporaries stay, the ledger is as it was.
-    Read-only, the same records directory is an error naming the file too."""
+    """The records outgrow the disk part way (ENOSPC while one is written): exit 2 naming it;
+    of the group that failed, no record, temporary or entry stays (records of groups committed
+    before it do, each naming its entry). Read-only, the records directory is an error naming the
+    file too."""
     sources = [clean_model(tmp_path / f"m{i}", i) for i in range(10)]
     first = cli("batch", *sources, *_args(tmp_path, "rec1"))
     assert first.code == 0, first.err
     second = cli("batch", *sources, *_args(tmp_path, "small/rec"))
     assert second.code == 2 and "No space left on device" in second.err
-    assert _records_name_their_entries(small_disk / "rec", tmp_path / "ledger.db") == []
+    kept = _records_name_their_entries(small_disk / "rec", tmp_path / "ledger.db")
+    assert len(kept) < 10
     with Ledger(tmp_path / "ledger.db") as db:
-        assert len(db.entries()) == 10
+        assert len(db.entries()) == 10 + len(kept)
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    third = cli("batch", *sources, *_args(tmp_path, "small/rec"))
-    assert third.code == 2 and "00000-m0.json" in third.err and "Read-only file system" in third.err
+    third = cli("batch", *sources, *_args(tmp_path, "small/rec2"))
+    assert third.code == 2 and "small/rec2" in third.err and "Read-only file system" in third.err
 
 
-def test_ctrl_c_just_after_a_judged_record_is_placed_withdraws_it(tmp_path: Path) -> None:
-    """The same for a decision from a worker (recorded on its own): a real Ctrl-C once its record
-    is in place but before its entry is committed leaves neither, and it is not reported judged."""
+def test_ctrl_c_just_after_a_judged_record_is_placed_keeps_it_in_step(tmp_path: Path) -> None:
+    """The same for a decision from a worker: a real Ctrl-C once its record is in place, before
+    its entry is committed."""
     model = clean_model(tmp_path / "m", 11)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     args = ["--workers", "1", "--no-cache", "--records", str(tmp_path / "rec"), "--ledger", str(tmp_path / "l.db")]
     proc = subprocess.run(
-        [sys.executable, "-c", _INTERRUPT_AT, "commit", "return", "batch", str(model), *args, "-f", "json"],
+        [sys.executable, "-c", _INTERRUPT_AT, "commit", "return", "0", "batch", str(model), *args, "-f", "json"],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 130, proc.stderr
-    [result] = json.loads(proc.stdout)["results"]
-    assert result["allow"] is None and result["error"] == "interrupted before its decision was recorded"
-    assert _records_name_their_entries(tmp_path / "rec", tmp_path / "l.db") == []
+    _judged_in_step(json.loads(proc.stdout), tmp_path / "rec", tmp_path / "l.db", before=0)
