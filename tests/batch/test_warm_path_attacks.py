@@ -19,10 +19,10 @@ from tests.batch.conftest import clean_model, malicious_model
 # Ctrl-C at an exact moment: a real SIGINT sent to the process itself when the named function of
 # ``scanner.atomic`` is called or returns, in whichever thread (the ledger's recorder is one);
 # Python raises it in the main thread. ``delay`` first lets the main thread reach the end of the
-# run (it then waits for the recorder).
+# run (it then waits for the recorder); ``times``: Ctrl-C pressed that many times.
 _INTERRUPT_AT = """
 import os, signal, sys, threading, time
-where, event, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+where, event, delay, times = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 driver = os.getpid()
 def trace(frame, ev, arg):
     if os.getpid() != driver:  # a worker forked from the driver: not traced
@@ -33,13 +33,14 @@ def trace(frame, ev, arg):
     if ev == event:
         sys.settrace(None)
         threading.settrace(None)
-        time.sleep(delay)
-        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(times):
+            time.sleep(delay)
+            os.kill(os.getpid(), signal.SIGINT)
     return trace
 sys.settrace(trace)
 threading.settrace(trace)
 from scanner.cli import main
-main(sys.argv[4:])
+main(sys.argv[5:])
 """
 
 
@@ -99,7 +100,7 @@ def test_ctrl_c_while_a_group_is_recorded_keeps_ledger_records_and_summary_in_st
     first = cli("batch", *sources, *_args(tmp_path, "rec1"))
     assert first.code == 1, first.err
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    args = [where, event, delay, "batch", *map(str, sources), *_args(tmp_path, "rec2")]
+    args = [where, event, delay, "1", "batch", *map(str, sources), *_args(tmp_path, "rec2")]
     proc = subprocess.run(
         [sys.executable, "-c", _INTERRUPT_AT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
     )
@@ -243,8 +244,26 @@ def test_ctrl_c_just_after_a_judged_record_is_placed_keeps_it_in_step(tmp_path: 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     args = ["--workers", "1", "--no-cache", "--records", str(tmp_path / "rec"), "--ledger", str(tmp_path / "l.db")]
     proc = subprocess.run(
-        [sys.executable, "-c", _INTERRUPT_AT, "commit", "return", "0", "batch", str(model), *args, "-f", "json"],
+        [sys.executable, "-c", _INTERRUPT_AT, "commit", "return", "0", "1", "batch", str(model), *args, "-f", "json"],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 130, proc.stderr
     _judged_in_step(json.loads(proc.stdout), tmp_path / "rec", tmp_path / "l.db", before=0)
+
+
+def test_ctrl_c_twice_at_the_end_stops_recording_after_the_group_in_hand(cli, tmp_path: Path) -> None:
+    """Ctrl-C pressed again while the run waits for the recorder: it stops after the group it
+    holds (never in the middle of one) and the run is aborted (exit 130, no summary); every
+    record left names a committed entry, no temporary is left."""
+    sources = [clean_model(tmp_path / f"m{i}", i) for i in range(3)]
+    first = cli("batch", *sources, *_args(tmp_path, "rec1"))
+    assert first.code == 0, first.err
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    args = ["_place", "call", "0.3", "2", "batch", *map(str, sources), *_args(tmp_path, "rec2")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_AT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 130 and "aborted" in proc.stderr, proc.stderr
+    kept = _records_name_their_entries(tmp_path / "rec2", tmp_path / "ledger.db")
+    with Ledger(tmp_path / "ledger.db") as db:
+        assert len(db.entries()) == 3 + len(kept)
