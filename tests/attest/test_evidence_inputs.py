@@ -82,10 +82,13 @@ def test_attestation_files_are_listed_once_in_the_record_and_the_reports(cli, tm
     ]
     from scanner.report.html import render as html
     from scanner.report.markdown import render as markdown
+    from scanner.textsafe import markdown as md_text
 
-    for page in (html(record), markdown(record)):
-        for path in (good, untrusted, not_json):
-            assert str(path) in page and hashlib.sha256(path.read_bytes()).hexdigest() in page
+    page, text = html(record), markdown(record)
+    for path in (good, untrusted, not_json):
+        digest = f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        assert str(path) in page and digest in page
+        assert md_text(str(path)) in text and f"`{digest}`" in text
     from tests.batch.test_beside_key import _valid
 
     _valid(record)

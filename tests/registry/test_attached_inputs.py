@@ -7,11 +7,13 @@ docker-registry of ``tests/registry/conftest.py``."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
 
 from scanner.registry import mediatypes as mt
+from scanner.registry.blobs import Budget
 from scanner.registry.client import Client
 from scanner.registry.referrers import attach, build_referrer
 from tests.registry.helpers import PLAIN, model_dir, signed_bundle
@@ -109,9 +111,39 @@ def test_gate_batch_and_promote_list_the_attached_evidence_they_verified(
     judged = json.loads(Path(result["record"]).read_text())
     assert sorted(judged["inputs"]["attached_evidence"], key=lambda e: e["referrer"]) == expected
 
-    promote = cli("promote", registry.ref(repo, "dev"), registry.ref(repo + "-rel", "staging"), "--stage", "staging",
-                  "--plain-http", "--no-ledger", "--key", sign_key[1], "--attestation-key", sign_key[1],
-                  "--sign-key", sign_key[0], "-f", "json")  # fmt: skip
-    assert promote.code in (0, 1), promote.err
-    promoted = json.loads(promote.out)
+    from scanner.options import GateOptions, VerifyOptions
+    from scanner.registry.promote import promote
+    from scanner.registry.reference import parse_reference
+    from scanner.verify.attestation import AttestationOptions
+
+    options = GateOptions(
+        stage="staging", verify=VerifyOptions(key=sign_key[1]), attestations=AttestationOptions(keys=(sign_key[1],))
+    )
+    src, dst = parse_reference(registry.ref(repo, "dev")), parse_reference(registry.ref(repo + "-rel", "staging"))
+    result = promote(src, dst, options, PLAIN, sign_key=sign_key[0], record_ledger=False)
+    promoted = result.outcome.record
     assert sorted(promoted["inputs"]["attached_evidence"], key=lambda e: e["referrer"]) == expected
+    assert result.allowed, result.outcome.decision
+    # the signed summary attached by the promotion names the same documents by their referrers
+    from scanner.registry.discover import discover
+
+    target = Client(registry.host, PLAIN)
+    [vsa] = [
+        d for a in discover(target, repo + "-rel", digest, Budget(1 << 20)) if a.kind == "vsa" for d in a.documents
+    ]
+    statement = json.loads(base64.b64decode(json.loads(vsa.raw)["payload"]))
+    named = statement["predicate"]["inputAttestations"]
+    for entry in expected:
+        described = {"sha256": entry["referrer"].split(":", 1)[1]}
+        assert {"uri": entry["ref"], "digest": described, "annotations": {"layer": entry["layer"]}} in named
+
+    # the next promotion to that tag reads its baseline from the VSA the stage tag's digest holds:
+    # that document is evidence too, named with the digest it is attached to
+    again = cli("push", model_dir(tmp_path / "v2", weights=65), registry.ref(repo, "dev2"), "--plain-http")
+    assert again.code == 0, again.err
+    second = promote(
+        parse_reference(registry.ref(repo, "dev2")), dst, options, PLAIN, sign_key=sign_key[0], record_ledger=False
+    )
+    [baseline] = [e for e in second.outcome.record["inputs"]["attached_evidence"] if e["kind"] == "vsa"]
+    assert baseline["subject"] == digest and baseline["layer"] == vsa.input.layer
+    assert baseline["ref"] == f"oci://{registry.host}/{repo}-rel@{vsa.input.referrer}"
