@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from scanner.registry.discover import AttachedDocument
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.attestation import Attestation, AttestationOptions
+    from scanner.verify.documents import DocumentReader
 
 SIGNED = "attestation"
 CARD = "model-card"
@@ -158,16 +159,23 @@ def gather(
     options: AttestationOptions,
     verify: VerifyApiOptions,
     files: FileSet | None = None,
+    reader: DocumentReader | None = None,
 ) -> QualityEvidence:
     """Verify the attestations (files, then documents held as bytes), collect the metrics and
     find the baseline. ``verify`` gives the keyless identity rules and the trusted root;
-    ``files`` is the run's FileSet (a directory's file digests, without reading it again)."""
+    ``files`` is the run's FileSet (a directory's file digests, without reading it again);
+    ``reader`` the run's reader of signature files (an attestation file is read through it:
+    once, and as the same bytes as a check that read it)."""
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
 
     trust = AttestationTrust.of(options.keys, verify, options.signing_key)
     attestations = (
         check_documents(
-            options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact, files), trust=trust
+            options.documents,
+            options.files,
+            subject=SubjectIdentity.of_artifact(artifact, files),
+            trust=trust,
+            reader=reader,
         )
         if options.files or options.documents
         else []

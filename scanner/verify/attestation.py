@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from scanner.registry.discover import AttachedDocument
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.bundle import SignedDoc
+    from scanner.verify.documents import DocumentReader
 
 MAX_BYTES = 16 << 20
 MAX_DOCUMENTS = 256  # JSON lines of signed statements in one file (each costs a verification)
@@ -172,21 +173,25 @@ SUBJECT = "ATTESTATION-SUBJECT-MISMATCH"
 INVALID = "ATTESTATION-INVALID"
 
 
-def read_attestation(path: Path) -> tuple[bytes, InputFile]:
-    """``path`` read once (a regular file, at most 16 MiB; ScanError otherwise): its bytes, and
-    their sha256 and size for the evidence record."""
-    import hashlib
+def read_attestation(path: Path, reader: DocumentReader | None = None) -> tuple[bytes, InputFile]:
+    """``path`` read once (a regular file — a link named here is followed —, at most 16 MiB;
+    ScanError otherwise): its bytes, and their sha256 and size for the evidence record. With the
+    run's ``reader`` (``scanner.verify.documents``) a file the signature or provenance checks
+    read is not read again: the same bytes are evaluated."""
+    from scanner.safeio import TooLarge
+    from scanner.verify.documents import DocumentReader
 
-    from scanner.check import InputFile
-    from scanner.safeio import read_bounded
+    document = (reader or DocumentReader()).read(path)
+    if document.too_large:
+        raise TooLarge(f"attestation is larger than {MAX_BYTES} bytes: not read", path)
+    return document.raw, document.input
 
-    data = read_bounded(path, MAX_BYTES, what="attestation")
-    return data, InputFile(path, hashlib.sha256(data).hexdigest(), len(data))
 
-
-def verify_attestation_file(path: Path, *, subject: SubjectIdentity, trust: AttestationTrust) -> list[Attestation]:
+def verify_attestation_file(
+    path: Path, *, subject: SubjectIdentity, trust: AttestationTrust, reader: DocumentReader | None = None
+) -> list[Attestation]:
     """Read ``path`` once (``read_attestation``) and verify each document in it, from those bytes."""
-    data, read = read_attestation(path)
+    data, read = read_attestation(path, reader)
     results = verify_attestation_bytes(data, source=str(path), subject=subject, trust=trust)
     for att in results:
         att.document = read
@@ -288,10 +293,11 @@ def check_documents(
     *,
     subject: SubjectIdentity,
     trust: AttestationTrust,
+    reader: DocumentReader | None = None,
 ) -> list[Attestation]:
-    """Every attestation of ``files`` (each path read once, however often it is named) then of
-    ``documents`` (attached in a registry, held as the bytes checked against their digest),
-    verified."""
+    """Every attestation of ``files`` (each path read once, however often it is named, through
+    the run's ``reader`` when given) then of ``documents`` (attached in a registry, held as the
+    bytes checked against their digest), verified."""
     import os
 
     out: list[Attestation] = []
@@ -301,7 +307,7 @@ def check_documents(
     for path in named.values():
         if not path.exists():
             raise ScanError("attestation not found", path)
-        out.extend(verify_attestation_file(path, subject=subject, trust=trust))
+        out.extend(verify_attestation_file(path, subject=subject, trust=trust, reader=reader))
     for document in documents:
         results = verify_attestation_bytes(document.raw, source=document.source, subject=subject, trust=trust)
         for att in results:

@@ -92,3 +92,27 @@ def test_attestation_files_are_listed_once_in_the_record_and_the_reports(cli, tm
     from tests.batch.test_beside_key import _valid
 
     _valid(record)
+
+
+def test_a_file_verified_as_a_signature_and_evaluated_as_an_attestation_is_read_once(cli, tmp_path: Path, keys) -> None:
+    """One file named by ``--bundle`` and ``--attestation``: the signature check and the
+    attestation evaluation must judge the same bytes, and the record name those (a second read
+    would evaluate what the attacker put there in between, under the digest of the first)."""
+    model = make_model(tmp_path / "sentiment", [1.0, 2.0])
+    valid = _attest(cli, model, keys["eval"].private, tmp_path / "eval.dsse.json", accuracy=0.95)
+    forged = _attest(cli, model, keys["other"].private, tmp_path / "forged.dsse.json", accuracy=0.5)
+    evaluated = valid.read_bytes()
+    data = data_file(tmp_path, dev={"quality": {"min": {"accuracy": 0.9}, "signed_only": True}})
+    run, opens = _attacked(
+        tmp_path, valid, forged,
+        "gate", model, "--stage", "dev", "--data", data, "--no-ledger", "-f", "json",
+        "--bundle", valid, "--key", keys["eval"].public,
+        "--attestation", valid, "--attestation-key", keys["eval"].public,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert opens == [1]
+    record = json.loads(run.stdout)
+    assert [s["verified"] for s in record["sections"]["signatures"]] == [True]
+    assert [a["counted"] for a in record["quality"]["attestations"]] == [True]
+    assert record["quality"]["metrics"]["accuracy"]["value"] == 0.95
+    assert record["inputs"]["signature_files"] == [_listed(valid, evaluated)]
