@@ -174,13 +174,17 @@ INVALID = "ATTESTATION-INVALID"
 
 
 def read_attestation(path: Path, reader: DocumentReader | None = None) -> tuple[bytes, InputFile]:
-    """``path`` read once (a regular file — a link named here is followed —, at most 16 MiB;
-    ScanError otherwise): its bytes, and their sha256 and size for the evidence record. With the
-    run's ``reader`` (``scanner.verify.documents``) a file the signature or provenance checks
-    read is not read again: the same bytes are evaluated."""
-    from scanner.safeio import TooLarge
+    """``path`` read once (a regular file, not a link, at most 16 MiB; ScanError otherwise): its
+    bytes, and their sha256 and size for the evidence record. With the run's ``reader``
+    (``scanner.verify.documents``) a file the signature or provenance checks read is not read
+    again: the same bytes are evaluated."""
+    import os
+
+    from scanner.safeio import NotRegularFile, TooLarge
     from scanner.verify.documents import DocumentReader
 
+    if os.path.islink(path):
+        raise NotRegularFile("is a symlink: not read", path)
     document = (reader or DocumentReader()).read(path)
     if document.too_large:
         raise TooLarge(f"attestation is larger than {MAX_BYTES} bytes: not read", path)

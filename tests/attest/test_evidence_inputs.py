@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from tests.attest.conftest import CDX, data_file, make_model, metrics_bom, write_json
@@ -116,3 +117,15 @@ def test_a_file_verified_as_a_signature_and_evaluated_as_an_attestation_is_read_
     assert [a["counted"] for a in record["quality"]["attestations"]] == [True]
     assert record["quality"]["metrics"]["accuracy"]["value"] == 0.95
     assert record["inputs"]["signature_files"] == [_listed(valid, evaluated)]
+
+
+def test_an_attestation_named_through_a_link_or_a_fifo_stops_the_gate(cli, tmp_path: Path, keys) -> None:
+    model = make_model(tmp_path / "sentiment", [1.0, 2.0])
+    valid = _attest(cli, model, keys["eval"].private, tmp_path / "eval.dsse.json", accuracy=0.95)
+    link = tmp_path / "link.dsse.json"
+    link.symlink_to(valid)
+    fifo = tmp_path / "fifo.dsse.json"
+    os.mkfifo(fifo)
+    for named, what in ((link, "is a symlink: not read"), (fifo, "not a regular file")):
+        run = cli("gate", model, "--stage", "dev", "--no-ledger", "--attestation", named, "-q")
+        assert run.code == 2 and str(named) in run.err and what in run.err, run.err
