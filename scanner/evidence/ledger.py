@@ -433,8 +433,10 @@ def default_path(source: str | Path | None = None) -> Path:
     here = _here()
     if any(p.is_relative_to(h) for p in places for h in here):
         _refuse(chosen, "the working directory (in CI, the checkout the artifact may come from)")
-    if source is None or str(source) in ("", "-") or str(source).startswith("oci://"):
-        return chosen
+    from scanner.stdin import is_stdin
+
+    if source is None or str(source) == "" or is_stdin(source) or str(source).startswith("oci://"):
+        return chosen  # no tree of its own on this machine: the working directory stands for it
     trees = _trees(Path(source))
     if not trees or any(p.is_relative_to(t) for p in places for t in trees):
         _refuse(chosen, "the tree being judged")
