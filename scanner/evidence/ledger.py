@@ -457,7 +457,8 @@ def _refuse(chosen: Path, tree: str) -> None:
         f"the default ledger (user state directory) lies inside {tree}: "
         "the artifact could supply its own ledger and quality baseline",
         chosen,
-        hint="give --ledger PATH or SCANNER_LEDGER outside it, or set XDG_STATE_HOME outside it",
+        hint=f"name a ledger with --ledger or SCANNER_LEDGER, e.g. --ledger {chosen} if you trust this directory; "
+        "or set XDG_STATE_HOME outside it",
     )
 
 
