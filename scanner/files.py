@@ -471,7 +471,7 @@ class FileSet:
         ``on_bytes``, a progress bar on stderr when there is much to read (one large checkpoint
         as well as many files)."""
         if on_bytes is None:
-            total = sum(_size(e.path) for e in self.entries if e.readable and e.rel not in self._digests)
+            total = self._to_read([e for e in self.entries if e.readable and e.rel not in self._digests])
             if total > PROGRESS_BYTES:
                 from scanner import ui
 
@@ -480,6 +480,14 @@ class FileSet:
                     yield from self._open_each(lambda n: bar.advance(task, n))
                 return
         yield from self._open_each(on_bytes)
+
+    @staticmethod
+    def _to_read(entries: list[FileEntry]) -> int:
+        """How many bytes ``entries`` hold, when a progress bar could show them (0 otherwise:
+        no ``stat`` per file for a bar that is never drawn)."""
+        from scanner import ui
+
+        return sum(_size(e.path) for e in entries) if ui.progress_enabled() else 0
 
     def _open_each(self, on_bytes: Callable[[int], None] | None) -> Iterator[tuple[FileEntry, OpenedFile | None]]:
         for entry in self.entries:
@@ -532,22 +540,20 @@ class FileSet:
 
     def hash_all(self) -> None:
         """Hash every readable file not yet read (with a progress bar when there is much)."""
-        from scanner import ui
-
         todo = [e for e in self.entries if e.readable and e.rel not in self._digests]
-        if not todo:
+        total = self._to_read(todo)
+        if total > PROGRESS_BYTES:
+            from scanner import ui
+
+            with ui.progress() as bar:
+                task = bar.add_task(f"hashing {self.root.name}", total=total)
+                for entry in todo:
+                    with self._open(entry, lambda n: bar.advance(task, n)):
+                        pass
             return
-        total = sum(_size(e.path) for e in todo)
-        with ui.progress() as bar:
-            task = bar.add_task(f"hashing {self.root.name}", total=total) if total > PROGRESS_BYTES else None
-
-            def advance(n: int) -> None:
-                if task is not None:
-                    bar.advance(task, n)
-
-            for entry in todo:
-                with self._open(entry, advance):
-                    pass
+        for entry in todo:  # (no bar: nothing drawn, no thread started)
+            with self._open(entry, None):
+                pass
 
     def file_digests(self) -> list[FileDigest]:
         """Every readable file's digest, in walk order (hashing what no pass has read yet)."""

@@ -67,7 +67,15 @@ def load_policy_data(path: Path, required: bool) -> dict[str, Any]:
     """Policy data: a JSON object; a missing default file is empty data, a missing named one an error."""
     if not required and not path.is_file():
         return {}
-    loaded = read_json(path, "policy data file")
+    return _policy_object(read_json(path, "policy data file"), path)
+
+
+def policy_data(data: bytes, where: str | Path) -> dict[str, Any]:
+    """``load_policy_data`` of bytes read already (``where`` names them in messages)."""
+    return _policy_object(parse(data, where, "policy data file"), where)
+
+
+def _policy_object(loaded: Any, where: str | Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
-        raise ScanError("policy data must be a JSON object", path)
+        raise ScanError("policy data must be a JSON object", where)
     return loaded

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +43,8 @@ def read_all(stream: BinaryIO | None = None, limit: int = LIMIT) -> bytes:
 def as_file(name: str = "stdin") -> Iterator[Path]:
     """stdin saved to ``<private dir>/<name>`` (mode 0600), removed afterwards."""
     data = read_all()
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="scanner-stdin-") as work:
         path = Path(work) / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -15,7 +15,6 @@ half-updated state, so the caller marks the worker tainted (a pool worker exits 
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 import threading
@@ -55,13 +54,14 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._cond: threading.Condition | None = None
         self._armed: dict[int, tuple[float, int]] = {}  # token -> (deadline, thread to interrupt)
+        self._wake = [0.0]  # when the watchdog wakes next (it is told of earlier deadlines only)
 
     def _ready(self) -> threading.Condition:
         with self._lock:
             if self._cond is None:
                 self._cond = threading.Condition()
                 watch = threading.Thread(
-                    target=self._run, args=(self._cond, self._armed), name="scanner-budget", daemon=True
+                    target=self._run, args=(self._cond, self._armed, self._wake), name="scanner-budget", daemon=True
                 )
                 watch.start()
             return self._cond
@@ -71,7 +71,8 @@ class _Watchdog:
         with cond:
             token = next(self._tokens)
             self._armed[token] = (deadline, target)
-            cond.notify()
+            if deadline < self._wake[0]:  # a budget per artifact wakes no thread: it ends later
+                cond.notify()
         return token
 
     def disarm(self, token: int) -> None:
@@ -81,16 +82,23 @@ class _Watchdog:
                 self._armed.pop(token, None)
 
     @staticmethod
-    def _run(cond: threading.Condition, armed: dict[int, tuple[float, int]]) -> None:
-        raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    def _run(cond: threading.Condition, armed: dict[int, tuple[float, int]], wake: list[float]) -> None:
         with cond:
             while True:
                 now = time.monotonic()
                 for token, (deadline, target) in list(armed.items()):
                     if deadline <= now:
                         del armed[token]
-                        raise_in(ctypes.c_ulong(target), ctypes.py_object(BudgetExceeded))
-                cond.wait(timeout=min((d for d, _ in armed.values()), default=now + 3600) - now)
+                        _raise_in(target)
+                wake[0] = min((d for d, _ in armed.values()), default=now + 3600)
+                cond.wait(timeout=wake[0] - now)
+
+
+def _raise_in(thread_id: int) -> None:
+    """``BudgetExceeded`` raised in the thread ``thread_id`` at its next bytecode."""
+    import ctypes  # (imported when a budget first runs out)
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(BudgetExceeded))
 
 
 _WATCHDOG = _Watchdog()

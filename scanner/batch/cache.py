@@ -33,7 +33,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +41,7 @@ from typing import Any
 from scanner.batch.model import ArtifactResult
 from scanner.core import Reason
 
-FORMAT = "scanner-batch-cache/2"
+FORMAT = "scanner-batch-cache/3"
 MAX_ENTRY_BYTES = 256 << 20
 
 
@@ -93,16 +92,15 @@ class ResultCache:
         ``db_age``: the vulnerability database's age in days today (``DbInfo.age_days``). The
         policy input holds it (``context.vulnerability_db.age_days``), so an entry is used only on
         a day the database has the age it had when the verdict was made."""
-        from concurrent.futures import ThreadPoolExecutor
-
         self.context = dict(context)
         self.dir = Path(root) / "v1" / context_id(self.context)
         self.expires = expires
         self.db_age = db_age
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
+        self._pool: Any = None  # made by the first ``store`` (a run answered from the cache stores nothing)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def known(self) -> frozenset[str]:
         """The key ids present for this context (a hint for workers; every hit is verified)."""
@@ -137,7 +135,7 @@ class ResultCache:
         if entry.get("key") != entry_key(self.context, source, digest):
             return Lookup(None, "its key is not the key of this artifact and run")
         if not sealed:  # not laid out as ``_write`` lays it out: check its body encoded anew
-            body = {k: entry.get(k) for k in ("key", "result", "record", "expires", "db_age")}
+            body = {k: entry.get(k) for k in _BODY}
             if entry.get("sha256") != digest_of(body):
                 return Lookup(None, "its content does not match its digest (edited or corrupt)")
         expires = entry.get("expires")
@@ -153,7 +151,8 @@ class ResultCache:
                 None, f"the vulnerability database was {entry.get('db_age')} days old then, {self.db_age} days now"
             )
         try:
-            return Lookup(replace(_result(source, entry["result"], entry.get("record")), identity=digest))
+            result = _result(source, entry["result"], entry.get("record"), entry.get("record_text"))
+            return Lookup(replace(result, identity=digest))
         except (KeyError, TypeError, ValueError) as exc:
             return Lookup(None, f"malformed verdict: {exc}")
 
@@ -161,6 +160,10 @@ class ResultCache:
         """Keep a judged verdict (errors are not cached, nor a verdict without an identity).
         Best effort: a cache that cannot be written costs speed, not correctness."""
         if result.judged and result.identity is not None:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
             self._pool.submit(self._write, result, result.identity)
 
     def _write(self, result: ArtifactResult, identity: str) -> None:
@@ -173,16 +176,21 @@ class ResultCache:
                 "deny": [r.to_dict() for r in result.deny],
                 "warn": [r.to_dict() for r in result.warn],
             },
-            "record": result.record,
+            "record": None,
+            "record_text": result.record_text,
             "expires": self.expires.isoformat() if self.expires else None,
-            "db_age": _db_age(result.record),
+            "db_age": _db_age(result.record if result.record_text is None else json.loads(result.record_text)),
         }
+        if result.record_text is None:
+            body.update(_record_fields(result.record))
         data = canonical(body)  # keys sorted: "sha256" comes last, so it can be appended
         data = data[:-1] + b',"sha256":"' + hashlib.sha256(data).hexdigest().encode() + b'"}'
         target = self.path_for(result.source, identity)
         tmp = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # 0600: see _written_by_someone_else
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -196,6 +204,31 @@ class ResultCache:
             if tmp is not None:  # never renamed into place: not left behind
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+
+_BODY = ("key", "result", "record", "record_text", "expires", "db_age")
+# A record up to this many characters is kept as the text of its file (a hit writes it as it is,
+# with the run's ``batch`` member added: no decoding and encoding again); a larger one (a big SBOM)
+# as JSON, so that it is never one string in memory on top of the entry.
+RECORD_TEXT_MAX = 1 << 20
+
+
+def _record_fields(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The entry's ``record`` / ``record_text``: the record as the driver writes it (without its
+    ``ledger`` and ``batch`` members, which belong to a run)."""
+    if record is None:
+        return {}
+    from scanner.report.json_format import chunks
+
+    kept = {k: v for k, v in record.items() if k not in ("ledger", "batch")}
+    size = 0
+    pieces = []
+    for piece in chunks(kept):
+        pieces.append(piece)
+        size += len(piece)
+        if size > RECORD_TEXT_MAX:
+            return {"record": kept}
+    return {"record_text": "".join(pieces)}
 
 
 _SEAL = b',"sha256":"'
@@ -239,7 +272,7 @@ def _db_age(record: Any) -> int | None:
     return age if isinstance(age, int) else None
 
 
-def _result(source: str, doc: Mapping[str, Any], record: Any) -> ArtifactResult:
+def _result(source: str, doc: Mapping[str, Any], record: Any, record_text: Any = None) -> ArtifactResult:
     def reasons(items: Any) -> tuple[Reason, ...]:
         return tuple(Reason(str(r["rule"]), str(r["message"]), r.get("remediation")) for r in items)
 
@@ -254,5 +287,6 @@ def _result(source: str, doc: Mapping[str, Any], record: Any) -> ArtifactResult:
         deny=reasons(doc.get("deny") or []),
         warn=reasons(doc.get("warn") or []),
         record=record if isinstance(record, dict) else None,
+        record_text=record_text if isinstance(record_text, str) else None,
         cached=True,
     )

@@ -6,8 +6,8 @@ appends the decision to the ledger (one connection for the whole run, so the cha
 finishing order by one writer) and writes the record as ``NNNNN-<name>.json`` in the records
 directory. With a ledger, the record file is written whole before the entry is committed (a
 decision whose evidence could not be written is never in the ledger: the run stops, exit 2);
-without one, record files are written by a background thread (each whole: temporary file, fsync,
-rename) and their folder is synced once, in ``close``. An artifact that could not be judged gets
+without one, each is written whole (a temporary file renamed into place) and the flush to disk is
+left to the system (``EvidenceWriter``). An artifact that could not be judged gets
 an error record (and no ledger entry: the ledger holds decisions).
 """
 
@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from scanner.batch.model import ArtifactResult, BatchOptions
-from scanner.errors import ScanError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -42,23 +43,28 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 
 class EvidenceWriter:
-    """Record files are written by a background thread (the driver would otherwise wait on the
-    disk for each one; one thread: the driver encodes them, the thread mostly waits on the disk);
-    ``close`` waits for it, syncs the folder and raises if one could not be written."""
+    """Every record file goes through one ``atomic.Folder`` (the records directory opened once),
+    written whole under a temporary name and renamed into place. With a ledger, each record is
+    also flushed to disk (and its rename synced) before its entry is committed: the ledger is the
+    durable account of the run. Without one, the flush is left to the system.
+
+    Inside ``grouped`` (the cache hits the driver answers one after the other) decisions go to
+    the ledger ``GROUP`` at a time: their records are written, flushed together and put in
+    place, then their entries are committed in one transaction — one database commit and
+    overlapping file flushes instead of one of each per decision."""
+
+    GROUP = 256
+    GROUP_CHARS = 16 << 20  # a group is written once its records hold this much text
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        from scanner.atomic import Folder
 
         self.records_dir = records_dir
         self.options = options
         self.ledger: Any = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scanner-batch-records")
-        self._pending: list[Any] = []
-        if records_dir is not None:
-            try:
-                records_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ScanError(f"cannot create the records directory: {exc.strerror or exc}", records_dir) from None
+        self._folder = None if records_dir is None else Folder(records_dir, "evidence record")
+        self._group: list[tuple[dict[str, Any], str | None, str | None]] | None = None  # (record, name, text)
+        self._group_chars = 0
         if ledger_path is not None:
             from scanner.evidence.ledger import Ledger
 
@@ -72,18 +78,37 @@ class EvidenceWriter:
             "attempts": result.attempts,
             "seconds": round(result.seconds, 4),
         }
+        name = self._name(index, result)
+        path = None if self._folder is None or name is None else str(self._folder.path / name)
+        text = None
+        if result.record_text is not None and result.judged:
+            # a cached verdict: its record's text as the cache holds it, with this run's member
+            from scanner.report.json_format import with_member
+
+            text = with_member(result.record_text, "batch", batch)
+            if self.ledger is None:
+                if name is not None:
+                    self._write(name, [text])
+                return replace(result, record_text=None, record_path=path)
+            result = replace(result, record=json.loads(result.record_text), record_text=None)
         if result.record is not None and result.judged:
             record = {k: v for k, v in result.record.items() if k != "ledger"}
             record["batch"] = batch
+            if self.ledger is not None and self._group is not None:
+                self._group.append((record, name, text))
+                self._group_chars += len(text or "")
+                if len(self._group) >= self.GROUP or self._group_chars >= self.GROUP_CHARS:
+                    self._commit_group()
+                return replace(result, record=record, record_path=path)
             if self.ledger is not None:
-                # the entry is committed only once its record file is written whole: a decision
-                # whose evidence could not be written is never in the ledger (exit 2)
-                target = self._target(index, result)
+                # the entry is committed only once its record file is written whole (and its
+                # rename synced): a decision whose evidence could not be written is never in
+                # the ledger (exit 2)
                 with self.ledger.appending(record) as (seq, digest):
                     record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if target is not None:
-                        _write_record(target, record)
-                return replace(result, record=record, record_path=None if target is None else str(target))
+                    if self._folder is not None and name is not None:
+                        self._folder.write(name, _encoded(record), durable=True)
+                return replace(result, record=record, record_path=path)
         else:
             record = {
                 "schema": "scanner-batch-error/1",
@@ -94,40 +119,66 @@ class EvidenceWriter:
                 "error": result.error,
                 "batch": batch,
             }
-        target = self._target(index, result)
-        if target is not None:
-            # encoded here (the GIL is held either way), written, flushed and renamed by the
-            # writer thread; the folder is synced once, in ``close``
-            self._pending.append(self._pool.submit(_write_record, target, _encoded(record), sync_folder=False))
-        return replace(result, record=record, record_path=None if target is None else str(target))
+        if name is not None:
+            self._write(name, _encoded(record))
+        return replace(result, record=record, record_path=path)
 
-    def _target(self, index: int, result: ArtifactResult) -> Path | None:
-        if self.records_dir is None:
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Decisions written in the block reach the ledger in groups (class doc); the last group
+        is committed when the block ends, also on Ctrl-C (what finished is kept)."""
+        self._group, self._group_chars = [], 0
+        try:
+            yield
+        except KeyboardInterrupt:
+            self._commit_group()
+            raise
+        else:
+            self._commit_group()
+        finally:
+            self._group = None
+
+    def _commit_group(self) -> None:
+        """The group's records written, flushed and put in place, then its entries committed in
+        one transaction; a record that cannot be written leaves none of the group's entries."""
+        group, self._group, self._group_chars = self._group or [], [], 0
+        if not group:
+            return
+        from scanner.report.json_format import with_member
+
+        assert self.ledger is not None
+        with self.ledger.appending_all([record for record, _, _ in group]) as entries:
+            try:
+                for (record, name, text), (seq, digest) in zip(group, entries, strict=True):
+                    record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
+                    if self._folder is not None and name is not None:
+                        body = [with_member(text, "ledger", record["ledger"])] if text else _encoded(record)
+                        self._folder.stage(name, body)
+                if self._folder is not None:
+                    self._folder.commit(durable=True)
+            except BaseException:
+                if self._folder is not None:
+                    self._folder.discard()
+                for record, _, _ in group:
+                    record.pop("ledger", None)  # nothing was recorded
+                raise
+
+    def _write(self, name: str, text: Iterable[str]) -> None:
+        assert self._folder is not None
+        self._folder.write(name, text, durable=False)
+
+    def _name(self, index: int, result: ArtifactResult) -> str | None:
+        if self._folder is None:
             return None
         name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
-        return self.records_dir / f"{index:05d}-{name}.json"
+        return f"{index:05d}-{name}.json"
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._group = None  # a group not committed (the run failed) is not recorded
+        if self._folder is not None:
+            self._folder.close()
         if self.ledger is not None:
             self.ledger.close()
-        if self._pending and self.records_dir is not None:
-            from scanner.atomic import sync_folder
-
-            sync_folder(self.records_dir)  # the renames of every record written by the threads
-        for future in self._pending:
-            future.result()  # the first record that could not be written stops the run (exit 2)
-
-
-def _write_record(target: Path, record: dict[str, Any] | Iterable[str], *, sync_folder: bool = True) -> None:
-    """Whole or not at all (temporary file, fsync, rename; exit 2 naming the file), laid out as
-    ``scanner gate -f json`` writes a record (``report.json_format``: the outer levels indented,
-    the rest encoded by the C encoder, several times faster than ``indent=2``). ``record`` may be
-    given encoded already (``_encoded``). ``sync_folder=False``: the caller syncs the folder."""
-    from scanner.atomic import write_atomic
-
-    text = _encoded(record) if isinstance(record, dict) else record
-    write_atomic(target, text, "evidence record", sync_folder=sync_folder)
 
 
 _SMALL = 1 << 20  # a record up to this many characters is written as one string

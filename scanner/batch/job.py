@@ -10,9 +10,6 @@ through ``run_task``.
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -85,7 +82,8 @@ _MATERIALISED: dict[PolicySnapshot, tuple[Path, Path | None, Path | None]] = {}
 
 def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
     """The snapshot written into a private temporary directory (removed at exit), once per
-    process: the driver reads its data for the context and then compiles from the same copy."""
+    process, for the policy engine to compile from (the driver's context parses the data from
+    the snapshot's bytes: a run answered from the cache writes nothing)."""
     with _LOCK:
         known = _MATERIALISED.get(policy)
         if known is None or not known[0].is_dir():
@@ -94,6 +92,10 @@ def materialise(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]
 
 
 def _write_snapshot(policy: PolicySnapshot) -> tuple[Path, Path | None, Path | None]:
+    import atexit
+    import shutil
+    import tempfile
+
     root = Path(tempfile.mkdtemp(prefix="scanner-batch-"))
     atexit.register(shutil.rmtree, root, True)
     policy_dir = root / "policy"
@@ -163,13 +165,13 @@ def driver_context(options: BatchOptions) -> tuple[str, dict[str, str]]:
     is missing, so that workers starting later find it. A database older than ``--max-db-age``
     stops the run here, as in ``scanner gate``: a run answered from the cache starts no worker
     that would."""
-    from scanner.jsonfile import load_policy_data
+    from scanner.jsonfile import policy_data
     from scanner.stage import Stage
     from scanner.vulns.db import open_info
     from scanner.vulns.snapshot import resolve_db
 
-    _, data_file, _ = materialise(options.policy)
-    data = load_policy_data(data_file, required=True) if data_file else {}
+    snapshot = options.policy
+    data = policy_data(snapshot.data, snapshot.data_path or "policy data") if snapshot.data is not None else {}
     stage = Stage.parse(options.stage, data)
     info = open_info(resolve_db(Path(options.db) if options.db else None))
     if options.max_db_age is not None:  # (only then can it fail; the audit module is slow to import)
@@ -324,6 +326,8 @@ def judge(source: str, prepared: Prepared) -> ArtifactResult:
 
     identity = None
     if is_oci(source):
+        import tempfile
+
         from scanner.registry.identity import of_pulled
         from scanner.registry.source import open_source
 

@@ -84,6 +84,8 @@ class ArtifactResult:
     warn: tuple[Reason, ...] = ()
     error: str | None = None
     record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # a cached verdict's record as its file holds it (``json_format.chunks``), instead of ``record``
+    record_text: str | None = field(default=None, compare=False, repr=False)
     cached: bool = False
     seconds: float = 0.0
     attempts: int = 1

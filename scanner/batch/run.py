@@ -12,6 +12,7 @@ artifacts that did not are listed as not judged.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -88,7 +89,8 @@ def run_batch(
     try:
         tasks = [Task(index, source) for index, source in enumerate(sources)]
         if cache is not None and known:
-            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
+            with writer.grouped():  # one ledger commit for many hits
+                tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
         if tasks:
             before_work()
         for task in tasks:
@@ -137,9 +139,8 @@ def _answer_hits_here(
     executor) — finish verified hits, return the tasks still to run. A miss goes to a worker
     with ``use_cache`` off (it need not look again); a source the driver could not identify goes
     as it is (the worker meets the same problem and reports it, or is able to look itself)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from scanner.batch.cache import key_id
+    from scanner.batch.identify import identities
     from scanner.batch.sources import is_oci
 
     context = dict(options.context)
@@ -149,8 +150,6 @@ def _answer_hits_here(
         from scanner.batch.job import source_identity
 
         start = time.perf_counter()
-        if not local_paths and not is_oci(task.source):
-            return None, 0.0
         try:
             with time_budget(options.budget):
                 return source_identity(task.source, options)[1], time.perf_counter() - start
@@ -158,23 +157,33 @@ def _answer_hits_here(
             return None, 0.0
 
     remaining = []
-    # registry round trips overlap in threads; local artifacts are hashed here, one after the
-    # other: small files hash in less time than threads take to pass the GIL back and forth
+    # registry round trips overlap in threads (made only for them); local artifacts are hashed
+    # one after the other by a child process while this one verifies and writes (``identify``):
+    # small files hash in less time than threads take to pass the GIL back and forth
     remote = [t for t in tasks if is_oci(t.source)]
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
-        looked_up = dict(zip((t.index for t in remote), pool.map(digest, remote), strict=True))
-        for task in tasks:
-            dig, seconds = looked_up[task.index] if task.index in looked_up else digest(task)
-            if dig is None:
-                remaining.append(task)
-                continue
-            if key_id(context, task.source, dig) not in known:
-                remaining.append(replace(task, use_cache=False))
-                continue
-            lookup = cache.load(task.source, dig)
-            if lookup.result is None:
-                warn(f"cached verdict for {task.source} not trusted ({lookup.problem}): judging it again")
-                remaining.append(replace(task, use_cache=False))
-                continue
-            finish(task, replace(lookup.result, seconds=seconds))
+    looked_up: dict[int, tuple[str | None, float]] = {}
+    if remote:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="scanner-batch-hash") as pool:
+            looked_up = dict(zip((t.index for t in remote), pool.map(digest, remote), strict=True))
+    found = [(t, looked_up[t.index]) for t in tasks if t.index in looked_up]
+    here = [t for t in tasks if t.index not in looked_up]
+    if not local_paths:  # the workers hash them (they may not see these paths as this process does)
+        remaining.extend(here)
+        here = []
+    patience = None if options.budget is None else options.budget + 10
+    for task, (dig, seconds) in itertools.chain(found, identities(here, digest, patience=patience)):
+        if dig is None:
+            remaining.append(task)
+            continue
+        if key_id(context, task.source, dig) not in known:
+            remaining.append(replace(task, use_cache=False))
+            continue
+        lookup = cache.load(task.source, dig)
+        if lookup.result is None:
+            warn(f"cached verdict for {task.source} not trusted ({lookup.problem}): judging it again")
+            remaining.append(replace(task, use_cache=False))
+            continue
+        finish(task, replace(lookup.result, seconds=seconds))
     return remaining

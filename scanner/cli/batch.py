@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -124,7 +123,6 @@ def batch(
     from scanner.batch.run import run_batch
     from scanner.batch.sources import collect
     from scanner.batch.summary import line, render
-    from scanner.evidence.ledger import default_path_for
 
     plan = plan_outputs(formats, output, FORMATS)
     items = collect(sources, lists)
@@ -156,6 +154,8 @@ def batch(
     if records is None or (ledger is None and not no_ledger):
         # as for `scanner gate`: the user state directory, refused inside the working directory
         # or a directory being judged (any of them: the next run would judge this run's evidence)
+        from scanner.evidence.ledger import default_path_for
+
         default_ledger = default_path_for(items)
         records = records or default_ledger.parent / "batch" / options.run_id
         ledger = ledger or default_ledger
@@ -233,7 +233,7 @@ def build_options(
         waivers_path=str(waivers) if waivers else None,
     )
     options = BatchOptions(
-        run_id=uuid.uuid4().hex[:12],
+        run_id=os.urandom(6).hex(),
         stage=stage,
         policy=snapshot,
         db=str(db.resolve()) if db else None,

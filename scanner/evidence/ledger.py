@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,45 +206,34 @@ class Ledger:
         transaction (other writers wait), so what it writes can name the entry before it exists:
         the gate writes its reports and evidence there, and an entry is committed only when all
         of them were written."""
-        body = canonical(ledger_view(record))
-        record_sha = hashlib.sha256(body.encode()).hexdigest()
-        decision = record.get("decision") or {}
-        allow = decision.get("allow")
-        artifact = record.get("artifact") or {}
+        with self.appending_all([record]) as entries:
+            yield entries[0]
+
+    @contextmanager
+    def appending_all(self, records: Sequence[dict[str, Any]]) -> Iterator[list[tuple[int, str]]]:
+        """``appending`` for several records, chained in order in one write transaction (one
+        commit: one flush of the database for all of them); yields each one's (seq, hash). All
+        are committed when the block ends, none if it raises."""
+        rows = [self._row(record) for record in records]
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+        entries = []
         try:
-            head = self._head()
-            seq = head[0] + 1
-            digest = chain_hash(seq, head[1], record_sha)
-            self._db.execute(
-                "INSERT INTO decisions (seq, recorded_at, artifact, artifact_digest, stage, allow, actor,"
-                " record, record_sha256, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    seq,
-                    str(record.get("timestamp") or _now()),
-                    str(artifact.get("name", "")),
-                    str(artifact.get("digest", "")),
-                    record.get("stage"),
-                    None if allow is None else int(bool(allow)),
-                    (record.get("ci") or {}).get("actor"),
-                    body,
-                    record_sha,
-                    head[1],
-                    digest,
-                ),
-            )
+            seq, head = self._head()
+            for row in rows:
+                seq, head = seq + 1, self._insert(seq + 1, head, row)
+                entries.append((seq, head))
             self._db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("head_seq", str(seq)), ("head_hash", digest)],
+                [("head_seq", str(seq)), ("head_hash", head)],
             )
         except sqlite3.DatabaseError as exc:
             self._rollback()
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
         try:
-            yield seq, digest
+            yield entries
         except BaseException:
             self._rollback()
             raise
@@ -253,6 +242,34 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             self._rollback()
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+
+    @staticmethod
+    def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+        """The columns of a record's entry that do not depend on its place in the chain."""
+        body = canonical(ledger_view(record))
+        decision = record.get("decision") or {}
+        allow = decision.get("allow")
+        artifact = record.get("artifact") or {}
+        return (
+            str(record.get("timestamp") or _now()),
+            str(artifact.get("name", "")),
+            str(artifact.get("digest", "")),
+            record.get("stage"),
+            None if allow is None else int(bool(allow)),
+            (record.get("ci") or {}).get("actor"),
+            body,
+            hashlib.sha256(body.encode()).hexdigest(),
+        )
+
+    def _insert(self, seq: int, prev: str, row: tuple[Any, ...]) -> str:
+        """Insert entry ``seq`` after the one hashed ``prev``; returns its hash."""
+        digest = chain_hash(seq, prev, row[-1])
+        self._db.execute(
+            "INSERT INTO decisions (seq, recorded_at, artifact, artifact_digest, stage, allow, actor,"
+            " record, record_sha256, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, *row, prev, digest),
+        )
+        return digest
 
     def _rollback(self) -> None:
         with suppress(sqlite3.DatabaseError):  # no transaction left open: SQLite rolled it back

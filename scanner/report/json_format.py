@@ -65,3 +65,12 @@ def chunks(record: dict[str, Any], **_: Any) -> Iterator[str]:
 
 def render(record: dict[str, Any], **_: Any) -> str:
     return "".join(chunks(record))
+
+
+def with_member(text: str, key: str, value: Any) -> str:
+    """``text`` (what ``chunks`` wrote for a non-empty object) with one more top-level member:
+    equal to the text of the object with ``key`` added last, without encoding the rest again."""
+    if not text.endswith("\n}\n") or key in _DEEPER:
+        raise ValueError("not the text of a non-empty object laid out by chunks")
+    member = "".join(iter_layout(value, 2, "  ", 1))
+    return f"{text[:-3]},\n  {_compact(key)}: {member}\n}}\n"

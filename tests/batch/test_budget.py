@@ -65,3 +65,26 @@ def test_a_forked_process_has_its_own_watchdog() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_shorter_budget_armed_while_a_longer_one_runs_fires_on_time() -> None:
+    """The watchdog is woken only for a deadline earlier than the one it waits for (a budget
+    per artifact, each ending later than the last, wakes nothing): a short budget armed while
+    the watchdog waits for a long one must still fire on time."""
+    done = threading.Event()
+
+    def long_budget() -> None:
+        with time_budget(120):
+            done.wait(30)
+
+    holder = threading.Thread(target=long_budget)
+    holder.start()
+    try:
+        time.sleep(0.2)  # the watchdog now waits for the 120 s deadline
+        start = time.monotonic()
+        with pytest.raises(BudgetExceeded), time_budget(0.3):
+            _spin(30)
+        assert time.monotonic() - start < 5
+    finally:
+        done.set()
+        holder.join()

@@ -19,8 +19,16 @@ def test_hit_on_second_run_and_miss_after_a_change(cli, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first, res1 = _batch(cli, cache, tmp_path, a, b)
     assert first.code == 0 and not any(x["cached"] for x in res1.values())
+    judged = json.loads(Path(res1["a"]["record"]).read_text())
     second, res2 = _batch(cli, cache, tmp_path, a, b)
     assert second.code == 0 and all(x["cached"] for x in res2.values())
+    # the cached record's file is the judged one with this run's batch member, laid out alike
+    from scanner.report.json_format import render
+
+    text = Path(res2["a"]["record"]).read_text()
+    reused = json.loads(text)
+    assert reused["batch"]["run"] != judged["batch"]["run"]
+    assert text == render({**{k: v for k, v in judged.items() if k != "batch"}, "batch": reused["batch"]})
     assert {k: (v["digest"], v["allow"]) for k, v in res2.items()} == {
         k: (v["digest"], v["allow"]) for k, v in res1.items()
     }
@@ -126,3 +134,15 @@ def test_bytes_swapped_under_the_same_size_and_mtime_are_judged_again(cli, tmp_p
     assert target.stat().st_size == stat.st_size and target.stat().st_mtime_ns == stat.st_mtime_ns
     r, again = _batch(cli, cache, tmp_path, model)
     assert again["m"]["cached"] is False and again["m"]["allow"] is False, r.err
+
+
+def test_a_large_record_is_kept_as_json_a_small_one_as_the_text_of_its_file() -> None:
+    """A hit writes a small record's stored text as it is; a record past ``RECORD_TEXT_MAX``
+    (a large SBOM) is kept as JSON so it is never one string on top of the entry."""
+    from scanner.batch.cache import RECORD_TEXT_MAX, _record_fields
+    from scanner.report.json_format import render
+
+    small = {"artifact": {"name": "m"}, "ledger": {"seq": 1}, "batch": {"run": "r"}}
+    assert _record_fields(small) == {"record_text": render({"artifact": {"name": "m"}})}
+    large = {"artifact": {"name": "m"}, "sbom": {"components": [{"name": "x" * 1000}] * (RECORD_TEXT_MAX // 1000)}}
+    assert _record_fields(large) == {"record": large}

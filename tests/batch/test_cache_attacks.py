@@ -30,7 +30,7 @@ def test_a_verdict_is_not_reused_once_the_database_has_aged(cli, tmp_path: Path)
     r = cli("batch", model, *_flags(cache, tmp_path))
     assert r.code == 0, r.err
     _, entry = _entry(cache)
-    age = entry["record"]["context"]["vulnerability_db"]["age_days"]
+    age = _record(entry)["context"]["vulnerability_db"]["age_days"]
     key = entry["key"]
     context = {k: v for k, v in key.items() if k not in ("format", "source", "artifact")}
     same_day = ResultCache(cache, context, db_age=age)
@@ -60,7 +60,7 @@ def test_max_db_age_holds_on_a_run_answered_entirely_from_the_cache(cli, tmp_pat
     _, entry = _entry(cache)
     key = entry["key"]
     context = {k: v for k, v in key.items() if k not in ("format", "source", "artifact")}
-    age = entry["record"]["context"]["vulnerability_db"]["age_days"]
+    age = _record(entry)["context"]["vulnerability_db"]["age_days"]
     assert age > 30  # the bundled snapshot is from 2024
     found = ResultCache(cache, context, db_age=age).load(str(model), key["artifact"]).result
     assert found is not None
@@ -178,15 +178,23 @@ def test_the_judging_libraries_are_the_runtime_dependencies() -> None:
     assert declared <= set(JUDGING)
 
 
+def _record(entry: dict) -> dict:
+    """The evidence record an entry holds (as the text of its file, or for a large one as JSON)."""
+    return json.loads(entry["record_text"]) if entry.get("record_text") is not None else entry["record"]
+
+
 def _forge(entry_path: Path) -> None:
     """What anyone able to write the cache directory can do: flip a denial into an allowance and
     recompute the entry's checksum (it is public: sha256 of the canonical body)."""
     from scanner.batch.cache import canonical, digest_of
+    from scanner.report.json_format import render
 
     doc = json.loads(entry_path.read_text())
     doc["result"]["allow"], doc["result"]["deny"] = True, []
-    doc["record"]["decision"] = {"allow": True, "deny": [], "warn": []}
-    body = {k: doc[k] for k in ("key", "result", "record", "expires", "db_age")}
+    record = _record(doc)
+    record["decision"] = {"allow": True, "deny": [], "warn": []}
+    doc["record_text"] = render(record)
+    body = {k: doc[k] for k in ("key", "result", "record", "record_text", "expires", "db_age")}
     entry_path.write_bytes(canonical({**body, "sha256": digest_of(body)}))
 
 

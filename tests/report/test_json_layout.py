@@ -66,3 +66,20 @@ def test_the_record_lays_out_one_sbom_component_per_line() -> None:
     text = render(record)
     assert json.loads(text) == record
     assert sum(1 for line in text.splitlines() if line.lstrip().startswith('{"bom-ref": ')) == 700
+
+
+def test_a_member_added_to_the_text_equals_the_document_encoded_with_it() -> None:
+    """A cached record's file is its stored text plus the run's ``batch`` member: byte for byte
+    what encoding the record with that member would give."""
+    import pytest
+
+    from scanner.report.json_format import with_member
+
+    record = {"artifact": {"name": "m\u00e9"}, "findings": [{"id": "R", "message": 'q"\n'}], "sbom": {"components": []}}
+    batch = {"run": "r", "source": "/x\u00e9", "cached": True, "seconds": 0.5, "nested": {"a": [1]}}
+    assert with_member(render(record), "batch", batch) == render({**record, "batch": batch})
+    assert with_member(render(record), "n", 3) == render({**record, "n": 3})
+    with pytest.raises(ValueError):
+        with_member(render({}), "batch", batch)  # not an object with members
+    with pytest.raises(ValueError):
+        with_member(render(record)[:-1], "batch", batch)  # cut short

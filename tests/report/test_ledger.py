@@ -189,3 +189,24 @@ def test_record_is_stored_exactly(tmp_path: Path) -> None:
         ledger.append(record)
         (entry,) = ledger.entries()
     assert entry.record == json.loads(json.dumps(record))
+
+
+def test_several_records_are_chained_in_one_transaction_or_none_is(tmp_path: Path) -> None:
+    from scanner.evidence.ledger import Ledger
+
+    with Ledger(tmp_path / "l.db") as db:
+        db.append({"artifact": {"name": "first"}, "decision": {"allow": True}})
+        records = [{"artifact": {"name": f"r{i}"}, "decision": {"allow": i % 2 == 0}} for i in range(3)]
+        try:
+            with db.appending_all(records) as entries:
+                assert [seq for seq, _ in entries] == [2, 3, 4]
+                raise RuntimeError("a record could not be written")
+        except RuntimeError:
+            pass
+        assert [e.seq for e in db.entries()] == [1]
+        with db.appending_all(records) as entries:
+            pass
+        got = db.entries()
+        assert [e.seq for e in got] == [1, 2, 3, 4] and db.verify().ok
+        assert [e.hash for e in got[1:]] == [digest for _, digest in entries]
+        assert [e.record["artifact"]["name"] for e in got] == ["first", "r0", "r1", "r2"]
