@@ -17,8 +17,7 @@ import datetime as dt
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,31 +43,22 @@ def normalise(result: ArtifactResult, options: BatchOptions) -> ArtifactResult:
 
 class EvidenceWriter:
     """Every record file goes through one ``atomic.Folder`` (the records directory opened once),
-    written whole under a temporary name and renamed into place. With a ledger, each record is
-    also flushed to disk (and its rename synced) before its entry is committed: the ledger is the
-    durable account of the run. Without one, the flush is left to the system.
-
-    Inside ``grouped`` (the cache hits the driver answers one after the other) decisions go to
-    the ledger ``GROUP`` at a time: their records are written, flushed together and put in
-    place, then their entries are committed in one transaction — one database commit and
-    overlapping file flushes instead of one of each per decision."""
-
-    GROUP = 256
-    GROUP_CHARS = 16 << 20  # a group is written once its records hold this much text
+    written whole under a temporary name and renamed into place. With a ledger, the decisions go
+    to a ``Recorder`` (the ledger's one writer, a thread): each record is flushed to disk before
+    its entry is committed, many at a time. Without one, the driver writes each record itself
+    and the flush to disk is left to the system."""
 
     def __init__(self, records_dir: Path | None, ledger_path: Path | None, options: BatchOptions) -> None:
         from scanner.atomic import Folder
 
         self.records_dir = records_dir
         self.options = options
-        self.ledger: Any = None
         self._folder = None if records_dir is None else Folder(records_dir, "evidence record")
-        self._group: list[tuple[dict[str, Any], str | None, str | None]] | None = None  # (record, name, text)
-        self._group_chars = 0
+        self._recorder: Any = None
         if ledger_path is not None:
-            from scanner.evidence.ledger import Ledger
+            from scanner.batch.recorder import Recorder
 
-            self.ledger = Ledger(ledger_path)
+            self._recorder = Recorder(ledger_path, self._folder)
 
     def write(self, index: int, result: ArtifactResult) -> ArtifactResult:
         batch = {
@@ -80,34 +70,25 @@ class EvidenceWriter:
         }
         name = self._name(index, result)
         path = None if self._folder is None or name is None else str(self._folder.path / name)
-        text = None
-        if result.record_text is not None and result.judged:
-            # a cached verdict: its record's text as the cache holds it, with this run's member
-            from scanner.report.json_format import with_member
+        if result.judged and (result.record is not None or result.record_text is not None):
+            if result.record_text is not None:
+                # a cached verdict: its record's text as the cache holds it, with this run's member
+                from scanner.report.json_format import with_member
 
-            text = with_member(result.record_text, "batch", batch)
-            if self.ledger is None:
-                if name is not None:
-                    self._write(name, [text])
-                return replace(result, record_text=None, record_path=path)
-            result = replace(result, record=json.loads(result.record_text), record_text=None)
-        if result.record is not None and result.judged:
+                text = with_member(result.record_text, "batch", batch)
+                if self._recorder is None:
+                    if name is not None:
+                        self._write(name, [text])
+                    return replace(result, record_text=None, record_path=path)
+                record = json.loads(result.record_text)
+                record["batch"] = batch
+                self._recorder.put((record, name, lambda r, text=text: [with_member(text, "ledger", r["ledger"])]))
+                return replace(result, record=record, record_text=None, record_path=path)
+            assert result.record is not None
             record = {k: v for k, v in result.record.items() if k != "ledger"}
             record["batch"] = batch
-            if self.ledger is not None and self._group is not None:
-                self._group.append((record, name, text))
-                self._group_chars += len(text or "")
-                if len(self._group) >= self.GROUP or self._group_chars >= self.GROUP_CHARS:
-                    self._commit_group()
-                return replace(result, record=record, record_path=path)
-            if self.ledger is not None:
-                # the entry is committed only once its record file is written whole (and its
-                # rename synced): a decision whose evidence could not be written is never in
-                # the ledger (exit 2)
-                with self.ledger.appending(record) as (seq, digest):
-                    record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if self._folder is not None and name is not None:
-                        self._folder.write(name, _encoded(record), durable=True)
+            if self._recorder is not None:
+                self._recorder.put((record, name, _encoded))
                 return replace(result, record=record, record_path=path)
         else:
             record = {
@@ -123,46 +104,6 @@ class EvidenceWriter:
             self._write(name, _encoded(record))
         return replace(result, record=record, record_path=path)
 
-    @contextmanager
-    def grouped(self) -> Iterator[None]:
-        """Decisions written in the block reach the ledger in groups (class doc); the last group
-        is committed when the block ends, also on Ctrl-C (what finished is kept)."""
-        self._group, self._group_chars = [], 0
-        try:
-            yield
-        except KeyboardInterrupt:
-            self._commit_group()
-            raise
-        else:
-            self._commit_group()
-        finally:
-            self._group = None
-
-    def _commit_group(self) -> None:
-        """The group's records written, flushed and put in place, then its entries committed in
-        one transaction; a record that cannot be written leaves none of the group's entries."""
-        group, self._group, self._group_chars = self._group or [], [], 0
-        if not group:
-            return
-        from scanner.report.json_format import with_member
-
-        assert self.ledger is not None
-        with self.ledger.appending_all([record for record, _, _ in group]) as entries:
-            try:
-                for (record, name, text), (seq, digest) in zip(group, entries, strict=True):
-                    record["ledger"] = {"path": str(self.ledger.path), "seq": seq, "hash": digest}
-                    if self._folder is not None and name is not None:
-                        body = [with_member(text, "ledger", record["ledger"])] if text else _encoded(record)
-                        self._folder.stage(name, body)
-                if self._folder is not None:
-                    self._folder.commit(durable=True)
-            except BaseException:
-                if self._folder is not None:
-                    self._folder.discard()
-                for record, _, _ in group:
-                    record.pop("ledger", None)  # nothing was recorded
-                raise
-
     def _write(self, name: str, text: Iterable[str]) -> None:
         assert self._folder is not None
         self._folder.write(name, text, durable=False)
@@ -174,11 +115,14 @@ class EvidenceWriter:
         return f"{index:05d}-{name}.json"
 
     def close(self) -> None:
-        self._group = None  # a group not committed (the run failed) is not recorded
-        if self._folder is not None:
-            self._folder.close()
-        if self.ledger is not None:
-            self.ledger.close()
+        """Every decision handed to the recorder is recorded first (also after Ctrl-C: what
+        finished is kept); a record that could not be written stops the run (exit 2)."""
+        try:
+            if self._recorder is not None:
+                self._recorder.close()
+        finally:
+            if self._folder is not None:
+                self._folder.close()
 
 
 _SMALL = 1 << 20  # a record up to this many characters is written as one string

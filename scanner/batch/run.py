@@ -89,8 +89,7 @@ def run_batch(
     try:
         tasks = [Task(index, source) for index, source in enumerate(sources)]
         if cache is not None and known:
-            with writer.grouped():  # one ledger commit for many hits
-                tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
+            tasks = _answer_hits_here(tasks, options, cache, known, finish, warn, executor.shares_filesystem)
         if tasks:
             before_work()
         for task in tasks:

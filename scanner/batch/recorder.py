@@ -1,0 +1,123 @@
+"""The ledger's one writer in a batch run: decisions recorded in groups by a thread of their own.
+
+A decision is recorded by writing its evidence record whole and flushing it to disk, then
+committing its ledger entry (which the record names). One at a time, that is a flush of the
+record, of its folder and of the database per decision — milliseconds each on a busy disk, while
+the driver waits and the workers' results queue up. Here the driver hands each decision over and
+goes on; the recorder takes every decision waiting (up to ``GROUP``), writes their records, flushes
+them together (the flushes overlap), puts them in place and commits their entries in one
+transaction. The order of the ledger is the order the decisions were handed over; a record that
+cannot be written leaves none of its group's entries and stops the run (the next ``put`` or
+``close`` raises it: exit 2). ``close`` records everything handed over before it returns — also
+after Ctrl-C: what finished is kept.
+
+The ledger is opened by the recorder's thread (an SQLite connection belongs to the thread that
+opened it); one that cannot be opened fails the constructor, before any work.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from scanner.atomic import Folder
+from scanner.batch.forksafe import busy
+from scanner.errors import ScanError
+
+Decision = tuple[dict[str, Any], str | None, Callable[[dict[str, Any]], Iterable[str]]]
+# (the record, its file's name in the folder or None, the record's text once it names its entry)
+
+GROUP = 256
+WAITING = 1024  # decisions handed over and not yet recorded, at most (the driver waits beyond)
+
+
+class Recorder:
+    def __init__(self, ledger_path: Path, folder: Folder | None) -> None:
+        self.path = Path(ledger_path)
+        self._folder = folder
+        self._queue: queue.Queue[Decision | None] = queue.Queue(WAITING)
+        self._failed: BaseException | None = None  # what stopped it (recording never resumes)
+        self._told = False  # the driver was told (once)
+        opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(opened,), name="scanner-ledger", daemon=True)
+        self._thread.start()
+        opened.wait()
+        if self._failed is not None:
+            self._thread.join()
+            raise self._failed
+
+    def put(self, decision: Decision) -> None:
+        """Record ``decision`` (soon); raises what stopped the recorder, if anything did."""
+        self._raise()
+        while True:
+            try:
+                self._queue.put(decision, timeout=1.0)
+                return
+            except queue.Full:  # the recorder is behind (the driver waits), or gone
+                if not self._thread.is_alive():
+                    raise ScanError("the ledger's recorder stopped", self.path) from None
+
+    def close(self) -> None:
+        """Record every decision handed over, then stop; raises what went wrong, if anything."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=1.0)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._failed is not None and not self._told:
+            self._told = True
+            raise self._failed
+
+    def _run(self, opened: threading.Event) -> None:
+        from scanner.evidence.ledger import Ledger
+
+        try:
+            ledger = Ledger(self.path)
+        except BaseException as exc:
+            self._failed = exc
+            opened.set()
+            return
+        opened.set()
+        with ledger:
+            done = False
+            while not done:
+                group = [self._queue.get()]
+                while group[-1] is not None and len(group) < GROUP:
+                    try:
+                        group.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                done = group[-1] is None
+                decisions = [d for d in group if d is not None]
+                if decisions and self._failed is None:
+                    try:
+                        with busy():  # no fork copies this thread's locks mid-commit (forksafe)
+                            self._record(ledger, decisions)
+                    except BaseException as exc:  # the run stops: exit 2 naming the file
+                        self._failed = exc if isinstance(exc, ScanError) else ScanError(f"cannot record: {exc}")
+
+    def _record(self, ledger: Any, decisions: list[Decision]) -> None:
+        """Records written, flushed and put in place, then the entries committed together."""
+        folder = self._folder
+        with ledger.appending_all([record for record, _, _ in decisions]) as entries:
+            try:
+                for (record, name, text), (seq, digest) in zip(decisions, entries, strict=True):
+                    record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
+                    if folder is not None and name is not None:
+                        folder.stage(name, text(record))
+                if folder is not None:
+                    folder.commit(durable=True)
+            except BaseException:
+                if folder is not None:
+                    folder.discard()
+                for record, _, _ in decisions:
+                    record.pop("ledger", None)  # nothing was recorded
+                raise
