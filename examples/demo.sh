@@ -24,8 +24,8 @@ formats() { # $1 = report basename
 status=0
 run_gate() { # $1 = label, $2 = path, $3 = stage
   echo "== scanner gate $2 --stage $3"
-  # the demo names its ledger: by default a gate of a path inside the working directory keeps it in
-  # the user state directory (the judged tree never supplies its own ledger or baseline)
+  # the demo names its ledger: by default it is the user state directory's (never one in the
+  # working directory or the judged tree, which would supply their own ledger and baseline)
   scanner gate "$2" --stage "$3" --ledger .scanner/ledger.db --format table $(formats "$1")
   local rc=$?
   case $rc in

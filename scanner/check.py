@@ -52,6 +52,34 @@ class InputFile:
         return {"path": str(self.path), "sha256": self.sha256, "size": self.size}
 
 
+@dataclass(frozen=True)
+class AttachedInput:
+    """A signature or attestation attached in a registry to a digest (an OCI referrer) whose
+    bytes decided a check: ``ref`` (``oci://REGISTRY/REPO@REFERRER``), the referrer manifest's
+    digest, the digest it is attached to (``subject``), how the gate read it (``kind``:
+    signature, attestation, vsa) and the layer read from it — ``layer`` is the sha256 of exactly
+    the bytes verified (the blob was checked against it while it streamed, and never read again)."""
+
+    ref: str
+    referrer: str
+    subject: str
+    kind: str
+    layer: str
+    media_type: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "referrer": self.referrer,
+            "subject": self.subject,
+            "kind": self.kind,
+            "layer": self.layer,
+            "media_type": self.media_type,
+            "size": self.size,
+        }
+
+
 @dataclass
 class CheckResult:
     """What a check returns. ``section`` names the policy-input key its ``data`` fills (for
@@ -59,7 +87,8 @@ class CheckResult:
     examine everything it should have (the policy treats that as a failure); ``context`` adds
     facts to the input's ``context`` (for example the vulnerability database's age); ``inputs``
     are the files from outside the artifact it read (the evidence record's
-    ``inputs.signature_files``, and the batch cache key)."""
+    ``inputs.signature_files``, and the batch cache key of a local artifact); ``attached`` the
+    documents attached in a registry it read (``inputs.attached_evidence``)."""
 
     check: str
     findings: list[Finding] = field(default_factory=list)
@@ -69,6 +98,7 @@ class CheckResult:
     summary: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)  # merged into the policy input's context
     inputs: tuple[InputFile, ...] = ()
+    attached: tuple[AttachedInput, ...] = ()
 
 
 class Check(ABC):

@@ -48,6 +48,7 @@ from scanner.text import clean_text
 
 if TYPE_CHECKING:
     from scanner.registry.source import PulledArtifact
+    from scanner.verify.documents import DocumentReader
 
 __all__ = [
     "GateOptions",
@@ -225,7 +226,7 @@ def run(
         outcome = Outcome(artifact, inventory, results, None, None, stage=stage, policy_dir=policy_dir)
         outcome.policy_data = policy_data
         outcome.files = files
-        _decide_and_record(outcome, stages, options, policy, data_file)
+        _decide_and_record(outcome, stages, options, policy, data_file, ctx.documents)
         if pulled is not None:
             from scanner.registry.source import relabel_outcome
 
@@ -297,15 +298,23 @@ def _select(checks: Sequence[Check] | None, stages: Stages) -> list[Check]:
 
 
 def _decide_and_record(
-    outcome: Outcome, stages: Stages, options: GateOptions, policy: PreparedPolicy | None, data_file: Path | None
+    outcome: Outcome,
+    stages: Stages,
+    options: GateOptions,
+    policy: PreparedPolicy | None,
+    data_file: Path | None,
+    documents: DocumentReader | None = None,
 ) -> None:
+    """Decide (when the stages say so) and build the record. ``documents`` is the run's reader of
+    signature files (``GateContext.documents``): attestation files are read through it too, so
+    a file the checks read is evaluated from the same bytes."""
     from scanner.evidence.record import build_record
     from scanner.policy.input import build_input, match_waivers
 
     assert options.now is not None
     artifact, inventory, results, stage = outcome.artifact, outcome.inventory, outcome.results, outcome.stage
     assert stage is not None
-    quality = _quality(outcome, options) if stages.decide else None
+    quality = _quality(outcome, options, documents) if stages.decide else None
     if quality is not None:
         results.append(quality.result)  # attestations that did not count are findings, waivable
     matched = match_waivers(results, options.waivers, options.now)
@@ -356,14 +365,16 @@ def _decide_and_record(
     )
 
 
-def _quality(outcome: Outcome, options: GateOptions) -> Any:
+def _quality(outcome: Outcome, options: GateOptions, documents: DocumentReader | None = None) -> Any:
     """Attestations, metrics and the baseline (``scanner.evidence.quality``) for the decision."""
     from scanner.evidence.quality import gather
     from scanner.verify.api import Options as VerifyApiOptions
+    from scanner.verify.documents import DocumentReader
 
     verify = VerifyApiOptions.from_options(options.verify, outcome.policy_data)
     stage = str(outcome.stage)
-    return gather(outcome.artifact, outcome.inventory, stage, options.attestations, verify, outcome.files)
+    reader = documents if documents is not None else DocumentReader(outcome.files)
+    return gather(outcome.artifact, outcome.inventory, stage, options.attestations, verify, outcome.files, reader)
 
 
 def _waiver_docs(matched: Any) -> list[dict[str, Any]]:

@@ -167,7 +167,13 @@ class ResultCache:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner-batch-cache")
-            self._pool.submit(self._write, result, result.identity)
+            self._pool.submit(self._write_quietly, result, result.identity)
+
+    def _write_quietly(self, result: ArtifactResult, identity: str) -> None:
+        from scanner.batch.forksafe import busy
+
+        with busy():  # no fork copies this thread's locks mid-write (forksafe)
+            self._write(result, identity)
 
     def _write(self, result: ArtifactResult, identity: str) -> None:
         body = {

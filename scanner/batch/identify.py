@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from scanner.batch.forksafe import forking
+
 T = TypeVar("T")
 Identity = tuple[str | None, float]  # (the cache key's artifact part or None, seconds it took)
 
@@ -48,7 +50,8 @@ def identities(
     shares = [list(range(k, len(rest), CHILDREN)) for k in range(CHILDREN)]
     for share in shares:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        with forking():  # not in the middle of the recorder's or the cache writer's work
+            pid = os.fork()
         if pid == 0:  # a child
             try:
                 _quiet()

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from scanner.batch.executor import Executor
+from scanner.batch.forksafe import forking
 from scanner.batch.model import ArtifactResult, BatchOptions, Outcome, Task
 from scanner.errors import ScanError
 
@@ -158,7 +159,8 @@ class LocalExecutor(Executor):
             name="scanner-batch-worker",
             daemon=True,
         )
-        proc.start()
+        with forking():  # not in the middle of the recorder's or the cache writer's work
+            proc.start()
         child.close()
         self._slots.append(_Slot(proc, parent))
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.atomic import Folder
+from scanner.batch.forksafe import busy
 from scanner.errors import ScanError
 
 Decision = tuple[dict[str, Any], str | None, Callable[[dict[str, Any]], Iterable[str]]]
@@ -125,7 +126,8 @@ class Recorder:
                 decisions = [d for d in group if d is not None]
                 if decisions and self._failed is None and not self._abandon:
                     try:
-                        self._record(ledger, decisions)
+                        with busy():  # no fork copies this thread's locks mid-commit (forksafe)
+                            self._record(ledger, decisions)
                     except BaseException as exc:  # the run stops: exit 2 naming the file
                         self._failed = exc if isinstance(exc, ScanError) else ScanError(f"cannot record: {exc}")
 

@@ -78,12 +78,12 @@ MAX_POLICY_FILES = 2000
 @click.option(
     "--records",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the evidence records, one per artifact (default: .scanner/batch/RUN-ID, or in the user "
-    "state directory when a source is oci:// or the working directory lies inside a directory being judged).",
+    help="Directory for the evidence records, one per artifact (default: batch/RUN-ID beside the default ledger, "
+    "in the user state directory).",
 )
 @ledger_options(
-    "Append every decision to this ledger (default: .scanner/ledger.db, or in the user state directory when a "
-    "source is oci:// or the working directory lies inside a directory being judged).",
+    "Append every decision to this ledger (default: the user state directory's, $XDG_STATE_HOME/scanner/ledger.db, "
+    "as for `scanner gate`).",
     "Do not record decisions in a ledger.",
 )
 @click.option("--plain-http", is_flag=True, help="oci:// sources: the registry speaks plain HTTP (no TLS).")
@@ -152,8 +152,8 @@ def batch(
         start_fork_server()
     executor = make_executor(scheduler, workers, options, known)
     if records is None or (ledger is None and not no_ledger):
-        # as for `scanner gate`: never inside a directory being judged (any of them), else the
-        # next run would judge a tree that holds this run's evidence
+        # as for `scanner gate`: the user state directory, refused inside the working directory
+        # or a directory being judged (any of them: the next run would judge this run's evidence)
         from scanner.evidence.ledger import default_path_for
 
         default_ledger = default_path_for(items)

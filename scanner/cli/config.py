@@ -36,7 +36,7 @@ _SPEC: dict[str, tuple[str, str]] = {
 
 
 def _defaults() -> dict[str, Any]:
-    from scanner.evidence.ledger import DEFAULT_PATH
+    from scanner.evidence.ledger import state_path
     from scanner.inventory.build import sbom_author
     from scanner.resources import policies_dir
     from scanner.vulns.snapshot import default_db_path
@@ -49,7 +49,7 @@ def _defaults() -> dict[str, Any]:
         "waivers": None,
         "fail-on": "low",
         "db": str(default_db_path()),
-        "ledger": str(DEFAULT_PATH),
+        "ledger": str(state_path()),
         "max-db-age": None,
         "osv-url": DEFAULT_URL,
         "author": sbom_author(),

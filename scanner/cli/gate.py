@@ -59,9 +59,9 @@ from scanner.report import FORMATS
     "--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also write the policy input document here."
 )
 @ledger_options(
-    "Append the decision to this SQLite ledger, where the quality baseline is also read (default: "
-    ".scanner/ledger.db, or the user state directory for an oci:// source or when the working directory and "
-    "the artifact share a tree; keep it as a CI artifact).",
+    "Append the decision to this SQLite ledger, where the quality baseline is also read (default: the user "
+    "state directory's, $XDG_STATE_HOME/scanner/ledger.db, never one in the working directory or the artifact; "
+    "keep it as a CI artifact).",
     "Do not record the decision in a ledger.",
 )
 @db_option
@@ -102,6 +102,9 @@ def gate(
 
     ctx = click.get_current_context()
     plan = plan_outputs(formats, output, list(FORMATS))
+    # one ledger: the quality baseline is read from the ledger the decision goes to (by default
+    # the user state directory's, whatever the source: ``default_path``)
+    ledger = ledger or default_path(source)
     options = GateOptions(
         registry=from_context(),
         stage=stage,
@@ -113,8 +116,7 @@ def gate(
         inventory=InventoryOptions(author=config_author(ctx)),
         vulns=VulnOptions(db=db, max_db_age=max_db_age),
         verify=verify_options(verify_flags),
-        # the quality baseline is read from the ledger the decisions go to
-        attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger or default_path(source)),
+        attestations=AttestationOptions.from_flags(verify_flags, ledger=ledger),
         settings_sources=setting_sources(ctx),
         user_config=user_config(ctx),
         whole_policy_input=save_input is not None,
@@ -129,7 +131,7 @@ def gate(
     # committed only after the last of them. A run whose report or evidence could not be written
     # exits 2 and is never recorded as a promotion.
     written: list[Path] = []
-    with _ledger_entry(False if no_ledger else ledger, outcome.record, source, written):
+    with _ledger_entry(None if no_ledger else ledger, outcome.record, source, written):
         staged = []
         try:
             if save_input:
@@ -153,17 +155,17 @@ def gate(
 
 
 @contextlib.contextmanager
-def _ledger_entry(ledger: Path | bool | None, record: dict[str, Any], source: str, written: list[Path]) -> Any:
-    """The ledger entry around the writing of the outputs (``ledger`` None: the default ledger;
-    False: none). When no entry is committed after some files were put in place (a later one or
-    the commit failed), those files, which name the entry, are removed."""
-    if ledger is False:
+def _ledger_entry(ledger: Path | None, record: dict[str, Any], source: str, written: list[Path]) -> Any:
+    """The ledger entry around the writing of the outputs (``ledger`` None: none). When no entry
+    is committed after some files were put in place (a later one or the commit failed), those
+    files, which name the entry, are removed."""
+    if ledger is None:
         yield
         return
     from scanner.evidence.ledger import recording
 
     try:
-        with recording(ledger if isinstance(ledger, Path) else None, record, source):
+        with recording(ledger, record, source):
             yield
     except BaseException:
         for path in written:

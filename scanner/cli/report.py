@@ -22,7 +22,8 @@ HISTORY_FORMATS = ["html", "markdown", "json"]
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="SCANNER_LEDGER",
-    help="Render every decision in this ledger (within --since/--until/--artifact).",
+    help="Render every decision in this ledger (within --since/--until/--artifact; default: the user state "
+    "directory's, $XDG_STATE_HOME/scanner/ledger.db, where `scanner gate` appends by default).",
 )
 @click.option("--since", metavar="DATE", help="Only decisions at or after this date or time (UTC, ISO 8601).")
 @click.option("--until", metavar="DATE", help="Only decisions before this date or time (UTC, ISO 8601).")
@@ -50,19 +51,24 @@ def report(
     """Audit report over the ledger, or (subcommands) re-render and verify.
 
     \b
-    scanner report --ledger .scanner/ledger.db --since 2026-11-01 -f html -o audit.html
+    scanner report --since 2026-11-01 -f html -o audit.html
+    scanner report --ledger ci-ledger.db --artifact sentiment
     scanner report render gate.json --format sarif=gate.sarif
-    scanner report verify-ledger .scanner/ledger.db
+    scanner report verify-ledger
 
+    Without --ledger the ledger read is the user state directory's, where the gate, promote and
+    batch append when no ledger is named; the report names the file it read.
     Exit 0 when the ledger verifies, 1 when its hash chain is broken, 2 when it cannot be read.
     """
     if ctx.invoked_subcommand is not None:
         return 0
-    if ledger is None:
+    if ledger is None and not (since or until or artifact or formats or output):
         click.echo(ctx.get_help())
         return 0
     from scanner.evidence.ledger import Ledger
     from scanner.report import history
+
+    ledger = ledger or _default_ledger()
 
     plan = plan_outputs(formats, output, HISTORY_FORMATS, default="markdown")
     window = {"since": _when(since, "--since"), "until": _when(until, "--until"), "artifact": artifact}
@@ -94,6 +100,23 @@ def _when(value: str | None, flag: str) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _default_ledger() -> Path:
+    """The ledger an auditor reads when none is named: the one decisions go to by default
+    (``ledger.state_path``). A ``.scanner/ledger.db`` in the working directory is not it (the
+    default before decisions left the working directory, or one a checkout ships): said on
+    stderr, so that nobody takes the report of one file for the other's."""
+    import os
+
+    from scanner import ui
+    from scanner.evidence.ledger import state_path
+
+    chosen = state_path()
+    local = Path(".scanner") / "ledger.db"
+    if os.path.lexists(local):
+        ui.info(f"{local} in the working directory is not read (the default ledger is {chosen}); name it to read it")
+    return chosen
 
 
 def _warn_problems(verification: Any) -> None:
@@ -128,14 +151,14 @@ def render(record_path: Path, formats: tuple[str, ...], output: str | None) -> i
 def verify_ledger(db: Path | None, as_json: bool) -> int:
     """Walk the ledger's hash chain: every record unchanged, none missing or reordered.
 
-    Without DB: .scanner/ledger.db in the working directory, else the one in the user state
-    directory (where the gate of a path inside the working directory appends by default).
+    Without DB: the user state directory's ledger ($XDG_STATE_HOME/scanner/ledger.db), where the
+    gate, promote and batch append when no ledger is named. The output names the file read.
 
     Exit 0 when intact, 1 when tampering or a gap is found, 2 when the ledger cannot be read.
     """
-    from scanner.evidence.ledger import Ledger, existing_default
+    from scanner.evidence.ledger import Ledger
 
-    with Ledger(db or existing_default(), create=False) as ledger:
+    with Ledger(db or _default_ledger(), create=False) as ledger:
         result = ledger.verify()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

@@ -21,13 +21,17 @@ from typing import TYPE_CHECKING, Any
 from scanner.evidence.predicates import VSA, number_text
 
 if TYPE_CHECKING:
+    from scanner.check import AttachedInput
+    from scanner.registry.discover import AttachedDocument
     from scanner.verify.attestation import AttestationTrust
 
 
 @dataclass(frozen=True)
 class Baseline:
     """What the target stage holds now. ``found`` is false for a first promotion; ``error``
-    says why the baseline could not be established (the regression rule then denies)."""
+    says why the baseline could not be established (the regression rule then denies).
+    ``read``: the registry documents (VSA layers) evaluated to find it, named by digest for the
+    evidence record (not part of ``to_dict``, which the policy reads)."""
 
     found: bool
     source: str | None = None  # "ledger" or "registry"
@@ -38,6 +42,7 @@ class Baseline:
     recorded_at: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None
+    read: tuple[AttachedInput, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,7 +104,7 @@ def ledger_baseline(path: Path, stage: str, model: str) -> Baseline:
 
 
 def vsa_baseline(
-    documents: Sequence[tuple[str, bytes]],
+    documents: Sequence[AttachedDocument],
     *,
     stage: str,
     stage_digest: str,
@@ -107,7 +112,8 @@ def vsa_baseline(
     model: str | None = None,
 ) -> Baseline:
     """Registry mode: the baseline from the VSA referrers of the digest the stage tag points
-    at. ``documents`` are ``(reference, bytes)`` of those referrers; the first VSA that counts
+    at. ``documents`` are those referrers' layers as fetched (``registry.discover``: the bytes
+    checked against their digest; each evaluated is named in ``Baseline.read``); the first VSA that counts
     (signed by a trusted signer, about ``stage_digest``), PASSED and admitting to ``stage``
     gives the metrics. When the tag points at nothing, call nothing: the baseline is
     ``Baseline(found=False)``. When it points at a digest without such a VSA, the result carries
@@ -116,8 +122,11 @@ def vsa_baseline(
 
     subject = SubjectIdentity(digest=stage_digest, name=stage)
     reasons = []
-    for source, data in documents:
-        for a in verify_attestation_bytes(data, source=source, subject=subject, trust=trust):
+    read: list[AttachedInput] = []
+    for document in documents:
+        source = document.source
+        read.append(document.input)
+        for a in verify_attestation_bytes(document.raw, source=source, subject=subject, trust=trust):
             if a.predicate_type != VSA:
                 continue
             if not a.counted:
@@ -137,6 +146,7 @@ def vsa_baseline(
                     where=source,
                     recorded_at=a.summary.get("time_verified"),
                     metrics=values,
+                    read=tuple(read),
                 )
     why = "; ".join(reasons) if reasons else "no verification summary attached"
     return Baseline(
@@ -146,4 +156,5 @@ def vsa_baseline(
         model=model,
         digest=stage_digest,
         error=f"the {stage} tag's digest {stage_digest[:19]}… has no usable verification summary ({why})",
+        read=tuple(read),
     )

@@ -32,7 +32,6 @@ from scanner.jsonchunks import ChunkEncoder
 LEDGER_FORMAT = "scanner-ledger/1"
 GENESIS = "0" * 64
 BUSY_TIMEOUT_S = 60.0
-DEFAULT_PATH = Path(".scanner") / "ledger.db"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -406,7 +405,7 @@ def record_decision(
 def open_ledger(path: Path | None, source: str | Path | None = None) -> Ledger:
     """The ledger decisions about ``source`` go to (``path``, else the default), opened (and
     created) now: a ledger that cannot be written fails before anything it would record."""
-    return Ledger(Path(path) if path else _default_path(source))
+    return Ledger(Path(path) if path else default_path(source))
 
 
 @contextmanager
@@ -433,62 +432,75 @@ def recording(
     ui.info(f"ledger: decision #{seq} appended to {ledger.path} (chain head {digest[:16]})")
 
 
-def default_path(source: str | Path | None = None) -> Path:
-    """The ledger used when none is named: ``.scanner/ledger.db`` in the working directory, unless
-    the working directory may be the tree the artifact comes from. Then the user state directory
-    holds it (``$XDG_STATE_HOME/scanner/ledger.db``). That is so when
-
-    - a local artifact ``source`` and the working directory share a tree: the working directory
-      lies inside the directory judged (``scanner gate .``), or the artifact (a directory, or the
-      folder of a file) lies inside the working directory (``scanner gate models/m.safetensors``
-      from a checkout); a path that cannot be resolved counts as shared;
-    - ``source`` is a registry artifact (``oci://``): in CI it was built from the checkout that is
-      the working directory, and a pull request controls both, so the working directory counts as
-      its tree (``promote`` and ``batch`` of ``oci://`` sources take the same default).
-
-    The ledger is also where the quality baseline is read: a tree that ships its own
-    ``.scanner/ledger.db`` (a forged chain of earlier decisions) would supply the metrics its model
-    is compared with, and the decision would be appended to a file the artifact controls; a ledger
-    written inside the judged tree changes the tree, and its digest, for the next gate. A user
-    state directory inside that tree (a CI runner whose home is the checkout) is refused
-    (``ScanError``: name a ledger), as the user-level config and cache are
-    (``pipeline.refuse_user_files_inside``). No source (the running environment) and standard
-    input keep the working directory."""
-    if source is None or str(source) in ("", "-"):
-        return DEFAULT_PATH
-    here = Path(os.getcwd())
-    heres = {here, here.resolve()}
-    tree = "the tree being judged"
-    if str(source).startswith("oci://"):
-        trees, tree = heres, "the working directory (the checkout a registry artifact may come from)"
-    else:
-        trees = _trees(Path(source))
-        if trees and not any(t.is_relative_to(h) or h.is_relative_to(t) for t in trees for h in heres):
-            return DEFAULT_PATH
+def state_path() -> Path:
+    """The user state directory's ledger, ``$XDG_STATE_HOME/scanner/ledger.db``
+    (``~/.local/state/scanner/ledger.db`` by default): where decisions go when no ledger is named,
+    and the one ``scanner report verify-ledger`` reads without a path."""
     from scanner.userdirs import state_dir
 
-    chosen = state_dir() / "ledger.db"
+    return state_dir() / "ledger.db"
+
+
+def default_path(source: str | Path | None = None) -> Path:
+    """The ledger used when none is named (``--ledger``, ``SCANNER_LEDGER``), for every source —
+    a local file or directory, a registry artifact (``oci://``), standard input (``-``) — and every
+    command (gate, promote, batch): ``state_path()``, never a file in the working directory.
+
+    The ledger is where the quality baseline is read as well as where the decision is appended.
+    In CI the working directory is the checkout under review, and whatever is judged can come from
+    it: a folder or file in it, an artifact built from it (a registry image, a model written to
+    ``/tmp``, the environment ``pip install -r requirements.txt`` just filled), its requirements
+    piped in. A ``.scanner/ledger.db`` it ships (a forged chain of earlier decisions) would supply
+    the metrics its model is compared with, the decision would be appended to a file it controls,
+    and a ledger written inside a judged tree would change its digest for the next gate.
+
+    The state ledger is refused (``ScanError``: name a ledger) when it lies inside the working
+    directory or inside a local artifact's tree (the artifact itself if a directory, else its
+    folder; a path that cannot be resolved counts as containing it), compared as written and with
+    links resolved: a CI runner whose home is the checkout would otherwise ship
+    ``.local/state/scanner/ledger.db``. The user-level config and the cache are refused the same
+    way (``pipeline.refuse_user_files_inside``)."""
+    chosen = state_path()
     places = {Path(os.path.abspath(chosen)), chosen.parent.resolve() / chosen.name}
+    here = _here()
+    if any(p.is_relative_to(h) for p in places for h in here):
+        _refuse(chosen, "the working directory (in CI, the checkout the artifact may come from)")
+    from scanner.stdin import is_stdin
+
+    if source is None or str(source) == "" or is_stdin(source) or str(source).startswith("oci://"):
+        return chosen  # no tree of its own on this machine: the working directory stands for it
+    trees = _trees(Path(source))
     if not trees or any(p.is_relative_to(t) for p in places for t in trees):
-        raise ScanError(
-            f"the default ledger (user state directory) lies inside {tree}: "
-            "the artifact would supply its own ledger and quality baseline",
-            chosen,
-            hint="give --ledger PATH outside it, or set XDG_STATE_HOME outside it",
-        )
+        _refuse(chosen, "the tree being judged")
     return chosen
 
 
-def existing_default() -> Path:
-    """The ledger to read when none is named (``scanner report verify-ledger``): the working
-    directory's ``.scanner/ledger.db`` when there is one, else the user state directory's, where
-    a gate of a path inside the working directory appends (``default_path``)."""
-    if DEFAULT_PATH.exists():
-        return DEFAULT_PATH
-    from scanner.userdirs import state_dir
+def default_path_for(sources: Iterable[str | Path]) -> Path:
+    """The default ledger of a run over several sources (``scanner batch``): ``default_path``
+    for each of them (the state ledger lies inside none of the directories judged)."""
+    chosen = default_path(None)
+    for source in sources:
+        default_path(source)
+    return chosen
 
-    state = state_dir() / "ledger.db"
-    return state if state.is_file() else DEFAULT_PATH
+
+def _refuse(chosen: Path, tree: str) -> None:
+    raise ScanError(
+        f"the default ledger (user state directory) lies inside {tree}: "
+        "the artifact could supply its own ledger and quality baseline",
+        chosen,
+        hint=f"name a ledger with --ledger or SCANNER_LEDGER, e.g. --ledger {chosen} if you trust this directory; "
+        "or set XDG_STATE_HOME outside it",
+    )
+
+
+def _here() -> set[Path]:
+    """The working directory as written and resolved (none when it is gone)."""
+    try:
+        here = Path(os.getcwd())
+        return {here, here.resolve()}
+    except (OSError, RuntimeError):
+        return set()
 
 
 def _trees(source: Path) -> set[Path]:
@@ -500,34 +512,6 @@ def _trees(source: Path) -> set[Path]:
         return {written if written.is_dir() else written.parent, real if real.is_dir() else real.parent}
     except (OSError, RuntimeError, ValueError):
         return set()
-
-
-def _default_path(source: str | Path | None = None) -> Path:
-    """The default ledger (see ``default_path``). In CI the working directory is the checkout
-    under review, which may ship ``.scanner`` or ``ledger.db`` as a link to any file the runner
-    may write. Neither is ever followed (a named ``--ledger`` is the user's choice)."""
-    chosen = default_path(source)
-    if chosen != DEFAULT_PATH:
-        return chosen
-    for part in (DEFAULT_PATH.parent, DEFAULT_PATH):
-        if part.is_symlink():
-            raise ScanError(
-                "the default ledger is reached through a link (planted in the working directory?): not written",
-                part,
-                hint="give --ledger PATH or --no-ledger",
-            )
-    return DEFAULT_PATH
-
-
-def default_path_for(sources: Iterable[str | Path]) -> Path:
-    """The default ledger of a run over several sources (``scanner batch``): ``default_path``'s
-    rule for each of them — it lies inside none of the directories judged — and, in the working
-    directory, the same refusal of a planted link as for one gate."""
-    for source in sources:
-        chosen = default_path(source)
-        if chosen != DEFAULT_PATH:
-            return chosen
-    return _default_path(None)
 
 
 def _now() -> str:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scanner.check import CheckResult
+from scanner.check import AttachedInput, CheckResult, InputFile
 from scanner.core import Finding, Severity
 from scanner.evidence.baseline import Baseline, ledger_baseline
 from scanner.evidence.predicates import Metric, is_cyclonedx, number_text, performance_metric
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from scanner.core import Artifact
     from scanner.files import FileSet
     from scanner.inventory.model import Inventory
+    from scanner.registry.discover import AttachedDocument
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.attestation import Attestation, AttestationOptions
+    from scanner.verify.documents import DocumentReader
 
 SIGNED = "attestation"
 CARD = "model-card"
@@ -43,15 +45,20 @@ class QualityEvidence:
 
     @property
     def result(self) -> CheckResult:
-        """The attestation check's result: one finding per attestation that did not count."""
+        """The attestation check's result: one finding per attestation that did not count; its
+        inputs are the documents evaluated (``Attestation.document``: the bytes read, each once)."""
         findings = [_finding(a) for a in self.attestations if not a.counted]
         counted = sum(a.counted for a in self.attestations)
+        read = list(dict.fromkeys(a.document for a in self.attestations if a.document is not None))
+        read += [d for d in self.baseline.read if d not in read]  # the stage tag's VSAs (promote)
         return CheckResult(
             check="attestation",
             findings=findings,
             data=[a.to_entry() for a in self.attestations],
             section="attestations",
             summary={"attestations": len(self.attestations), "counted": counted, "not_counted": len(findings)},
+            inputs=tuple(d for d in read if isinstance(d, InputFile)),
+            attached=tuple(d for d in read if isinstance(d, AttachedInput)),
         )
 
     def policy_sections(self) -> dict[str, Any]:
@@ -152,16 +159,23 @@ def gather(
     options: AttestationOptions,
     verify: VerifyApiOptions,
     files: FileSet | None = None,
+    reader: DocumentReader | None = None,
 ) -> QualityEvidence:
     """Verify the attestations (files, then documents held as bytes), collect the metrics and
     find the baseline. ``verify`` gives the keyless identity rules and the trusted root;
-    ``files`` is the run's FileSet (a directory's file digests, without reading it again)."""
+    ``files`` is the run's FileSet (a directory's file digests, without reading it again);
+    ``reader`` the run's reader of signature files (an attestation file is read through it:
+    once, and as the same bytes as a check that read it)."""
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, check_documents
 
     trust = AttestationTrust.of(options.keys, verify, options.signing_key)
     attestations = (
         check_documents(
-            options.documents, options.files, subject=SubjectIdentity.of_artifact(artifact, files), trust=trust
+            options.documents,
+            options.files,
+            subject=SubjectIdentity.of_artifact(artifact, files),
+            trust=trust,
+            reader=reader,
         )
         if options.files or options.documents
         else []
@@ -174,23 +188,20 @@ def gather(
     return QualityEvidence(model, attestations, metrics, baseline)
 
 
-def attached_documents(pulled: Any) -> tuple[tuple[str, bytes], ...]:
+def attached_documents(pulled: Any) -> tuple[AttachedDocument, ...]:
     """Registry mode: the attestations attached to the digest (in-toto/DSSE referrers, the
     gate's VSAs of earlier promotions, and Sigstore bundles that carry a DSSE statement), as
-    ``(oci://REPO@REFERRER-DIGEST, bytes)`` for ``AttestationOptions.documents``. ``pulled`` is a
+    fetched (``scanner.registry.discover.AttachedDocument``: the bytes checked against their
+    layer digest, never read again) for ``AttestationOptions.documents``. ``pulled`` is a
     ``scanner.registry.source.PulledArtifact``; a signature over the manifest is not a statement."""
-    from scanner.safeio import read_bounded
-    from scanner.verify.attestation import MAX_BYTES
-
     out = []
     for attached in pulled.attached:
         if attached.kind not in ("attestation", "vsa", "signature"):
             continue
-        for path in attached.files:
-            data = read_bounded(path, MAX_BYTES, what="attached attestation")
-            if attached.kind == "signature" and b'"dsseEnvelope"' not in data:
+        for document in attached.documents:
+            if attached.kind == "signature" and b'"dsseEnvelope"' not in document.raw:
                 continue
-            out.append((f"oci://{pulled.repository}@{attached.descriptor.digest}", data))
+            out.append(document)
     return tuple(out)
 
 

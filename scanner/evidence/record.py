@@ -2,7 +2,8 @@
 
 It answers what was checked (the artifact, the sha256 of each of its files, the SBOM), by what
 (tool version, vulnerability database snapshot, digests of the policy directory, the policy data
-and the waivers file, the sha256 of the signature and provenance files as verified), where and
+and the waivers file, the sha256 of the signature, provenance and attestation files as verified,
+the referrer and layer digests of the evidence attached in a registry as verified), where and
 when (timestamp and CI context), what was found (findings with their ``waived`` annotation),
 which waivers applied, and what was decided with every reason.
 The schema is versioned (``schema``) and documented in ``docs/evidence-schema.json``.
@@ -80,6 +81,7 @@ def build_record(
             "vulnerability_db": context.get("vulnerability_db"),
             "settings": dict(settings_sources or {}),
             "signature_files": signature_files(results),
+            "attached_evidence": attached_evidence(results),
         },
         "ci": ci_context(os.environ if environ is None else environ),
         "inventory": inventory.summary() if inventory else None,
@@ -107,12 +109,24 @@ def build_record(
 
 def signature_files(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """The files from outside the artifact the checks read (signatures and provenance beside it
-    or named by an option), each once, with the sha256 of exactly the bytes that were verified
-    (``CheckResult.inputs``): not hashed again here, where the file could have changed since."""
+    or named by an option, attestations named by ``--attestation``), each once, with the sha256
+    of exactly the bytes that were verified (``CheckResult.inputs``): not hashed again here,
+    where the file could have changed since."""
     listed: dict[str, dict[str, Any]] = {}
     for r in results:
         for item in r.inputs:
             listed.setdefault(str(item.path), item.to_dict())
+    return list(listed.values())
+
+
+def attached_evidence(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The signatures and attestations attached in a registry that the checks read (OCI
+    referrers), each layer once: the referrer manifest's digest and the digest and size of the
+    layer whose bytes were verified (``CheckResult.attached``)."""
+    listed: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        for item in r.attached:
+            listed.setdefault((item.ref, item.layer), item.to_dict())
     return list(listed.values())
 
 

@@ -56,7 +56,7 @@ def build_statement(
                 "uri": Path(policy_dir).resolve().as_uri(),
                 "digest": {"sha256": policy_digest(policy_dir, policy_data)},
             },
-            "inputAttestations": input_attestations(doc),
+            "inputAttestations": input_attestations(outcome),
             "verificationResult": "PASSED" if passed else "FAILED",
             "verifiedLevels": _levels(passed, levels, (doc.get("promotion") or {}).get("to")),
             "slsaVersion": "1.0",
@@ -94,23 +94,23 @@ def policy_digest(policy_dir: Path, policy_data: Mapping[str, Any]) -> str:
     return h.hexdigest()
 
 
-def input_attestations(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+def input_attestations(outcome: GateOutcome) -> list[dict[str, Any]]:
+    """The signed evidence the decision rested on, by the digest of exactly the bytes its checks
+    verified (``CheckResult.inputs`` and ``.attached``, the record's ``inputs.signature_files``
+    and ``inputs.attached_evidence``) — never hashed again here, where a file could hold
+    something else by now. A file is named by its path; a document attached in a registry by its
+    referrer manifest (whose digest commits to the layer read, named in ``annotations``)."""
     seen: dict[str, dict[str, Any]] = {}
-    counted = [
-        {"bundle": a.get("source")} for entries in (doc.get("attestations") or {}).values() for a in entries
-    ]  # the attestations that counted (metrics, test results, the previous stage's VSA)
-    for entry in [*(doc.get("signatures") or []), *(doc.get("provenance") or []), *counted]:
-        where = entry.get("bundle")
-        if not where:
-            continue
-        path = Path(where)
-        if not path.is_file() and ":" in where:  # "file:LINE" of a JSON-lines document
-            path = Path(where.rpartition(":")[0])
-        if path.is_file() and str(path) not in seen:
-            seen[str(path)] = {
-                "uri": path.resolve().as_uri(),
-                "digest": {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
-            }
+    for result in outcome.results:
+        for item in result.inputs:
+            if item.sha256 is not None:  # None: too large, not read (its verification failed)
+                uri = Path(os.path.abspath(item.path)).as_uri()
+                seen.setdefault(uri, {"uri": uri, "digest": {"sha256": item.sha256}})
+        for ref in result.attached:
+            algorithm, _, value = ref.referrer.partition(":")
+            seen.setdefault(
+                ref.ref, {"uri": ref.ref, "digest": {algorithm: value}, "annotations": {"layer": ref.layer}}
+            )
     return list(seen.values())
 
 

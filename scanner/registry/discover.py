@@ -1,33 +1,62 @@
-"""Signatures and attestations attached to a digest, fetched as files for the verifiers.
+"""Signatures and attestations attached to a digest, fetched once for the verifiers.
 
 A referrer is a Sigstore bundle when its artifact type or a layer's media type is
 ``application/vnd.dev.sigstore.bundle…`` (cosign v3), an in-toto attestation when it is
 ``application/vnd.in-toto+json`` or a DSSE envelope. Each layer is fetched within a small limit and
-verified against its digest, then written to ``dest`` under a name made from its digest (never
-from registry-supplied text)."""
+verified against its digest while it streams, and kept in memory (``AttachedDocument.raw``): every
+check that verifies it works from those bytes, and the evidence record names them by that digest
+(``inputs.attached_evidence``). Nothing is written to disk and read back, where it could be
+replaced between two reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from scanner.check import AttachedInput
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget, fetch_bytes
 from scanner.registry.client import Client, RegistryError
 from scanner.registry.manifest import Descriptor
 from scanner.registry.referrers import list_referrers
 
+if TYPE_CHECKING:
+    from scanner.verify.documents import DocumentFile
+
 MAX_EVIDENCE = 4 << 20
 MAX_REFERRERS = 256
 
 
 @dataclass(frozen=True)
+class AttachedDocument:
+    """One signature or attestation layer of a referrer, as fetched: ``raw`` are its bytes
+    (checked against ``input.layer`` while they streamed); ``source`` names it in results
+    (``oci://REGISTRY/REPO@REFERRER``)."""
+
+    input: AttachedInput
+    raw: bytes = field(repr=False)
+
+    @property
+    def source(self) -> str:
+        return self.input.ref
+
+    def as_document(self) -> DocumentFile:
+        """The bytes as a signature document for the verifiers (named by the layer digest)."""
+        from scanner.verify.documents import DocumentFile
+
+        hexdigest = self.input.layer.split(":", 1)[1]
+        suffix = ".sigstore.json" if self.input.media_type.startswith(mt.SIGSTORE_BUNDLE_ANY) else ".intoto.json"
+        return DocumentFile(Path(hexdigest[:24] + suffix), len(self.raw), hexdigest, self.raw)
+
+
+@dataclass(frozen=True)
 class Attached:
-    """One referrer: its descriptor and, for signatures and attestations, the fetched files."""
+    """One referrer: its descriptor and, for signatures and attestations, the fetched layers."""
 
     descriptor: Descriptor
     kind: str  # signature | attestation | sbom | vsa | record | other
-    files: tuple[Path, ...] = ()
+    documents: tuple[AttachedDocument, ...] = ()
 
 
 def kind_of(desc: Descriptor) -> str:
@@ -60,15 +89,15 @@ def listed(client: Client, repository: str, digest: str) -> list[Descriptor]:
     return found
 
 
-def discover(client: Client, repository: str, digest: str, dest: Path, budget: Budget) -> list[Attached]:
-    """Every referrer of ``digest``; signatures and attestations fetched into ``dest``."""
-    return fetch_attached(client, repository, digest, listed(client, repository, digest), dest, budget)
+def discover(client: Client, repository: str, digest: str, budget: Budget) -> list[Attached]:
+    """Every referrer of ``digest``; signatures and attestations fetched."""
+    return fetch_attached(client, repository, digest, listed(client, repository, digest), budget)
 
 
 def fetch_attached(
-    client: Client, repository: str, digest: str, descriptors: list[Descriptor], dest: Path, budget: Budget
+    client: Client, repository: str, digest: str, descriptors: list[Descriptor], budget: Budget
 ) -> list[Attached]:
-    """The referrers ``listed`` for ``digest``; signatures and attestations fetched into ``dest``."""
+    """The referrers ``listed`` for ``digest``; signatures and attestations fetched (in memory)."""
     found: list[Attached] = []
     for desc in descriptors:
         kind = kind_of(desc)
@@ -78,18 +107,16 @@ def fetch_attached(
         manifest = client.get_manifest(repository, desc.digest)
         if manifest.subject is None or manifest.subject.digest != digest:
             continue  # listed under a digest it does not refer to: not evidence about this artifact
-        files = []
+        documents = []
+        ref = f"oci://{client.registry}/{repository}@{desc.digest}"
         for layer in manifest.layers:
             if not (
                 layer.media_type.startswith(mt.SIGSTORE_BUNDLE_ANY)
                 or layer.media_type in (mt.IN_TOTO, mt.DSSE_ENVELOPE)
             ):
                 continue
-            data = fetch_bytes(client, repository, layer, budget, MAX_EVIDENCE)
-            suffix = ".sigstore.json" if layer.media_type.startswith(mt.SIGSTORE_BUNDLE_ANY) else ".intoto.json"
-            path = dest / (layer.digest.split(":", 1)[1][:24] + suffix)
-            dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path.write_bytes(data)
-            files.append(path)
-        found.append(Attached(desc, kind, tuple(files)))
+            data = fetch_bytes(client, repository, layer, budget, MAX_EVIDENCE)  # checked against its digest
+            read = AttachedInput(ref, desc.digest, digest, kind, layer.digest, layer.media_type, len(data))
+            documents.append(AttachedDocument(read, data))
+        found.append(Attached(desc, kind, tuple(documents)))
     return found

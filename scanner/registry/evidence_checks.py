@@ -2,8 +2,11 @@
 
 A signature stored as a referrer signs the manifest digest (cosign, notation, oras): it is
 verified against the manifest's exact bytes (``PulledArtifact.manifest_file``), whose SHA-256 is
-that digest. Results join those of the ordinary checks (explicit ``--bundle``/``--provenance``, or a
-model signature inside the tree) under the same check names, so the policy reads one
+that digest. Each attached layer is verified from the bytes fetched once and checked against its
+layer digest (``registry.discover.AttachedDocument``), and every one read is named in
+``CheckResult.attached`` (the evidence record's ``inputs.attached_evidence``). Results join
+those of the ordinary checks (explicit ``--bundle``/``--provenance``, or a model signature inside
+the tree) under the same check names, so the policy reads one
 ``signatures`` and one ``provenance`` list and ``signature-required`` can be met from the registry.
 Our own verification summaries (earlier stages) are not signatures of the artifact and are left out.
 """
@@ -11,13 +14,13 @@ Our own verification summaries (earlier stages) are not signatures of the artifa
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.check import Check, CheckResult, GateContext
 from scanner.verify.check import ProvenanceCheck, SignatureCheck, _finding, _provenance_finding
 
 if TYPE_CHECKING:
+    from scanner.registry.discover import AttachedDocument
     from scanner.registry.source import PulledArtifact
 
 
@@ -28,15 +31,15 @@ class RegistrySignatureCheck(SignatureCheck):
         self.pulled = pulled
 
     def run(self, ctx: GateContext) -> CheckResult:
-        from scanner.verify.api import Options, verify_artifact
+        from scanner.verify.api import Options, verify_document
 
         local = super().run(ctx)
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         results = []
         for bundle in self.pulled.signatures:
-            for r in verify_artifact(self.pulled.manifest_file, bundle, opts):
+            for r in verify_document(self.pulled.manifest_file, bundle.as_document(), opts):
                 r.subject = self.pulled.ref
-                r.bundle = f"{self.pulled.ref} referrer {bundle.name}"
+                r.bundle = _label(self.pulled, bundle)
                 results.append(r)
         findings = [*local.findings, *(_finding(r) for r in results if not r.verified)]
         summary = dict(local.summary)
@@ -44,7 +47,13 @@ class RegistrySignatureCheck(SignatureCheck):
         summary["bundles"] = summary.get("bundles", 0) + len(self.pulled.signatures)
         summary["verified"] = summary.get("verified", 0) + sum(r.verified for r in results)
         summary["failed"] = len(findings)
-        return replace(local, findings=findings, data=[*local.data, *(r.to_entry() for r in results)], summary=summary)
+        return replace(
+            local,
+            findings=findings,
+            data=[*local.data, *(r.to_entry() for r in results)],
+            summary=summary,
+            attached=(*local.attached, *(b.input for b in self.pulled.signatures)),
+        )
 
 
 class RegistryProvenanceCheck(ProvenanceCheck):
@@ -54,19 +63,21 @@ class RegistryProvenanceCheck(ProvenanceCheck):
         self.pulled = pulled
 
     def run(self, ctx: GateContext) -> CheckResult:
-        from scanner.verify.api import Options, verify_artifact
+        from scanner.verify.api import Options, verify_document
         from scanner.verify.provenance import Expectations, evaluate
 
         local = super().run(ctx)
         opts = Options.from_options(ctx.options.verify, ctx.policy_data)
         expect = Expectations.from_options(ctx.options.verify, ctx.policy_data)
         entries = []
+        read = []
         for document in self.pulled.attestations:
             if not _holds_provenance(document):
                 continue  # another predicate (an evaluation, a test result): the attestation check's
-            for r in verify_artifact(self.pulled.manifest_file, document, opts):
+            read.append(document.input)
+            for r in verify_document(self.pulled.manifest_file, document.as_document(), opts):
                 entry = evaluate(r, self.pulled.manifest_file, expect)
-                entry["bundle"] = f"{self.pulled.ref} referrer {document.name}"
+                entry["bundle"] = _label(self.pulled, document)
                 entries.append(entry)
         findings = [
             *local.findings,
@@ -75,7 +86,9 @@ class RegistryProvenanceCheck(ProvenanceCheck):
         summary = dict(local.summary)
         summary["statements"] = summary.get("statements", 0) + len(entries)
         summary["verified"] = summary.get("verified", 0) + sum(bool(e["verified"]) for e in entries)
-        return replace(local, findings=findings, data=[*local.data, *entries], summary=summary)
+        return replace(
+            local, findings=findings, data=[*local.data, *entries], summary=summary, attached=(*local.attached, *read)
+        )
 
 
 def registry_checks(pulled: PulledArtifact) -> list[Check]:
@@ -93,15 +106,20 @@ def registry_checks(pulled: PulledArtifact) -> list[Check]:
     return checks
 
 
-def _holds_provenance(document: Path) -> bool:
-    """Whether an attached in-toto document is SLSA provenance (read, not yet trusted); one that
-    cannot be read is handed to verification, which reports why."""
+def _label(pulled: PulledArtifact, document: AttachedDocument) -> str:
+    """How results name an attached document: the artifact and the referrer it came from."""
+    return f"{pulled.ref} referrer {document.input.referrer}"
+
+
+def _holds_provenance(document: AttachedDocument) -> bool:
+    """Whether an attached in-toto document is SLSA provenance (its bytes as fetched, not yet
+    trusted); one that cannot be parsed is handed to verification, which reports why."""
     from scanner.verify.api import peek_predicate
-    from scanner.verify.bundle import read_documents
+    from scanner.verify.bundle import file_documents
     from scanner.verify.provenance import PREDICATE_TYPES
     from scanner.verify.result import VerifyFailure
 
     try:
-        return any(peek_predicate(d) in PREDICATE_TYPES for d in read_documents(document))
+        return any(peek_predicate(d) in PREDICATE_TYPES for d in file_documents(document.as_document()))
     except VerifyFailure:
         return True

@@ -381,10 +381,9 @@ def _with_stage_baseline(
     from scanner.pipeline import _policy_inputs
     from scanner.registry.blobs import Budget
     from scanner.registry.discover import discover
-    from scanner.safeio import read_bounded
     from scanner.stage import Stage
     from scanner.verify.api import Options as VerifyApiOptions
-    from scanner.verify.attestation import MAX_BYTES, AttestationTrust
+    from scanner.verify.attestation import AttestationTrust
 
     _, policy_data, _ = _policy_inputs(gate)
     stage = gate.stage if isinstance(gate.stage, Stage) else Stage.parse(gate.stage, policy_data)
@@ -392,13 +391,8 @@ def _with_stage_baseline(
     if held is None:
         baseline = Baseline(found=False, source="registry", stage=stage.name, model=gate.attestations.model_name)
     else:
-        found = discover(dst, target.repository, held, work / "baseline", Budget(options.max_bytes))
-        documents = [
-            (f"oci://{target.registry}/{target.repository}@{a.descriptor.digest}", read_bounded(p, MAX_BYTES))
-            for a in found
-            if a.kind == "vsa"
-            for p in a.files
-        ]
+        found = discover(dst, target.repository, held, Budget(options.max_bytes))
+        documents = [d for a in found if a.kind == "vsa" for d in a.documents]  # as fetched, read once
         verify = VerifyApiOptions.from_options(gate.verify, policy_data)
         trust = AttestationTrust.of(gate.attestations.keys, verify, gate.attestations.signing_key)
         baseline = vsa_baseline(

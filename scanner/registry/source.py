@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget
 from scanner.registry.client import Client
-from scanner.registry.discover import Attached, fetch_attached, listed
+from scanner.registry.discover import Attached, AttachedDocument, fetch_attached, listed
 from scanner.registry.manifest import Descriptor, Manifest
 from scanner.registry.options import RegistryOptions
 from scanner.registry.pull import PulledFile, artifact_format, model_name, pull_tree
@@ -32,7 +32,8 @@ class PulledArtifact:
     """``root``: the rebuilt tree (the single file itself when the artifact is one top-level file).
     ``repository``: ``registry/repo``. ``digest``: the manifest digest. ``ref``: ``oci://…@digest``.
     ``signatures``/``attestations``: Sigstore bundles and in-toto/DSSE documents attached to the
-    digest, fetched as files (outside ``root``); ``summaries``: verification summaries (VSAs) of
+    digest, fetched once and held as the bytes checked against their layer digests
+    (``registry.discover.AttachedDocument``); ``summaries``: verification summaries (VSAs) of
     earlier promotions. ``manifest_file``: the manifest's exact bytes, the
     file a signature over the digest signs. ``referrers``: the descriptors listed for the digest
     when it was pulled (what ``attached`` was read from; see ``registry.identity``)."""
@@ -47,9 +48,9 @@ class PulledArtifact:
     name: str
     files: tuple[PulledFile, ...]
     manifest_file: Path
-    signatures: tuple[Path, ...] = ()
-    attestations: tuple[Path, ...] = ()
-    summaries: tuple[Path, ...] = ()
+    signatures: tuple[AttachedDocument, ...] = ()
+    attestations: tuple[AttachedDocument, ...] = ()
+    summaries: tuple[AttachedDocument, ...] = ()
     attached: tuple[Attached, ...] = field(default_factory=tuple)
     referrers: tuple[Descriptor, ...] = ()
     bytes_fetched: int = 0
@@ -76,7 +77,7 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
     manifest_file = base / "manifest.json"
     manifest_file.write_bytes(manifest.raw)
     referrers = listed(client, reference.repository, manifest.digest)
-    attached = fetch_attached(client, reference.repository, manifest.digest, referrers, base / "attached", budget)
+    attached = fetch_attached(client, reference.repository, manifest.digest, referrers, budget)
     root = judged_root(manifest, files, tree)
     return PulledArtifact(
         root=root,
@@ -89,9 +90,9 @@ def pull_source(client: Client, reference: Reference, workdir: Path, options: Re
         name=model_name(manifest, config) or reference.repository.rsplit("/", 1)[-1],
         files=tuple(files),
         manifest_file=manifest_file,
-        signatures=tuple(p for a in attached if a.kind == "signature" for p in a.files),
-        attestations=tuple(p for a in attached if a.kind == "attestation" for p in a.files),
-        summaries=tuple(p for a in attached if a.kind == "vsa" for p in a.files),
+        signatures=tuple(d for a in attached if a.kind == "signature" for d in a.documents),
+        attestations=tuple(d for a in attached if a.kind == "attestation" for d in a.documents),
+        summaries=tuple(d for a in attached if a.kind == "vsa" for d in a.documents),
         attached=tuple(attached),
         referrers=tuple(referrers),
         bytes_fetched=budget.used,

@@ -22,7 +22,7 @@ BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore")
 PROVENANCE_SUFFIXES = (".intoto.jsonl", ".provenance.json", ".slsa.json")
 if TYPE_CHECKING:
     from scanner.options import VerifyOptions
-    from scanner.verify.documents import DocumentReader
+    from scanner.verify.documents import DocumentFile, DocumentReader
 
 VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
 
@@ -140,8 +140,29 @@ def verify_artifact(
         files = FileSet(artifact)
     if reader is None:
         reader = DocumentReader(files)
+    return verify_document(artifact, reader.read(bundle), opts, files, reader=reader)
+
+
+def verify_document(
+    artifact: Path,
+    source: DocumentFile,
+    opts: Options,
+    files: FileSet | None = None,
+    *,
+    reader: DocumentReader | None = None,
+) -> list[SignatureResult]:
+    """``verify_artifact`` of a signature document already read (``source``: a file the run's
+    reader read, or a layer attached in a registry, held as the bytes checked against its
+    digest): one result per signed document in it, each naming ``source`` as the bytes it
+    verified."""
+    from scanner.verify.documents import DocumentReader
+
+    if files is None:
+        files = FileSet(artifact)
+    if reader is None:
+        reader = DocumentReader(files)
+    bundle = source.path
     exempted = exempt(artifact, [bundle, *reader.discover(artifact)]) if files.is_dir else set()
-    source = reader.read(bundle)
     try:
         docs = file_documents(source)
     except VerifyFailure as failure:

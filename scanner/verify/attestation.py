@@ -5,7 +5,10 @@ of it); anything else is an uncounted result with the reason.
 
 ``verify_attestation_bytes`` takes the document's bytes, so attestations discovered in a
 registry (referrers of the digest) go through exactly the same checks as files given with
-``--attestation``::
+``--attestation``. Each file is read once (``read_attestation``: a regular file, at most 16 MiB)
+and evaluated from those bytes; every result names them (``Attestation.document``: the file's
+path with the sha256 and size of the bytes evaluated, or the registry layer's digest), and the
+evidence record lists them (``inputs.signature_files`` / ``inputs.attached_evidence``)::
 
     from scanner.verify.attestation import AttestationTrust, SubjectIdentity, verify_attestation_bytes
     trust = AttestationTrust.of(keys, verify_options)         # --attestation-key, identity flags
@@ -34,11 +37,14 @@ from scanner.verify.result import VerifyFailure
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+    from scanner.check import AttachedInput, InputFile
     from scanner.core import Artifact
     from scanner.evidence.baseline import Baseline
     from scanner.files import FileSet
+    from scanner.registry.discover import AttachedDocument
     from scanner.verify.api import Options as VerifyApiOptions
     from scanner.verify.bundle import SignedDoc
+    from scanner.verify.documents import DocumentReader
 
 MAX_BYTES = 16 << 20
 MAX_DOCUMENTS = 256  # JSON lines of signed statements in one file (each costs a verification)
@@ -121,7 +127,9 @@ class SubjectIdentity:
 class Attestation:
     """One verified (or refused) attestation. ``counted`` only when the signer is trusted and
     the subject is the artifact; ``reason`` says why not otherwise. ``summary`` is the
-    predicate as the policy sees it (``scanner.evidence.predicates``)."""
+    predicate as the policy sees it (``scanner.evidence.predicates``). ``document`` names the
+    bytes it was evaluated from (a file read once, or a layer attached in a registry); it is
+    not part of the policy-input entry."""
 
     source: str
     envelope: str  # "dsse" or "sigstore-bundle"
@@ -134,6 +142,7 @@ class Attestation:
     problem: str | None = None  # finding id when not counted
     statement: dict[str, Any] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    document: InputFile | AttachedInput | None = None
 
     @property
     def result(self) -> str | None:
@@ -164,13 +173,33 @@ SUBJECT = "ATTESTATION-SUBJECT-MISMATCH"
 INVALID = "ATTESTATION-INVALID"
 
 
-def verify_attestation_file(path: Path, *, subject: SubjectIdentity, trust: AttestationTrust) -> list[Attestation]:
-    """Read ``path`` (a regular file, at most 16 MiB; ScanError otherwise) and verify each
-    document in it."""
-    from scanner.safeio import read_bounded
+def read_attestation(path: Path, reader: DocumentReader | None = None) -> tuple[bytes, InputFile]:
+    """``path`` read once (a regular file, not a link, at most 16 MiB; ScanError otherwise): its
+    bytes, and their sha256 and size for the evidence record. With the run's ``reader``
+    (``scanner.verify.documents``) a file the signature or provenance checks read is not read
+    again: the same bytes are evaluated."""
+    import os
 
-    data = read_bounded(path, MAX_BYTES, what="attestation")
-    return verify_attestation_bytes(data, source=str(path), subject=subject, trust=trust)
+    from scanner.safeio import NotRegularFile, TooLarge
+    from scanner.verify.documents import DocumentReader
+
+    if os.path.islink(path):
+        raise NotRegularFile("is a symlink: not read", path)
+    document = (reader or DocumentReader()).read(path)
+    if document.too_large:
+        raise TooLarge(f"attestation is larger than {MAX_BYTES} bytes: not read", path)
+    return document.raw, document.input
+
+
+def verify_attestation_file(
+    path: Path, *, subject: SubjectIdentity, trust: AttestationTrust, reader: DocumentReader | None = None
+) -> list[Attestation]:
+    """Read ``path`` once (``read_attestation``) and verify each document in it, from those bytes."""
+    data, read = read_attestation(path, reader)
+    results = verify_attestation_bytes(data, source=str(path), subject=subject, trust=trust)
+    for att in results:
+        att.document = read
+    return results
 
 
 def verify_attestation_bytes(
@@ -263,17 +292,31 @@ def _verify_signature(
 
 
 def check_documents(
-    documents: Sequence[tuple[str, bytes]], files: Sequence[Path], *, subject: SubjectIdentity, trust: AttestationTrust
+    documents: Sequence[AttachedDocument],
+    files: Sequence[Path],
+    *,
+    subject: SubjectIdentity,
+    trust: AttestationTrust,
+    reader: DocumentReader | None = None,
 ) -> list[Attestation]:
-    """Every attestation of ``files`` then of ``documents`` (``(source, bytes)``, e.g. found in
-    a registry), verified."""
+    """Every attestation of ``files`` (each path read once, however often it is named, through
+    the run's ``reader`` when given) then of ``documents`` (attached in a registry, held as the
+    bytes checked against their digest), verified."""
+    import os
+
     out: list[Attestation] = []
-    for path in files:
-        if not Path(path).exists():
+    named: dict[str, Path] = {}
+    for p in files:
+        named.setdefault(os.path.abspath(p), Path(p))  # each file once, as first named
+    for path in named.values():
+        if not path.exists():
             raise ScanError("attestation not found", path)
-        out.extend(verify_attestation_file(Path(path), subject=subject, trust=trust))
-    for source, data in documents:
-        out.extend(verify_attestation_bytes(data, source=source, subject=subject, trust=trust))
+        out.extend(verify_attestation_file(path, subject=subject, trust=trust, reader=reader))
+    for document in documents:
+        results = verify_attestation_bytes(document.raw, source=document.source, subject=subject, trust=trust)
+        for att in results:
+            att.document = document.input
+        out.extend(results)
     return out
 
 
@@ -281,14 +324,15 @@ def check_documents(
 class AttestationOptions:
     """The typed options of ``--attestation``/``--attestation-key``/``--model-name`` (the click
     decorator is ``scanner.cli.evidence_options.attestation_options``), for ``gate`` and
-    ``promote``. ``documents`` are attestations held as bytes, e.g. referrers found in a
-    registry (``(reference, bytes)``); ``ledger`` is where the baseline is looked up (none: no
-    ledger baseline); ``baseline`` replaces that lookup (registry mode: ``vsa_baseline``)."""
+    ``promote``. ``documents`` are attestations attached in a registry (referrers of the
+    digest, as fetched: ``scanner.registry.discover.AttachedDocument``); ``ledger`` is where the
+    baseline is looked up (none: no ledger baseline); ``baseline`` replaces that lookup
+    (registry mode: ``vsa_baseline``)."""
 
     files: tuple[Path, ...] = ()
     keys: tuple[Path, ...] = ()
     model_name: str | None = None
-    documents: tuple[tuple[str, bytes], ...] = ()
+    documents: tuple[AttachedDocument, ...] = ()
     ledger: Path | None = None
     baseline: Baseline | None = None
     signing_key: Path | None = None

@@ -5,6 +5,7 @@ list every file of a directory, and the registry-mode baseline from a stage's VS
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -103,10 +104,17 @@ def staging_vsa(cli, model: Path, keys, tmp_path: Path) -> tuple[Path, str]:
 
 def test_registry_baseline_from_the_stage_tags_vsa(staging_vsa, keys) -> None:
     vsa, digest = staging_vsa
-    docs = [("oci://r/m:staging VSA", vsa.read_bytes())]
+    from scanner.check import AttachedInput
+    from scanner.registry.discover import AttachedDocument
+
+    raw = vsa.read_bytes()
+    layer = "sha256:" + hashlib.sha256(raw).hexdigest()
+    ref = AttachedInput("oci://r/m@sha256:" + "2" * 64, "sha256:" + "2" * 64, digest, "vsa", layer, "x", len(raw))
+    docs = [AttachedDocument(ref, raw)]
     trust = AttestationTrust(keys=(keys["gate"].public,))
     base = vsa_baseline(docs, stage="staging", stage_digest=digest, trust=trust, model="sentiment")
     assert base.found and base.source == "registry" and base.digest == digest
+    assert base.read == (ref,)  # named for the evidence record
     assert base.metrics == {"accuracy": 0.95, "accuracy@imdb": 0.95}
     wrong_key = vsa_baseline(
         docs, stage="staging", stage_digest=digest, trust=AttestationTrust(keys=(keys["eval"].public,))

@@ -54,11 +54,12 @@ def test_ledger_shipped_in_the_checkout_is_neither_baseline_nor_written(
     assert shipped.read_bytes() == before
 
 
-def test_ledger_in_a_working_directory_apart_from_the_artifact_is_still_the_default(
+def test_a_working_directory_apart_from_the_artifact_gets_no_default_ledger_either(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Judging a file that lies outside the working directory: the working directory's
-    ``.scanner/ledger.db`` stays the default (it is not part of what is judged)."""
+    """Judging a file that lies outside the working directory (in CI: an artifact the checkout
+    built elsewhere, the environment it installed): the default ledger is the user state
+    directory's too, and nothing is written into the working directory."""
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "requirements.txt").write_text("jinja2==3.1.6\n")
     work = tmp_path / "work"
@@ -68,14 +69,16 @@ def test_ledger_in_a_working_directory_apart_from_the_artifact_is_still_the_defa
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     r = cli("gate", tmp_path / "app" / "requirements.txt")
     assert r.code in (0, 1), r.err
-    assert (work / ".scanner" / "ledger.db").is_file()
-    assert not (tmp_path / "state").exists()
+    assert list(work.iterdir()) == []
+    assert (tmp_path / "state" / "scanner" / "ledger.db").is_file()
 
 
-def test_default_ledger_follows_the_tree_not_the_spelling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A link from elsewhere into the checkout, ``..`` spellings, the checkout judged from a
-    sub-folder: all share the working directory's tree, as a registry source does."""
-    from scanner.evidence.ledger import DEFAULT_PATH, default_path
+def test_the_refusal_follows_the_tree_not_the_spelling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default ledger is the state directory's for every source; it is refused when it lies
+    inside the working directory or the tree judged, whatever the spelling: a link from elsewhere
+    into that tree, ``..``, the tree judged from a sub-folder."""
+    from scanner.core import ScanError
+    from scanner.evidence.ledger import default_path
 
     checkout = tmp_path / "checkout"
     (checkout / "sub").mkdir(parents=True)
@@ -84,20 +87,30 @@ def test_default_ledger_follows_the_tree_not_the_spelling(tmp_path: Path, monkey
     apart.mkdir()
     (apart / "m.bin").write_bytes(b"x")
     (apart / "link").symlink_to(checkout / "sub", target_is_directory=True)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    state = tmp_path / "state" / "scanner" / "ledger.db"
-    monkeypatch.chdir(checkout)
-    assert default_path("sub/m.bin") == state
-    assert default_path(checkout / "sub") == state
-    assert default_path(apart / "link" / "m.bin") == state
-    assert default_path(apart / "link") == state
-    assert default_path(apart / ".." / "checkout" / "sub") == state
-    assert default_path(apart / "m.bin") == DEFAULT_PATH
-    assert default_path(apart) == DEFAULT_PATH
-    assert default_path("oci://registry.example/repo:tag") == state  # test_registry_default_ledger.py
-    assert default_path(None) == DEFAULT_PATH
-    monkeypatch.chdir(checkout / "sub")
-    assert default_path("..") == state
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("XDG_STATE_HOME", str(checkout / "sub" / ".state"))
+    state = checkout / "sub" / ".state" / "scanner" / "ledger.db"
+    monkeypatch.chdir(work)
+    for source in (None, "-", "/dev/stdin", "oci://registry.example/repo:tag", apart, apart / "m.bin"):
+        assert default_path(source) == state, source
+    for source in (
+        checkout / "sub",
+        checkout / "sub" / "m.bin",
+        apart / "link",
+        apart / "link" / "m.bin",
+        apart / ".." / "checkout" / "sub",
+        Path("..") / "checkout",
+    ):
+        with pytest.raises(ScanError, match="inside the tree being judged"):
+            default_path(source)
+    monkeypatch.chdir(checkout)  # the state directory inside the working directory: every source
+    for source in (None, "-", "oci://registry.example/repo:tag", apart / "m.bin"):
+        with pytest.raises(ScanError, match="inside the working directory"):
+            default_path(source)
+    monkeypatch.setenv("XDG_STATE_HOME", str(apart / "link" / ".state"))  # spelled apart, lies inside
+    with pytest.raises(ScanError, match="inside the working directory"):
+        default_path(None)
 
 
 @pytest.mark.parametrize("judged", [".", "model.bin"])

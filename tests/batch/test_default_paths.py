@@ -59,21 +59,23 @@ def test_with_several_sources_the_evidence_lands_inside_none_of_them(
     assert all(Path(x["record"]).is_relative_to(state / "batch") for x in json.loads(r.out)["results"])
 
 
-def test_outside_every_source_the_evidence_stays_in_the_working_directory(
+def test_outside_every_source_the_evidence_goes_to_the_state_directory_too(
     cli, tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Sources apart from the working directory (in CI: artifacts the checkout built elsewhere):
+    nothing is written into the working directory either."""
     model = clean_model(tmp_path / "models" / "a", 43)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     r = cli("batch", model, "--workers", "1", "--no-cache", "-f", "json")
     assert r.code == 0, r.err
-    assert (work / ".scanner" / "ledger.db").is_file()
-    assert json.loads(r.out)["results"][0]["record"].startswith(".scanner/batch/")
-    assert not state.exists()
+    assert list(work.iterdir()) == []
+    assert (state / "ledger.db").is_file()
+    assert Path(json.loads(r.out)["results"][0]["record"]).is_relative_to(state / "batch")
 
 
-def test_a_planted_link_for_the_default_ledger_is_refused(
+def test_a_planted_link_for_the_default_ledger_is_never_reached(
     cli, tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = clean_model(tmp_path / "models" / "a", 44)
@@ -84,5 +86,25 @@ def test_a_planted_link_for_the_default_ledger_is_refused(
     (work / ".scanner").symlink_to(elsewhere)
     monkeypatch.chdir(work)
     r = cli("batch", model, "--workers", "1", "--no-cache")
-    assert r.code == 2 and "reached through a link" in r.err
+    assert r.code == 0, r.err
     assert list(elsewhere.iterdir()) == []
+    assert (state / "ledger.db").is_file()
+
+
+def test_a_state_directory_inside_the_working_directory_is_refused(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner whose home is the checkout: the checkout could ship the state ledger."""
+    model = clean_model(tmp_path / "models" / "a", 45)
+    work = tmp_path / "checkout"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(work / ".local" / "state"))
+    r = cli("batch", model, "--workers", "1", "--no-cache")
+    assert r.code == 2 and "inside the working directory" in r.err and "--ledger" in r.err, r.err
+    assert list(work.iterdir()) == []
+    named = ("--ledger", tmp_path / "named.db", "--records", tmp_path / "r")
+    r = cli("batch", model, "--workers", "1", "--no-cache", *named)
+    assert r.code == 0, r.err
+    assert (tmp_path / "named.db").is_file() and list(work.iterdir()) == []

@@ -5,6 +5,7 @@ planted there."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -70,14 +71,14 @@ def test_cache_inside_the_scanned_tree_is_refused(
 
 
 @pytest.mark.parametrize("link", ["ledger.db", ".scanner"])
-def test_default_ledger_reached_through_a_planted_link_is_refused(
+def test_default_ledger_never_reaches_a_planted_link(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, link: str
 ) -> None:
-    """A checkout that ships ``.scanner/ledger.db`` (or ``.scanner``) as a link: the gate would
-    create or write the file it points at, anywhere the runner may write. Judging the checkout, or
-    a file in it, keeps the ledger out of the checkout (the user state directory), so the link is
-    never reached; judging something apart from the working directory keeps the default ledger
-    there and refuses the link."""
+    """A checkout that ships ``.scanner/ledger.db`` (or ``.scanner``) as a link: a gate writing
+    the working directory's ledger would create or write the file it points at, anywhere the
+    runner may write. The default ledger is the user state directory's whatever is judged — the
+    checkout, a file in it, something apart from it, standard input — so the link is never
+    reached."""
     root = tmp_path / "checkout"
     plant(root)
     victim = tmp_path / "victim"
@@ -91,15 +92,17 @@ def test_default_ledger_reached_through_a_planted_link_is_refused(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(root)
     a_file = next(p.name for p in sorted(root.iterdir()) if p.is_file() and not p.is_symlink())
-    for judged in (a_file, "."):
-        r = cli("gate", judged, "-f", "json")
-        assert r.code == 1, (r.code, r.err)  # judged (the planted pickle denies), ledger kept elsewhere
-        assert list(victim.iterdir()) == []
     elsewhere = tmp_path / "elsewhere"
     plant(elsewhere)
-    r = cli("gate", elsewhere, "-f", "json")
-    assert r.code == 2, (r.code, r.err)
-    assert "ledger" in r.err and "link" in r.err
+    for judged in (a_file, ".", str(elsewhere)):
+        r = cli("gate", judged, "-f", "json")
+        assert r.code == 1, (r.code, r.err)  # judged (the planted pickle denies), ledger kept elsewhere
+        assert json.loads(r.out)["ledger"]["path"] == str(tmp_path / "state" / "scanner" / "ledger.db")
+        assert list(victim.iterdir()) == []
+    (root / "requirements.txt").write_text("jinja2==3.1.6\n")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"jinja2==3.1.6\n")))
+    r = cli("gate", "-", "-f", "json")
+    assert r.code in (0, 1), (r.code, r.err)
     assert list(victim.iterdir()) == []
 
 

@@ -46,13 +46,15 @@ def test_gate_appends_each_decision_to_the_ledger(cli, tmp_path: Path, denied_re
 
 def test_no_ledger_default_path_and_config(cli, tmp_path: Path, clean_req: Path, monkeypatch) -> None:
     monkeypatch.delenv("SCANNER_LEDGER")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     assert cli("gate", clean_req, "--no-ledger", "-f", "json").code == 0
-    assert not (work / ".scanner").exists()
+    assert not (tmp_path / "state").exists()
     assert cli("gate", clean_req, "-f", "json").code == 0
-    assert (work / ".scanner" / "ledger.db").is_file()  # the default, kept as a CI artifact
+    assert (tmp_path / "state" / "scanner" / "ledger.db").is_file()  # the default: the user state directory
+    assert not (work / ".scanner").exists()
     (work / "scanner.toml").write_text('ledger = "audit/decisions.db"\n')
     assert cli("gate", clean_req, "-f", "json").code == 0
     assert not (work / "audit").exists()  # a config in the working directory is never discovered
