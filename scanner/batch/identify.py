@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from scanner.batch.forksafe import forking
+from scanner.batch.forksafe import die_with_parent, forking
 
 T = TypeVar("T")
 Identity = tuple[str | None, float]  # (the cache key's artifact part or None, seconds it took)
@@ -48,26 +49,44 @@ def identities(
 
     children: dict[int, int] = {}  # read end -> pid
     shares = [list(range(k, len(rest), CHILDREN)) for k in range(CHILDREN)]
-    for share in shares:
-        read_fd, write_fd = os.pipe()
-        with forking():  # not in the middle of the recorder's or the cache writer's work
-            pid = os.fork()
-        if pid == 0:  # a child
-            try:
-                _quiet()
-                os.close(read_fd)
-                with os.fdopen(write_fd, "w", encoding="utf-8") as out:
-                    for i in share:
-                        key, seconds = identify(rest[i])
-                        out.write(json.dumps([i, key, seconds]) + "\n")
-                        out.flush()
-            finally:
-                os._exit(0)
-        os.close(write_fd)
-        children[read_fd] = pid
+    driver = os.getpid()
     reported: set[int] = set()
-    pending = {fd: b"" for fd in children}
+    pending: dict[int, bytes] = {}
     try:
+        for share in shares:
+            read_fd, write_fd = os.pipe()
+            # Ctrl-C held back across the fork: a child must never run the driver's code on
+            # (its own KeyboardInterrupt before it is set to ignore SIGINT); the driver gets it
+            # once the child is in ``children``, to be stopped in ``finally``
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                try:
+                    with forking():  # not in the middle of the recorder's or the cache writer's work
+                        pid = os.fork()
+                except OSError:  # no more processes now: this share is hashed here
+                    os.close(read_fd)
+                    os.close(write_fd)
+                    continue
+                if pid == 0:  # a child
+                    try:
+                        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops it
+                        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                        die_with_parent(driver)
+                        _quiet()
+                        for fd in (read_fd, *children):  # read ends: the driver's alone
+                            os.close(fd)
+                        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
+                            for i in share:
+                                key, seconds = identify(rest[i])
+                                out.write(json.dumps([i, key, seconds]) + "\n")
+                                out.flush()
+                    finally:
+                        os._exit(0)
+                children[read_fd] = pid
+                pending[read_fd] = b""
+                os.close(write_fd)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
         with selectors.DefaultSelector() as sel:
             for fd in children:
                 sel.register(fd, selectors.EVENT_READ)

@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from scanner.batch.executor import Executor
-from scanner.batch.forksafe import forking
+from scanner.batch.forksafe import die_with_parent, forking
 from scanner.batch.model import ArtifactResult, BatchOptions, Outcome, Task
 from scanner.errors import ScanError
 
@@ -53,6 +53,7 @@ def _worker_main(conn: Connection, options: BatchOptions, known: frozenset[str],
     """A worker process: prepare once (or adopt what the driver prepared before forking it),
     then answer tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(os.getppid())  # a driver ended by SIGTERM leaves no worker judging on
     from scanner.batch import job
 
     try:
