@@ -38,7 +38,9 @@ def identities(
 ) -> Iterator[tuple[T, Identity]]:
     """``(item, identify(item))`` for every item, in the order the children finish them (then
     the ones they did not report, hashed here). Children that send nothing for ``patience``
-    seconds (stuck: each item has its own time budget inside ``identify``) are stopped."""
+    seconds (stuck: each item has its own time budget inside ``identify``) are stopped; the
+    item each was on comes back with no key (``(None, 0.0)``: hashed here, it could hold the
+    driver the same way; the caller has a worker, which is stopped at its budget, judge it)."""
     if len(items) < FORK_AT or not _can_fork():
         for item in items:
             yield item, identify(item)
@@ -48,12 +50,13 @@ def identities(
     import selectors
 
     children: dict[int, int] = {}  # read end -> pid
+    children_share: dict[int, int] = {}  # read end -> its share in ``shares``
     shares = [list(range(k, len(rest), CHILDREN)) for k in range(CHILDREN)]
     driver = os.getpid()
     reported: set[int] = set()
     pending: dict[int, bytes] = {}
     try:
-        for share in shares:
+        for k, share in enumerate(shares):
             read_fd, write_fd = os.pipe()
             # Ctrl-C held back across the fork: a child must never run the driver's code on
             # (its own KeyboardInterrupt before it is set to ignore SIGINT); the driver gets it
@@ -83,6 +86,7 @@ def identities(
                     finally:
                         os._exit(0)
                 children[read_fd] = pid
+                children_share[read_fd] = k
                 pending[read_fd] = b""
                 os.close(write_fd)
             finally:
@@ -92,8 +96,13 @@ def identities(
                 sel.register(fd, selectors.EVENT_READ)
             while pending:
                 events = sel.select(timeout=patience)
-                if not events:
-                    break  # stuck: stopped below, their items hashed here
+                if not events:  # stuck: stopped below; the item each was on goes to a worker
+                    for fd in pending:  # (hashed here, it could hold the driver the same way)
+                        on = next((i for i in shares[children_share[fd]] if i not in reported), None)
+                        if on is not None:
+                            reported.add(on)
+                            yield rest[on], (None, 0.0)
+                    break
                 for ready, _ in events:
                     fd = int(ready.fd)
                     data = os.read(fd, 1 << 16)
@@ -131,11 +140,15 @@ def _parsed(line: bytes, count: int) -> tuple[int, str | None, float] | None:
 
 def _quiet() -> None:
     """Nothing a child does reaches the terminal: no progress bar, no message (a lock the
-    driver's own output held at the fork must never be waited for)."""
+    driver's own output held at the fork must never be waited for), not even from native code;
+    nor does it hold the driver's stdout or stderr open (a pipe read to its end by a CI job)."""
     from scanner import ui
 
     ui.configure(quiet=True, progress=False)
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the child leaves with os._exit)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    sys.stdout = sys.stderr = open(null, "w")  # noqa: SIM115 (the child leaves with os._exit)
 
 
 def _stop(pid: int) -> None:
