@@ -21,6 +21,7 @@ def test_dask_cluster(cli, estate, dask_cluster: str, registry, tmp_path: Path) 
     _oci_sources_pulled_by_the_workers(cli, registry, dask_cluster, tmp_path / "d")
     _time_budget_on_dask(cli, dask_cluster, tmp_path / "b")
     _worker_death_on_dask(dask_cluster, tmp_path / "c")
+    _many_hits_on_dask_fork_nothing_in_the_driver(cli, dask_cluster, tmp_path / "e")
 
 
 def _same_verdicts_locally_and_on_dask_then_cache_hits(cli, estate, dask_cluster: str, tmp_path: Path) -> None:
@@ -94,3 +95,27 @@ def _worker_death_on_dask(dask_cluster: str, tmp_path: Path) -> None:
     assert "the workers judging it died" in slow_result["error"]
     assert clean_result["allow"] is True
     assert doc["not_judged"] == [str(slow)]
+
+
+_FORKS: list[int] = []  # pids forked by this process while counting (a hook cannot be removed)
+_COUNTING = [False]
+os.register_at_fork(before=lambda: _COUNTING[0] and _FORKS.append(os.getpid()))
+
+
+def _many_hits_on_dask_fork_nothing_in_the_driver(cli, dask_cluster: str, tmp_path: Path) -> None:
+    """Enough sources for the hashing children (``identify.FORK_AT``): on a cluster the workers
+    hash (they may not see the driver's paths), so the driver forks nothing, and every hit is
+    still answered from the cache."""
+    from scanner.batch.identify import FORK_AT
+
+    sources = [clean_model(tmp_path / f"m{i:02d}", i) for i in range(FORK_AT + 2)]
+    args = ["--scheduler", dask_cluster, "--cache", tmp_path / "cache", "--no-ledger", "-f", "json"]
+    assert cli("batch", *sources, *args, "--records", tmp_path / "r1").code == 0
+    _COUNTING[0] = True
+    try:
+        again = cli("batch", *sources, *args, "--records", tmp_path / "r2")
+    finally:
+        _COUNTING[0] = False
+    assert again.code == 0, again.err
+    assert all(x["cached"] for x in json.loads(again.out)["results"])
+    assert _FORKS == []
