@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,8 @@ def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
 
 
 def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Path:
+    import tempfile  # (a batch run answered from the cache writes through Folder only)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
