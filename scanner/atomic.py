@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,8 @@ def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
 
 
 def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Path:
+    import tempfile  # (a batch run answered from the cache writes through Folder only)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -120,14 +121,16 @@ class Folder:
     opened once and each file is written under a temporary name and renamed relative to it — no
     path lookup per file, and a folder replaced by a link during the run is not followed. A name
     that exists is replaced as a directory entry: a link planted there is replaced, never written
-    through. A reader, or a crash of this process, never sees a partial file under its name.
+    through. A reader, or a crash of this process, never sees a partial file under its name, and
+    no temporary file is left behind by an error or an interrupt (Ctrl-C).
 
     ``durable`` also waits for the disk (each file flushed before its rename, the renames
     synced): what a ledger entry is about to name. Without it the flush is left to the system —
     a flush per file costs more than encoding and writing a small record, and on a busy disk
     several milliseconds each (measured in ``docs/batch.md``). ``stage`` + ``commit`` put many
     files in place together: their flushes overlap (``FLUSHERS`` at a time) and the folder is
-    synced once."""
+    synced once. Until ``settle`` they can be withdrawn (``discard``): the files of a group whose
+    ledger entries were rolled back must not stay, naming entries that do not exist."""
 
     FLUSHERS = 8
 
@@ -135,7 +138,8 @@ class Folder:
         self.path = path
         self.what = what
         self._names = itertools.count()
-        self._staged: list[tuple[str, str]] = []  # (temporary, name)
+        self._staged: list[tuple[str, str, int]] = []  # (temporary, name, inode): not yet in place
+        self._placed: list[tuple[str, int]] = []  # (name, inode): put in place, not yet settled
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
@@ -145,60 +149,93 @@ class Folder:
     def write(self, name: str, chunks: Iterable[str], *, durable: bool) -> Path:
         """``chunks`` (UTF-8) as the file ``name``, whole or not at all; on disk on return when
         ``durable``."""
-        self._place([(self._temporary(name, chunks, flush=durable), name)], durable=durable)
+        pending: list[tuple[str, str, int]] = []
+        try:
+            self._temporary(name, chunks, flush=durable, into=pending)
+            self._place(pending, [])
+        finally:
+            self._unlink(temporary for temporary, _, _ in pending)  # (none once it is in place)
+        if durable:
+            self._sync()
         return self.path / name
 
     def stage(self, name: str, chunks: Iterable[str]) -> Path:
         """``chunks`` written beside ``name``, in place after the next ``commit``."""
-        self._staged.append((self._temporary(name, chunks, flush=False), name))
+        self._temporary(name, chunks, flush=False, into=self._staged)
         return self.path / name
 
     def commit(self, *, durable: bool) -> None:
-        """Every staged file put in place (flushed to disk first when ``durable``); on an error
-        the ones not yet in place are removed."""
-        staged, self._staged = self._staged, []
-        if not staged:
+        """Every staged file put in place (flushed to disk first when ``durable``) — all of them,
+        or on an error none: the ones put in place already are removed again."""
+        if not self._staged:
             return
-        if durable:
-            from concurrent.futures import ThreadPoolExecutor
+        try:
+            if durable:
+                temporaries = [temporary for temporary, _, _ in self._staged]
+                try:
+                    if len(temporaries) == 1:
+                        self._flush(temporaries[0])
+                    else:
+                        from concurrent.futures import ThreadPoolExecutor
 
-            try:
-                with ThreadPoolExecutor(min(self.FLUSHERS, len(staged))) as pool:
-                    list(pool.map(self._flush, [temporary for temporary, _ in staged]))
-            except OSError as exc:
-                self._discard(staged)
-                raise ScanError(f"cannot write {self.what}s: {exc.strerror or exc}", self.path) from None
-        self._place(staged, durable=durable)
+                        with ThreadPoolExecutor(min(self.FLUSHERS, len(temporaries))) as pool:
+                            list(pool.map(self._flush, temporaries))
+                except OSError as exc:
+                    raise ScanError(f"cannot write {self.what}s: {exc.strerror or exc}", self.path) from None
+            self._place(self._staged, self._placed)
+        except BaseException:
+            self.discard()
+            raise
+        if durable:
+            self._sync()
+
+    def settle(self) -> None:
+        """The files put in place by ``commit`` stay (what names them was recorded)."""
+        self._placed = []
 
     def discard(self) -> None:
-        """Remove the staged files (never put in place)."""
+        """Remove the staged files, and withdraw those put in place since the last ``settle``
+        (each only while it is still the file written here: a name whose rename failed keeps
+        what it held)."""
         staged, self._staged = self._staged, []
-        self._discard(staged)
+        placed, self._placed = self._placed, []
+        self._unlink(temporary for temporary, _, _ in staged)
+        for name, inode in placed:
+            with contextlib.suppress(OSError):
+                if os.stat(name, dir_fd=self._fd, follow_symlinks=False).st_ino == inode:
+                    os.unlink(name, dir_fd=self._fd)
 
     def close(self) -> None:
-        """Staged files never committed are removed."""
-        self.discard()
+        """Staged files never committed are removed (files put in place are left as they are)."""
+        staged, self._staged, self._placed = self._staged, [], []
+        self._unlink(temporary for temporary, _, _ in staged)
         os.close(self._fd)
 
-    def _temporary(self, name: str, chunks: Iterable[str], *, flush: bool) -> str:
+    def _temporary(self, name: str, chunks: Iterable[str], *, flush: bool, into: list[tuple[str, str, int]]) -> None:
+        """Write the temporary file for ``name``, listed in ``into`` as soon as it exists (so that
+        an interrupt while it is written leaves it to be removed); an error removes it."""
         temporary = f".{name}.{os.getpid()}-{next(self._names)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(temporary, flags, 0o666, dir_fd=self._fd)  # the umask applies
         except OSError as exc:
             raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
+        entry = (temporary, name, os.fstat(fd).st_ino)
+        into.append(entry)
         try:
             with open(fd, "w", encoding="utf-8", closefd=False) as fh:
                 for chunk in chunks:
                     fh.write(chunk)
             if flush:
                 os.fsync(fd)
-        except OSError as exc:
-            self._discard([(temporary, name)])
-            raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
+        except BaseException as exc:
+            into.remove(entry)
+            self._unlink([temporary])
+            if isinstance(exc, OSError):
+                raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
+            raise
         finally:
             os.close(fd)
-        return temporary
 
     def _flush(self, temporary: str) -> None:
         fd = os.open(temporary, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), dir_fd=self._fd)
@@ -207,19 +244,24 @@ class Folder:
         finally:
             os.close(fd)
 
-    def _place(self, staged: list[tuple[str, str]], *, durable: bool) -> None:
-        for i, (temporary, name) in enumerate(staged):
+    def _place(self, pending: list[tuple[str, str, int]], placed: list[tuple[str, int]]) -> None:
+        """Rename ``pending`` into place in order, moving each to ``placed`` (listed there before
+        its rename: an interrupt just after it must not leave it unlisted)."""
+        while pending:
+            temporary, name, inode = pending[0]
+            placed.append((name, inode))
             try:
                 os.replace(temporary, name, src_dir_fd=self._fd, dst_dir_fd=self._fd)
             except OSError as exc:
-                self._discard(staged[i:])
                 raise ScanError(f"cannot write {self.what}: {exc.strerror or exc}", self.path / name) from None
-        if durable:
-            with contextlib.suppress(OSError):  # best effort: not every file system allows it
-                os.fsync(self._fd)
+            del pending[0]
 
-    def _discard(self, staged: list[tuple[str, str]]) -> None:
-        for temporary, _ in staged:
+    def _sync(self) -> None:
+        with contextlib.suppress(OSError):  # best effort: not every file system allows it
+            os.fsync(self._fd)
+
+    def _unlink(self, temporaries: Iterable[str]) -> None:
+        for temporary in temporaries:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=self._fd)
 

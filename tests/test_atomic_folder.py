@@ -75,7 +75,9 @@ def test_staged_files_appear_only_when_committed(tmp_path: Path, durable: bool) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
 
 
-def test_a_staged_file_that_cannot_be_placed_leaves_no_temporary(tmp_path: Path) -> None:
+def test_a_commit_that_cannot_place_a_file_places_none_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """All of a commit's files or none: a.json, put in place before b.json failed, is removed
+    again (with a ledger, it would name an entry that was rolled back)."""
     (tmp_path / "b.json" / "in-the-way").mkdir(parents=True)
     folder = Folder(tmp_path, "evidence record")
     folder.stage("a.json", ["a"])
@@ -85,4 +87,46 @@ def test_a_staged_file_that_cannot_be_placed_leaves_no_temporary(tmp_path: Path)
         folder.commit(durable=True)
     assert "b.json" in str(caught.value)
     folder.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+def _interrupted(after: int):
+    """Chunks of a file whose writing is interrupted (Ctrl-C) after ``after`` of them."""
+    for i in range(after):
+        yield f"chunk {i}\n"
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("how", ["write", "stage"])
+def test_a_file_interrupted_while_written_leaves_no_temporary(tmp_path: Path, how: str) -> None:
+    folder = Folder(tmp_path, "evidence record")
+    folder.stage("a.json", ["a"])
+    with pytest.raises(KeyboardInterrupt):
+        if how == "write":
+            folder.write("b.json", _interrupted(3), durable=False)
+        else:
+            folder.stage("b.json", _interrupted(3))
+    folder.commit(durable=True)
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_files_put_in_place_are_withdrawn_until_settled(tmp_path: Path) -> None:
+    """``discard`` after ``commit`` withdraws the files it put in place (their ledger entries were
+    rolled back) — but never a file someone put at such a name since; ``settle`` keeps them."""
+    (tmp_path / "old.json").write_text("an earlier run's")
+    folder = Folder(tmp_path, "evidence record")
+    folder.stage("a.json", ["a"])
+    folder.stage("b.json", ["b"])
+    folder.commit(durable=True)
+    (tmp_path / "other").write_text("someone else's")
+    os.replace(tmp_path / "other", tmp_path / "b.json")
+    folder.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "old.json"]
+    assert (tmp_path / "b.json").read_text() == "someone else's"
+    folder.stage("c.json", ["c"])
+    folder.commit(durable=False)
+    folder.settle()
+    folder.discard()
+    folder.close()
+    assert (tmp_path / "c.json").read_text() == "c"

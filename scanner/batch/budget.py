@@ -16,11 +16,14 @@ half-updated state, so the caller marks the worker tainted (a pool worker exits 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_NAP = 3600.0  # the longest the watchdog waits at a time
 
 
 class BudgetExceeded(BaseException):
@@ -29,8 +32,9 @@ class BudgetExceeded(BaseException):
 
 @contextmanager
 def time_budget(seconds: float | None) -> Iterator[None]:
-    """Run the body with a budget; raises ``BudgetExceeded`` in this thread when it runs out."""
-    if seconds is None:
+    """Run the body with a budget; raises ``BudgetExceeded`` in this thread when it runs out.
+    ``None`` or a budget that is no finite number (``inf``): none."""
+    if seconds is None or not math.isfinite(seconds):
         yield
         return
     token = _WATCHDOG.arm(time.monotonic() + seconds, threading.get_ident())
@@ -90,8 +94,11 @@ class _Watchdog:
                     if deadline <= now:
                         del armed[token]
                         _raise_in(target)
-                wake[0] = min((d for d, _ in armed.values()), default=now + 3600)
-                cond.wait(timeout=wake[0] - now)
+                wake[0] = min((d for d, _ in armed.values()), default=now + _NAP)
+                # at most _NAP: a timed wait for a distant deadline (``--time-budget 1e12``) raises
+                # OverflowError, which would end the watchdog and with it every later budget of
+                # this process (a Dask worker serves many runs); an earlier deadline wakes it
+                cond.wait(timeout=min(wake[0] - now, _NAP))
 
 
 def _raise_in(thread_id: int) -> None:

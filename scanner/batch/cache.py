@@ -46,7 +46,10 @@ MAX_ENTRY_BYTES = 256 << 20
 
 
 def canonical(doc: Any) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """UTF-8, a source path that is not (its bytes reach Python as surrogates) kept as it is
+    (``json.loads`` of bytes reads it back the same way)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def digest_of(doc: Any) -> str:
@@ -213,6 +216,7 @@ class ResultCache:
 
 
 _BODY = ("key", "result", "record", "record_text", "expires", "db_age")
+_RUN_MEMBERS = ("batch", "ledger")  # a record's members that belong to a run, never cached
 # A record up to this many characters is kept as the text of its file (a hit writes it as it is,
 # with the run's ``batch`` member added: no decoding and encoding again); a larger one (a big SBOM)
 # as JSON, so that it is never one string in memory on top of the entry.
@@ -226,7 +230,7 @@ def _record_fields(record: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     from scanner.report.json_format import chunks
 
-    kept = {k: v for k, v in record.items() if k not in ("ledger", "batch")}
+    kept = {k: v for k, v in record.items() if k not in _RUN_MEMBERS}
     size = 0
     pieces = []
     for piece in chunks(kept):
@@ -285,6 +289,12 @@ def _result(source: str, doc: Mapping[str, Any], record: Any, record_text: Any =
     allow = doc["allow"]
     if not isinstance(allow, bool):
         raise ValueError("allow is not a boolean")
+    if record_text is not None:
+        from scanner.report.json_format import laid_out
+
+        # a hit writes it with this run's members spliced in (``json_format.with_member``)
+        if not isinstance(record_text, str) or not laid_out(record_text, *_RUN_MEMBERS):
+            raise ValueError("its record text is not a record as the cache keeps it")
     return ArtifactResult(
         source=source,
         name=doc.get("name"),
@@ -293,6 +303,6 @@ def _result(source: str, doc: Mapping[str, Any], record: Any, record_text: Any =
         deny=reasons(doc.get("deny") or []),
         warn=reasons(doc.get("warn") or []),
         record=record if isinstance(record, dict) else None,
-        record_text=record_text if isinstance(record_text, str) else None,
+        record_text=record_text,
         cached=True,
     )

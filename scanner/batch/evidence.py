@@ -61,9 +61,11 @@ class EvidenceWriter:
             self._recorder = Recorder(ledger_path, self._folder)
 
     def write(self, index: int, result: ArtifactResult) -> ArtifactResult:
+        from scanner.text import clean_text
+
         batch = {
             "run": self.options.run_id,
-            "source": result.source,
+            "source": clean_text(result.source),  # a path that is not UTF-8: its bytes as \xNN
             "cached": result.cached,
             "attempts": result.attempts,
             "seconds": round(result.seconds, 4),
@@ -95,7 +97,7 @@ class EvidenceWriter:
                 "schema": "scanner-batch-error/1",
                 "command": "batch",
                 "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "artifact": {"source": result.source, "name": result.name, "digest": result.digest},
+                "artifact": {"source": batch["source"], "name": clean_text(result.name), "digest": result.digest},
                 "stage": self.options.stage,
                 "error": result.error,
                 "batch": batch,
@@ -113,6 +115,11 @@ class EvidenceWriter:
             return None
         name = _UNSAFE.sub("_", result.name or Path(result.source).name or "artifact")[:80]
         return f"{index:05d}-{name}.json"
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C came while ``close`` waited for the last decisions to be recorded (they were)."""
+        return bool(self._recorder is not None and self._recorder.interrupted)
 
     def close(self) -> None:
         """Every decision handed to the recorder is recorded first (also after Ctrl-C: what

@@ -41,12 +41,18 @@ class Recorder:
         self._queue: queue.Queue[Decision | None] = queue.Queue(WAITING)
         self._failed: BaseException | None = None  # what stopped it (recording never resumes)
         self._told = False  # the driver was told (once)
+        self.interrupted = False  # Ctrl-C came while ``close`` waited (all was recorded still)
+        self._abandon = False  # Ctrl-C twice while closing: nothing more is recorded
+        # set when the thread's work is over: waited for instead of ``Thread.join``, which a
+        # Ctrl-C can interrupt so that the thread then counts as stopped while it still runs
+        # (CPython 3.11: join's lock released on the running thread's behalf)
+        self._ended = threading.Event()
         opened = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(opened,), name="scanner-ledger", daemon=True)
         self._thread.start()
         opened.wait()
         if self._failed is not None:
-            self._thread.join()
+            self._ended.wait()
             raise self._failed
 
     def put(self, decision: Decision) -> None:
@@ -57,19 +63,34 @@ class Recorder:
                 self._queue.put(decision, timeout=1.0)
                 return
             except queue.Full:  # the recorder is behind (the driver waits), or gone
-                if not self._thread.is_alive():
+                if self._ended.is_set():
                     raise ScanError("the ledger's recorder stopped", self.path) from None
 
     def close(self) -> None:
-        """Record every decision handed over, then stop; raises what went wrong, if anything."""
-        while self._thread.is_alive():
+        """Record every decision handed over, then stop; raises what went wrong, if anything.
+        Ctrl-C while it waits never cuts a group short (the process would end with records in
+        place whose entries were never committed): the first lets the recorder finish everything
+        handed over (``interrupted`` tells the caller), a second has it stop after the group it
+        holds — the rest is not recorded — and is raised once it has."""
+        while True:
             try:
-                self._queue.put(None, timeout=1.0)
+                self._finish()
+                break
+            except KeyboardInterrupt:
+                self._abandon = self.interrupted
+                self.interrupted = True
+        self._raise()
+        if self._abandon:
+            raise KeyboardInterrupt
+
+    def _finish(self) -> None:
+        while not self._ended.is_set():
+            try:
+                self._queue.put(None, timeout=1.0)  # (a second one, after Ctrl-C, is never read)
                 break
             except queue.Full:
                 continue
-        self._thread.join()
-        self._raise()
+        self._ended.wait()
 
     def _raise(self) -> None:
         if self._failed is not None and not self._told:
@@ -77,6 +98,12 @@ class Recorder:
             raise self._failed
 
     def _run(self, opened: threading.Event) -> None:
+        try:
+            self._work(opened)
+        finally:
+            self._ended.set()
+
+    def _work(self, opened: threading.Event) -> None:
         from scanner.evidence.ledger import Ledger
 
         try:
@@ -97,7 +124,7 @@ class Recorder:
                         break
                 done = group[-1] is None
                 decisions = [d for d in group if d is not None]
-                if decisions and self._failed is None:
+                if decisions and self._failed is None and not self._abandon:
                     try:
                         with busy():  # no fork copies this thread's locks mid-commit (forksafe)
                             self._record(ledger, decisions)
@@ -105,19 +132,37 @@ class Recorder:
                         self._failed = exc if isinstance(exc, ScanError) else ScanError(f"cannot record: {exc}")
 
     def _record(self, ledger: Any, decisions: list[Decision]) -> None:
-        """Records written, flushed and put in place, then the entries committed together."""
+        """Records written, flushed and put in place, then the entries committed together — or
+        none: when a record cannot be written or the commit fails, the entries are rolled back
+        and the records already in place removed again (none may name an entry that does not
+        exist)."""
         folder = self._folder
-        with ledger.appending_all([record for record, _, _ in decisions]) as entries:
-            try:
+        last = None
+        try:
+            with ledger.appending_all([record for record, _, _ in decisions]) as entries:
+                last = entries[-1]
                 for (record, name, text), (seq, digest) in zip(decisions, entries, strict=True):
                     record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
                     if folder is not None and name is not None:
                         folder.stage(name, text(record))
                 if folder is not None:
                     folder.commit(durable=True)
-            except BaseException:
+        except BaseException:
+            if last is not None and _committed(ledger, last):  # it failed once committed
                 if folder is not None:
-                    folder.discard()
-                for record, _, _ in decisions:
-                    record.pop("ledger", None)  # nothing was recorded
+                    folder.settle()
                 raise
+            if folder is not None:
+                folder.discard()
+            for record, _, _ in decisions:
+                record.pop("ledger", None)  # nothing was recorded
+            raise
+        if folder is not None:
+            folder.settle()  # their entries are committed: the records stay
+
+
+def _committed(ledger: Any, entry: tuple[int, str]) -> bool:
+    try:
+        return bool(ledger.committed(*entry))
+    except Exception:  # unknown: the records stay (a record too many, never an entry without one)
+        return True

@@ -16,13 +16,17 @@ from urllib.parse import quote
 from scanner import __version__
 from scanner.batch.model import ArtifactResult
 from scanner.batch.run import BatchReport
+from scanner.text import clean_text
 
 FORMATS = ["table", "json", "html", "sarif"]
 SCHEMA = "scanner-batch/1"
 
 
 def render(report: BatchReport, fmt: str, dest: str | None = None) -> str:
-    return {"json": to_json, "table": to_table, "sarif": to_sarif, "html": to_html}[fmt](report, dest)
+    """The summary as text that can be encoded: a source path that is not UTF-8 (surrogates in
+    Python) is shown with its bytes as ``\\xNN`` escapes (the JSON formats clean their values)."""
+    text = {"json": to_json, "table": to_table, "sarif": to_sarif, "html": to_html}[fmt](report, dest)
+    return text if fmt in ("json", "sarif") else clean_text(text)
 
 
 def counts(report: BatchReport) -> dict[str, int]:
@@ -51,7 +55,7 @@ def to_json(report: BatchReport, _dest: str | None = None) -> str:
         "not_judged": [r.source for r in report.errors],
         "results": [r.summary() for r in report.results],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(clean_text(doc), indent=2, ensure_ascii=False) + "\n"
 
 
 def _clean(text: object) -> str:
@@ -127,7 +131,7 @@ def to_sarif(report: BatchReport, _dest: str | None = None) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(clean_text(doc), indent=2, ensure_ascii=False) + "\n"
 
 
 def _with_fix(reason: Any) -> str:
@@ -137,7 +141,7 @@ def _with_fix(reason: Any) -> str:
 def _uri(source: str) -> str:
     if "://" in source:
         return source
-    return "file://" + quote(Path(source).as_posix())
+    return "file://" + quote(os.fsencode(Path(source).as_posix()))  # a name's bytes, UTF-8 or not
 
 
 def _location(r: ArtifactResult) -> dict[str, Any]:

@@ -161,6 +161,7 @@ def batch(
         ledger = ledger or default_ledger
     writer = EvidenceWriter(records, None if no_ledger else ledger, options)
     ui.info(f"batch {options.run_id}: {len(items)} artifact(s) for {options.stage} on {executor.name} workers")
+    report = None
     try:
         with executor, _progress(len(items)) as (advance, echo):
 
@@ -179,10 +180,16 @@ def batch(
                 warn=ui.warn,
                 before_work=lambda: _prepare(options, executor),
             )
+    except KeyboardInterrupt:
+        if report is None:
+            raise
+        report.interrupted = True  # Ctrl-C while the workers were stopped: the run had ended
     finally:
         writer.close()
         if cache is not None:
             cache.close()
+    if writer.interrupted:  # Ctrl-C while the last decisions were recorded: they were
+        report.interrupted = True
     for fmt, dest in plan:
         write_outputs([(fmt, dest)], lambda f, d=dest: render(report, f, d))  # type: ignore[misc]
     if report.errors:

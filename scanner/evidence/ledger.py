@@ -232,6 +232,9 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             self._rollback()
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+        except BaseException:  # Ctrl-C: no transaction is left open on the connection
+            self._rollback()
+            raise
         try:
             yield entries
         except BaseException:
@@ -242,6 +245,18 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             self._rollback()
             raise ScanError(f"cannot append to ledger: {exc}", self.path) from None
+
+    def committed(self, seq: int, digest: str) -> bool:
+        """Whether entry ``seq``, hashed ``digest``, is in the ledger for good: asked after an
+        append failed or was interrupted, possibly once its commit was done. A transaction still
+        open on this connection is rolled back first (what it held was not committed)."""
+        if self._db.in_transaction:
+            self._rollback()
+        try:
+            row = self._db.execute("SELECT hash FROM decisions WHERE seq = ?", (seq,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ScanError(f"cannot read ledger: {exc}", self.path) from None
+        return row is not None and row[0] == digest
 
     @staticmethod
     def _row(record: dict[str, Any]) -> tuple[Any, ...]:

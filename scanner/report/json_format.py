@@ -67,10 +67,22 @@ def render(record: dict[str, Any], **_: Any) -> str:
     return "".join(chunks(record))
 
 
+def laid_out(text: str, *without: str) -> bool:
+    """Whether ``text`` has the outline ``chunks`` gives a non-empty object (what ``with_member``
+    adds to) and no top-level member named in ``without``. A string holds no raw line break, so
+    a top-level member is exactly a line that starts with two spaces and its key; the values are
+    not checked (the text is what ``chunks`` wrote, or sealed by whoever wrote it)."""
+    return (
+        text.startswith('{\n  "')
+        and text.endswith("\n}\n")
+        and not any(f"\n  {_compact(key)}: " in text for key in without)
+    )
+
+
 def with_member(text: str, key: str, value: Any) -> str:
     """``text`` (what ``chunks`` wrote for a non-empty object) with one more top-level member:
     equal to the text of the object with ``key`` added last, without encoding the rest again."""
-    if not text.endswith("\n}\n") or key in _DEEPER:
+    if not laid_out(text, key) or key in _DEEPER:
         raise ValueError("not the text of a non-empty object laid out by chunks")
     member = "".join(iter_layout(value, 2, "  ", 1))
     return f"{text[:-3]},\n  {_compact(key)}: {member}\n}}\n"

@@ -114,13 +114,13 @@ class DocumentReader:
 
     def discover(self, artifact: Path) -> list[Path]:
         """``scanner.verify.api.discover``, once per artifact in this run."""
-        from scanner.verify.api import discover
+        from scanner.verify.beside import discover
 
         return self._once("signatures", artifact, discover)
 
     def discover_provenance(self, artifact: Path) -> list[Path]:
         """``scanner.verify.api.discover_provenance``, once per artifact in this run."""
-        from scanner.verify.api import discover_provenance
+        from scanner.verify.beside import discover_provenance
 
         return self._once("provenance", artifact, discover_provenance)
 

@@ -98,3 +98,23 @@ def metrics_bom(**metrics: float | str) -> dict[str, Any]:
 def write_json(path: Path, doc: Any) -> Path:
     path.write_text(json.dumps(doc))
     return path
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The working directory is a checkout; no ledger is named (neither flag nor environment)."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return root
+
+
+def ledger_digests(path: Path) -> list[str]:
+    """The artifact digest of each entry of the ledger at ``path`` (its chain verified)."""
+    from scanner.evidence.ledger import Ledger
+
+    with Ledger(path, create=False) as ledger:
+        assert ledger.verify().ok
+        return [e.artifact_digest for e in ledger.entries()]

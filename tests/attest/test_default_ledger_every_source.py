@@ -20,28 +20,11 @@ from pathlib import Path
 import pytest
 
 from scanner.evidence.ledger import Ledger
-from tests.attest.conftest import data_file, make_model
+from tests.attest.conftest import data_file, ledger_digests, make_model
 from tests.attest.test_quality_gate import denies, gate, signed_eval
 from tests.attest.test_registry_default_ledger import _plant
 
 NO_REGRESSION = {"quality": {"no_regression": ["accuracy"]}}
-
-
-@pytest.fixture
-def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The working directory is a checkout; no ledger is named (neither flag nor environment)."""
-    root = tmp_path / "checkout"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return root
-
-
-def _digests(path: Path) -> list[str]:
-    with Ledger(path, create=False) as ledger:
-        assert ledger.verify().ok
-        return [e.artifact_digest for e in ledger.entries()]
 
 
 def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
@@ -61,7 +44,7 @@ def test_a_model_built_apart_from_the_checkout_takes_no_baseline_from_it_nor_wri
     assert record["quality"]["baseline"]["found"] is False, record["quality"]["baseline"]
     assert code == 0, denies(record)
     assert record["ledger"]["path"] == str(state)
-    assert _digests(state) == [record["artifact"]["digest"]]
+    assert ledger_digests(state) == [record["artifact"]["digest"]]
     assert shipped.read_bytes() == before
 
     # named, the planted chain is the user's choice: its baseline is read and the entry appended
@@ -69,8 +52,8 @@ def test_a_model_built_apart_from_the_checkout_takes_no_baseline_from_it_nor_wri
     assert code == 1
     assert record["quality"]["baseline"]["found"] is True
     assert "quality-regression" in denies(record)
-    assert len(_digests(shipped)) == 2
-    assert len(_digests(state)) == 1
+    assert len(ledger_digests(shipped)) == 2
+    assert len(ledger_digests(state)) == 1
 
 
 def test_the_environment_the_checkout_installed_appends_to_the_state_directory(
@@ -87,7 +70,7 @@ def test_the_environment_the_checkout_installed_appends_to_the_state_directory(
     assert record["artifact"]["kind"] == "environment"
     state = tmp_path / "state" / "scanner" / "ledger.db"
     assert record["ledger"]["path"] == str(state)
-    assert _digests(state) == [record["artifact"]["digest"]]
+    assert ledger_digests(state) == [record["artifact"]["digest"]]
     assert shipped.read_bytes() == before
 
 
@@ -101,14 +84,14 @@ def test_standard_input_appends_to_the_state_directory_unless_a_ledger_is_named(
     assert r.code in (0, 1), r.err
     record = json.loads(r.out)
     assert record["ledger"]["path"] == str(state)
-    assert _digests(state) == [record["artifact"]["digest"]]
+    assert ledger_digests(state) == [record["artifact"]["digest"]]
     assert shipped.read_bytes() == before
 
     _stdin(monkeypatch, b"jinja2==3.1.6\n")
     r = cli("gate", "-", "-f", "json", "--ledger", ".scanner/ledger.db")
     assert r.code in (0, 1), r.err
     assert json.loads(r.out)["ledger"]["path"] == ".scanner/ledger.db"
-    assert len(_digests(shipped)) == 2 and len(_digests(state)) == 1
+    assert len(ledger_digests(shipped)) == 2 and len(ledger_digests(state)) == 1
 
 
 def test_a_state_directory_inside_the_working_directory_is_refused_for_standard_input(
@@ -128,7 +111,7 @@ def test_a_state_directory_inside_the_working_directory_is_refused_for_standard_
     _stdin(monkeypatch, b"jinja2==3.1.6\n")
     r = cli("gate", "-", "-f", "json", "--ledger", tmp_path / "named.db")
     assert r.code in (0, 1), r.err
-    assert _digests(tmp_path / "named.db") == [json.loads(r.out)["artifact"]["digest"]]
+    assert ledger_digests(tmp_path / "named.db") == [json.loads(r.out)["artifact"]["digest"]]
 
 
 def test_the_auditor_reads_the_ledger_decisions_went_to_and_is_told_which(cli, tmp_path: Path, checkout: Path) -> None:

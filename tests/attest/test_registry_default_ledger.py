@@ -15,7 +15,7 @@ import pytest
 
 from scanner.evidence.ledger import Ledger
 from scanner.registry.client import Client
-from tests.attest.conftest import data_file, make_model
+from tests.attest.conftest import data_file, ledger_digests, make_model
 from tests.attest.test_registry_quality import attest_remote
 from tests.registry.helpers import PLAIN
 
@@ -35,22 +35,6 @@ def _plant(checkout: Path) -> tuple[Path, bytes]:
     with Ledger(shipped) as ledger:
         ledger.append(record)
     return shipped, shipped.read_bytes()
-
-
-@pytest.fixture
-def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The working directory is a checkout; no ledger is named (neither flag nor environment)."""
-    root = tmp_path / "checkout"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    monkeypatch.delenv("SCANNER_LEDGER", raising=False)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return root
-
-
-def _entries(path: Path) -> list[str]:
-    with Ledger(path, create=False) as ledger:
-        return [e.artifact_digest for e in ledger.entries()]
 
 
 def test_gate_of_a_registry_artifact_takes_no_baseline_from_the_checkout_nor_writes_there(
@@ -80,7 +64,7 @@ def test_gate_of_a_registry_artifact_takes_no_baseline_from_the_checkout_nor_wri
     state = tmp_path / "state" / "scanner" / "ledger.db"
     assert record["ledger"]["path"] == str(state)
     assert shipped.read_bytes() == before
-    assert _entries(state) == [record["artifact"]["digest"]]
+    assert ledger_digests(state) == [record["artifact"]["digest"]]
 
 
 def test_promote_and_batch_of_registry_artifacts_append_to_the_state_directory(
@@ -94,12 +78,12 @@ def test_promote_and_batch_of_registry_artifacts_append_to_the_state_directory(
     r = cli("promote", registry.ref(repo, "build-1"), registry.ref(repo, "dev"), "--stage", "dev",
             "--plain-http", "--sign-key", sign_key[0], "-f", "json")  # fmt: skip
     assert r.code == 0, r.err
-    assert _entries(state) == [digest]
+    assert ledger_digests(state) == [digest]
 
     r = cli("batch", registry.ref(repo, "build-1"), "--plain-http", "--workers", "1",
             "--cache", tmp_path / "cache", "-f", "json")  # fmt: skip
     assert r.code == 0, r.err
-    assert _entries(state) == [digest, digest]
+    assert ledger_digests(state) == [digest, digest]
     assert (state.parent / "batch").is_dir()  # the records beside it
     assert not (checkout / ".scanner" / "batch").exists()
     assert shipped.read_bytes() == before

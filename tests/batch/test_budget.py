@@ -88,3 +88,44 @@ def test_a_shorter_budget_armed_while_a_longer_one_runs_fires_on_time() -> None:
     finally:
         done.set()
         holder.join()
+
+
+_AFTER_A_HUGE_BUDGET = """
+import sys, threading, time
+from scanner.batch.budget import BudgetExceeded, time_budget
+done = threading.Event()
+def hold(seconds):
+    with time_budget(seconds):
+        done.wait(30)
+holder = threading.Thread(target=hold, args=(float(sys.argv[1]),))
+holder.start()
+time.sleep(0.3)  # the watchdog now knows that budget's deadline
+for _ in range(2):
+    start = time.monotonic()
+    try:
+        with time_budget(0.3):
+            while time.monotonic() - start < 10:
+                pass
+        print("never fired")
+    except BudgetExceeded:
+        print("fired")
+done.set()
+holder.join()
+"""
+
+
+@pytest.mark.parametrize("huge", ["1e12", "inf", "nan"])
+def test_a_huge_budget_does_not_stop_the_watchdog_for_the_next_ones(huge: str) -> None:
+    """A process judges for many runs (a Dask worker): a budget too large for a timed wait
+    (``--time-budget 1e12``, ``inf``) must not end the watchdog thread, or every later budget in
+    that process would never fire. (A real process: the watchdog is one per process.)"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_HUGE_BUDGET, huge], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.stdout.split() == ["fired", "fired"], proc.stderr
+    assert "Traceback" not in proc.stderr

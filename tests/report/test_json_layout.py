@@ -83,3 +83,16 @@ def test_a_member_added_to_the_text_equals_the_document_encoded_with_it() -> Non
         with_member(render({}), "batch", batch)  # not an object with members
     with pytest.raises(ValueError):
         with_member(render(record)[:-1], "batch", batch)  # cut short
+
+
+def test_a_top_level_member_is_told_from_a_nested_one_or_one_inside_a_string() -> None:
+    """``laid_out`` (what a cached record's text must be before a run's member is spliced in)
+    finds a top-level member by its line alone: nested keys are indented deeper and a string holds
+    no raw line break."""
+    from scanner.report.json_format import laid_out
+
+    nested = {"a": {"batch": 1}, "b": [{"batch": 2}], "c": 'x\n  "batch": y', "sbom": {"batch": {"batch": 3}}}
+    assert laid_out(render(nested), "batch")
+    assert not laid_out(render({**nested, "batch": {}}), "batch")
+    assert not laid_out(render({"batch": 1}), "batch")  # the first member too
+    assert not laid_out(render({}), "batch") and not laid_out(render([1]))
