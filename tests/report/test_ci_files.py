@@ -77,6 +77,8 @@ def test_no_ci_file_keeps_the_ledger_where_the_commit_could_put_it() -> None:
         parts = Path(path).parts
         assert ".git" in parts[1:], path  # a .git component, not the checkout's own .git (the runner warns on that)
     assert gate["cache"]["when"] == "always"  # a denied gate's entry is kept too
+    # not the key earlier versions cached `.scanner/` under: that archive would be restored into the tree
+    assert gate["cache"]["key"] != "scanner-ledger-$CI_COMMIT_REF_SLUG-$SCANNER_STAGE"
     script = "\n".join(gate["script"])
     moved_out = script.index('mv "$scanner_kept" "$SCANNER_LEDGER"')
     assert (
