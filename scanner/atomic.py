@@ -223,9 +223,12 @@ class Folder:
         entry = (temporary, name, os.fstat(fd).st_ino)
         into.append(entry)
         try:
-            with open(fd, "w", encoding="utf-8", closefd=False) as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
+            if isinstance(chunks, (list, tuple)) and len(chunks) == 1:  # one string: no text layer
+                _write_all(fd, chunks[0].encode("utf-8"))
+            else:
+                with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
             if flush:
                 os.fsync(fd)
         except BaseException as exc:
@@ -264,6 +267,12 @@ class Folder:
         for temporary in temporaries:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=self._fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def sync_folder(folder: Path) -> None:
