@@ -27,6 +27,7 @@ MODEL_HINTS = {
     "preprocessor_config.json",
     "MLmodel",  # MLflow: whatever else the directory holds (requirements, a skops file)
 }
+HEAD_BYTES = 4096  # what detection reads of a file
 MODEL_SUFFIXES = {
     ".safetensors",
     ".bin",
@@ -112,9 +113,12 @@ def detect(
     *,
     files: FileSet | None = None,
     digest: bool = True,
+    named: bool = True,
 ) -> Artifact:
     """Build the Artifact for ``path``; ``kind`` overrides detection. ``digest=False`` leaves the
-    digest empty (the pipeline fills it from its one pass over the files)."""
+    digest empty (the pipeline fills it from its one pass over the files). ``named=False``: the
+    file's name is not the user's (standard input saved to a private file), so the kind is
+    detected from the content alone (``unnamed_kind``)."""
     path = normalise(path)
     try:
         os.lstat(path)
@@ -126,7 +130,7 @@ def detect(
     real = None
     try:
         if kind is None:
-            kind = _detect_kind(path)
+            kind = _detect_kind(path) if named else unnamed_kind(path)
         digest_text = ""
         if digest:
             files = files if files is not None else file_set(path, kind)
@@ -178,7 +182,28 @@ def _detect_kind(path: Path) -> ArtifactKind:
     return ArtifactKind.MODEL_FILE
 
 
-def _head(path: Path, size: int = 4096) -> bytes:
+def unnamed_kind(path: Path) -> ArtifactKind:
+    """The kind of a file whose name says nothing (standard input): a CycloneDX BOM, a requirements
+    file when every line of its head is a requirement, a pip option or a comment
+    (``looks_like_requirements``), else a model file. As for any artifact, the kind only picks the
+    inventory reader: the model checks still read the bytes whatever it is (a pickle whose lines
+    look like requirements is still a pickle), and text that is neither is judged as a model file,
+    which has nothing to judge and is denied. ``--kind`` says what the bytes are."""
+    head = _head(path)
+    if _looks_like_cyclonedx(head):
+        return ArtifactKind.SBOM
+    if len(head) == HEAD_BYTES:  # only whole lines: the last one may go on past the head
+        head = head[: head.rfind(b"\n") + 1]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ArtifactKind.MODEL_FILE
+    from scanner.inventory.requirements import looks_like_requirements
+
+    return ArtifactKind.REQUIREMENTS if "\0" not in text and looks_like_requirements(text) else ArtifactKind.MODEL_FILE
+
+
+def _head(path: Path, size: int = HEAD_BYTES) -> bytes:
     with open_regular(path, follow=True) as fh:  # never a FIFO: reading one blocks forever
         return fh.read(size)
 

@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,8 @@ def _write_in_place(path: Path, chunks: Iterable[str]) -> None:
 
 
 def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Path:
+    import tempfile  # (a batch run answered from the cache writes through Folder only)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -222,9 +223,12 @@ class Folder:
         entry = (temporary, name, os.fstat(fd).st_ino)
         into.append(entry)
         try:
-            with open(fd, "w", encoding="utf-8", closefd=False) as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
+            if isinstance(chunks, (list, tuple)) and len(chunks) == 1:  # one string: no text layer
+                _write_all(fd, chunks[0].encode("utf-8"))
+            else:
+                with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
             if flush:
                 os.fsync(fd)
         except BaseException as exc:
@@ -263,6 +267,12 @@ class Folder:
         for temporary in temporaries:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=self._fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def sync_folder(folder: Path) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from scanner.errors import ScanError
-from scanner.safeio import describe_mode, open_regular
+from scanner.safeio import describe_mode, open_regular, read_upto
 
 CHUNK = 1 << 20
 PROGRESS_BYTES = 256 << 20  # show a progress bar above this much data
@@ -443,7 +443,7 @@ class FileSet:
                 raise FileChanged(_REPLACED, path)
             if before.st_size > limit:
                 raise TooLarge(f"{what} is larger than {limit} bytes: not read", path)
-            data = fh.read(limit + 1)
+            data = read_upto(fh, limit)
             if len(data) > limit:
                 raise TooLarge(f"{what} is larger than {limit} bytes: not read", path)
             after = os.fstat(fh.fileno())

@@ -425,7 +425,7 @@ def _located(
 
     if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
         with stdin.as_file() as path:
-            artifact = replace(detect(path, options.kind, digest=False), name="stdin", source_ref="-")
+            artifact = replace(detect(path, options.kind, digest=False, named=False), name="stdin", source_ref="-")
             yield artifact, _files(artifact, options, after_open), None
         return
     artifact = detect(local_path(source), options.kind, digest=False)

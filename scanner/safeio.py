@@ -66,10 +66,25 @@ def open_regular(path: str | Path, *, follow: bool = False) -> BinaryIO:
         raise
 
 
+def read_upto(fh: BinaryIO, limit: int) -> bytes:
+    """What ``fh`` holds from where it stands, up to ``limit`` + 1 bytes (one more than ``limit``
+    tells the caller it is too large), read into a buffer sized by the file, not by ``limit``:
+    ``read(limit + 1)`` allocates that much first — ~40 µs for every small file under a 256 MiB
+    bound. A file that grows meanwhile is read on, still bounded."""
+    try:
+        size = max(0, os.fstat(fh.fileno()).st_size - fh.tell())
+    except (OSError, ValueError, AttributeError):
+        return fh.read(limit + 1)
+    data = fh.read(min(size, limit) + 1)
+    if size < len(data) <= limit:
+        data += fh.read(limit + 1 - len(data))
+    return data
+
+
 def read_bounded(path: str | Path, limit: int, *, what: str = "file", follow: bool = False) -> bytes:
     """The whole content of a regular file of at most ``limit`` bytes; ``TooLarge`` past it."""
     with open_regular(path, follow=follow) as fh:
-        data = fh.read(limit + 1)
+        data = read_upto(fh, limit)
     if len(data) > limit:
         raise TooLarge(f"{what} is larger than {limit} bytes: not read", path)
     return data

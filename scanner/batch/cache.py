@@ -118,13 +118,13 @@ class ResultCache:
 
     def load(self, source: str, digest: str, now: dt.datetime | None = None) -> Lookup:
         from scanner.errors import ScanError
-        from scanner.safeio import open_regular
+        from scanner.safeio import open_regular, read_upto
 
         path = self.path_for(source, digest)
         try:
             with open_regular(path) as fh:
                 foreign = _written_by_someone_else(os.fstat(fh.fileno()))
-                raw = fh.read(MAX_ENTRY_BYTES + 1)
+                raw = read_upto(fh, MAX_ENTRY_BYTES)
             if foreign:
                 return Lookup(None, foreign)
             if len(raw) > MAX_ENTRY_BYTES:

@@ -258,7 +258,7 @@ def cache_identity(artifact: Artifact) -> str:
     A judged artifact is filed under ``judged_identity`` instead, built from the bytes the gate
     verified, in the same format: unchanged files give the same key."""
     from scanner.files import sha256_file
-    from scanner.verify.api import discover, discover_provenance
+    from scanner.verify.beside import discover, discover_provenance
 
     found = [*discover(artifact.path), *discover_provenance(artifact.path)]
     if not found:  # most artifacts have none

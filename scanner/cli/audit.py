@@ -79,10 +79,11 @@ def audit(
 
     SOURCE (or -r FILE) is a virtual environment or site-packages directory, a pinned
     requirements file, pyproject.toml, a lock file, a CycloneDX SBOM (nested components
-    included), a project directory, oci://REGISTRY/REPO[:TAG|@DIGEST] or - (standard input, e.g.
-    an SBOM from another tool); without SOURCE, the environment scanner runs in. The components
-    are the same the gate and ``scanner sbom`` see. Unpinned or unparseable dependencies are
-    reported as VULN-UNAUDITED, never skipped.
+    included), a project directory, oci://REGISTRY/REPO[:TAG|@DIGEST] or - (standard input: an
+    SBOM from another tool or a requirements file, told apart by content; --kind says which);
+    without SOURCE, the environment of the running interpreter. The components are the same
+    the gate and ``scanner sbom`` see. Unpinned or unparseable dependencies are reported as
+    VULN-UNAUDITED, never skipped.
 
     Exit 0 when nothing unwaived is at or above --fail-on, 1 when something is, 2 when the audit
     could not be completed (bad input, missing or stale database).

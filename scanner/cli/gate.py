@@ -90,7 +90,8 @@ def gate(
     """Inventory SOURCE, run every check, and decide promotion with the policy.
 
     SOURCE is a file or directory, oci://REGISTRY/REPO[:TAG|@DIGEST], or - (standard input:
-    an SBOM or requirements file piped in).
+    an SBOM or requirements file piped in, told apart by content; anything else is judged as a
+    model file; --kind says what it is).
     Exit 0 when the promotion is allowed, 1 when it is denied, 2 when the gate could not decide.
     """
     from scanner import pipeline

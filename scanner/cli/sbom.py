@@ -60,7 +60,8 @@ def sbom(
 
     SOURCE is a project directory, a venv or site-packages directory, a requirements file,
     pyproject.toml, a lock file (pylock.toml, uv.lock, poetry.lock), a CycloneDX BOM or
-    oci://REGISTRY/REPO[:TAG|@DIGEST] or - (standard input); without SOURCE, the environment of the
+    oci://REGISTRY/REPO[:TAG|@DIGEST] or - (standard input: a BOM or requirements file by content,
+    else a model file; --input-type says which); without SOURCE, the environment of the
     running interpreter.
     The BOM is validated against the CycloneDX schema before it is written: an invalid BOM is an
     error (exit 2). Problems met while reading the input are printed as warnings."""

@@ -270,6 +270,24 @@ def _read(
         current = name
 
 
+def looks_like_requirements(text: str) -> bool:
+    """Whether ``text`` reads as a requirements file by its content alone (standard input has no
+    name to go by): at least one requirement or pip option line, and every line a requirement
+    (PEP 508), a pip option or a comment, by the rules this reader applies."""
+    seen = False
+    for _lineno, line, _comments in _logical_lines(text):
+        if line is None:
+            continue
+        spec = _HASH.sub("", line).strip()
+        if not spec.startswith("-"):
+            try:
+                Requirement(spec)
+            except InvalidRequirement:
+                return False
+        seen = True
+    return seen
+
+
 def _via_names(comments: list[str]) -> set[str]:
     """``# via flask`` / ``#   -r requirements.in`` lines → canonical package names, or the raw
     ``-r …`` text for an input file (a direct requirement)."""

@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any
 from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.files import FileSet
+from scanner.verify.beside import (  # noqa: F401  (re-exported: where they were)
+    BUNDLE_SUFFIXES,
+    PROVENANCE_SUFFIXES,
+    discover,
+    discover_provenance,
+)
 from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import exempt, require_alone
 from scanner.verify.identity import GITHUB_ISSUER, IdentityRule
@@ -18,8 +24,6 @@ from scanner.verify.result import DSSE_KEY, SIGSTORE, SignatureResult, VerifyFai
 from scanner.verify.roots import trusted_root_path
 from scanner.verify.statement import not_a_subject, parse_statement, subject_match
 
-BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore")
-PROVENANCE_SUFFIXES = (".intoto.jsonl", ".provenance.json", ".slsa.json")
 if TYPE_CHECKING:
     from scanner.options import VerifyOptions
     from scanner.verify.documents import DocumentFile, DocumentReader
@@ -100,22 +104,6 @@ def policy_rules(policy_data: Mapping[str, Any]) -> tuple[IdentityRule, ...]:
             raise ScanError(f"policy data: signatures.allowed_identities[{i}] names no identity")
         rules.append(rule)
     return tuple(rules)
-
-
-def discover(artifact: Path) -> list[Path]:
-    """Signature files for ``artifact``: ``X.sigstore.json``/``X.sigstore`` beside a file; a
-    model signature (``model.sig`` inside, or ``DIR.sig``) for a directory."""
-    if artifact.is_dir():
-        from scanner.verify.modelsig import find_signature
-
-        found = find_signature(artifact)
-        beside = [artifact.with_name(artifact.name + s) for s in BUNDLE_SUFFIXES]
-        return [p for p in [found, *beside] if p is not None and p.is_file()]
-    return [p for p in (artifact.with_name(artifact.name + s) for s in BUNDLE_SUFFIXES) if p.is_file()]
-
-
-def discover_provenance(artifact: Path) -> list[Path]:
-    return [p for p in (artifact.with_name(artifact.name + s) for s in PROVENANCE_SUFFIXES) if p.is_file()]
 
 
 def verify_artifact(

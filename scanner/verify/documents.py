@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from scanner.check import InputFile
 from scanner.errors import ScanError
-from scanner.safeio import NotRegularFile, open_regular
+from scanner.safeio import NotRegularFile, open_regular, read_upto
 
 if TYPE_CHECKING:
     from scanner.check import GateContext
@@ -68,7 +68,7 @@ def read_file(path: Path, limit: int = MAX_BYTES) -> DocumentFile:
         if size > limit:
             return DocumentFile(path, size, None)
         try:
-            raw = fh.read(limit + 1)
+            raw = read_upto(fh, limit)
         except OSError as exc:
             raise ScanError(f"cannot read signature file: {exc.strerror or exc}", path) from None
     if len(raw) > limit:  # it grew while being read
@@ -114,13 +114,13 @@ class DocumentReader:
 
     def discover(self, artifact: Path) -> list[Path]:
         """``scanner.verify.api.discover``, once per artifact in this run."""
-        from scanner.verify.api import discover
+        from scanner.verify.beside import discover
 
         return self._once("signatures", artifact, discover)
 
     def discover_provenance(self, artifact: Path) -> list[Path]:
         """``scanner.verify.api.discover_provenance``, once per artifact in this run."""
-        from scanner.verify.api import discover_provenance
+        from scanner.verify.beside import discover_provenance
 
         return self._once("provenance", artifact, discover_provenance)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.files import FileSet
+from scanner.verify.beside import SIGNATURE_NAMES, find_signature  # noqa: F401 (re-exported)
 from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import require_full
 from scanner.verify.identity import IdentityRule, certificate_identity, certificate_issuer
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from scanner.verify.documents import DocumentFile
 
 PREDICATE_TYPES = ("https://model_signing/signature/v1.0",)
-SIGNATURE_NAMES = ("model.sig", "model.sigstore.json")
 _ALGORITHMS = {"sha256": "sha256", "blake2b": "blake2", "blake2": "blake2", "blake3": "blake3"}
 
 
@@ -71,18 +71,6 @@ def read_manifest(stmt: dict[str, Any]) -> SignedManifest:
         ignore_paths=tuple(str(p) for p in ser.get("ignore_paths") or ()),
         digests=digests,
     )
-
-
-def find_signature(model_dir: Path) -> Path | None:
-    """``model.sig`` inside the model (model-signing's default name), else ``DIR.sig`` beside it."""
-    for name in SIGNATURE_NAMES:
-        if (model_dir / name).is_file():
-            return model_dir / name
-    for suffix in (".sig", ".sigstore.json"):
-        beside = model_dir.with_name(model_dir.name + suffix)
-        if beside.is_file():
-            return beside
-    return None
 
 
 def verify_model(

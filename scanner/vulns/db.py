@@ -20,12 +20,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from packaging.version import Version
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ScanError
-from scanner.vulns import osv
+
+if TYPE_CHECKING:  # (imported where used: reading the database's identity needs neither)
+    from packaging.version import Version
+
+    from scanner.vulns import osv
 
 SCHEMA_VERSION = "3"
 _SCHEMA = """
@@ -211,6 +213,7 @@ def _write(
     source: str,
     source_sha256: str | None,
 ) -> dict[str, int]:
+    from scanner.vulns import osv
     from scanner.vulns.severity import score_vector
 
     con = sqlite3.connect(tmp)
@@ -279,6 +282,8 @@ def _write(
 def _fixed_listed(entries: Sequence[osv.Affected]) -> str:
     """Fixed versions that a listed ``versions`` entry still calls affected: the only listed
     versions the fix search ever needs (see ``Database.lookup``)."""
+    from scanner.vulns import osv
+
     fixed = {osv.canonical(v) for e in entries for v in e.fixed_versions()}
     return " " + "".join(f"{v} " for v in sorted(fixed) if any(f" {v} " in e.listed for e in entries))
 
@@ -367,6 +372,8 @@ class Database:
         listed and those its ranges call fixed. Matching (``osv.is_affected``, ``osv.smallest_fix``)
         gives the same answers as with the full list, for a fraction of the decoding.
         """
+        from scanner.vulns import osv
+
         pairs = sorted({(osv.normalize_name(n), v) for n, v in installed})
         canon = {pair: osv.canonical(pair[1]) for pair in pairs}
         out: dict[tuple[str, Version], list[Vulnerability]] = {}
@@ -399,6 +406,8 @@ class Database:
 
     def vulnerabilities(self, name: str) -> list[Vulnerability]:
         """Every non-withdrawn vulnerability of one package, entries complete (for inspection)."""
+        from scanner.vulns import osv
+
         query = (
             "SELECT a.vuln_id, a.entry, a.listed, v.aliases, v.summary, v.cvss_vector, v.cvss_score, v.severity "
             "FROM affected a JOIN vulns v ON v.id = a.vuln_id WHERE a.name = ? AND v.withdrawn IS NULL "
