@@ -58,13 +58,14 @@ def identities(
     try:
         for k, share in enumerate(shares):
             read_fd, write_fd = os.pipe()
-            # Ctrl-C held back across the fork: a child must never run the driver's code on
-            # (its own KeyboardInterrupt before it is set to ignore SIGINT); the driver gets it
-            # once the child is in ``children``, to be stopped in ``finally``
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            held = None
             try:
                 try:
                     with forking():  # not in the middle of the recorder's or the cache writer's work
+                        # Ctrl-C held back across the fork: a child must never run the driver's
+                        # code on (its own KeyboardInterrupt before it ignores SIGINT); the driver
+                        # gets it once the child is in ``children``, to be stopped in ``finally``
+                        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                         pid = os.fork()
                 except OSError:  # no more processes now: this share is hashed here
                     os.close(read_fd)
@@ -73,7 +74,7 @@ def identities(
                 if pid == 0:  # a child
                     try:
                         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops it
-                        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                        signal.pthread_sigmask(signal.SIG_SETMASK, held or set())
                         die_with_parent(driver)
                         _quiet()
                         for fd in (read_fd, *children):  # read ends: the driver's alone
@@ -90,7 +91,8 @@ def identities(
                 pending[read_fd] = b""
                 os.close(write_fd)
             finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                if held is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
         with selectors.DefaultSelector() as sel:
             for fd in children:
                 sel.register(fd, selectors.EVENT_READ)

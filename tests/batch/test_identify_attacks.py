@@ -214,3 +214,35 @@ def test_thousands_of_sources_with_awkward_names_fill_the_pipes_and_every_key_co
     assert sorted(got) == sorted(sources)
     for source in sources[:: max(1, len(sources) // 200)] + sources[-4:]:
         assert got[source] == identify(source)[0], repr(source)
+
+
+def test_awkward_names_give_the_same_answers_with_children_as_without(cli, tmp_path: Path) -> None:
+    """A warm run of FORK_AT + 4 sources (hashed by children) and the same sources in runs of
+    fewer than FORK_AT (hashed by the driver) give the same verdicts, digests and record bodies,
+    whatever the names hold (a newline, bytes that are not UTF-8, quotes, 240 characters)."""
+    (tmp_path / "src").mkdir()
+    sources = _awkward(tmp_path / "src", FORK_AT + 4)
+    args = ("--cache", tmp_path / "cache", "--ledger", tmp_path / "l.db", "-f", "json")
+    first = cli("batch", *sources, *args, "--records", tmp_path / "r0")
+    assert first.code in (0, 1), first.err
+
+    def results(run) -> list[dict]:
+        assert run.code == first.code, run.err
+        return json.loads(run.out)["results"]
+
+    together = results(cli("batch", *sources, *args, "--records", tmp_path / "r1"))
+    half = len(sources) // 2
+    apart = [
+        *results(cli("batch", *sources[:half], *args, "--records", tmp_path / "r2")),
+        *results(cli("batch", *sources[half:], *args, "--records", tmp_path / "r3")),
+    ]
+    assert half < FORK_AT and len(sources) - half < FORK_AT
+    assert all(r["cached"] for r in together + apart)
+
+    def body(r: dict) -> dict:
+        doc = json.loads(Path(r["record"]).read_text())
+        return {k: v for k, v in doc.items() if k not in ("batch", "ledger")}
+
+    for a, b in zip(together, apart, strict=True):
+        assert (a["source"], a["digest"], a["allow"]) == (b["source"], b["digest"], b["allow"])
+        assert body(a) == body(b)
