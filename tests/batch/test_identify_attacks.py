@@ -73,11 +73,14 @@ def _wait_for_reader(path: Path, root: int, timeout: float = 60) -> int:
 
 
 @pytest.fixture
-def estate(cli, tmp_path: Path) -> tuple[list[Path], Path]:
+def estate(tmp_path: Path) -> tuple[list[Path], Path]:
     """FORK_AT + 2 cached clean models and a large sparse one, last (hashing it takes seconds)."""
     sources = [clean_model(tmp_path / f"m{i:02d}", i) for i in range(FORK_AT + 2)]
-    run = cli("batch", *sources, "--cache", tmp_path / "cache", "--no-ledger", "--records", tmp_path / "r0", "-q")
-    assert run.code == 0, run.err
+    # filled by a process like the ones under test: this process's state (a tool digest or a
+    # database cached by earlier tests in the same worker) must not make their context another
+    run = batch_process(*sources, "--cache", tmp_path / "cache", "--no-ledger", "--records", tmp_path / "r0", "-q")
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
     slow = slow_model(tmp_path / "zz-slow")
     return [*sources, slow], slow / "weights.bin"
 
