@@ -57,6 +57,15 @@ def _file_size_limit() -> Iterator[Callable[[int | None], None]]:
         limit(None)
 
 
+def _promote_to_staging(source: str, target: str, sign_key, ledger: Path, **hooks):
+    """``promote`` of ``source`` (a dev tag) to ``target`` (a staging tag), the evidence signed
+    with ``sign_key``, recorded in ``ledger``; ``hooks``: on_event / before_tag_move."""
+    return promote(
+        parse_reference(source), parse_reference(target), GateOptions(stage="staging"), PLAIN,
+        sign_key=sign_key[0], ledger=ledger, **hooks,
+    )  # fmt: skip
+
+
 def _entries(path: Path) -> list:
     with Ledger(path, create=False) as book:
         assert book.verify().ok
@@ -83,13 +92,11 @@ def test_a_commit_failing_after_the_tag_moved_puts_the_tag_back_and_records_the_
                 limit(None)
 
         with pytest.raises(ScanError) as caught:
-            promote(
-                parse_reference(registry.ref(repo, "dev")),
-                parse_reference(registry.ref(repo, "staging")),
-                GateOptions(stage="staging"),
-                PLAIN,
-                sign_key=sign_key[0],
-                ledger=ledger,
+            _promote_to_staging(
+                registry.ref(repo, "dev"),
+                registry.ref(repo, "staging"),
+                sign_key,
+                ledger,
                 on_event=fault,
                 before_tag_move=lambda result: seen.update(entry=dict(result.outcome.record["ledger"])),
             )
@@ -163,14 +170,8 @@ def test_a_tag_put_that_fails_rolls_the_entry_back_and_records_the_failure(
         registry2.kill()
 
     with pytest.raises(RegistryError, match="cannot reach the registry") as caught:
-        promote(
-            parse_reference(registry.ref(repo, "dev")),
-            parse_reference(registry2.ref(repo, "staging")),
-            GateOptions(stage="staging"),
-            PLAIN,
-            sign_key=sign_key[0],
-            ledger=ledger,
-            before_tag_move=die,
+        _promote_to_staging(
+            registry.ref(repo, "dev"), registry2.ref(repo, "staging"), sign_key, ledger, before_tag_move=die
         )
     assert f"whether {registry2.ref(repo, 'staging')} moved could not be checked" in str(caught.value)
     registry2.restart()
@@ -222,14 +223,8 @@ def test_a_sigterm_between_the_tag_put_and_the_commit_waits_for_the_commit(regis
     before = signal.signal(signal.SIGTERM, terminated)
     try:
         with pytest.raises(_Terminated):
-            promote(
-                parse_reference(registry.ref(repo, "dev")),
-                parse_reference(registry.ref(repo, "staging")),
-                GateOptions(stage="staging"),
-                PLAIN,
-                sign_key=sign_key[0],
-                ledger=ledger,
-                on_event=cancel,
+            _promote_to_staging(
+                registry.ref(repo, "dev"), registry.ref(repo, "staging"), sign_key, ledger, on_event=cancel
             )
         assert signal.getsignal(signal.SIGTERM) is terminated  # the handler given back
     finally:
@@ -294,14 +289,7 @@ def test_a_tag_put_whose_answer_is_lost_is_checked_and_put_back(registry, repo, 
     ledger = tmp_path / "ledger.db"
     try:
         with pytest.raises(RegistryError, match="cannot reach the registry") as caught:
-            promote(
-                parse_reference(registry.ref(repo, "dev")),
-                parse_reference(f"oci://{relay.host}/{repo}:staging"),
-                GateOptions(stage="staging"),
-                PLAIN,
-                sign_key=sign_key[0],
-                ledger=ledger,
-            )
+            _promote_to_staging(registry.ref(repo, "dev"), f"oci://{relay.host}/{repo}:staging", sign_key, ledger)
     finally:
         relay.close()
     assert relay.lost.is_set()
