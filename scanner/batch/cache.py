@@ -228,17 +228,11 @@ def _record_fields(record: dict[str, Any] | None) -> dict[str, Any]:
     ``ledger`` and ``batch`` members, which belong to a run)."""
     if record is None:
         return {}
-    from scanner.report.json_format import chunks
+    from scanner.report.json_format import head_and_rest
 
     kept = {k: v for k, v in record.items() if k not in _RUN_MEMBERS}
-    size = 0
-    pieces = []
-    for piece in chunks(kept):
-        pieces.append(piece)
-        size += len(piece)
-        if size > RECORD_TEXT_MAX:
-            return {"record": kept}
-    return {"record_text": "".join(pieces)}
+    text, rest = head_and_rest(kept, RECORD_TEXT_MAX)
+    return {"record_text": text} if rest is None else {"record": kept}
 
 
 _SEAL = b',"sha256":"'

@@ -137,16 +137,8 @@ _SMALL = 1 << 20  # a record up to this many characters is written as one string
 
 def _encoded(record: dict[str, Any]) -> Iterable[str]:
     """The record's text: one string when it is small (one write call), else the text so far and
-    the rest of the pieces, encoded as they are written (a record holding a large SBOM is never
-    one string in memory)."""
-    from scanner.report.json_format import chunks
+    the rest of the pieces, encoded as they are written (``json_format.head_and_rest``)."""
+    from scanner.report.json_format import head_and_rest
 
-    pieces = chunks(record)
-    head: list[str] = []
-    size = 0
-    for piece in pieces:
-        head.append(piece)
-        size += len(piece)
-        if size > _SMALL:
-            return itertools.chain(["".join(head)], pieces)
-    return ["".join(head)]
+    head, rest = head_and_rest(record, _SMALL)
+    return [head] if rest is None else itertools.chain([head], rest)

@@ -142,7 +142,7 @@ class Recorder:
             with ledger.appending_all([record for record, _, _ in decisions]) as entries:
                 last = entries[-1]
                 for (record, name, text), (seq, digest) in zip(decisions, entries, strict=True):
-                    record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
+                    record["ledger"] = ledger.pointer(seq, digest)
                     if folder is not None and name is not None:
                         folder.stage(name, text(record))
                 if folder is not None:

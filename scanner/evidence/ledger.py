@@ -194,6 +194,10 @@ class Ledger:
         if row is None or row[0] != LEDGER_FORMAT:
             raise ScanError(f"not a scanner ledger (expected format {LEDGER_FORMAT})", self.path)
 
+    def pointer(self, seq: int, digest: str) -> dict[str, Any]:
+        """What a record says of its entry (``record["ledger"]``): where it is, which one."""
+        return {"path": str(self.path), "seq": seq, "hash": digest}
+
     def append(self, record: dict[str, Any]) -> tuple[int, str]:
         """Append one record in one transaction; returns its (seq, hash)."""
         with self.appending(record) as entry:
@@ -421,7 +425,7 @@ def recording(
     ledger = opened if opened is not None else open_ledger(path, source)
     try:
         with ledger.appending(record) as (seq, digest):
-            record["ledger"] = {"path": str(ledger.path), "seq": seq, "hash": digest}
+            record["ledger"] = ledger.pointer(seq, digest)
             yield
     except BaseException:
         record.pop("ledger", None)  # nothing was recorded

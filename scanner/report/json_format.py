@@ -67,6 +67,21 @@ def render(record: dict[str, Any], **_: Any) -> str:
     return "".join(chunks(record))
 
 
+def head_and_rest(record: dict[str, Any], small: int) -> tuple[str, Iterator[str] | None]:
+    """What ``chunks`` gives: ``(all of it, None)`` when it is at most ``small`` characters, else
+    ``(the text so far, the pieces still to encode)`` — a record holding a large SBOM is never one
+    string in memory."""
+    pieces = chunks(record)
+    head: list[str] = []
+    size = 0
+    for piece in pieces:
+        head.append(piece)
+        size += len(piece)
+        if size > small:
+            return "".join(head), pieces
+    return "".join(head), None
+
+
 def laid_out(text: str, *without: str) -> bool:
     """Whether ``text`` has the outline ``chunks`` gives a non-empty object (what ``with_member``
     adds to) and no top-level member named in ``without``. A string holds no raw line break, so
