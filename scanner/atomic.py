@@ -103,11 +103,11 @@ def _write_temporary(path: Path, chunks: Iterable[str], mode: int | None) -> Pat
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            _write_chunks(fd, chunks)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
     except BaseException:
         with contextlib.suppress(OSError):
@@ -223,12 +223,7 @@ class Folder:
         entry = (temporary, name, os.fstat(fd).st_ino)
         into.append(entry)
         try:
-            if isinstance(chunks, (list, tuple)) and len(chunks) == 1:  # one string: no text layer
-                _write_all(fd, chunks[0].encode("utf-8"))
-            else:
-                with open(fd, "w", encoding="utf-8", closefd=False) as fh:
-                    for chunk in chunks:
-                        fh.write(chunk)
+            _write_chunks(fd, chunks)
             if flush:
                 os.fsync(fd)
         except BaseException as exc:
@@ -269,10 +264,17 @@ class Folder:
                 os.unlink(temporary, dir_fd=self._fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_chunks(fd: int, chunks: Iterable[str]) -> None:
+    """``chunks`` as UTF-8 to the descriptor ``fd`` (left open); one string is written as it is,
+    without a text layer."""
+    if isinstance(chunks, (list, tuple)) and len(chunks) == 1:
+        view = memoryview(chunks[0].encode("utf-8"))
+        while view:
+            view = view[os.write(fd, view) :]
+        return
+    with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
 
 
 def sync_folder(folder: Path) -> None:
