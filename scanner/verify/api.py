@@ -11,12 +11,6 @@ from typing import TYPE_CHECKING, Any
 from scanner import jsonfile
 from scanner.errors import ScanError
 from scanner.files import FileSet
-from scanner.verify.beside import (  # noqa: F401  (re-exported: where they were)
-    BUNDLE_SUFFIXES,
-    PROVENANCE_SUFFIXES,
-    discover,
-    discover_provenance,
-)
 from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import exempt, require_alone
 from scanner.verify.identity import GITHUB_ISSUER, IdentityRule

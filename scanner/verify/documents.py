@@ -113,13 +113,13 @@ class DocumentReader:
             raise FileChanged("was changed while the artifact was being read (signature document)", doc.path)
 
     def discover(self, artifact: Path) -> list[Path]:
-        """``scanner.verify.api.discover``, once per artifact in this run."""
+        """``scanner.verify.beside.discover``, once per artifact in this run."""
         from scanner.verify.beside import discover
 
         return self._once("signatures", artifact, discover)
 
     def discover_provenance(self, artifact: Path) -> list[Path]:
-        """``scanner.verify.api.discover_provenance``, once per artifact in this run."""
+        """``scanner.verify.beside.discover_provenance``, once per artifact in this run."""
         from scanner.verify.beside import discover_provenance
 
         return self._once("provenance", artifact, discover_provenance)

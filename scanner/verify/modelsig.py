@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.files import FileSet
-from scanner.verify.beside import SIGNATURE_NAMES, find_signature  # noqa: F401 (re-exported)
 from scanner.verify.bundle import SignedDoc, b64, file_documents
 from scanner.verify.coverage import require_full
 from scanner.verify.identity import IdentityRule, certificate_identity, certificate_issuer
