@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from scanner import atomic
 from scanner.atomic import Folder
 from scanner.errors import ScanError
 
@@ -130,3 +132,35 @@ def test_files_put_in_place_are_withdrawn_until_settled(tmp_path: Path) -> None:
     folder.discard()
     folder.close()
     assert (tmp_path / "c.json").read_text() == "c"
+
+
+@pytest.mark.parametrize("unwritten_limit", [atomic.SYNCFS_MAX_UNWRITTEN, -1])
+def test_a_durable_group_is_flushed_once_or_file_by_file(tmp_path: Path, monkeypatch, unwritten_limit: int) -> None:
+    """Several files committed durably: one flush of the file system (Linux 5.8+, little data
+    waiting system-wide), else each file's own — the files in place either way."""
+    monkeypatch.setattr(atomic, "SYNCFS_MAX_UNWRITTEN", unwritten_limit)
+    flushed: list[str] = []
+    flush = Folder._flush
+    monkeypatch.setattr(Folder, "_flush", lambda self, name: (flushed.append(name), flush(self, name))[1])
+    folder = Folder(tmp_path, "evidence record")
+    for i in range(5):
+        folder.stage(f"{i}.json", [str(i)])
+    folder.commit(durable=True)
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i}.json" for i in range(5)]
+    whole = unwritten_limit >= 0 and atomic._syncfs() is not None
+    assert len(flushed) == (0 if whole else 5)
+    if sys.platform.startswith("linux") and tuple(map(int, os.uname().release.split(".")[:2])) >= (5, 8):
+        assert atomic._syncfs() is not None  # (this machine: the one-flush path is the one tested)
+
+
+def test_a_file_system_flush_that_fails_is_an_error() -> None:
+    if atomic._syncfs() is None:
+        pytest.skip("no syncfs here")
+    with pytest.raises(OSError):
+        atomic.sync_filesystem(-1)  # (a bad descriptor: the error syncfs reports is raised)
+
+
+def test_unwritten_data_is_counted_from_meminfo() -> None:
+    unwritten = atomic._unwritten_bytes()
+    assert unwritten >= 0 and (unwritten < 1 << 62 or not os.path.exists("/proc/meminfo"))

@@ -4,12 +4,12 @@ A decision is recorded by writing its evidence record whole and flushing it to d
 committing its ledger entry (which the record names). One at a time, that is a flush of the
 record, of its folder and of the database per decision — milliseconds each on a busy disk, while
 the driver waits and the workers' results queue up. Here the driver hands each decision over and
-goes on; the recorder takes every decision waiting (up to ``GROUP``), writes their records, flushes
-them together (the flushes overlap), puts them in place and commits their entries in one
-transaction. The order of the ledger is the order the decisions were handed over; a record that
-cannot be written leaves none of its group's entries and stops the run (the next ``put`` or
-``close`` raises it: exit 2). ``close`` records everything handed over before it returns — also
-after Ctrl-C: what finished is kept.
+goes on; the recorder takes the decisions handed over within ``LINGER`` of the group's first (up
+to ``GROUP``), writes their records, flushes them together (``Folder.commit``), puts them in
+place and commits their entries in one transaction. The order of the ledger is the order the
+decisions were handed over; a record that cannot be written leaves none of its group's entries
+and stops the run (the next ``put`` or ``close`` raises it: exit 2). ``close`` records
+everything handed over before it returns — also after Ctrl-C: what finished is kept.
 
 The ledger is opened by the recorder's thread (an SQLite connection belongs to the thread that
 opened it); one that cannot be opened fails the constructor, before any work.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,15 @@ Decision = tuple[dict[str, Any], str | None, Callable[[dict[str, Any]], Iterable
 # (the record, its file's name in the folder or None, the record's text once it names its entry)
 
 GROUP = 256
+LINGER = 0.01  # seconds a group waits for more decisions after its first
 WAITING = 1024  # decisions handed over and not yet recorded, at most (the driver waits beyond)
 
 
 class Recorder:
-    def __init__(self, ledger_path: Path, folder: Folder | None) -> None:
+    def __init__(self, ledger_path: Path, folder: Folder | None, *, linger: float = LINGER) -> None:
         self.path = Path(ledger_path)
         self._folder = folder
+        self._linger = linger
         self._queue: queue.Queue[Decision | None] = queue.Queue(WAITING)
         self._failed: BaseException | None = None  # what stopped it (recording never resumes)
         self._told = False  # the driver was told (once)
@@ -116,12 +119,7 @@ class Recorder:
         with ledger:
             done = False
             while not done:
-                group = [self._queue.get()]
-                while group[-1] is not None and len(group) < GROUP:
-                    try:
-                        group.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
+                group = self._gather()
                 done = group[-1] is None
                 decisions = [d for d in group if d is not None]
                 if decisions and self._failed is None and not self._abandon:
@@ -130,6 +128,20 @@ class Recorder:
                             self._record(ledger, decisions)
                     except BaseException as exc:  # the run stops: exit 2 naming the file
                         self._failed = exc if isinstance(exc, ScanError) else ScanError(f"cannot record: {exc}")
+
+    def _gather(self) -> list[Decision | None]:
+        """The next group: the first decision handed over, then every one that follows within
+        ``linger`` seconds (up to ``GROUP``; None, the end, closes it). Each group costs a flush of
+        the file system and of the database: decisions coming in one after another (a run the
+        cache answers) are recorded a few groups at a time rather than one by one."""
+        group = [self._queue.get()]
+        deadline = time.monotonic() + self._linger
+        while group[-1] is not None and len(group) < GROUP:
+            try:
+                group.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return group
 
     def _record(self, ledger: Any, decisions: list[Decision]) -> None:
         """Records written, flushed and put in place, then the entries committed together — or

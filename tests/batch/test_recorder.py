@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,24 @@ def test_after_a_record_fails_nothing_more_is_recorded_and_the_driver_is_told(tm
         assert db.verify().ok
     assert "a2" not in names and names == [f"a{i}" for i in range(len(names))]
     assert not [p for p in (tmp_path / "rec").iterdir() if p.name.startswith(".")]
+
+
+def test_decisions_handed_over_soon_after_a_group_began_join_it(tmp_path: Path, monkeypatch) -> None:
+    groups: list[list[str]] = []
+    record = Recorder._record
+
+    def counted(self, ledger, decisions):  # what each group held
+        groups.append([d[0]["artifact"]["name"] for d in decisions])
+        return record(self, ledger, decisions)
+
+    monkeypatch.setattr(Recorder, "_record", counted)
+    recorder = Recorder(tmp_path / "l.db", Folder(tmp_path / "rec", "evidence record"), linger=30.0)
+    recorder.put(_decision(0))
+    time.sleep(0.2)  # the recorder holds the first and waits for more
+    recorder.put(_decision(1))
+    start = time.monotonic()
+    recorder.close()  # the end closes the group at once: no waiting out the linger
+    assert time.monotonic() - start < 10
+    assert groups == [["a0", "a1"]]
+    with Ledger(tmp_path / "l.db") as db:
+        assert [e.record["artifact"]["name"] for e in db.entries()] == ["a0", "a1"]
