@@ -23,17 +23,35 @@ def clean_text(value: Any) -> Any:
 
 
 def _needs_cleaning(value: Any, levels: int) -> bool:
-    if levels > 0 and isinstance(value, dict):
-        return any(_needs_cleaning(k, 0) or _needs_cleaning(v, levels - 1) for k, v in value.items())
-    if levels > 0 and isinstance(value, list):
+    """Whether a string in ``value`` cannot be encoded. A string is looked at alone (ASCII, the
+    common case, is known without encoding it); a container below ``levels`` is encoded whole."""
+    kind = type(value)
+    if kind is str:
+        return not value.isascii() and not _encodable(value)
+    if levels > 0 and kind is dict:
+        for k, v in value.items():
+            if (type(k) is not str or not k.isascii()) and _needs_cleaning(k, 0):
+                return True
+            if _needs_cleaning(v, levels - 1):
+                return True
+        return False
+    if levels > 0 and kind is list:
         return any(_needs_cleaning(v, levels - 1) for v in value)
-    if isinstance(value, (int, float, bool)) or value is None:
+    if kind is int or kind is float or kind is bool or value is None:
         return False
     try:
         _encode(value).encode("utf-8")
     except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
         return True
     return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _clean(value: Any) -> Any:

@@ -18,3 +18,13 @@ def test_a_surrogate_deep_inside_a_large_document_is_escaped_and_clean_documents
     assert cleaned["sbom"]["components"][599]["properties"][0]["value"] == "w\\xffights.bin"
     assert cleaned["w\\xffights.bin"] == ["w\\xffights.bin"]
     json.dumps(cleaned, ensure_ascii=False).encode("utf-8")  # encodable everywhere
+
+
+def test_text_beyond_ascii_is_kept_and_only_a_surrogate_is_escaped_at_any_level() -> None:
+    doc = {"name": "modèle ✓", "files": [{"path": "poids/数据.bin", 3: "three"}], "n": 1.5, "ok": None}
+    assert clean_text(doc) is doc  # encodable text beyond ASCII: nothing to clean
+    bad = os.fsdecode(b"\xfe.pkl")
+    doc["files"][0][bad] = {"deeper": [[bad]]}  # a key, and a value below the levels looked at one by one
+    cleaned = clean_text(doc)
+    assert cleaned["files"][0]["\\xfe.pkl"] == {"deeper": [["\\xfe.pkl"]]}
+    assert cleaned["name"] == "modèle ✓"
