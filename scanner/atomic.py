@@ -348,7 +348,7 @@ def _find_syncfs() -> Any:
         import ctypes
 
         function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, ImportError):  # (a Python without ctypes: file by file)
         return None
     function.argtypes = [ctypes.c_int]
     function.restype = ctypes.c_int

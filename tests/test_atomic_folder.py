@@ -164,3 +164,17 @@ def test_a_file_system_flush_that_fails_is_an_error() -> None:
 def test_unwritten_data_is_counted_from_meminfo() -> None:
     unwritten = atomic._unwritten_bytes()
     assert unwritten >= 0 and (unwritten < 1 << 62 or not os.path.exists("/proc/meminfo"))
+
+
+def test_without_ctypes_a_durable_group_is_flushed_file_by_file(tmp_path: Path, monkeypatch) -> None:
+    """A Python built without ctypes (no libffi): the files are flushed one by one, the group is
+    put in place all the same (not an ImportError that fails every durable group)."""
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # ``import ctypes`` fails as it would there
+    monkeypatch.setattr(atomic, "_SYNCFS", [])  # (looked up afresh, and restored after)
+    folder = Folder(tmp_path, "evidence record")
+    for i in range(3):
+        folder.stage(f"{i}.json", [str(i)])
+    folder.commit(durable=True)
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json", "2.json"]
+
