@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -148,17 +149,34 @@ def test_a_durable_group_is_flushed_once_or_file_by_file(tmp_path: Path, monkeyp
     folder.commit(durable=True)
     folder.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i}.json" for i in range(5)]
-    whole = unwritten_limit >= 0 and atomic._syncfs() is not None
+    whole = unwritten_limit >= 0 and _syncfs_applies(tmp_path)
     assert len(flushed) == (0 if whole else 5)
     if sys.platform.startswith("linux") and tuple(map(int, os.uname().release.split(".")[:2])) >= (5, 8):
         assert atomic._syncfs() is not None  # (this machine: the one-flush path is the one tested)
 
 
-def test_a_file_system_flush_that_fails_is_an_error() -> None:
-    if atomic._syncfs() is None:
-        pytest.skip("no syncfs here")
-    with pytest.raises(OSError):
-        atomic.sync_filesystem(-1)  # (a bad descriptor: the error syncfs reports is raised)
+def _syncfs_applies(folder: Path) -> bool:
+    """Whether ``folder`` is flushed with one ``syncfs`` here (Linux 5.8+, a file system listed)."""
+    libc = atomic._syncfs()
+    if libc is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return atomic._file_system(libc, fd) in atomic.SYNCFS_FILE_SYSTEMS
+    finally:
+        os.close(fd)
+
+
+def test_a_file_system_flush_that_fails_is_an_error(tmp_path: Path) -> None:
+    if not _syncfs_applies(tmp_path):
+        pytest.skip("no syncfs for this folder here")
+    fd = os.open(tmp_path, os.O_PATH)  # its file system known, but syncfs refuses it (EBADF)
+    try:
+        with pytest.raises(OSError) as raised:
+            atomic.sync_filesystem(fd)  # the error syncfs reports is raised
+    finally:
+        os.close(fd)
+    assert raised.value.errno == errno.EBADF
 
 
 def test_unwritten_data_is_counted_from_meminfo() -> None:
@@ -178,3 +196,16 @@ def test_without_ctypes_a_durable_group_is_flushed_file_by_file(tmp_path: Path, 
     folder.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json", "2.json"]
 
+
+def test_a_file_system_not_known_to_flush_its_files_with_syncfs_is_not_flushed_that_way(monkeypatch) -> None:
+    """``syncfs`` can succeed where it writes nothing to a disk or server: a FUSE or 9p mount (the
+    server is never asked to flush, as a file's fsync asks it), a CIFS share, overlayfs. /proc
+    stands for them here: its syncfs succeeds, and the group must be flushed file by file."""
+    if atomic._syncfs() is None:
+        pytest.skip("no syncfs here")
+    monkeypatch.setattr(atomic, "SYNCFS_MAX_UNWRITTEN", 1 << 62)  # (however much is waiting)
+    fd = os.open("/proc", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        assert atomic.sync_filesystem(fd) is False
+    finally:
+        os.close(fd)
