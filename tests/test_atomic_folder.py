@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -134,7 +135,8 @@ def test_files_put_in_place_are_withdrawn_until_settled(tmp_path: Path) -> None:
     assert (tmp_path / "c.json").read_text() == "c"
 
 
-@pytest.mark.parametrize("unwritten_limit", [1 << 62, -1])  # (any unwritten data allowed / none)
+# (no limit, else the path taken would depend on what other programs have written just then)
+@pytest.mark.parametrize("unwritten_limit", [1 << 62, -1])
 def test_a_durable_group_is_flushed_once_or_file_by_file(tmp_path: Path, monkeypatch, unwritten_limit: int) -> None:
     """Several files committed durably: one flush of the file system (Linux 5.8+, little data
     waiting system-wide), else each file's own — the files in place either way."""
@@ -148,20 +150,64 @@ def test_a_durable_group_is_flushed_once_or_file_by_file(tmp_path: Path, monkeyp
     folder.commit(durable=True)
     folder.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i}.json" for i in range(5)]
-    whole = unwritten_limit >= 0 and atomic._syncfs() is not None
+    whole = unwritten_limit >= 0 and _syncfs_applies(tmp_path)
     assert len(flushed) == (0 if whole else 5)
     if sys.platform.startswith("linux") and tuple(map(int, os.uname().release.split(".")[:2])) >= (5, 8):
         assert atomic._syncfs() is not None  # (this machine: the one-flush path is the one tested)
 
 
-def test_a_file_system_flush_that_fails_is_an_error(monkeypatch) -> None:
-    if atomic._syncfs() is None:
-        pytest.skip("no syncfs here")
-    monkeypatch.setattr(atomic, "SYNCFS_MAX_UNWRITTEN", 1 << 62)  # (other tests' unwritten data aside)
-    with pytest.raises(OSError):
-        atomic.sync_filesystem(-1)  # (a bad descriptor: the error syncfs reports is raised)
+def _syncfs_applies(folder: Path) -> bool:
+    """Whether ``folder`` is flushed with one ``syncfs`` here (Linux 5.8+, a file system listed)."""
+    libc = atomic._syncfs()
+    if libc is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return atomic._file_system(libc, fd) in atomic.SYNCFS_FILE_SYSTEMS
+    finally:
+        os.close(fd)
+
+
+def test_a_file_system_flush_that_fails_is_an_error(tmp_path: Path, monkeypatch) -> None:
+    if not _syncfs_applies(tmp_path):
+        pytest.skip("no syncfs for this folder here")
+    monkeypatch.setattr(atomic, "SYNCFS_MAX_UNWRITTEN", 1 << 62)  # (however much is waiting)
+    fd = os.open(tmp_path, os.O_PATH)  # its file system known, but syncfs refuses it (EBADF)
+    try:
+        with pytest.raises(OSError) as raised:
+            atomic.sync_filesystem(fd)  # the error syncfs reports is raised
+    finally:
+        os.close(fd)
+    assert raised.value.errno == errno.EBADF
 
 
 def test_unwritten_data_is_counted_from_meminfo() -> None:
     unwritten = atomic._unwritten_bytes()
     assert unwritten >= 0 and (unwritten < 1 << 62 or not os.path.exists("/proc/meminfo"))
+
+
+def test_without_ctypes_a_durable_group_is_flushed_file_by_file(tmp_path: Path, monkeypatch) -> None:
+    """A Python built without ctypes (no libffi): the files are flushed one by one, the group is
+    put in place all the same (not an ImportError that fails every durable group)."""
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # ``import ctypes`` fails as it would there
+    monkeypatch.setattr(atomic, "_SYNCFS", [])  # (looked up afresh, and restored after)
+    folder = Folder(tmp_path, "evidence record")
+    for i in range(3):
+        folder.stage(f"{i}.json", [str(i)])
+    folder.commit(durable=True)
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json", "2.json"]
+
+
+def test_a_file_system_not_known_to_flush_its_files_with_syncfs_is_not_flushed_that_way(monkeypatch) -> None:
+    """``syncfs`` can succeed where it writes nothing to a disk or server: a FUSE or 9p mount (the
+    server is never asked to flush, as a file's fsync asks it), a CIFS share, overlayfs. /proc
+    stands for them here: its syncfs succeeds, and the group must be flushed file by file."""
+    if atomic._syncfs() is None:
+        pytest.skip("no syncfs here")
+    monkeypatch.setattr(atomic, "SYNCFS_MAX_UNWRITTEN", 1 << 62)  # (however much is waiting)
+    fd = os.open("/proc", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        assert atomic.sync_filesystem(fd) is False
+    finally:
+        os.close(fd)
