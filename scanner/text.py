@@ -66,6 +66,6 @@ def _clean(value: Any) -> Any:
         return value
     if isinstance(value, dict):
         return {_clean(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # (a tuple is encoded as a JSON array too)
         return [_clean(v) for v in value]
     return value

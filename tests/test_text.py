@@ -28,3 +28,10 @@ def test_text_beyond_ascii_is_kept_and_only_a_surrogate_is_escaped_at_any_level(
     cleaned = clean_text(doc)
     assert cleaned["files"][0]["\\xfe.pkl"] == {"deeper": [["\\xfe.pkl"]]}
     assert cleaned["name"] == "modèle ✓"
+
+
+def test_a_surrogate_inside_a_tuple_is_escaped() -> None:
+    bad = os.fsdecode(b"\xfe.pkl")
+    cleaned = clean_text({"reasons": (("MODEL-PICKLE-GLOBAL", bad),)})
+    assert cleaned == {"reasons": [["MODEL-PICKLE-GLOBAL", "\\xfe.pkl"]]}
+    json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
