@@ -67,9 +67,11 @@ def _ledger_text(ledger: Path) -> str:
 
 
 def _sources(bom: dict[str, Any]) -> set[str]:
+    """Every ``scanner:source`` of the BOM's components and of its subject."""
+    subject = (bom.get("metadata") or {}).get("component")
     return {
         p["value"]
-        for c in bom.get("components") or []
+        for c in [*(bom.get("components") or []), *([subject] if subject else [])]
         for p in c.get("properties") or []
         if p.get("name") == "scanner:source"
     }
