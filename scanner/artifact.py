@@ -86,16 +86,18 @@ def file_set(
     *,
     input_type: str | None = None,
     after_open: Callable[[FileEntry], None] | None = None,
+    show: Callable[[Path], str] = str,
 ) -> FileSet:
     """The FileSet of an artifact: a single file read as a requirements file (its kind, or
     ``--input-type requirements``) is that file and every file it includes (``-r``), read and
-    hashed with it, so its digest covers the dependencies it names."""
+    hashed with it, so its digest covers the dependencies it names. ``show`` names its files in
+    outputs (``Artifact.show``)."""
     members = None
     if kind == ArtifactKind.REQUIREMENTS or input_type == "requirements":
         from scanner.inventory.requirements import included_members
 
         members = included_members
-    return FileSet(path, after_open=after_open, members=members)
+    return FileSet(path, after_open=after_open, members=members, show=show)
 
 
 def artifact_digest(path: Path, files: FileSet | None = None, kind: ArtifactKind | None = None) -> str:

@@ -6,6 +6,7 @@ Everything here is plain data: checks produce it, the policy reads it, every rep
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,21 +84,45 @@ class ArtifactKind(str, enum.Enum):
 class Artifact:
     """The thing being gated. ``digest`` is ``sha256:<hex>`` of the file, or of the sorted
     (relative path, file digest) list for a directory (``scanner.artifact.artifact_digest``), or
-    the manifest digest for an artifact pulled from a registry."""
+    the manifest digest for an artifact pulled from a registry.
+
+    ``path`` is where its bytes are read. ``shown`` is what outputs call that path when it is not
+    one the user named: standard input is read from a private temporary file and shown as
+    ``stdin`` (``scanner.stdin``). Every text naming a file of the artifact is made by ``show``."""
 
     path: Path
     kind: ArtifactKind
     name: str
     digest: str
     source_ref: str | None = None  # what was asked for: a path, or oci://registry/repo@sha256:...
+    shown: str | None = None
+
+    def show(self, path: str | Path) -> str:
+        """``path`` (the artifact's path, a file under it or beside it) as outputs name it: as
+        it is, unless the artifact has a ``shown`` name — then its path is that name and a file
+        beside or under it is named relative to it (``stdin`` includes ``other.txt``: ``other.txt``),
+        so the private folder it is read from is never named. Only paths are mapped, never text."""
+        if self.shown is None:
+            return str(path)
+        own, given = os.path.normpath(self.path), os.path.normpath(path)
+        if given == own:
+            return self.shown
+        if given.startswith(own.rstrip("/") + "/"):
+            return f"{self.shown}/{os.path.relpath(given, own)}"
+        folder = os.path.dirname(own)
+        if given == folder:
+            return "."
+        if given.startswith(folder.rstrip("/") + "/"):
+            return os.path.relpath(given, folder)
+        return given
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind.value,
             "digest": self.digest,
-            "path": str(self.path),
-            "source_ref": self.source_ref or str(self.path),
+            "path": self.show(self.path),
+            "source_ref": self.source_ref or self.show(self.path),
         }
 
 

@@ -350,7 +350,8 @@ class FileSet:
     between runs). ``after_open`` is a test hook called with each entry right after its file was
     opened, ``before_list`` one called with each directory right before the walk opens it (to
     replace the file or the directory at the worst moment). ``members`` (a single file only)
-    returns the other files read with it, reading each through ``read_bytes`` (module doc)."""
+    returns the other files read with it, reading each through ``read_bytes`` (module doc).
+    ``show`` names its files in outputs (``scanner.core.Artifact.show``)."""
 
     def __init__(
         self,
@@ -360,8 +361,10 @@ class FileSet:
         after_open: Callable[[FileEntry], None] | None = None,
         before_list: Callable[[Path], None] | None = None,
         members: Callable[[FileSet], object] | None = None,
+        show: Callable[[Path], str] = str,
     ) -> None:
         self.root = root
+        self.show = show  # how outputs name a file of it (``Artifact.show``: piped content is "stdin")
         self.is_dir = root.is_dir()
         # a directory's path with its links followed, resolved once (``real_root``)
         self.real_root: Path | None = root.resolve() if self.is_dir else None

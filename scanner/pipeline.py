@@ -425,8 +425,11 @@ def _located(
 
     if stdin.is_stdin(source):  # read once into a private file: sniffing must not eat the stream
         with stdin.as_file() as path:
-            artifact = replace(detect(path, options.kind, digest=False, named=False), name="stdin", source_ref="-")
-            yield artifact, _files(artifact, options, after_open), None
+            found = detect(path, options.kind, digest=False, named=False)
+            # read from the private file, shown as "stdin" everywhere (Artifact.show)
+            artifact = replace(found, name=stdin.SHOWN, source_ref="-", shown=stdin.SHOWN)
+            with stdin.errors_shown(artifact.show):
+                yield artifact, _files(artifact, options, after_open), None
         return
     artifact = detect(local_path(source), options.kind, digest=False)
     yield artifact, _files(artifact, options, after_open), None
@@ -436,7 +439,9 @@ def _files(artifact: Artifact, options: GateOptions, after_open: Callable[[FileE
     """The run's FileSet of a local or pulled artifact (``scanner.artifact.file_set``)."""
     from scanner.artifact import file_set
 
-    return file_set(artifact.path, artifact.kind, input_type=options.inventory.input_type, after_open=after_open)
+    return file_set(
+        artifact.path, artifact.kind, input_type=options.inventory.input_type, after_open=after_open, show=artifact.show
+    )
 
 
 def identify(source: str | Path | None, kind: ArtifactKind | None = None) -> Artifact:

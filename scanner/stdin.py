@@ -1,19 +1,23 @@
 """``-`` (and ``/dev/stdin``) as an input: what a pipe brings is read once, within a bound, into a
 private temporary file, and that file is the artifact — so content sniffing and the readers see
-the same bytes, and nothing is consumed twice from a stream that cannot be re-read."""
+the same bytes, and nothing is consumed twice from a stream that cannot be re-read. The readers
+read that file; every output calls it ``stdin`` (``SHOWN``; ``stdin:3`` for its third line) and
+never names the temporary folder (``scanner.core.Artifact.show``, decided where the pipeline
+opens the input)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from scanner.core import ScanError
 
 NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+SHOWN = "stdin"  # what outputs call piped content
 LIMIT = 1 << 30  # 1 GiB: an SBOM or a requirements file, not a model estate
 CHUNK = 1 << 20
 
@@ -40,7 +44,7 @@ def read_all(stream: BinaryIO | None = None, limit: int = LIMIT) -> bytes:
 
 
 @contextlib.contextmanager
-def as_file(name: str = "stdin") -> Iterator[Path]:
+def as_file(name: str = SHOWN) -> Iterator[Path]:
     """stdin saved to ``<private dir>/<name>`` (mode 0600), removed afterwards."""
     data = read_all()
     import tempfile
@@ -51,3 +55,16 @@ def as_file(name: str = "stdin") -> Iterator[Path]:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         yield path
+
+
+@contextlib.contextmanager
+def errors_shown(show: Callable[[str], str]) -> Iterator[None]:
+    """A ``ScanError`` raised while piped content is judged names the file at fault as outputs
+    do (``show``): its path, never its message, is mapped."""
+    try:
+        yield
+    except ScanError as exc:
+        if exc.path is not None:  # a file, or a file and a line ("FILE:3")
+            path, colon, line = exc.path.rpartition(":")
+            exc.path = f"{show(path)}:{line}" if colon and line.isdigit() else show(exc.path)
+        raise

@@ -140,7 +140,7 @@ def _report(outcome: Outcome, options: VerifyOptions) -> dict[str, Any]:
 
     by_check = {r.check: r for r in outcome.results}
     signatures: list[dict[str, Any]] = by_check["signature"].data or []
-    artifact = outcome.artifact.path
+    artifact = outcome.artifact.show(outcome.artifact.path)
     source_ref = outcome.artifact.source_ref or ""
     if not by_check["signature"].summary.get("bundles"):
         if source_ref.startswith("oci://"):
@@ -168,7 +168,7 @@ def _report(outcome: Outcome, options: VerifyOptions) -> dict[str, Any]:
         ]
     ok = all(s["verified"] for s in signatures) and all(p["verified"] is not False for p in provenance)
     return {
-        "artifact": source_ref if source_ref.startswith("oci://") else str(artifact),
+        "artifact": source_ref if source_ref.startswith("oci://") else artifact,
         "digest": outcome.artifact.digest,
         "verified": ok,
         "signatures": signatures,

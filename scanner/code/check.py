@@ -52,7 +52,7 @@ class CodeCheck(Check):
             if role is None:
                 continue
             location = comp.properties.get("code-location", "carried")
-            shown = str(base / comp.name)
+            shown = ctx.artifact.show(base / comp.name)
             entry = comp.properties.get("code-entry", "")
             doc: dict[str, Any] = {"path": comp.name, "role": role, "location": location, "sha256": None}
             files.append(doc)

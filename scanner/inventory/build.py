@@ -28,6 +28,8 @@ from scanner.core import Artifact, ArtifactKind, ScanError
 from scanner.inventory.components import Inventory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scanner.files import FileSet
     from scanner.options import InventoryOptions
 
@@ -181,7 +183,9 @@ def _read_choice(artifact: Artifact, choice: tuple[str, Path], verify_files: boo
                 f"the {kind} input is a link leaving the artifact: not read (its content is not part of the digest)",
                 path,
             )
-    inv = read_input(kind, path, verify_files=verify_files, files=files, beside=artifact.path.is_dir())
+    inv = read_input(
+        kind, path, verify_files=verify_files, files=files, beside=artifact.path.is_dir(), show=artifact.show
+    )
     if inv.root is not None:
         inv.root.properties.setdefault("scanner:input", f"{kind}:{path.name}")
     return inv
@@ -225,11 +229,18 @@ def looks_like_env(path: Path) -> bool:
 
 
 def read_input(
-    kind: str, path: Path, *, verify_files: bool = True, files: FileSet | None = None, beside: bool = True
+    kind: str,
+    path: Path,
+    *,
+    verify_files: bool = True,
+    files: FileSet | None = None,
+    beside: bool = True,
+    show: Callable[[Path], str] = str,
 ) -> Inventory:
     """Read one input. ``beside`` false: the file alone is the artifact, so nothing beside it
     (a lock file's ``pyproject.toml``, a pyproject's licence file) is read — it is not in the
-    digest and must not change the verdict."""
+    digest and must not change the verdict. ``show`` names the file in outputs
+    (``Artifact.show``: piped content is read from a private file and named ``stdin``)."""
     if kind == "environment":
         from scanner.inventory.environment import inventory_environment
 
@@ -239,11 +250,11 @@ def read_input(
 
         # a file judged alone is read through the run's FileSet, which holds it and its includes
         alone = files is not None and files.reads_members and files.root == path
-        return inventory_requirements(path, files=files if alone else None)
+        return inventory_requirements(path, files=files if alone else None, show=show)
     if kind == "pyproject":
         from scanner.inventory.pyproject import inventory_pyproject
 
-        return inventory_pyproject(path, read_beside=beside)
+        return inventory_pyproject(path, read_beside=beside, show=show)
     if kind == "lockfile":
         from scanner.inventory.lockfiles import inventory_lockfile
 
@@ -256,5 +267,5 @@ def read_input(
     if kind == "sbom":
         from scanner.inventory.ingest import inventory_sbom
 
-        return inventory_sbom(path)
+        return inventory_sbom(path, show=show)
     raise ScanError(f"inventory of a {kind} is not supported", path)

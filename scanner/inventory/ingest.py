@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ BOM_LIMIT = 256 << 20
 NESTING_LIMIT = 64
 
 
-def inventory_sbom(path: Path) -> Inventory:
+def inventory_sbom(path: Path, *, show: Callable[[Path], str] = str) -> Inventory:
+    """The inventory a CycloneDX BOM (JSON or XML) lists. ``show`` names the file in outputs
+    (``Artifact.show``: piped content is ``stdin``)."""
     try:
         size = path.stat().st_size
         if size > BOM_LIMIT:
@@ -40,16 +43,16 @@ def inventory_sbom(path: Path) -> Inventory:
         if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
             raise ScanError("not a CycloneDX JSON BOM (bomFormat is not CycloneDX)", path)
         errors = _json_errors(doc, path)
-    inv = _to_inventory(doc, path)
+    inv = _to_inventory(doc, path, show(path))
     if errors:
         inv.findings.append(
             Finding(
                 id="SBOM-SCHEMA-INVALID",
                 check="sbom",
                 severity=Severity.HIGH,
-                subject=str(path),
+                subject=show(path),
                 message=f"the BOM fails the CycloneDX {doc.get('specVersion', '?')} schema: {errors[0]}",
-                evidence={"file": str(path), "errors": errors, "count": len(errors)},
+                evidence={"file": show(path), "errors": errors, "count": len(errors)},
                 fix="regenerate the BOM with a conforming tool (scanner sbom)",
             )
         )
@@ -151,13 +154,12 @@ def _from_xml(raw: bytes, path: Path) -> tuple[dict[str, Any], list[str]]:
     return doc, errors
 
 
-def _to_inventory(doc: dict[str, Any], path: Path) -> Inventory:
+def _to_inventory(doc: dict[str, Any], path: Path, source: str) -> Inventory:
     """The Inventory of a parsed BOM. Consumes ``doc``'s component list: each parsed component
     is released as soon as it was read, so the parsed document and the Inventory built from it
-    are never both whole in memory."""
+    are never both whole in memory. ``source``: the file as outputs name it."""
     inv = Inventory()
     counter = [0]
-    source = str(path)
 
     def comp(item: Any, depth: int = 0) -> Component | None:
         if depth > NESTING_LIMIT:

@@ -111,7 +111,7 @@ def _now() -> str:
 
 
 def _shown(artifact: Artifact, rel: str) -> str:
-    return str(artifact.path / rel) if artifact.path.is_dir() else str(artifact.path)
+    return artifact.show(artifact.path / rel if artifact.path.is_dir() else artifact.path)
 
 
 def _own_file(root: Path, name: str) -> Path | None:
@@ -193,7 +193,7 @@ def _root_component(
         purl=mlbom.hub_purl(hub_id, revision) if hub_id else None,
         supplier=hub_id.split("/")[0] if hub_id and "/" in hub_id else None,
         licenses=_licenses(card),
-        source=str(artifact.path),
+        source=artifact.show(artifact.path),
     )
     if hub_id:
         comp.external_references["website"] = f"https://huggingface.co/{hub_id}"

@@ -5,6 +5,7 @@ dependency groups are components with ``scope: optional`` and the extra/group as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,13 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ScanError(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def project_root(path: Path, doc: dict[str, Any], *, read_beside: bool = True) -> Component | None:
+def project_root(
+    path: Path, doc: dict[str, Any], *, read_beside: bool = True, show: Callable[[Path], str] = str
+) -> Component | None:
     """The project itself as a component, from ``[project]`` (or ``[tool.poetry]``).
     ``read_beside`` false (a lone ``pyproject.toml`` is the artifact): a ``license = {file = ...}``
     is not read, since that file is not part of the artifact's digest; the root says which file
-    declares the licence instead."""
+    declares the licence instead. ``show`` names the file in outputs (``Artifact.show``)."""
     project = doc.get("project")
     if not isinstance(project, dict):
         poetry = (doc.get("tool") or {}).get("poetry")
@@ -62,7 +65,7 @@ def project_root(path: Path, doc: dict[str, Any], *, read_beside: bool = True) -
     cname = canonicalize_name(name)
     version = project.get("version") if isinstance(project.get("version"), str) else None
     purl = f"pkg:pypi/{cname}@{version}" if version else f"pkg:pypi/{cname}"
-    root = Component(bom_ref=purl, name=cname, version=version, type="application", purl=purl, source=str(path))
+    root = Component(bom_ref=purl, name=cname, version=version, type="application", purl=purl, source=show(path))
     if isinstance(project.get("description"), str):
         root.description = project["description"][:500]
     lic = project.get("license")
@@ -157,11 +160,14 @@ def _group_lines(groups: dict[str, Any], group: str, seen: set[str]) -> list[str
     return out
 
 
-def inventory_pyproject(path: Path, env: TargetEnv | None = None, *, read_beside: bool = True) -> Inventory:
-    """``read_beside`` false: the file alone is the artifact (see ``project_root``)."""
+def inventory_pyproject(
+    path: Path, env: TargetEnv | None = None, *, read_beside: bool = True, show: Callable[[Path], str] = str
+) -> Inventory:
+    """``read_beside`` false: the file alone is the artifact (see ``project_root``). ``show``
+    names the file in outputs (``Artifact.show``: piped content is ``stdin``)."""
     env = env or TargetEnv.host()
     doc = load_toml(path)
-    root = project_root(path, doc, read_beside=read_beside)
+    root = project_root(path, doc, read_beside=read_beside, show=show)
     if root is None:
         root = Component(
             bom_ref=f"pyproject:{path.parent.name}", name=path.parent.name or "project", type="application"
@@ -177,9 +183,9 @@ def inventory_pyproject(path: Path, env: TargetEnv | None = None, *, read_beside
                     id="SBOM-UNPARSEABLE-REQUIREMENT",
                     check="sbom",
                     severity=Severity.MEDIUM,
-                    subject=str(path),
+                    subject=show(path),
                     message=f"cannot parse {line!r}: {exc}",
-                    evidence={"file": str(path), "requirement": line[:200]},
+                    evidence={"file": show(path), "requirement": line[:200]},
                     fix="fix the dependency declaration",
                 )
             )
@@ -192,7 +198,7 @@ def inventory_pyproject(path: Path, env: TargetEnv | None = None, *, read_beside
         purl = f"pkg:pypi/{name}@{version}" if version else f"pkg:pypi/{name}"
         c = by_name.get(name)
         if c is None:
-            c = Component(bom_ref=purl, name=name, version=version, purl=purl, scope="optional", source=str(path))
+            c = Component(bom_ref=purl, name=name, version=version, purl=purl, scope="optional", source=show(path))
             if version is None:
                 c.properties["scanner:specifier"] = str(req.specifier) or "any"
             by_name[name] = c

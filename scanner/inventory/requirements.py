@@ -27,6 +27,8 @@ from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scanner.files import FileSet
 
 FILE_LIMIT = 16 << 20
@@ -37,10 +39,13 @@ _VIA = re.compile(r"^\s*#\s+via(?:\s+(.*))?$")
 _VIA_MORE = re.compile(r"^\s*#\s{2,}(\S.*)$")
 
 
-def inventory_requirements(path: Path, env: TargetEnv | None = None, *, files: FileSet | None = None) -> Inventory:
+def inventory_requirements(
+    path: Path, env: TargetEnv | None = None, *, files: FileSet | None = None, show: Callable[[Path], str] = str
+) -> Inventory:
     """The inventory of a requirements file and its includes. ``files``: the run's FileSet of the
     file judged alone (``included_members``), through which every file is read; the root then
-    lists them all (``scanner:input``)."""
+    lists them all (``scanner:input``). ``show`` names a file read in the inventory
+    (``Artifact.show``: piped content is read from a private file and named ``stdin``)."""
     env = env or TargetEnv.host()
     inv = Inventory()
     root = Component(bom_ref=f"requirements:{path.name}", name=path.name, type="application")
@@ -48,7 +53,7 @@ def inventory_requirements(path: Path, env: TargetEnv | None = None, *, files: F
     by_name: dict[str, Component] = {}
     via: dict[str, set[str]] = {}
     read: list[Path] = []
-    _read(path, env, inv, by_name, via, depth=0, seen=set(), files=files, read=read)
+    _read(path, env, inv, by_name, via, depth=0, seen=set(), files=files, read=read, show=show)
     if files is not None and len(read) > 1:
         root.properties["scanner:input"] = ",".join(
             "requirements:" + (path.name if p == path else os.path.relpath(p, path.parent).replace(os.sep, "/"))
@@ -113,7 +118,7 @@ def include_path(including: Path, lineno: int, target: str, project: Path) -> Pa
     inside = candidate.absolute().is_relative_to(lexical_root)
     if not inside or not real_dir.is_relative_to(root):
         raise ScanError(
-            f"include {target!r} is outside the project directory {str(project)!r}: not read",
+            f"include {target!r} is outside the project directory (the judged file's folder): not read",
             where,
             hint="requirements includes must name files inside the requirements file's own directory tree",
         )
@@ -176,6 +181,7 @@ def _read(
     project: Path | None = None,
     files: FileSet | None = None,
     read: list[Path],
+    show: Callable[[Path], str] = str,
 ) -> None:
     if not _first_visit(path, depth, seen):
         return
@@ -197,14 +203,24 @@ def _read(
             target = include_path(path, lineno, opt.group(2), project)
             if opt.group(1) in ("-r", "--requirement"):
                 _read(
-                    target, env, inv, by_name, via, depth=depth + 1, seen=seen, project=project, files=files, read=read
+                    target,
+                    env,
+                    inv,
+                    by_name,
+                    via,
+                    depth=depth + 1,
+                    seen=seen,
+                    project=project,
+                    files=files,
+                    read=read,
+                    show=show,
                 )
             current = None
             continue
         if spec.startswith(("-e ", "--editable")):
             inv.findings.append(
                 _finding(
-                    path,
+                    show(path),
                     lineno,
                     "SBOM-UNRESOLVED-REQUIREMENT",
                     f"editable requirement {spec!r} is not inventoried"
@@ -228,7 +244,9 @@ def _read(
                 else "cannot parse this line (an included file's text is not shown)"
             )
             inv.findings.append(
-                _finding(path, lineno, "SBOM-UNPARSEABLE-REQUIREMENT", shown, spec if depth == 0 else "(included file)")
+                _finding(
+                    show(path), lineno, "SBOM-UNPARSEABLE-REQUIREMENT", shown, spec if depth == 0 else "(included file)"
+                )
             )
             current = None
             continue
@@ -239,7 +257,7 @@ def _read(
         pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
         version = pins[0] if len(pins) == 1 else None
         purl = f"pkg:pypi/{name}@{version}" if version else f"pkg:pypi/{name}"
-        c = Component(bom_ref=purl, name=name, version=version, purl=purl, hashes={}, source=f"{path}:{lineno}")
+        c = Component(bom_ref=purl, name=name, version=version, purl=purl, hashes={}, source=f"{show(path)}:{lineno}")
         if sha256:
             # One hash per allowed artifact (wheels, sdist): the first is the component's,
             # all of them are kept.
@@ -257,7 +275,7 @@ def _read(
             if previous.version != c.version:
                 inv.findings.append(
                     _finding(
-                        path,
+                        show(path),
                         lineno,
                         "SBOM-CONFLICTING-REQUIREMENT",
                         f"{name} is required as {previous.version or 'unpinned'} and {version or 'unpinned'}",
@@ -331,14 +349,15 @@ def _logical_lines(text: str) -> list[tuple[int, str | None, list[str]]]:
     return out
 
 
-def _finding(path: Path, lineno: int, rule: str, message: str, requirement: str) -> Finding:
-    """``requirement`` (the line's text) lets the audit name what it could not audit."""
+def _finding(path: str, lineno: int, rule: str, message: str, requirement: str) -> Finding:
+    """``requirement`` (the line's text) lets the audit name what it could not audit; ``path``
+    is the file as shown."""
     return Finding(
         id=rule,
         check="sbom",
         severity=Severity.MEDIUM,
         subject=f"{path}:{lineno}",
         message=message,
-        evidence={"file": str(path), "line": lineno, "requirement": requirement},
+        evidence={"file": path, "line": lineno, "requirement": requirement},
         fix="fix the requirements file (pip-compile or uv pip compile write a complete pinned one)",
     )

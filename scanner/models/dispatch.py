@@ -129,7 +129,7 @@ class Dispatcher:
         is_dir = self.files.is_dir
         base = self.root if is_dir else self.root.parent
         for entry, opened in self.files.open_each():
-            shown = str(self.root / entry.rel) if is_dir else str(self.root)
+            shown = self.files.show(self.root / entry.rel if is_dir else self.root)
             if opened is None:
                 findings, fmt = _not_read(entry, shown)
                 size = 0

@@ -31,4 +31,6 @@ class VulnCheck(Check):
             # nothing to audit is a finding where dependencies are what the artifact is (a
             # requirements file, a lock, an environment, an SBOM, an application), not for a model
             expects = not ctx.artifact.kind.is_model
-            return check_result(result, db.info, now, str(ctx.artifact.path) if expects else None, expects=expects)
+            return check_result(
+                result, db.info, now, ctx.artifact.show(ctx.artifact.path) if expects else None, expects=expects
+            )
