@@ -258,12 +258,8 @@ def read_input(
     if kind == "lockfile":
         from scanner.inventory.lockfiles import inventory_lockfile
 
-        if path.name == "Pipfile.lock":
-            from scanner.inventory.pipfile import inventory_pipfile_lock
-
-            return inventory_pipfile_lock(path)
         pyproject = path.parent / "pyproject.toml"
-        return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None)
+        return inventory_lockfile(path, pyproject=pyproject if beside and pyproject.is_file() else None, show=show)
     if kind == "sbom":
         from scanner.inventory.ingest import inventory_sbom
 

@@ -1,4 +1,4 @@
-"""Lock files: pylock.toml (PEP 751), uv.lock and poetry.lock.
+"""Lock files: pylock.toml (PEP 751), uv.lock and poetry.lock (and Pipfile.lock, read by ``pipfile``).
 
 A lock file holds every platform's resolution; the components are the packages that would be
 installed for the target environment: markers evaluated, extras only where requested, reached
@@ -8,7 +8,7 @@ that environment would install (a compatible wheel, else the sdist)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,25 +50,86 @@ class LockPackage:
         return f"{self.name}@{self.version}"
 
 
-def inventory_lockfile(path: Path, env: TargetEnv | None = None, pyproject: Path | None = None) -> Inventory:
+def inventory_lockfile(
+    path: Path, env: TargetEnv | None = None, pyproject: Path | None = None, *, show: Callable[[Path], str] = str
+) -> Inventory:
+    """The packages a lock file installs for ``env``. Its format is told by its name, or — when
+    its name says none: content piped on standard input is named ``stdin`` — by what each format
+    requires of its content (``lock_format``). ``show`` names the file in outputs
+    (``Artifact.show``)."""
     env = env or TargetEnv.host()
+    if lock_format(path.name) == "Pipfile.lock" or (lock_format(path.name) is None and _json_object(path)):
+        from scanner.inventory.pipfile import inventory_pipfile_lock
+
+        return inventory_pipfile_lock(path, env, show=show)
     doc = load_toml(path)
-    name = path.name
-    if name == "uv.lock":
+    fmt = lock_format(path.name) or _format_of(doc, path)
+    if fmt == "uv.lock":
         packages = _uv(doc)
-    elif name == "poetry.lock":
+    elif fmt == "poetry.lock":
         packages = _poetry(doc)
-    elif name.startswith("pylock.") and name.endswith(".toml"):
-        packages = _pylock(doc, env)
     else:
-        raise ScanError("not a known lock file (pylock.toml, uv.lock, poetry.lock)", path)
+        packages = _pylock(doc, env)
     if not packages and not isinstance(doc.get("package") or doc.get("packages"), list):
         raise ScanError("lock file has no package list", path)
     project_doc = load_toml(pyproject) if pyproject and pyproject.is_file() else None
     # A pylock.toml lists exactly what to install (markers already applied while reading);
     # its packages need not carry dependency lists, so nothing may depend on reachability.
-    install_all = name.startswith("pylock.")
-    return _resolve(path, packages, env, project_doc, pyproject, install_all=install_all)
+    return _resolve(path, packages, env, project_doc, pyproject, install_all=fmt == "pylock.toml", show=show)
+
+
+KNOWN = "pylock.toml, uv.lock, poetry.lock, Pipfile.lock"
+
+
+def lock_format(name: str) -> str | None:
+    """The lock file format a file name says (``pylock.*.toml`` is a pylock.toml), or None."""
+    if name in ("uv.lock", "poetry.lock", "Pipfile.lock"):
+        return name
+    if name.startswith("pylock.") and name.endswith(".toml"):
+        return "pylock.toml"
+    return None
+
+
+def _format_of(doc: dict[str, Any], path: Path) -> str:
+    """The format of a TOML lock file whose name says none, from what each format requires: a
+    pylock.toml its ``lock-version`` and ``packages``, a uv.lock its integer ``version`` and
+    ``package`` list, a poetry.lock its ``metadata`` table and ``package`` list. Exactly one must
+    match: content that fits two would choose which of its packages count."""
+    version = doc.get("version")
+    metadata = doc.get("metadata")
+    matches = [
+        fmt
+        for fmt, fits in (
+            ("pylock.toml", "lock-version" in doc and "packages" in doc),
+            ("uv.lock", isinstance(version, int) and not isinstance(version, bool) and "package" in doc),
+            ("poetry.lock", isinstance(metadata, dict) and "package" in doc),
+        )
+        if fits
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ScanError(f"not a known lock file ({KNOWN}): its name does not say which, nor does its content", path)
+    raise ScanError(f"its content fits {' and '.join(matches)} at once: not judged as either lock file", path)
+
+
+def _json_object(path: Path) -> bool:
+    """Whether the file starts (after white space) with ``{``: JSON (a Pipfile.lock), never TOML."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4096).lstrip()[:1] == b"{"
+    except OSError:
+        return False
+
+
+def root_name(path: Path, show: Callable[[Path], str]) -> str:
+    """What a lock file's project is called without a project to name it: the folder holding the
+    file, or — for a file shown under another name (piped content, read from a private folder
+    that must not be named) — that name."""
+    shown = show(path)
+    if shown != str(path):
+        return shown
+    return path.parent.resolve().name or path.name
 
 
 # --- readers ----------------------------------------------------------------------------------
@@ -198,6 +259,7 @@ def _resolve(
     pyproject: Path | None,
     *,
     install_all: bool = False,
+    show: Callable[[Path], str] = str,
 ) -> Inventory:
     by_name: dict[str, list[LockPackage]] = {}
     for p in packages:
@@ -223,9 +285,7 @@ def _resolve(
         purl = f"pkg:pypi/{root_pkg.name}@{root_pkg.version}" if root_pkg.version else f"pkg:pypi/{root_pkg.name}"
         root = Component(bom_ref=purl, name=root_pkg.name, version=root_pkg.version, purl=purl, type="application")
     if root is None:
-        root = Component(
-            bom_ref=f"lockfile:{path.name}", name=path.parent.resolve().name or path.name, type="application"
-        )
+        root = Component(bom_ref=f"lockfile:{path.name}", name=root_name(path, show), type="application")
     root.properties["scanner:lockfile"] = path.name
 
     # Direct dependencies: the project's (required, then optional extras and groups).
@@ -322,7 +382,7 @@ def _resolve(
     for key, pkg in sorted(chosen.items()):
         purl = f"pkg:pypi/{pkg.name}@{pkg.version}" if pkg.version else f"pkg:pypi/{pkg.name}"
         c = Component(
-            bom_ref=purl, name=pkg.name, version=pkg.version, purl=purl, scope=scope.get(key), source=str(path)
+            bom_ref=purl, name=pkg.name, version=pkg.version, purl=purl, scope=scope.get(key), source=show(path)
         )
         if pkg.description:
             c.description = pkg.description[:500]

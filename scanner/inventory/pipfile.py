@@ -7,6 +7,7 @@ unaudited). Pipfile.lock records no dependency graph: every package hangs from t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ FILE_LIMIT = 16 << 20
 SECTIONS = (("default", "required"), ("develop", "optional"))
 
 
-def inventory_pipfile_lock(path: Path, env: TargetEnv | None = None) -> Inventory:
+def inventory_pipfile_lock(path: Path, env: TargetEnv | None = None, *, show: Callable[[Path], str] = str) -> Inventory:
+    """``show`` names the file in outputs (``Artifact.show``)."""
     from scanner import jsonfile
     from scanner.safeio import read_bounded
 
@@ -28,14 +30,16 @@ def inventory_pipfile_lock(path: Path, env: TargetEnv | None = None) -> Inventor
     doc = jsonfile.parse(read_bounded(path, FILE_LIMIT, what="Pipfile.lock"), path, "Pipfile.lock")
     if not isinstance(doc, dict) or not any(isinstance(doc.get(s), dict) for s, _ in SECTIONS):
         raise ScanError("not a Pipfile.lock (no default or develop section)", path)
-    root = Component(bom_ref=f"lockfile:{path.name}", name=path.parent.resolve().name or path.name, type="application")
+    from scanner.inventory.lockfiles import root_name
+
+    root = Component(bom_ref=f"lockfile:{path.name}", name=root_name(path, show), type="application")
     root.properties["scanner:lockfile"] = path.name
     inv = Inventory(root=root)
     by_ref: dict[str, Component] = {}
     for section, scope in SECTIONS:
         packages = doc.get(section)
         for name, spec in (packages if isinstance(packages, dict) else {}).items():
-            c = _component(str(name), spec, scope, section, path, env)
+            c = _component(str(name), spec, scope, section, show(path), env)
             if c is None:
                 continue
             existing = by_ref.get(c.bom_ref)
@@ -49,7 +53,7 @@ def inventory_pipfile_lock(path: Path, env: TargetEnv | None = None) -> Inventor
     return inv
 
 
-def _component(name: str, spec: Any, scope: str, section: str, path: Path, env: TargetEnv) -> Component | None:
+def _component(name: str, spec: Any, scope: str, section: str, shown: str, env: TargetEnv) -> Component | None:
     if not isinstance(spec, dict):
         return None
     markers = spec.get("markers")
@@ -59,7 +63,7 @@ def _component(name: str, spec: Any, scope: str, section: str, path: Path, env: 
     version_text = spec.get("version")
     version = version_text[2:].strip() if isinstance(version_text, str) and version_text.startswith("==") else None
     purl = f"pkg:pypi/{key}@{version}" if version else f"pkg:pypi/{key}"
-    c = Component(bom_ref=purl, name=key, version=version, purl=purl, scope=scope, source=str(path))
+    c = Component(bom_ref=purl, name=key, version=version, purl=purl, scope=scope, source=shown)
     if section == "develop":
         c.properties["scanner:dependency-group"] = "develop"
     hashes = [h[7:].lower() for h in spec.get("hashes") or [] if isinstance(h, str) and h.startswith("sha256:")]
