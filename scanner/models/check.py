@@ -49,7 +49,7 @@ class ModelCheck(Check):
         if result.judged == 0 and not findings and ctx.artifact.kind.is_model and not carries_code:
             # an empty directory, text only, an unknown JSON presented as a model: nothing was
             # judged, which is not clean (the kind only adds this finding, it never removes one)
-            findings = [*findings, nothing_to_judge(str(path), len(result.files))]
+            findings = [*findings, nothing_to_judge(ctx.artifact.show(path), len(result.files))]
             complete = False
         if options.second_opinion:
             findings, opinion = run_modelscan(result.files, findings, options.second_opinion_max_bytes)

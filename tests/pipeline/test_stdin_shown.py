@@ -217,3 +217,14 @@ def test_a_file_called_stdin_in_the_working_directory_is_not_what_is_judged(tmp_
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
     assert TEMP not in err and "other.txt" in err
+
+
+def test_piped_text_with_nothing_to_judge_names_it_stdin(tmp_path: Path) -> None:
+    """Text that is neither a requirements file nor a BOM is judged as a model file and denied as
+    ``MODEL-NOTHING-TO-JUDGE`` (docs/usage.md): that finding names ``stdin`` too."""
+    proc = _run(tmp_path, b"hello, this is no model\n", "gate", "-", "--no-ledger", "-f", "json")
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert TEMP not in proc.stdout.decode() + proc.stderr.decode()
+    record = json.loads(proc.stdout)
+    assert {f["subject"] for f in record["findings"] if f["id"] == "MODEL-NOTHING-TO-JUDGE"} == {"stdin"}
+
