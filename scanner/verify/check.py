@@ -9,7 +9,6 @@ policy decides whether that blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from scanner.check import Check, CheckResult, GateContext
@@ -30,6 +29,8 @@ class SignatureCheck(Check):
         reader = reader_for(ctx)  # each signature file read once in the run, shared with provenance
         bundles = list(ctx.options.verify.bundles) or reader.discover(path)
         results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files, reader=reader)]
+        for r in results:  # what each was checked against, as outputs name it (piped content: stdin)
+            r.subject = ctx.artifact.show(r.subject)
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
             check=self.name,
@@ -101,7 +102,7 @@ class ProvenanceCheck(Check):
         for candidate in candidates:
             for result in verify_artifact(path, candidate, opts, ctx.files, reader=reader):
                 entries.append(evaluate(result, path, expect, ctx.files))
-        findings = [_provenance_finding(path, e) for e in entries if not e["verified"]]
+        findings = [_provenance_finding(ctx.artifact.show(path), e) for e in entries if not e["verified"]]
         return CheckResult(
             check=self.name,
             findings=findings,
@@ -112,16 +113,17 @@ class ProvenanceCheck(Check):
         )
 
 
-def _provenance_finding(path: Path, entry: Mapping[str, Any]) -> Finding:
+def _provenance_finding(subject: str, entry: Mapping[str, Any]) -> Finding:
+    """``subject``: the artifact as outputs name it (``Artifact.show``)."""
     if entry.get("unsigned"):
         evidence = {"bundle": entry["bundle"], "unsigned": entry["unsigned"], "builder_id": entry["builder_id"]}
         fix = "produce provenance naming every file of the directory (or its directory digest)"
-        return _partial("provenance", str(path), f"provenance {entry['bundle']}", entry["error"], evidence, fix)
+        return _partial("provenance", subject, f"provenance {entry['bundle']}", entry["error"], evidence, fix)
     return Finding(
         id="PROVENANCE-INVALID",
         check="provenance",
         severity=Severity.HIGH,
-        subject=str(path),
+        subject=subject,
         message=f"provenance {entry['bundle']} is not acceptable: {entry['error']}",
         evidence={
             "bundle": entry["bundle"],

@@ -228,3 +228,24 @@ def test_piped_text_with_nothing_to_judge_names_it_stdin(tmp_path: Path) -> None
     record = json.loads(proc.stdout)
     assert {f["subject"] for f in record["findings"] if f["id"] == "MODEL-NOTHING-TO-JUDGE"} == {"stdin"}
 
+
+def test_signatures_and_provenance_named_on_the_command_line_name_piped_content_stdin(tmp_path: Path) -> None:
+    """A signature or provenance document given with ``--bundle``/``--provenance`` is about the
+    piped bytes: what it is checked against is named ``stdin``, in the gate and in verify."""
+    bundle = tmp_path / "b.sigstore.json"
+    bundle.write_text('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}')
+    provenance = tmp_path / "provenance.json"
+    provenance.write_text('{"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": []}')
+    flags = ("--bundle", bundle, "--provenance", provenance)
+    proc = _run(tmp_path, REQUIREMENTS, "gate", "-", "--no-ledger", "-f", "json", *flags)
+    assert proc.returncode in (0, 1), proc.stderr.decode()
+    assert TEMP not in proc.stdout.decode() + proc.stderr.decode()
+    record = json.loads(proc.stdout)
+    failed = {f["id"]: f["subject"] for f in record["findings"] if f["check"] in ("signature", "provenance")}
+    assert failed == {"SIGNATURE-INVALID": "stdin", "PROVENANCE-INVALID": "stdin"}
+    assert {s["subject"] for s in record["sections"]["signatures"]} == {"stdin"}
+
+    proc = _run(tmp_path, REQUIREMENTS, "verify", "-", "-f", "json", "--bundle", bundle)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert TEMP not in proc.stdout.decode() + proc.stderr.decode()
+    assert {s["subject"] for s in json.loads(proc.stdout)["signatures"]} == {"stdin"}
