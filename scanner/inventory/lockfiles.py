@@ -114,12 +114,17 @@ def _format_of(doc: dict[str, Any], path: Path) -> str:
 
 
 def _json_object(path: Path) -> bool:
-    """Whether the file starts (after white space) with ``{``: JSON (a Pipfile.lock), never TOML."""
+    """Whether the file starts (after white space) with ``{`` in an encoding JSON is read in (UTF-8
+    with or without a byte order mark, UTF-16, UTF-32: as a Pipfile.lock named so is read): JSON
+    (a Pipfile.lock), never TOML."""
+    import json
+
     try:
         with path.open("rb") as fh:
-            return fh.read(4096).lstrip()[:1] == b"{"
+            head = fh.read(4096)
     except OSError:
         return False
+    return head.decode(json.detect_encoding(head), errors="ignore").lstrip()[:1] == "{"
 
 
 def root_name(path: Path, show: Callable[[Path], str]) -> str:

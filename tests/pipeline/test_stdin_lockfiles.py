@@ -74,3 +74,18 @@ def test_a_piped_lock_file_whose_format_is_not_one_is_an_error_naming_stdin(tmp_
     assert proc.returncode == 2, proc.stdout.decode() + proc.stderr.decode()
     err = proc.stderr.decode()
     assert "stdin" in err and "lock file" in err and TEMP not in err
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_piped_pipfile_lock_with_a_byte_order_mark_is_read_as_when_named(tmp_path: Path, encoding: str) -> None:
+    """A Pipfile.lock saved with a byte order mark (an editor, a shell that re-encodes what it
+    pipes) is read by name: piped, it is the same JSON, never taken for malformed TOML."""
+    data = _vulnerable(PIPFILE_LOCK).decode().encode(encoding)
+    named = tmp_path / "named" / "Pipfile.lock"
+    named.parent.mkdir()
+    named.write_bytes(data)
+    by_name = _run(tmp_path, b"", "sbom", named)
+    assert by_name.returncode == 0, by_name.stderr.decode()
+    piped = _run(tmp_path, data, "sbom", "-", "--input-type", "lockfile")
+    assert piped.returncode == 0, piped.stderr.decode()
+    assert _purls(json.loads(piped.stdout)) == _purls(json.loads(by_name.stdout)) == {"pkg:pypi/jinja2@2.11.2"}
