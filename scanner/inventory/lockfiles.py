@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from scanner.core import ScanError
 from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv, parse_marker
-from scanner.inventory.pyproject import load_toml, project_root
+from scanner.inventory.pyproject import load_toml, project_root, unnamed_root
 
 
 @dataclass
@@ -131,10 +131,7 @@ def root_name(path: Path, show: Callable[[Path], str]) -> str:
     """What a lock file's project is called without a project to name it: the folder holding the
     file, or — for a file shown under another name (piped content, read from a private folder
     that must not be named) — that name."""
-    shown = show(path)
-    if shown != str(path):
-        return shown
-    return path.parent.resolve().name or path.name
+    return unnamed_root(path, show, path.parent.resolve().name or path.name)
 
 
 # --- readers ----------------------------------------------------------------------------------

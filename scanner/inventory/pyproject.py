@@ -160,6 +160,14 @@ def _group_lines(groups: dict[str, Any], group: str, seen: set[str]) -> list[str
     return out
 
 
+def unnamed_root(path: Path, show: Callable[[Path], str], folder: str) -> str:
+    """What the project of ``path`` is called when nothing in it names it: ``folder`` (the name of
+    the folder holding it), or — for a file shown under another name (piped content, read from a
+    private folder that must not be named) — that name."""
+    shown = show(path)
+    return shown if shown != str(path) else folder
+
+
 def inventory_pyproject(
     path: Path, env: TargetEnv | None = None, *, read_beside: bool = True, show: Callable[[Path], str] = str
 ) -> Inventory:
@@ -169,9 +177,8 @@ def inventory_pyproject(
     doc = load_toml(path)
     root = project_root(path, doc, read_beside=read_beside, show=show)
     if root is None:
-        root = Component(
-            bom_ref=f"pyproject:{path.parent.name}", name=path.parent.name or "project", type="application"
-        )
+        folder = unnamed_root(path, show, path.parent.name)
+        root = Component(bom_ref=f"pyproject:{folder}", name=folder or "project", type="application")
     inv = Inventory(root=root)
     by_name: dict[str, Component] = {}
     for line, extra, group in declared_requirements(doc):

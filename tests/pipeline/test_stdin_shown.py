@@ -249,3 +249,23 @@ def test_signatures_and_provenance_named_on_the_command_line_name_piped_content_
     assert proc.returncode == 1, proc.stderr.decode()
     assert TEMP not in proc.stdout.decode() + proc.stderr.decode()
     assert {s["subject"] for s in json.loads(proc.stdout)["signatures"]} == {"stdin"}
+
+
+def test_a_piped_pyproject_without_a_project_table_is_named_stdin(tmp_path: Path) -> None:
+    """A pyproject.toml with no ``[project]`` (only dependency groups) is named after its folder;
+    piped, it has none but the private one, which is never named: its root is ``stdin``, and the
+    same bytes give the same SBOM."""
+    data = b'[dependency-groups]\ndev = ["requests==2.0.0"]\n'
+
+    def bom() -> dict[str, Any]:
+        proc = _run(tmp_path, data, "sbom", "-", "--input-type", "pyproject", "-f", "cyclonedx-json")
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert TEMP not in proc.stdout.decode() + proc.stderr.decode()
+        doc = json.loads(proc.stdout)
+        doc.pop("serialNumber")
+        doc["metadata"].pop("timestamp")
+        return doc
+
+    first = bom()
+    assert first["metadata"]["component"]["name"] == "stdin"
+    assert first == bom()
