@@ -31,6 +31,15 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
+def _command_line(pid: int) -> str:
+    """A process's command line; empty once it has ended (a child that finished its part may be a
+    zombie until the driver reaps it: it has none to read)."""
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.NoSuchProcess:  # (ZombieProcess too)
+        return ""
+
+
 def _running(pids: list[int]) -> list[int]:
     alive = []
     for pid in pids:
@@ -103,7 +112,7 @@ def test_a_driver_ended_by_a_signal_leaves_no_process_behind(estate, tmp_path: P
         family = _descendants(proc.pid)
         assert reader in family
         if stage == "hashing":
-            assert not any("scanner-batch-worker" in " ".join(psutil.Process(p).cmdline()) for p in family)
+            assert not any("scanner-batch-worker" in _command_line(p) for p in family)
         proc.send_signal(sig)
         proc.wait(30)
     finally:
