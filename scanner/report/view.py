@@ -186,7 +186,7 @@ class Locator:
             path, ev_line = with_line.group(1), int(with_line.group(2))
         logical, kind = (member or None), ("member" if bang else None)
         if path in self.files and not _is_file_artifact(artifact):
-            uri = _uri(str(PurePosixPath(root) / path))
+            uri = _uri(_joined(root, path))
         elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
             uri = _uri(path)
         elif _is_file_artifact(artifact):
@@ -260,9 +260,20 @@ def _manifest(record: Mapping[str, Any], root: str) -> str:
     return str(PurePosixPath(root) / reqs[0]) if reqs else root
 
 
+def _joined(root: str, path: str) -> str:
+    """``path`` inside the artifact at ``root``: a reference (``oci://…``) is joined as text, since
+    a path would fold its ``//``."""
+    if "://" in root:
+        return root.rstrip("/") + "/" + path
+    return str(PurePosixPath(root) / path)
+
+
 def _uri(path: str) -> str:
     """A relative POSIX path when the file is under the working directory (what code scanning
-    resolves against the checkout), else the path as recorded."""
+    resolves against the checkout), else the path as recorded; a reference (``oci://…``, a pulled
+    artifact) as it is."""
+    if "://" in path:
+        return path
     p = Path(path)
     if p.is_absolute():
         try:

@@ -88,3 +88,35 @@ def test_pickle_inside_a_kitops_layer_is_found(cli, registry, repo, tmp_path: Pa
     r = cli("scan", registry.ref(repo, "kit"), "--plain-http", "-f", "json")
     assert r.code == 1, r.err
     assert "MODEL-PICKLE-GLOBAL" in r.out and "model/weights.pkl" in r.out
+
+
+def test_sarif_locations_of_a_registry_artifact_are_well_formed_references(cli, registry, repo, tmp_path: Path) -> None:
+    """A file inside a pulled artifact is located at the pinned reference and its path in the
+    artifact (``oci://host/repo@sha256:…/model.pkl``), a single pulled file at the reference —
+    never a path-normalised ``oci:/host/…`` (one slash: a URI no consumer resolves)."""
+    model = malicious_model(tmp_path)
+    single = tmp_path / "single.pkl"
+    single.write_bytes((model / "model.pkl").read_bytes())
+    in_dir = _pinned(registry, repo, cli("push", model, registry.ref(repo, "dir"), "--plain-http").out)
+    alone = _pinned(
+        registry, repo + "-file", cli("push", single, registry.ref(repo + "-file", "one"), "--plain-http").out
+    )
+    for ref, pinned, where in (
+        (registry.ref(repo, "dir"), in_dir, f"{in_dir}/model.pkl"),
+        (registry.ref(repo + "-file", "one"), alone, alone),
+    ):
+        r = cli("gate", ref, "--stage", "dev", "--plain-http", "-f", "sarif", "--no-ledger")
+        assert r.code == 1, r.err
+        results = json.loads(r.out)["runs"][0]["results"]
+        located = [
+            (res["ruleId"], loc["physicalLocation"]["artifactLocation"]["uri"])
+            for res in results
+            for loc in res["locations"]
+        ]
+        assert located and all(uri.startswith(pinned) for _, uri in located), located
+        assert {uri for rule, uri in located if rule == "MODEL-PICKLE-GLOBAL"} == {where}
+
+
+def _pinned(registry, repo: str, pushed: str) -> str:
+    """``oci://host/repo@sha256:…``: the reference a pulled artifact's records name."""
+    return f"oci://{registry.host}/{repo}@{pushed.strip().rsplit('@', 1)[1]}"
