@@ -17,6 +17,18 @@ from scanner.safeio import open_regular
 
 LOCKFILES = {"pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock"}
 APP_MANIFESTS = {"pyproject.toml", "requirements.txt", *LOCKFILES}
+
+
+def lock_format(name: str) -> str | None:
+    """The lock file format a file name says (``pylock.*.toml`` is a pylock.toml), or None: the
+    one place a lock file is told by its name (detection, manifests of a directory, the reader)."""
+    if name in LOCKFILES:
+        return name
+    if name.startswith("pylock.") and name.endswith(".toml"):
+        return "pylock.toml"
+    return None
+
+
 MODEL_HINTS = {
     "config.json",
     "model_index.json",
@@ -174,7 +186,7 @@ def _detect_kind(path: Path) -> ArtifactKind:
     name = path.name
     if name == "pyproject.toml":
         return ArtifactKind.PYPROJECT
-    if name in LOCKFILES or (name.startswith("pylock.") and name.endswith(".toml")):
+    if lock_format(name) is not None:
         return ArtifactKind.LOCKFILE
     head = _head(path)
     if _looks_like_cyclonedx(head):

@@ -16,6 +16,7 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
+from scanner.artifact import LOCKFILES, lock_format
 from scanner.core import ScanError
 from scanner.inventory.components import Component, Inventory
 from scanner.inventory.markers import TargetEnv, parse_marker
@@ -55,7 +56,7 @@ def inventory_lockfile(
 ) -> Inventory:
     """The packages a lock file installs for ``env``. Its format is told by its name, or — when
     its name says none: content piped on standard input is named ``stdin`` — by what each format
-    requires of its content (``lock_format``). ``show`` names the file in outputs
+    requires of its content (``_format_of``). ``show`` names the file in outputs
     (``Artifact.show``)."""
     env = env or TargetEnv.host()
     if lock_format(path.name) == "Pipfile.lock" or (lock_format(path.name) is None and _json_object(path)):
@@ -78,16 +79,7 @@ def inventory_lockfile(
     return _resolve(path, packages, env, project_doc, pyproject, install_all=fmt == "pylock.toml", show=show)
 
 
-KNOWN = "pylock.toml, uv.lock, poetry.lock, Pipfile.lock"
-
-
-def lock_format(name: str) -> str | None:
-    """The lock file format a file name says (``pylock.*.toml`` is a pylock.toml), or None."""
-    if name in ("uv.lock", "poetry.lock", "Pipfile.lock"):
-        return name
-    if name.startswith("pylock.") and name.endswith(".toml"):
-        return "pylock.toml"
-    return None
+KNOWN = ", ".join(sorted(LOCKFILES))
 
 
 def _format_of(doc: dict[str, Any], path: Path) -> str:

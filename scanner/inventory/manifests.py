@@ -181,10 +181,11 @@ UNREAD_LIMIT = 100
 def is_manifest_name(name: str) -> bool:
     """A file name ``scanner.inventory.build`` reads as a dependency manifest at the top of a
     directory (``pyvenv.cfg`` marks a virtual environment)."""
+    from scanner.artifact import lock_format
+
     return (
-        name in ("pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock", "pyproject.toml", "bom.json", "bom.xml")
-        or name == "pyvenv.cfg"
-        or (name.startswith("pylock.") and name.endswith(".toml"))
+        name in ("pyproject.toml", "bom.json", "bom.xml", "pyvenv.cfg")
+        or lock_format(name) is not None
         or (name.startswith("requirements") and name.endswith(".txt"))
         or name.endswith((".cdx.json", ".cdx.xml"))
     )
