@@ -86,35 +86,33 @@ class Artifact:
     (relative path, file digest) list for a directory (``scanner.artifact.artifact_digest``), or
     the manifest digest for an artifact pulled from a registry.
 
-    ``path`` is where its bytes are read. ``shown`` is what outputs call that path when it is not
-    one the user named: standard input is read from a private temporary file and shown as
-    ``stdin`` (``scanner.stdin``). Every text naming a file of the artifact is made by ``show``."""
+    ``path`` is where its bytes are read. ``shown`` is set when they were put in a private folder
+    the user never named — standard input saved to a temporary file (``scanner.stdin``), an
+    artifact pulled from a registry — as (that folder, what outputs call it): ``show`` then names
+    a file in it by its path inside it (``stdin``, ``model.pkl``, ``tokenizer/vocab.txt``) and
+    the folder itself by that name (``.``, the pinned reference). Every text naming a file of the
+    artifact is made by ``show``, before waivers and the policy see it."""
 
     path: Path
     kind: ArtifactKind
     name: str
     digest: str
     source_ref: str | None = None  # what was asked for: a path, or oci://registry/repo@sha256:...
-    shown: str | None = None
+    shown: tuple[str, str] | None = None  # (private folder, what outputs call it)
 
     def show(self, path: str | Path) -> str:
-        """``path`` (the artifact's path, a file under it or beside it) as outputs name it: as
-        it is, unless the artifact has a ``shown`` name — then its path is that name and a file
-        beside or under it is named relative to it (``stdin`` includes ``other.txt``: ``other.txt``),
-        so the private folder it is read from is never named. Only paths are mapped, never text."""
+        """``path`` as outputs name it: as it is, unless it lies in the artifact's private folder
+        (``shown``) — then by its path inside that folder, and the folder by its shown name. Only
+        paths are mapped, never text."""
         if self.shown is None:
             return str(path)
-        own, given = os.path.normpath(self.path), os.path.normpath(path)
-        if given == own:
-            return self.shown
-        if given.startswith(own.rstrip("/") + "/"):
-            return f"{self.shown}/{os.path.relpath(given, own)}"
-        folder = os.path.dirname(own)
+        folder, name = os.path.normpath(self.shown[0]), self.shown[1]
+        given = os.path.normpath(path)
         if given == folder:
-            return "."
+            return name
         if given.startswith(folder.rstrip("/") + "/"):
             return os.path.relpath(given, folder)
-        return given
+        return str(path)
 
     def to_dict(self) -> dict[str, Any]:
         return {

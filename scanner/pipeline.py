@@ -228,9 +228,9 @@ def run(
         outcome.files = files
         _decide_and_record(outcome, stages, options, policy, data_file, ctx.documents)
         if pulled is not None:
-            from scanner.registry.source import relabel_outcome
+            from scanner.registry.source import describe_pulled
 
-            relabel_outcome(outcome, pulled)  # name files inside the artifact, not the temp tree
+            describe_pulled(outcome, pulled)
         if outcome.decision is not None:
             verdict = "allowed" if outcome.decision.allow else "denied"
             ui.detail(f"decide: promotion to {stage} {verdict}{clock()}")
@@ -427,7 +427,7 @@ def _located(
         with stdin.as_file() as path:
             found = detect(path, options.kind, digest=False, named=False)
             # read from the private file, shown as "stdin" everywhere (Artifact.show)
-            artifact = replace(found, name=stdin.SHOWN, source_ref="-", shown=stdin.SHOWN)
+            artifact = replace(found, name=stdin.SHOWN, source_ref="-", shown=(str(path.parent), "."))
             with stdin.errors_shown(artifact.show):
                 yield artifact, _files(artifact, options, after_open), None
         return
@@ -481,7 +481,8 @@ def _pulled_artifact(pulled: PulledArtifact, root: Path, options: GateOptions) -
 
     local = detect(root, options.kind, digest=False)
     name = pulled.repository.rsplit("/", 1)[-1] or local.name
-    return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref)
+    tree = pulled.root.parent if pulled.root.is_file() else pulled.root  # the private folder pulled into
+    return replace(local, name=name, digest=pulled.digest, source_ref=pulled.ref, shown=(str(tree), pulled.ref))
 
 
 # -- inventory --

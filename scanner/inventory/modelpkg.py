@@ -21,6 +21,7 @@ finding, never a crash and never silently ignored.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -274,6 +275,11 @@ class _Deps:
         self.by_ref: dict[str, Component] = {}
         self.read_files: set[str] = set()
 
+    def _show_path(self, path: Path) -> str:
+        """A file of the package as outputs name it (``shown``, by its path in the package)."""
+        rel = os.path.relpath(path, self.root)
+        return self.shown(rel) if rel != ".." and not rel.startswith("../") else str(path)
+
     def add(self, comp: Component, where: str, build: bool = False) -> None:
         old = self.by_ref.get(comp.bom_ref)
         if old is None:
@@ -327,7 +333,7 @@ class _Deps:
             return
         self.read_files.add(norm)
         try:
-            inv = inventory_requirements(path)
+            inv = inventory_requirements(path, show=self._show_path)
         except ScanError as exc:
             self.pkg.findings.append(_invalid(shown, exc.message))
             return

@@ -10,9 +10,9 @@ repository (``PulledArtifact.ref``), which commits to every file's digest.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scanner.registry import mediatypes as mt
 from scanner.registry.blobs import Budget
@@ -111,33 +111,10 @@ def judged_root(manifest: Manifest, files: list[PulledFile], tree: Path) -> Path
     return next((f.path for f in files if f.rel == named and "/" not in f.rel), tree)
 
 
-def relabel_outcome(outcome: Outcome, pulled: PulledArtifact) -> None:
-    """Paths under the private temporary tree named as files inside the artifact (``TREE/a/b`` →
-    ``a/b``, ``TREE`` itself → the pinned reference) in the record, the policy input and the
-    decision's messages. The tree's path is random, so nothing else can contain it."""
-    tree = str(pulled.root.parent if pulled.root.is_file() else pulled.root)
-    outcome.record = relabel(outcome.record, tree, pulled.ref)
-    outcome.policy_input = relabel(outcome.policy_input, tree, pulled.ref)
-    if outcome.decision is not None:
-        decision = outcome.decision
-        outcome.decision = replace(
-            decision,
-            deny=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.deny),
-            warn=tuple(replace(r, message=relabel(r.message, tree, pulled.ref)) for r in decision.warn),
-        )
+def describe_pulled(outcome: Outcome, pulled: PulledArtifact) -> None:
+    """The record names a pulled artifact by its pinned reference and says where it came from.
+    (Its files are named inside the artifact where they are read: ``Artifact.shown``.)"""
     artifact = outcome.record.get("artifact")
     if isinstance(artifact, dict):
         artifact["path"] = pulled.ref
         artifact["source"] = {"ref": pulled.ref, "format": pulled.format, "model": pulled.name}
-
-
-def relabel(value: Any, tree: str, ref: str) -> Any:
-    if isinstance(value, str):
-        if tree not in value:
-            return value
-        return value.replace(tree + "/", "").replace(tree, ref)
-    if isinstance(value, dict):
-        return {k: relabel(v, tree, ref) for k, v in value.items()}
-    if isinstance(value, list):
-        return [relabel(v, tree, ref) for v in value]
-    return value

@@ -67,6 +67,9 @@ def test_verify_checks_the_signatures_attached_to_the_digest(cli, registry, repo
     doc = json.loads(r.out)
     assert doc["verified"] and doc["artifact"] == f"oci://{registry.host}/{repo}@{digest}"
     assert doc["signatures"][0]["bundle"].startswith(f"oci://{registry.host}/{repo}@{digest} referrer ")
+    gate = cli("gate", registry.ref(repo, "v1"), "--plain-http", "--stage", "prod", "--no-ledger", "-f", "json")
+    for out in (r.out + r.err, gate.out + gate.err):  # the private folders pulled into are never named
+        assert "scanner-oci" not in out
 
 
 def test_pickle_inside_a_kitops_layer_is_found(cli, registry, repo, tmp_path: Path) -> None:
@@ -120,3 +123,49 @@ def test_sarif_locations_of_a_registry_artifact_are_well_formed_references(cli, 
 def _pinned(registry, repo: str, pushed: str) -> str:
     """``oci://host/repo@sha256:…``: the reference a pulled artifact's records name."""
     return f"oci://{registry.host}/{repo}@{pushed.strip().rsplit('@', 1)[1]}"
+
+
+def test_a_pulled_artifact_is_judged_with_the_names_of_its_files(
+    cli, registry, repo, tmp_path: Path, monkeypatch
+) -> None:
+    """Waivers and the policy see a pulled file under its name in the artifact, as they see the
+    same file judged from disk — never under the private folder it was pulled into (a waiver
+    naming ``model.pkl`` waived the local file and not the same file pulled: two verdicts)."""
+    single = tmp_path / "model.pkl"
+    single.write_bytes((malicious_model(tmp_path) / "model.pkl").read_bytes())
+    cli("push", single, registry.ref(repo, "one"), "--plain-http")
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(
+        "waivers:\n  - id: W-1\n    selector: {rule: MODEL-PICKLE-GLOBAL, path: model.pkl}\n"
+        "    reason: accepted for the test\n    owner: platform\n    expires: 2099-12-31\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    common = ("--stage", "dev", "--no-ledger", "--waivers", waivers, "-f", "json")
+    local = cli("gate", "model.pkl", *common)
+    pulled = cli("gate", registry.ref(repo, "one"), "--plain-http", *common, "--save-input", tmp_path / "in.json")
+    assert local.code == 0, local.out
+    assert pulled.code == local.code, pulled.out
+    for run in (local, pulled):
+        waived = [f for f in json.loads(run.out)["findings"] if f["id"] == "MODEL-PICKLE-GLOBAL"]
+        assert waived and all(f["subject"] == "model.pkl" for f in waived)
+    assert "scanner-oci" not in (tmp_path / "in.json").read_text()
+
+
+def test_the_sbom_of_a_pulled_model_names_its_files_inside_it(cli, registry, repo, tmp_path: Path) -> None:
+    """The requirements a pulled model carries are sourced at ``requirements.txt:1`` (its path in
+    the artifact), never in the private folder it was pulled into."""
+    model = model_dir(tmp_path)
+    (model / "requirements.txt").write_text("requests==2.0.0\n")
+    cli("push", model, registry.ref(repo, "v1"), "--plain-http")
+    r = cli("sbom", registry.ref(repo, "v1"), "--plain-http", "-f", "cyclonedx-json")
+    assert r.code == 0, r.err
+    bom = json.loads(r.out)
+    sources = {
+        p["value"]
+        for c in bom["components"]
+        if c.get("purl") == "pkg:pypi/requests@2.0.0"
+        for p in c.get("properties") or []
+        if p["name"] == "scanner:source"
+    }
+    assert sources == {"requirements.txt:1"}
+    assert "scanner-oci" not in r.out
