@@ -81,7 +81,7 @@ class RegistryProvenanceCheck(ProvenanceCheck):
                 entries.append(entry)
         findings = [
             *local.findings,
-            *(_provenance_finding(str(self.pulled.manifest_file), e) for e in entries if not e["verified"]),
+            *(_provenance_finding(self.pulled.ref, e) for e in entries if not e["verified"]),  # about the digest
         ]
         summary = dict(local.summary)
         summary["statements"] = summary.get("statements", 0) + len(entries)

@@ -169,3 +169,43 @@ def test_the_sbom_of_a_pulled_model_names_its_files_inside_it(cli, registry, rep
     }
     assert sources == {"requirements.txt:1"}
     assert "scanner-oci" not in r.out
+
+
+def test_provenance_attached_in_the_registry_is_judged_about_the_pinned_reference(
+    cli, registry, repo, tmp_path: Path, sign_key
+) -> None:
+    """A provenance statement attached to the digest is about the manifest: a failed one is a
+    finding on the pinned reference (as an attached signature's is), never on the private file
+    the manifest's bytes were saved to for verification."""
+    from cryptography.hazmat.primitives import serialization
+
+    from scanner.registry import mediatypes as mt
+    from scanner.registry.client import Client
+    from scanner.registry.referrers import attach, build_referrer
+    from scanner.verify.keyed import sign_envelope
+    from tests.registry.helpers import PLAIN
+
+    pinned = _pinned(registry, repo, cli("push", model_dir(tmp_path), registry.ref(repo, "v1"), "--plain-http").out)
+    digest = pinned.rsplit("@", 1)[1]
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": f"{registry.host}/{repo}", "digest": {"sha256": digest.split(":", 1)[1]}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {"buildType": "https://example.com/build/v1", "externalParameters": {}},
+            "runDetails": {"builder": {"id": "https://builder.example/untrusted"}},
+        },
+    }
+    key = serialization.load_pem_private_key(sign_key[0].read_bytes(), None)
+    envelope = json.dumps(sign_envelope(key, json.dumps(statement).encode(), "application/vnd.in-toto+json")).encode()
+    client = Client(registry.host, PLAIN)
+    subject = client.get_manifest(repo, digest).descriptor()
+    attach(client, repo, build_referrer(client, repo, subject, mt.DSSE_ENVELOPE, [(envelope, mt.DSSE_ENVELOPE)], {}))
+
+    saved = tmp_path / "in.json"
+    r = cli("gate", registry.ref(repo, "v1"), "--plain-http", "--stage", "dev", "--no-ledger", "--key", sign_key[1],
+            "-f", "json", "--save-input", saved)  # fmt: skip
+    assert r.code in (0, 1), r.err
+    [finding] = [f for f in json.loads(r.out)["findings"] if f["id"] == "PROVENANCE-INVALID"]
+    assert finding["subject"] == pinned
+    assert "scanner-oci" not in r.out + r.err + saved.read_text()
