@@ -5,9 +5,10 @@ Everything here is plain data: checks produce it, the policy reads it, every rep
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,18 @@ class Artifact:
         if given.startswith(folder.rstrip("/") + "/"):
             return os.path.relpath(given, folder)
         return str(path)
+
+    @contextlib.contextmanager
+    def errors_shown(self) -> Iterator[None]:
+        """A ``ScanError`` raised while the artifact is judged names the file at fault as outputs
+        do (``show``): its path, never its message, is mapped."""
+        try:
+            yield
+        except ScanError as exc:
+            if exc.path is not None:  # a file, or a file and a line ("FILE:3")
+                path, colon, line = exc.path.rpartition(":")
+                exc.path = f"{self.show(path)}:{line}" if colon and line.isdigit() else self.show(exc.path)
+            raise
 
     def to_dict(self) -> dict[str, Any]:
         return {

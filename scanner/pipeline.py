@@ -412,10 +412,14 @@ def _located(
 
         with tempfile.TemporaryDirectory(prefix="scanner-oci-") as work:
             pulled = open_source(source, Path(work), options.registry)
-            yield (*_pulled_files(pulled, options, after_open), pulled)
+            artifact, files = _pulled_files(pulled, options, after_open)
+            with artifact.errors_shown():  # a file at fault is named inside the artifact
+                yield artifact, files, pulled
         return
     if source is not None and not isinstance(source, (str, Path)):  # a PulledArtifact
-        yield (*_pulled_files(source, options, after_open), source)
+        artifact, files = _pulled_files(source, options, after_open)
+        with artifact.errors_shown():
+            yield artifact, files, source
         return
     if source is None:
         yield identify(None), None, None
@@ -428,7 +432,7 @@ def _located(
             found = detect(path, options.kind, digest=False, named=False)
             # read from the private file, shown as "stdin" everywhere (Artifact.show)
             artifact = replace(found, name=stdin.SHOWN, source_ref="-", shown=(str(path.parent), "."))
-            with stdin.errors_shown(artifact.show):
+            with artifact.errors_shown():
                 yield artifact, _files(artifact, options, after_open), None
         return
     artifact = detect(local_path(source), options.kind, digest=False)
@@ -466,11 +470,13 @@ def _pulled_files(
     ``scanner push`` uploads them); a file it does not read would not be judged, so the whole tree
     is, as any artifact of several files."""
     artifact = _pulled_artifact(pulled, pulled.root, options)
-    files = _files(artifact, options, after_open)
+    with artifact.errors_shown():
+        files = _files(artifact, options, after_open)
     several = pulled.root.is_file() and len(pulled.files) > 1
     if several and {e.rel for e in files.entries} != {f.rel for f in pulled.files}:
         artifact = _pulled_artifact(pulled, pulled.root.parent, options)
-        files = _files(artifact, options, after_open)
+        with artifact.errors_shown():
+            files = _files(artifact, options, after_open)
     return artifact, files
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,16 +55,3 @@ def as_file(name: str = SHOWN) -> Iterator[Path]:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         yield path
-
-
-@contextlib.contextmanager
-def errors_shown(show: Callable[[str], str]) -> Iterator[None]:
-    """A ``ScanError`` raised while piped content is judged names the file at fault as outputs
-    do (``show``): its path, never its message, is mapped."""
-    try:
-        yield
-    except ScanError as exc:
-        if exc.path is not None:  # a file, or a file and a line ("FILE:3")
-            path, colon, line = exc.path.rpartition(":")
-            exc.path = f"{show(path)}:{line}" if colon and line.isdigit() else show(exc.path)
-        raise

@@ -209,3 +209,21 @@ def test_provenance_attached_in_the_registry_is_judged_about_the_pinned_referenc
     [finding] = [f for f in json.loads(r.out)["findings"] if f["id"] == "PROVENANCE-INVALID"]
     assert finding["subject"] == pinned
     assert "scanner-oci" not in r.out + r.err + saved.read_text()
+
+
+def test_an_error_in_a_pulled_file_names_it_inside_the_artifact(cli, registry, repo, tmp_path: Path) -> None:
+    """A file of a pulled artifact that stops the run is named by its path in the artifact, as
+    piped content is named stdin — never by the private folder it was pulled into."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    assert cli("push", project / "pyproject.toml", registry.ref(repo, "v1"), "--plain-http").code == 0
+    for command in (("gate", "--stage", "dev", "--no-ledger"), ("sbom",), ("audit",)):
+        r = cli(command[0], registry.ref(repo, "v1"), "--plain-http", *command[1:])
+        assert r.code == 2 and "scanner: error: pyproject.toml: malformed TOML" in r.err, r.err
+        assert "scanner-oci" not in r.out + r.err
+    r = cli("batch", registry.ref(repo, "v1"), "--plain-http", "--stage", "dev", "--no-ledger", "--no-cache",
+            "-f", "json")  # fmt: skip
+    [result] = json.loads(r.out)["results"]
+    assert result["error"].startswith("pyproject.toml: malformed TOML"), result
+    assert "scanner-oci" not in r.out + r.err
