@@ -9,9 +9,11 @@ policy decides whether that blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from scanner.check import Check, CheckResult, GateContext
+from scanner.check import Check, CheckResult, GateContext, InputFile
 from scanner.core import Finding, Severity
 from scanner.verify.result import SignatureResult
 
@@ -29,8 +31,9 @@ class SignatureCheck(Check):
         reader = reader_for(ctx)  # each signature file read once in the run, shared with provenance
         bundles = list(ctx.options.verify.bundles) or reader.discover(path)
         results = [r for b in bundles for r in verify_artifact(path, b, opts, ctx.files, reader=reader)]
-        for r in results:  # what each was checked against, as outputs name it (piped content: stdin)
+        for r in results:  # what each was checked against and with, as outputs name them (piped: stdin)
             r.subject = ctx.artifact.show(r.subject)
+            r.bundle = ctx.artifact.show(r.bundle) if r.bundle is not None else None
         findings = [_finding(r) for r in results if not r.verified]
         return CheckResult(
             check=self.name,
@@ -38,8 +41,14 @@ class SignatureCheck(Check):
             data=[r.to_entry() for r in results],
             section="signatures",
             summary={"bundles": len(bundles), "verified": sum(r.verified for r in results), "failed": len(findings)},
-            inputs=reader.inputs(bundles),
+            inputs=_shown_inputs(ctx, reader.inputs(bundles)),
         )
+
+
+def _shown_inputs(ctx: GateContext, inputs: tuple[InputFile, ...]) -> tuple[InputFile, ...]:
+    """The signature files read, as outputs name them (``Artifact.show``: ``model.sig`` carried in
+    a pulled model, not the private folder it was pulled into)."""
+    return tuple(replace(i, path=Path(ctx.artifact.show(i.path))) for i in inputs)
 
 
 def _partial(check: str, subject: str, what: str, error: Any, evidence: dict[str, Any], fix: str) -> Finding:
@@ -101,7 +110,9 @@ class ProvenanceCheck(Check):
         entries = []
         for candidate in candidates:
             for result in verify_artifact(path, candidate, opts, ctx.files, reader=reader):
-                entries.append(evaluate(result, path, expect, ctx.files))
+                entry = evaluate(result, path, expect, ctx.files)
+                entry["bundle"] = ctx.artifact.show(entry["bundle"]) if entry["bundle"] is not None else None
+                entries.append(entry)
         findings = [_provenance_finding(ctx.artifact.show(path), e) for e in entries if not e["verified"]]
         return CheckResult(
             check=self.name,
@@ -109,7 +120,7 @@ class ProvenanceCheck(Check):
             data=entries,
             section="provenance",
             summary={"statements": len(entries), "verified": sum(e["verified"] for e in entries)},
-            inputs=reader.inputs([*candidates, *bundles]),
+            inputs=_shown_inputs(ctx, reader.inputs([*candidates, *bundles])),
         )
 
 

@@ -227,3 +227,24 @@ def test_an_error_in_a_pulled_file_names_it_inside_the_artifact(cli, registry, r
     [result] = json.loads(r.out)["results"]
     assert result["error"].startswith("pyproject.toml: malformed TOML"), result
     assert "scanner-oci" not in r.out + r.err
+
+
+def test_a_signature_file_inside_a_pulled_model_is_named_inside_it(cli, registry, repo, tmp_path: Path) -> None:
+    """``model.sig`` carried in a pulled model is named ``model.sig`` wherever a report names the
+    signature it holds — the signatures section, the finding, the files read, ``verify`` —
+    never by the private folder it was pulled into."""
+    model = model_dir(tmp_path)
+    (model / "model.sig").write_text('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}')
+    assert cli("push", model, registry.ref(repo, "v1"), "--plain-http").code == 0
+    saved = tmp_path / "in.json"
+    gate = cli("gate", registry.ref(repo, "v1"), "--plain-http", "--stage", "dev", "--no-ledger", "-f", "json",
+               "--save-input", saved)  # fmt: skip
+    record = json.loads(gate.out)
+    assert [s["bundle"] for s in record["sections"]["signatures"]] == ["model.sig"]
+    [finding] = [f for f in record["findings"] if f["id"] == "SIGNATURE-INVALID"]
+    assert finding["message"].startswith("signature model.sig does not verify")
+    assert [f["path"] for f in record["inputs"]["signature_files"]] == ["model.sig"]
+    verify = cli("verify", registry.ref(repo, "v1"), "--plain-http", "-f", "json")
+    assert [s["bundle"] for s in json.loads(verify.out)["signatures"]] == ["model.sig"]
+    for out in (gate.out + gate.err, verify.out + verify.err, saved.read_text()):
+        assert "scanner-oci" not in out
