@@ -174,8 +174,8 @@ class Locator:
             if source:
                 path, _, line = source.rpartition(":")
                 if path and line.isdigit():
-                    return Location(_uri(path), int(line), purl, "package")
-                return Location(_uri(source), None, purl, "package")
+                    return Location(self._file_uri(path), int(line), purl, "package")
+                return Location(self._file_uri(source), None, purl, "package")
             if self._manifest is None:
                 self._manifest = _uri(_manifest(self.record, root))
             return Location(self._manifest, None, purl, "package")
@@ -194,6 +194,15 @@ class Locator:
         else:  # not a file of the artifact (e.g. "sbom", the artifact's name): the artifact itself
             return self.artifact_location()
         return Location(uri, ev_line if isinstance(ev_line, int) and ev_line > 0 else None, logical, kind)
+
+    def _file_uri(self, path: str) -> str:
+        """Where a file a component was read from is. A pulled artifact names it inside itself
+        (``requirements.txt``): under its reference, or the reference itself when the artifact is
+        that one file. Else as recorded: a path as given on the command line (a local directory's
+        own files are not joined to it: ``app/requirements.txt`` may be a file of ``app`` too)."""
+        if "://" in self.root and path in self.files:
+            return self.root if _is_file_artifact(self.artifact) else _joined(self.root, path)
+        return _uri(path)
 
     def artifact_location(self) -> Location:
         """Where a result about the whole artifact points (policy reasons, SBOM completeness):

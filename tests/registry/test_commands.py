@@ -248,3 +248,35 @@ def test_a_signature_file_inside_a_pulled_model_is_named_inside_it(cli, registry
     assert [s["bundle"] for s in json.loads(verify.out)["signatures"]] == ["model.sig"]
     for out in (gate.out + gate.err, verify.out + verify.err, saved.read_text()):
         assert "scanner-oci" not in out
+
+
+def test_sarif_locates_a_pulled_artifacts_packages_in_it(cli, registry, repo, tmp_path: Path) -> None:
+    """A vulnerable pin in a pulled application is located at its manifest inside the artifact
+    (``oci://…@sha256:…/requirements.txt``, line 1), not at a ``requirements.txt`` of whatever
+    directory the report is read in; pulled alone, at the pinned reference."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("jinja2==2.11.2\n")
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    as_dir = _pinned(registry, repo, cli("push", app, registry.ref(repo, "dir"), "--plain-http").out)
+    alone = _pinned(
+        registry,
+        repo + "-req",
+        cli("push", app / "requirements.txt", registry.ref(repo + "-req", "v1"), "--plain-http").out,
+    )
+    for ref, where in (
+        (registry.ref(repo, "dir"), f"{as_dir}/requirements.txt"),
+        (registry.ref(repo + "-req", "v1"), alone),
+    ):
+        r = cli("gate", ref, "--stage", "dev", "--plain-http", "-f", "sarif", "--no-ledger")
+        assert r.code in (0, 1), r.err
+        located = {
+            (
+                loc["physicalLocation"]["artifactLocation"]["uri"],
+                loc["physicalLocation"].get("region", {}).get("startLine"),
+            )
+            for res in json.loads(r.out)["runs"][0]["results"]
+            if res["ruleId"] == "VULN-KNOWN"
+            for loc in res["locations"]
+        }
+        assert located == {(where, 1)}, located
