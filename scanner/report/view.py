@@ -158,7 +158,19 @@ class Locator:
         self.record = record
         self.artifact = record.get("artifact") or {}
         self.root = str(self.artifact.get("path") or self.artifact.get("name") or ".")
-        self.files = {f["path"] for f in self.artifact.get("files") or []}
+        listed = [str(f["path"]) for f in self.artifact.get("files") or []]
+        self.files = set(listed)
+        # a file artifact's other files (a requirements file's includes: ``files`` lists the file
+        # first, then each file read with it, relative to its folder), as subjects name them →
+        # where they are: beside it on disk, inside the reference when pulled
+        self.members: dict[str, str] = {}
+        if _is_file_artifact(self.artifact):
+            for rel in listed[1:]:
+                if "://" in self.root:
+                    self.members[rel] = _joined(self.root, rel)
+                else:
+                    shown = str(PurePosixPath(self.root).parent / rel)
+                    self.members[shown] = _uri(shown)
         self.sources: dict[str, str] = {}
         for key, source in _component_sources(record):
             self.sources.setdefault(key, source)
@@ -185,7 +197,9 @@ class Locator:
         if with_line and path not in self.files:  # "requirements.txt:12"
             path, ev_line = with_line.group(1), int(with_line.group(2))
         logical, kind = (member or None), ("member" if bang else None)
-        if path in self.files and not _is_file_artifact(artifact):
+        if path in self.members:
+            uri = self.members[path]
+        elif path in self.files and not _is_file_artifact(artifact):
             uri = _uri(_joined(root, path))
         elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
             uri = _uri(path)
@@ -198,8 +212,11 @@ class Locator:
     def _file_uri(self, path: str) -> str:
         """Where a file a component was read from is. A pulled artifact names it inside itself
         (``requirements.txt``): under its reference, or the reference itself when the artifact is
-        that one file. Else as recorded: a path as given on the command line (a local directory's
-        own files are not joined to it: ``app/requirements.txt`` may be a file of ``app`` too)."""
+        that file (a file read with it, ``more.txt``, under the reference). Else as recorded: a
+        path as given on the command line (a local directory's own files are not joined to it:
+        ``app/requirements.txt`` may be a file of ``app`` too)."""
+        if "://" in self.root and path in self.members:
+            return self.members[path]
         if "://" in self.root and path in self.files:
             return self.root if _is_file_artifact(self.artifact) else _joined(self.root, path)
         return _uri(path)

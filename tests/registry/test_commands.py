@@ -280,3 +280,31 @@ def test_sarif_locates_a_pulled_artifacts_packages_in_it(cli, registry, repo, tm
             for loc in res["locations"]
         }
         assert located == {(where, 1)}, located
+
+
+def test_sarif_locates_a_pulled_requirements_files_includes_inside_it(cli, registry, repo, tmp_path: Path) -> None:
+    """A requirements file pushed with its include (``-r more.txt``) is pulled as that file: what
+    is in ``more.txt`` is located at ``oci://…@sha256:…/more.txt`` and its line, not at line 3 of
+    the requirements file (the reference); what is in the requirements file stays at the reference."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("requests==2.31.0\n-r more.txt\n")
+    (app / "more.txt").write_text("# c\n\njinja2==2.11.2\nflask>=1\n")
+    pinned = _pinned(
+        registry, repo, cli("push", app / "requirements.txt", registry.ref(repo, "v1"), "--plain-http").out
+    )
+    r = cli("gate", registry.ref(repo, "v1"), "--stage", "dev", "--plain-http", "-f", "sarif", "--no-ledger")
+    assert r.code in (0, 1), r.err
+    assert "scanner-oci" not in r.out
+    located = {
+        (
+            res["ruleId"],
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"].get("region", {}).get("startLine"),
+        )
+        for res in json.loads(r.out)["runs"][0]["results"]
+        for loc in res["locations"]
+    }
+    assert ("VULN-KNOWN", f"{pinned}/more.txt", 3) in located, located
+    assert ("VULN-UNAUDITED", f"{pinned}/more.txt", 4) in located, located
+    assert all(uri in (pinned, f"{pinned}/more.txt") for _, uri, _ in located), located

@@ -1,0 +1,44 @@
+"""Where SARIF locates findings of local artifacts, through the real CLI: every location is a file
+relative to the working directory, at its line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.report.test_formats import SARIF_SCHEMA
+
+
+def _located(out: str) -> list[tuple[str, str, int | None, list[str]]]:
+    doc = json.loads(out)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
+    return [
+        (
+            res["ruleId"],
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"].get("region", {}).get("startLine"),
+            [x["kind"] for x in loc.get("logicalLocations", [])],
+        )
+        for res in doc["runs"][0]["results"]
+        for loc in res["locations"]
+    ]
+
+
+def test_a_finding_in_an_included_requirements_file_is_located_in_it(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``app/requirements.txt`` includes ``more.txt`` (``-r``): an unpinned line 4 of
+    ``more.txt`` is at ``app/more.txt`` line 4, not at line 4 of the requirements file."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("requests==2.31.0\n-r more.txt\n")
+    (app / "more.txt").write_text("# c\n\njinja2==2.11.2\nflask>=1\n")
+    monkeypatch.chdir(tmp_path)
+    r = cli("gate", "app/requirements.txt", "--stage", "dev", "--no-ledger", "-f", "sarif")
+    assert r.code in (0, 1), r.err
+    located = _located(r.out)
+    assert ("VULN-UNAUDITED", "app/more.txt", 4, []) in located, located
+    assert ("VULN-KNOWN", "app/more.txt", 3, ["package"]) in located, located
