@@ -201,6 +201,8 @@ class Locator:
             uri = self.members[path]
         elif path in self.files and not _is_file_artifact(artifact):
             uri = _uri(_joined(root, path))
+        elif path and path.rstrip("/") == root.rstrip("/") and not _is_file_artifact(artifact):
+            return self.artifact_location()  # the directory itself (``gate m1``: subject "m1")
         elif path and (path == root or path.startswith(root.rstrip("/") + "/")):
             uri = _uri(path)
         elif _is_file_artifact(artifact):

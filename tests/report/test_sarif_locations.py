@@ -42,3 +42,19 @@ def test_a_finding_in_an_included_requirements_file_is_located_in_it(
     located = _located(r.out)
     assert ("VULN-UNAUDITED", "app/more.txt", 4, []) in located, located
     assert ("VULN-KNOWN", "app/more.txt", 3, ["package"]) in located, located
+
+
+def test_a_result_about_a_directory_given_relative_is_located_at_the_directory(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SBOM completeness finding's subject is the artifact's name; for ``gate m1`` that is
+    also its path: located at the directory (``m1/``, the artifact as a logical location), as
+    for ``gate /abs/m1`` and the policy's reasons, not at a bare ``m1``."""
+    (tmp_path / "m1").mkdir()
+    (tmp_path / "m1" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    for given in ("m1", str(tmp_path / "m1")):
+        r = cli("gate", given, "--stage", "dev", "--no-ledger", "-f", "sarif")
+        assert r.code in (0, 1), r.err
+        ntia = {(uri, tuple(kinds)) for rule, uri, _, kinds in _located(r.out) if rule.startswith("SBOM-NTIA")}
+        assert ntia == {("m1/", ("artifact",))}, (given, ntia)
