@@ -115,9 +115,10 @@ def _rule(
 
 
 def sarif_uri(path: str) -> str:
-    """A URI reference: relative paths percent-encoded, absolute ones as ``file://`` URIs."""
+    """A URI reference: relative paths percent-encoded, absolute ones as ``file://`` URIs (a
+    directory's trailing ``/`` kept)."""
     if path.startswith("/"):
-        return PurePosixPath(path).as_uri()
+        return PurePosixPath(path).as_uri() + ("/" if path.endswith("/") and path != "/" else "")
     return quote(path or ".", safe="/!$&'()*+,;=:@-._~")
 
 

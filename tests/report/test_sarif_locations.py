@@ -58,3 +58,18 @@ def test_a_result_about_a_directory_given_relative_is_located_at_the_directory(
         assert r.code in (0, 1), r.err
         ntia = {(uri, tuple(kinds)) for rule, uri, _, kinds in _located(r.out) if rule.startswith("SBOM-NTIA")}
         assert ntia == {("m1/", ("artifact",))}, (given, ntia)
+
+
+def test_a_directory_outside_the_working_directory_keeps_its_trailing_slash(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory not under the working directory is a ``file://`` URI that still ends in ``/``
+    (a directory, as ``Locator.artifact_location`` says), as ``m1/`` does under it."""
+    (tmp_path / "m1").mkdir()
+    (tmp_path / "m1" / "config.json").write_text("{}")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    r = cli("gate", tmp_path / "m1", "--stage", "dev", "--no-ledger", "-f", "sarif")
+    assert r.code in (0, 1), r.err
+    uris = {uri for rule, uri, _, _ in _located(r.out) if rule.startswith(("SBOM-NTIA", "POLICY/"))}
+    assert uris == {(tmp_path / "m1").as_uri() + "/"}, uris
