@@ -397,7 +397,9 @@ class Client:
 
     def upload_blob(self, repository: str, digest: str, size: int, body: Any) -> None:
         """Monolithic upload: POST opens a session, one PUT streams ``body`` (bytes, or a readable
-        with a length) with the digest; the registry checks it and refuses a mismatch."""
+        with a length) with the digest; the registry checks it and refuses a mismatch. An empty
+        blob goes as an empty body: a readable of length 0 would be sent chunked beside a zero
+        ``Content-Length``, and the registry waits for a body that never comes."""
         response = self.request(
             "POST",
             f"/v2/{repository}/blobs/uploads/",
@@ -418,7 +420,7 @@ class Client:
             target,
             what=f"upload blob {digest} to {repository}",
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            data=body,
+            data=body if size else b"",
             ok=(201, 204),
         ).close()
         self.bytes_out += size

@@ -228,3 +228,16 @@ def test_declared_size_lies_are_cut_off(registry, repo, tmp_path: Path) -> None:
         pytest.skip("registry refused the inconsistent manifest itself")
     with pytest.raises(ScanError, match="larger than its 10 bytes"):
         open_source(registry.ref(repo, "lie"), tmp_path / "w", PLAIN)
+
+
+def test_a_model_with_an_empty_file_round_trips(cli, registry, repo, tmp_path: Path) -> None:
+    """An empty file (``__init__.py``, ``.gitkeep``) is an empty blob: pushed, pulled back as an
+    empty file, the same artifact. (Its upload was sent with a chunked body and a zero length at
+    once: the registry waited for the body and the push timed out after 30 s.)"""
+    src = model_dir(tmp_path)
+    (src / "__init__.py").write_bytes(b"")
+    r = cli("push", src, registry.ref(repo, "v1"), "--plain-http")
+    assert r.code == 0, r.err
+    pulled = open_source(r.out.strip(), tmp_path / "work", PLAIN)
+    assert _tree(pulled.root) == _tree(src)
+    assert (pulled.root / "__init__.py").read_bytes() == b""
