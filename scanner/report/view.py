@@ -283,9 +283,9 @@ def _manifest(record: Mapping[str, Any], root: str) -> str:
     files = [f["path"] for f in artifact.get("files") or []]
     for name in MANIFEST_NAMES:
         if name in files:
-            return str(PurePosixPath(root) / name)
+            return _joined(root, name)
     reqs = sorted(p for p in files if "/" not in p and p.startswith("requirements") and p.endswith(".txt"))
-    return str(PurePosixPath(root) / reqs[0]) if reqs else root
+    return _joined(root, reqs[0]) if reqs else root
 
 
 def _joined(root: str, path: str) -> str:

@@ -73,3 +73,25 @@ def test_a_directory_outside_the_working_directory_keeps_its_trailing_slash(
     assert r.code in (0, 1), r.err
     uris = {uri for rule, uri, _, _ in _located(r.out) if rule.startswith(("SBOM-NTIA", "POLICY/"))}
     assert uris == {(tmp_path / "m1").as_uri() + "/"}, uris
+
+
+@pytest.mark.parametrize("files", [["pyproject.toml", "a.py"], ["requirements-dev.txt", "a.py"]])
+def test_a_pulled_package_without_a_source_is_located_at_the_manifest_inside_the_reference(files: list[str]) -> None:
+    """A package finding no component names a source for points at the artifact's manifest: for
+    a pulled artifact, inside its reference (``oci://…/pyproject.toml``), never a path-folded
+    ``oci:/…``."""
+    from scanner.report.sarif import to_sarif
+
+    ref = "oci://127.0.0.1:5000/app@sha256:" + "a" * 64
+    record = {
+        "artifact": {"path": ref, "kind": "app-dir", "name": "app", "files": [{"path": p} for p in files]},
+        "findings": [
+            {"id": "VULN-KNOWN", "check": "vulns", "severity": "high", "subject": "pkg:pypi/x@1", "message": "m"}
+        ],
+    }
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in to_sarif(record)["runs"][0]["results"]
+        for loc in r["locations"]
+    }
+    assert uris == {f"{ref}/{files[0]}"}
