@@ -59,12 +59,13 @@ def inventory_lockfile(
     requires of its content (``_format_of``). ``show`` names the file in outputs
     (``Artifact.show``)."""
     env = env or TargetEnv.host()
-    if lock_format(path.name) == "Pipfile.lock" or (lock_format(path.name) is None and _json_object(path)):
+    named = lock_format(path.name)
+    if named == "Pipfile.lock" or (named is None and _json_object(path)):
         from scanner.inventory.pipfile import inventory_pipfile_lock
 
         return inventory_pipfile_lock(path, env, show=show)
     doc = load_toml(path)
-    fmt = lock_format(path.name) or _format_of(doc, path)
+    fmt = named or _format_of(doc, path)
     if fmt == "uv.lock":
         packages = _uv(doc)
     elif fmt == "poetry.lock":
